@@ -106,14 +106,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:352
-  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:352
+  localparam [2:0] WALK_STATE_IDLE = 3'd0;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_START = 3'd1;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_SLOT = 3'd2;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_LOAD = 3'd3;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_WALK = 3'd4;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_TABLE = 3'd5;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_ENDED = 3'd6;  // gen/virtq/packed_fetch.ts:358
+  localparam [2:0] WALK_STATE_ENABLE_WAIT = 3'd7;  // gen/virtq/packed_fetch.ts:358
   localparam [2:0] STAGE_STATE_IDLE = 3'd0;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_WAIT = 3'd1;  // gen/virtq/packed_expand.ts:44
   localparam [2:0] STAGE_STATE_CHECK = 3'd2;  // gen/virtq/packed_expand.ts:44
@@ -126,11 +126,11 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   localparam [2:0] USED_STATE_BODY = 3'd2;  // gen/virtq/packed_used.ts:134
   localparam [2:0] USED_STATE_FLAGS = 3'd3;  // gen/virtq/packed_used.ts:134
   localparam [2:0] USED_STATE_EVENT = 3'd4;  // gen/virtq/packed_used.ts:134
-  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:380
-  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:380
-  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:380
-  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:380
-  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:380
+  localparam [2:0] NOTIFY_STATE_IDLE = 3'd0;  // gen/virtq/packed_used.ts:384
+  localparam [2:0] NOTIFY_STATE_FENCE = 3'd1;  // gen/virtq/packed_used.ts:384
+  localparam [2:0] NOTIFY_STATE_READ = 3'd2;  // gen/virtq/packed_used.ts:384
+  localparam [2:0] NOTIFY_STATE_WAIT = 3'd3;  // gen/virtq/packed_used.ts:384
+  localparam [2:0] NOTIFY_STATE_DECIDE = 3'd4;  // gen/virtq/packed_used.ts:384
   /* verilator lint_on UNUSEDPARAM */
 
   reg pending_0;  // gen/virtq/packed_engine.ts:57
@@ -181,28 +181,30 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [7:0] memwr_line;  // gen/virtq/packed_fetch.ts:110
   wire [7:0] memwr_line_next;  // gen/virtq/packed_fetch.ts:111
   reg [31:0] event_line;  // gen/virtq/packed_fetch.ts:157
-  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:196
-  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:197
-  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:198
-  reg stage_push;  // gen/virtq/packed_fetch.ts:199
-  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:200
-  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:201
-  reg stage_discard;  // gen/virtq/packed_fetch.ts:202
-  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:204
-  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:205
-  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:205
-  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:205
-  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:205
-  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:205
-  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:205
+  reg [3:0] event_got;  // gen/virtq/packed_fetch.ts:158
+  wire event_clear;  // gen/virtq/packed_fetch.ts:159
+  reg [7:0] stage_wr;  // gen/virtq/packed_fetch.ts:202
+  reg [7:0] stage_commit;  // gen/virtq/packed_fetch.ts:203
+  reg [7:0] stage_rd;  // gen/virtq/packed_fetch.ts:204
+  reg stage_push;  // gen/virtq/packed_fetch.ts:205
+  reg [97:0] stage_push_data;  // gen/virtq/packed_fetch.ts:206
+  reg stage_commit_now;  // gen/virtq/packed_fetch.ts:207
+  reg stage_discard;  // gen/virtq/packed_fetch.ts:208
+  reg [32:0] stage_hdr_data;  // gen/virtq/packed_fetch.ts:210
+  wire stage_hdr_enq_valid;  // gen/virtq/packed_fetch.ts:211
+  wire stage_hdr_enq_ready;  // gen/virtq/packed_fetch.ts:211
+  wire [32:0] stage_hdr_enq_data;  // gen/virtq/packed_fetch.ts:211
+  wire stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:211
+  wire stage_hdr_deq_ready;  // gen/virtq/packed_fetch.ts:211
+  wire [32:0] stage_hdr_deq_data;  // gen/virtq/packed_fetch.ts:211
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:205
+  wire [2:0] stage_hdr_count;  // gen/virtq/packed_fetch.ts:211
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:207
-  wire stage_room;  // gen/virtq/packed_fetch.ts:208
-  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:216
-  reg stage_waiting;  // gen/virtq/packed_fetch.ts:218
-  wire stage_empty;  // gen/virtq/packed_fetch.ts:238
+  wire [7:0] stage_used;  // gen/virtq/packed_fetch.ts:213
+  wire stage_room;  // gen/virtq/packed_fetch.ts:214
+  wire [97:0] stage_rd0;  // gen/virtq/packed_fetch.ts:222
+  reg stage_waiting;  // gen/virtq/packed_fetch.ts:224
+  wire stage_empty;  // gen/virtq/packed_fetch.ts:244
   wire items_enq_valid;  // gen/virtq/packed_engine.ts:130
   wire items_enq_ready;  // gen/virtq/packed_engine.ts:130
   wire [177:0] items_enq_data;  // gen/virtq/packed_engine.ts:130
@@ -227,83 +229,82 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire poll_reload_queue;  // gen/virtq/packed_engine.ts:144
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:352
-  reg walk_queue;  // gen/virtq/packed_fetch.ts:353
-  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:354
-  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:356
-  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:357
-  reg walk_wrap;  // gen/virtq/packed_fetch.ts:358
-  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:359
-  reg walk_open;  // gen/virtq/packed_fetch.ts:360
-  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:361
-  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:362
-  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:363
-  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:364
-  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:365
-  reg walk_retried;  // gen/virtq/packed_fetch.ts:366
-  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:367
-  reg walk_failed;  // gen/virtq/packed_fetch.ts:370
-  wire walk_resetting;  // gen/virtq/packed_fetch.ts:372
-  reg walk_ev_off;  // gen/virtq/packed_fetch.ts:380
-  reg walk_ev_checked;  // gen/virtq/packed_fetch.ts:381
-  reg walk_moved;  // gen/virtq/packed_fetch.ts:383
-  reg walk_ev_off_wanted;  // gen/virtq/packed_fetch.ts:385
-  reg walk_expect_decision;  // gen/virtq/packed_fetch.ts:386
-  reg walk_ev_req;  // gen/virtq/packed_fetch.ts:388
-  reg [31:0] walk_ev_word;  // gen/virtq/packed_fetch.ts:389
-  reg walk_ev_full;  // gen/virtq/packed_fetch.ts:390
-  reg walk_ev_queue;  // gen/virtq/packed_fetch.ts:391
-  wire walk_ev_free;  // gen/virtq/packed_fetch.ts:397
-  wire walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:399
-  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:402
-  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:403
-  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:404
-  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:405
-  wire ring_filled;  // gen/virtq/packed_fetch.ts:406
-  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:407
-  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:407
-  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:407
-  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:407
-  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:408
-  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:408
-  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:408
-  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:408
-  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:409
-  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:409
-  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:409
-  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:409
-  reg fetch_on;  // gen/virtq/packed_fetch.ts:410
-  reg fetch_issue;  // gen/virtq/packed_fetch.ts:411
-  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:412
-  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:413
-  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:414
+  reg [2:0] walk_state;  // gen/virtq/packed_fetch.ts:358
+  reg walk_queue;  // gen/virtq/packed_fetch.ts:359
+  reg [15:0] walk_pos;  // gen/virtq/packed_fetch.ts:360
+  reg [15:0] walk_pos_next;  // gen/virtq/packed_fetch.ts:362
+  reg walk_pos_last;  // gen/virtq/packed_fetch.ts:363
+  reg walk_wrap;  // gen/virtq/packed_fetch.ts:364
+  reg [2:0] walk_k;  // gen/virtq/packed_fetch.ts:365
+  reg walk_open;  // gen/virtq/packed_fetch.ts:366
+  reg [15:0] walk_head;  // gen/virtq/packed_fetch.ts:367
+  reg [15:0] walk_descs;  // gen/virtq/packed_fetch.ts:368
+  reg [6:0] walk_segs;  // gen/virtq/packed_fetch.ts:369
+  reg [38:0] walk_total;  // gen/virtq/packed_fetch.ts:370
+  reg walk_saw_write;  // gen/virtq/packed_fetch.ts:371
+  reg walk_retried;  // gen/virtq/packed_fetch.ts:372
+  reg [15:0] walk_size;  // gen/virtq/packed_fetch.ts:373
+  reg walk_resetting;  // gen/virtq/packed_fetch.ts:378
+  reg walk_ev_off;  // gen/virtq/packed_fetch.ts:387
+  reg walk_ev_checked;  // gen/virtq/packed_fetch.ts:388
+  reg walk_moved;  // gen/virtq/packed_fetch.ts:390
+  reg walk_ev_off_wanted;  // gen/virtq/packed_fetch.ts:392
+  reg walk_expect_decision;  // gen/virtq/packed_fetch.ts:393
+  reg walk_ev_req;  // gen/virtq/packed_fetch.ts:395
+  reg [31:0] walk_ev_word;  // gen/virtq/packed_fetch.ts:396
+  reg walk_ev_full;  // gen/virtq/packed_fetch.ts:397
+  reg walk_ev_queue;  // gen/virtq/packed_fetch.ts:398
+  wire walk_ev_free;  // gen/virtq/packed_fetch.ts:404
+  wire walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:406
+  reg [3:0] ring_alloc;  // gen/virtq/packed_fetch.ts:409
+  reg [3:0] ring_fill;  // gen/virtq/packed_fetch.ts:410
+  reg [3:0] ring_cons;  // gen/virtq/packed_fetch.ts:411
+  wire [3:0] ring_filled_ahead;  // gen/virtq/packed_fetch.ts:412
+  wire ring_filled;  // gen/virtq/packed_fetch.ts:413
+  reg [3:0] ring_slot_n_0;  // gen/virtq/packed_fetch.ts:414
+  reg [3:0] ring_slot_n_1;  // gen/virtq/packed_fetch.ts:414
+  reg [3:0] ring_slot_n_2;  // gen/virtq/packed_fetch.ts:414
+  reg [3:0] ring_slot_n_3;  // gen/virtq/packed_fetch.ts:414
+  reg ring_slot_err_0;  // gen/virtq/packed_fetch.ts:415
+  reg ring_slot_err_1;  // gen/virtq/packed_fetch.ts:415
+  reg ring_slot_err_2;  // gen/virtq/packed_fetch.ts:415
+  reg ring_slot_err_3;  // gen/virtq/packed_fetch.ts:415
+  reg ring_slot_queue_0;  // gen/virtq/packed_fetch.ts:416
+  reg ring_slot_queue_1;  // gen/virtq/packed_fetch.ts:416
+  reg ring_slot_queue_2;  // gen/virtq/packed_fetch.ts:416
+  reg ring_slot_queue_3;  // gen/virtq/packed_fetch.ts:416
+  reg fetch_on;  // gen/virtq/packed_fetch.ts:417
+  reg fetch_issue;  // gen/virtq/packed_fetch.ts:418
+  reg [15:0] fetch_pos;  // gen/virtq/packed_fetch.ts:419
+  reg [3:0] fetch_n;  // gen/virtq/packed_fetch.ts:420
+  reg [63:0] fetch_host;  // gen/virtq/packed_fetch.ts:421
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg walk_seen;  // gen/virtq/packed_fetch.ts:419
+  reg walk_seen;  // gen/virtq/packed_fetch.ts:426
   /* verilator lint_on UNUSEDSIGNAL */
-  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:422
-  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:433
-  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:434
-  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:435
-  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:436
-  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:436
-  wire table_slot_free;  // gen/virtq/packed_fetch.ts:437
-  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:450
-  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:450
-  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:465
+  wire ring_slot_free;  // gen/virtq/packed_fetch.ts:429
+  reg [4:0] table_alloc;  // gen/virtq/packed_fetch.ts:440
+  reg [4:0] table_fill;  // gen/virtq/packed_fetch.ts:441
+  wire [4:0] table_cons;  // gen/virtq/packed_fetch.ts:442
+  reg table_slot_err_0;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_1;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_2;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_3;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_4;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_5;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_6;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_7;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_8;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_9;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_10;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_11;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_12;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_13;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_14;  // gen/virtq/packed_fetch.ts:443
+  reg table_slot_err_15;  // gen/virtq/packed_fetch.ts:443
+  wire table_slot_free;  // gen/virtq/packed_fetch.ts:444
+  reg walk_q_ready_0;  // gen/virtq/packed_fetch.ts:457
+  reg walk_q_ready_1;  // gen/virtq/packed_fetch.ts:457
+  wire [1:0] sched_req;  // gen/virtq/packed_fetch.ts:472
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -323,36 +324,37 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:468
-  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:480
-  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:486
+  reg walk_others_wait;  // gen/virtq/packed_fetch.ts:475
+  wire [16:0] fetch_pos_adv;  // gen/virtq/packed_fetch.ts:487
+  wire [3:0] ring_alloc_next;  // gen/virtq/packed_fetch.ts:493
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:508
+  reg [127:0] walk_cur;  // gen/virtq/packed_fetch.ts:515
   /* verilator lint_on UNUSEDSIGNAL */
-  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:509
-  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:517
-  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:518
-  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:522
-  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:525
+  reg walk_cur_avail;  // gen/virtq/packed_fetch.ts:516
+  wire [3:0] walk_n;  // gen/virtq/packed_fetch.ts:524
+  wire walk_batch_end;  // gen/virtq/packed_fetch.ts:525
+  wire [38:0] walk_total_next;  // gen/virtq/packed_fetch.ts:529
+  wire [4:0] walk_rd_at;  // gen/virtq/packed_fetch.ts:532
   wire [255:0] fetch_ring_odd_rd0;  // gen/virtq/packed_fetch.ts:143
   wire [255:0] fetch_ring_even_rd0;  // gen/virtq/packed_fetch.ts:143
-  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:554
-  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:556
-  reg [15:0] walk_cur_head_pos;  // gen/virtq/packed_fetch.ts:558
-  wire walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:561
-  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:597
-  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:598
-  reg walk_item_push;  // gen/virtq/packed_fetch.ts:604
-  reg [1:0] walk_item_kind;  // gen/virtq/packed_fetch.ts:605
-  reg [3:0] walk_item_code;  // gen/virtq/packed_fetch.ts:606
-  wire walk_ld_too_long;  // gen/virtq/packed_fetch.ts:673
-  wire walk_ld_segs_full;  // gen/virtq/packed_fetch.ts:680
-  wire [6:0] walk_ld_room;  // gen/virtq/packed_fetch.ts:687
-  wire walk_ld_saw_write;  // gen/virtq/packed_fetch.ts:688
-  wire [38:0] walk_ld_total;  // gen/virtq/packed_fetch.ts:689
-  wire [15:0] walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:690
-  wire walk_found;  // gen/virtq/packed_fetch.ts:702
-  wire walk_active;  // gen/virtq/packed_fetch.ts:912
+  reg [7:0] walk_cur_faults;  // gen/virtq/packed_fetch.ts:561
+  reg walk_cur_big;  // gen/virtq/packed_fetch.ts:563
+  reg [15:0] walk_cur_head_pos;  // gen/virtq/packed_fetch.ts:565
+  wire walk_cur_id_bad;  // gen/virtq/packed_fetch.ts:568
+  wire [3:0] walk_cur_fault;  // gen/virtq/packed_fetch.ts:604
+  wire walk_cur_any_fault;  // gen/virtq/packed_fetch.ts:605
+  reg walk_item_push;  // gen/virtq/packed_fetch.ts:611
+  reg [1:0] walk_item_kind;  // gen/virtq/packed_fetch.ts:612
+  reg [3:0] walk_item_code;  // gen/virtq/packed_fetch.ts:613
+  reg walk_repend;  // gen/virtq/packed_fetch.ts:640
+  wire walk_ld_too_long;  // gen/virtq/packed_fetch.ts:687
+  wire walk_ld_segs_full;  // gen/virtq/packed_fetch.ts:694
+  wire [6:0] walk_ld_room;  // gen/virtq/packed_fetch.ts:701
+  wire walk_ld_saw_write;  // gen/virtq/packed_fetch.ts:702
+  wire [38:0] walk_ld_total;  // gen/virtq/packed_fetch.ts:703
+  wire [15:0] walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:704
+  wire walk_found;  // gen/virtq/packed_fetch.ts:716
+  wire walk_active;  // gen/virtq/packed_fetch.ts:926
   reg [2:0] stage_state;  // gen/virtq/packed_expand.ts:44
   reg [4:0] table_cons_reg;  // gen/virtq/packed_expand.ts:45
   reg stage_queue;  // gen/virtq/packed_expand.ts:46
@@ -465,23 +467,24 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [8:0] used_batch_age;  // gen/virtq/packed_used.ts:221
   wire [3:0] used_pending;  // gen/virtq/packed_used.ts:222
   reg used_batch_quiet;  // gen/virtq/packed_used.ts:228
-  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:236
-  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:237
-  reg used_batch_queue;  // gen/virtq/packed_used.ts:238
-  reg [63:0] used_host;  // gen/virtq/packed_used.ts:239
-  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:254
-  wire used_flags_done;  // gen/virtq/packed_used.ts:298
-  wire event_done;  // gen/virtq/packed_used.ts:304
-  wire used_fatal;  // gen/virtq/packed_used.ts:308
-  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:333
-  reg used_rvalid;  // gen/virtq/packed_used.ts:334
-  wire used_busy;  // gen/virtq/packed_used.ts:345
-  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:380
-  reg notify_queue;  // gen/virtq/packed_used.ts:381
-  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:382
-  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:383
-  reg notify_wrap;  // gen/virtq/packed_used.ts:384
-  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:385
+  reg used_batch_aged;  // gen/virtq/packed_used.ts:231
+  reg [2:0] used_batch_slot;  // gen/virtq/packed_used.ts:237
+  reg [3:0] used_batch_n;  // gen/virtq/packed_used.ts:238
+  reg used_batch_queue;  // gen/virtq/packed_used.ts:239
+  reg [63:0] used_host;  // gen/virtq/packed_used.ts:240
+  wire [15:0] used_slot_pos_rd0;  // gen/virtq/packed_used.ts:255
+  wire used_flags_done;  // gen/virtq/packed_used.ts:299
+  wire event_done;  // gen/virtq/packed_used.ts:305
+  wire used_fatal;  // gen/virtq/packed_used.ts:309
+  reg [511:0] used_rdata;  // gen/virtq/packed_used.ts:334
+  reg used_rvalid;  // gen/virtq/packed_used.ts:335
+  wire used_busy;  // gen/virtq/packed_used.ts:346
+  reg [2:0] notify_state;  // gen/virtq/packed_used.ts:384
+  reg notify_queue;  // gen/virtq/packed_used.ts:385
+  reg [15:0] notify_adv;  // gen/virtq/packed_used.ts:386
+  reg [15:0] notify_idx;  // gen/virtq/packed_used.ts:387
+  reg notify_wrap;  // gen/virtq/packed_used.ts:388
+  reg [7:0] notify_seq;  // gen/virtq/packed_used.ts:389
   reg notify_pick_locked;  // gen/lib/arbiter.ts:44
   reg notify_pick_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] notify_pick_lock_grant;  // gen/lib/arbiter.ts:46
@@ -503,96 +506,97 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [1:0] notify_pick_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] notify_pick_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] notify_pick_above;  // gen/lib/arbiter.ts:78
-  wire notify_taken;  // gen/virtq/packed_used.ts:393
-  reg notify_fatal;  // gen/virtq/packed_used.ts:395
-  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:396
-  reg notify_polled;  // gen/virtq/packed_used.ts:397
-  wire notify_need;  // gen/virtq/packed_used.ts:418
-  wire notify_active;  // gen/virtq/packed_used.ts:459
-  reg fatal_pulse;  // gen/virtq/packed_engine.ts:244
-  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:245
-  reg dev_resetting;  // gen/virtq/packed_engine.ts:255
-  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:256
-  reg reset_done_reg;  // gen/virtq/packed_engine.ts:257
-  wire reset_finish_0;  // gen/virtq/packed_engine.ts:260
-  wire reset_finish_1;  // gen/virtq/packed_engine.ts:260
-  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:297
+  wire notify_taken;  // gen/virtq/packed_used.ts:397
+  reg notify_fatal;  // gen/virtq/packed_used.ts:399
+  reg [1:0] notify_irq;  // gen/virtq/packed_used.ts:400
+  reg notify_polled;  // gen/virtq/packed_used.ts:401
+  reg notify_status_out;  // gen/virtq/packed_used.ts:406
+  wire notify_need;  // gen/virtq/packed_used.ts:429
+  wire notify_active;  // gen/virtq/packed_used.ts:472
+  reg fatal_pulse;  // gen/virtq/packed_engine.ts:246
+  reg [3:0] fatal_code_reg;  // gen/virtq/packed_engine.ts:247
+  reg dev_resetting;  // gen/virtq/packed_engine.ts:257
+  reg [1:0] queue_reset_done_reg;  // gen/virtq/packed_engine.ts:258
+  reg reset_done_reg;  // gen/virtq/packed_engine.ts:259
+  wire reset_finish_0;  // gen/virtq/packed_engine.ts:262
+  wire reset_finish_1;  // gen/virtq/packed_engine.ts:262
+  reg [1:0] irq_reg;  // gen/virtq/packed_engine.ts:299
   reg [255:0] fetch_ring_even [0:7];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_ring_odd [0:7];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_table_even [0:31];  // gen/virtq/packed_fetch.ts:119
   reg [255:0] fetch_table_odd [0:31];  // gen/virtq/packed_fetch.ts:119
-  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:195
+  reg [97:0] stage [0:127];  // gen/virtq/packed_fetch.ts:201
   reg [15:0] used_slot_pos [0:7];  // gen/virtq/packed_used.ts:97
   reg [47:0] used_writable [0:31];  // gen/virtq/packed_used.ts:126
-  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:401
-  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:214
-  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:215
-  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:216
-  reg _select_4;  // gen/virtq/packed_fetch.ts:372
-  wire [1:0] _cat_5;  // gen/virtq/packed_fetch.ts:452
-  reg [3:0] _select_6;  // gen/virtq/packed_fetch.ts:517
-  reg _select_7;  // gen/virtq/packed_fetch.ts:781
+  reg [63:0] _select_0;  // gen/virtq/packed_used.ts:412
+  reg [15:0] _select_1;  // gen/virtq/packed_engine.ts:216
+  reg [4:0] _select_2;  // gen/virtq/packed_engine.ts:217
+  reg [15:0] _select_3;  // gen/virtq/packed_engine.ts:218
+  wire [1:0] _cat_4;  // gen/virtq/packed_fetch.ts:459
+  reg [3:0] _select_5;  // gen/virtq/packed_fetch.ts:524
+  reg _select_6;  // gen/virtq/packed_fetch.ts:795
+  reg _select_7;  // gen/virtq/packed_expand.ts:62
   reg _select_8;  // gen/virtq/packed_expand.ts:62
   reg _select_9;  // gen/virtq/packed_expand.ts:62
   reg _select_10;  // gen/virtq/packed_expand.ts:62
-  reg _select_11;  // gen/virtq/packed_expand.ts:62
+  reg _select_11;  // gen/virtq/packed_used.ts:170
   reg _select_12;  // gen/virtq/packed_used.ts:170
-  reg _select_13;  // gen/virtq/packed_used.ts:170
-  wire [1:0] _cat_15;  // gen/virtq/packed_used.ts:387
-  wire [1:0] _and_14;  // gen/virtq/packed_used.ts:392
-  reg _select_16;  // gen/virtq/packed_used.ts:444
-  reg _select_17;  // gen/virtq/packed_used.ts:444
-  reg _select_18;  // gen/virtq/packed_used.ts:447
-  reg [15:0] _select_19;  // gen/virtq/packed_used.ts:408
-  reg _select_20;  // gen/virtq/packed_fetch.ts:371
-  reg _select_21;  // gen/virtq/packed_fetch.ts:754
-  reg _select_22;  // gen/virtq/packed_fetch.ts:755
-  reg [15:0] _select_25;  // gen/virtq/packed_used.ts:186
-  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:187
-  wire _ge_24;  // gen/virtq/packed_used.ts:192
+  wire [1:0] _cat_14;  // gen/virtq/packed_used.ts:391
+  wire [1:0] _and_13;  // gen/virtq/packed_used.ts:396
+  reg _select_15;  // gen/virtq/packed_used.ts:457
+  reg _select_16;  // gen/virtq/packed_used.ts:457
+  reg _select_17;  // gen/virtq/packed_used.ts:460
+  reg [15:0] _select_18;  // gen/virtq/packed_used.ts:419
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_23;  // gen/virtq/packed_used.ts:197
+  wire [3:0] _mux_19;  // gen/virtq/packed_fetch.ts:164
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_27;  // gen/virtq/packed_used.ts:185
-  reg _select_29;  // gen/virtq/packed_used.ts:226
-  reg [15:0] _select_28;  // gen/virtq/packed_used.ts:229
-  reg _select_30;  // gen/virtq/packed_used.ts:229
-  reg _select_31;  // gen/virtq/packed_used.ts:229
+  reg _select_20;  // gen/virtq/packed_fetch.ts:379
+  reg _select_21;  // gen/virtq/packed_fetch.ts:379
+  reg _select_22;  // gen/virtq/packed_fetch.ts:768
+  reg _select_23;  // gen/virtq/packed_fetch.ts:769
+  reg [15:0] _select_26;  // gen/virtq/packed_used.ts:186
+  reg [15:0] _select_27;  // gen/virtq/packed_used.ts:187
+  wire _ge_25;  // gen/virtq/packed_used.ts:192
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _add_34;  // gen/virtq/packed_used.ts:223
+  wire [16:0] _mux_24;  // gen/virtq/packed_used.ts:197
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_33;  // gen/virtq/packed_used.ts:231
-  wire _and_32;  // gen/virtq/packed_used.ts:231
-  reg [3:0] _select_35;  // gen/virtq/packed_used.ts:299
+  reg _select_28;  // gen/virtq/packed_used.ts:185
+  reg _select_30;  // gen/virtq/packed_used.ts:226
+  reg [15:0] _select_29;  // gen/virtq/packed_used.ts:233
+  reg _select_31;  // gen/virtq/packed_used.ts:233
+  reg _select_32;  // gen/virtq/packed_used.ts:233
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _sub_36;  // gen/virtq/packed_used.ts:434
+  wire [3:0] _add_35;  // gen/virtq/packed_used.ts:223
   /* verilator lint_on UNUSEDSIGNAL */
-  reg _select_38;  // gen/virtq/packed_used.ts:350
-  wire _mux_37;  // gen/virtq/packed_used.ts:350
+  reg _select_34;  // gen/virtq/packed_used.ts:235
+  wire _and_33;  // gen/virtq/packed_used.ts:235
+  reg [3:0] _select_36;  // gen/virtq/packed_used.ts:300
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _mux_40;  // gen/virtq/packed_fetch.ts:162
+  wire [7:0] _sub_37;  // gen/virtq/packed_used.ts:445
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [31:0] _cat_39;  // gen/virtq/packed_fetch.ts:154
+  reg _select_39;  // gen/virtq/packed_used.ts:351
+  wire _mux_38;  // gen/virtq/packed_used.ts:351
+  wire [31:0] _cat_40;  // gen/virtq/packed_fetch.ts:154
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_41;  // gen/virtq/packed_fetch.ts:482
+  wire [15:0] _sub_41;  // gen/virtq/packed_fetch.ts:489
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] _select_42;  // gen/virtq/packed_fetch.ts:472
-  reg [15:0] _select_43;  // gen/virtq/packed_fetch.ts:745
-  reg [15:0] _select_44;  // gen/virtq/packed_fetch.ts:750
-  reg _select_45;  // gen/virtq/packed_fetch.ts:751
+  reg [63:0] _select_42;  // gen/virtq/packed_fetch.ts:479
+  reg [15:0] _select_43;  // gen/virtq/packed_fetch.ts:759
+  reg [15:0] _select_44;  // gen/virtq/packed_fetch.ts:764
+  reg _select_45;  // gen/virtq/packed_fetch.ts:765
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_47;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   reg [127:0] _select_46;  // gen/virtq/packed_fetch.ts:147
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _slice_48;  // gen/virtq/packed_fetch.ts:570
-  wire [27:0] _slice_49;  // gen/virtq/packed_fetch.ts:572
-  wire [31:0] _slice_50;  // gen/virtq/packed_fetch.ts:571
-  wire _slice_51;  // gen/virtq/packed_fetch.ts:570
-  wire [27:0] _slice_52;  // gen/virtq/packed_fetch.ts:572
-  wire [31:0] _slice_53;  // gen/virtq/packed_fetch.ts:571
-  reg _select_54;  // gen/virtq/packed_fetch.ts:919
+  wire _slice_48;  // gen/virtq/packed_fetch.ts:577
+  wire [27:0] _slice_49;  // gen/virtq/packed_fetch.ts:579
+  wire [31:0] _slice_50;  // gen/virtq/packed_fetch.ts:578
+  wire _slice_51;  // gen/virtq/packed_fetch.ts:577
+  wire [27:0] _slice_52;  // gen/virtq/packed_fetch.ts:579
+  wire [31:0] _slice_53;  // gen/virtq/packed_fetch.ts:578
+  reg _select_54;  // gen/virtq/packed_fetch.ts:933
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_56;  // gen/virtq/packed_fetch.ts:143
   /* verilator lint_on UNUSEDSIGNAL */
@@ -610,17 +614,17 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   reg [49:0] _select_61;  // gen/virtq/packed_used.ts:203
   /* verilator lint_on UNUSEDSIGNAL */
   wire _slice_60;  // gen/virtq/packed_used.ts:203
-  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:251
+  reg [63:0] _select_62;  // gen/virtq/packed_used.ts:252
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [4:0] _add_64;  // gen/virtq/packed_used.ts:335
+  wire [4:0] _add_64;  // gen/virtq/packed_used.ts:336
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [255:0] _cat_65;  // gen/virtq/packed_used.ts:328
-  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:330
-  wire [255:0] _cat_67;  // gen/virtq/packed_used.ts:328
-  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:330
-  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:427
-  reg [15:0] _select_69;  // gen/virtq/packed_used.ts:428
-  reg _select_70;  // gen/virtq/packed_used.ts:429
+  wire [255:0] _cat_65;  // gen/virtq/packed_used.ts:329
+  reg [255:0] _select_63;  // gen/virtq/packed_used.ts:331
+  wire [255:0] _cat_67;  // gen/virtq/packed_used.ts:329
+  reg [255:0] _select_66;  // gen/virtq/packed_used.ts:331
+  reg [15:0] _select_68;  // gen/virtq/packed_used.ts:438
+  reg [15:0] _select_69;  // gen/virtq/packed_used.ts:439
+  reg _select_70;  // gen/virtq/packed_used.ts:440
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [7:0] _sub_71;  // gen/virtq/packed_fetch.ts:126
   /* verilator lint_on UNUSEDSIGNAL */
@@ -643,7 +647,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   wire [31:0] _mux_82;  // gen/virtq/packed_fetch.ts:124
 
   // ---- instances
-  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:205
+  fifo_w33_d4 stage_hdr (  // gen/virtq/packed_fetch.ts:211
     .clk       (clk),
     .rst       (rst),
     .enq_valid (stage_hdr_enq_valid),
@@ -667,278 +671,278 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/packed_used.ts:401
+  always @* begin  // gen/virtq/packed_used.ts:412
     case (notify_queue)
       1'b0: _select_0 = q0_driver;
       1'b1: _select_0 = q1_driver;
       default: _select_0 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:214
+  always @* begin  // gen/virtq/packed_engine.ts:216
     case (walk_queue)
       1'b0: _select_1 = inflight_0;
       1'b1: _select_1 = inflight_1;
       default: _select_1 = inflight_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:215
+  always @* begin  // gen/virtq/packed_engine.ts:217
     case (walk_queue)
       1'b0: _select_2 = items_of_0;
       1'b1: _select_2 = items_of_1;
       default: _select_2 = items_of_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_engine.ts:216
+  always @* begin  // gen/virtq/packed_engine.ts:218
     case (walk_queue)
       1'b0: _select_3 = unsignalled_0;
       1'b1: _select_3 = unsignalled_1;
       default: _select_3 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:372
-    case (walk_queue)
-      1'b0: _select_4 = resetting_0;
-      1'b1: _select_4 = resetting_1;
-      default: _select_4 = resetting_0;
+  assign _cat_4 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:459
+  always @* begin  // gen/virtq/packed_fetch.ts:524
+    case (ring_cons[1:0])
+      2'd0: _select_5 = ring_slot_n_0;
+      2'd1: _select_5 = ring_slot_n_1;
+      2'd2: _select_5 = ring_slot_n_2;
+      2'd3: _select_5 = ring_slot_n_3;
+      default: _select_5 = ring_slot_n_0;
     endcase
   end
-  assign _cat_5 = {((((pending_1 & walk_q_ready_1) & (~failed_1)) & (~halted_1)) & (~resetting_1)), ((((pending_0 & walk_q_ready_0) & (~failed_0)) & (~halted_0)) & (~resetting_0))};  // gen/virtq/packed_fetch.ts:452
-  always @* begin  // gen/virtq/packed_fetch.ts:517
+  always @* begin  // gen/virtq/packed_fetch.ts:795
     case (ring_cons[1:0])
-      2'd0: _select_6 = ring_slot_n_0;
-      2'd1: _select_6 = ring_slot_n_1;
-      2'd2: _select_6 = ring_slot_n_2;
-      2'd3: _select_6 = ring_slot_n_3;
-      default: _select_6 = ring_slot_n_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/packed_fetch.ts:781
-    case (ring_cons[1:0])
-      2'd0: _select_7 = ring_slot_err_0;
-      2'd1: _select_7 = ring_slot_err_1;
-      2'd2: _select_7 = ring_slot_err_2;
-      2'd3: _select_7 = ring_slot_err_3;
-      default: _select_7 = ring_slot_err_0;
+      2'd0: _select_6 = ring_slot_err_0;
+      2'd1: _select_6 = ring_slot_err_1;
+      2'd2: _select_6 = ring_slot_err_2;
+      2'd3: _select_6 = ring_slot_err_3;
+      default: _select_6 = ring_slot_err_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (items_deq_data[175])
-      1'b0: _select_8 = failed_0;
-      1'b1: _select_8 = failed_1;
-      default: _select_8 = failed_0;
+      1'b0: _select_7 = failed_0;
+      1'b1: _select_7 = failed_1;
+      default: _select_7 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (items_deq_data[175])
-      1'b0: _select_9 = resetting_0;
-      1'b1: _select_9 = resetting_1;
-      default: _select_9 = resetting_0;
+      1'b0: _select_8 = resetting_0;
+      1'b1: _select_8 = resetting_1;
+      default: _select_8 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (stage_queue)
-      1'b0: _select_10 = failed_0;
-      1'b1: _select_10 = failed_1;
-      default: _select_10 = failed_0;
+      1'b0: _select_9 = failed_0;
+      1'b1: _select_9 = failed_1;
+      default: _select_9 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_expand.ts:62
     case (stage_queue)
-      1'b0: _select_11 = resetting_0;
-      1'b1: _select_11 = resetting_1;
-      default: _select_11 = resetting_0;
+      1'b0: _select_10 = resetting_0;
+      1'b1: _select_10 = resetting_1;
+      default: _select_10 = resetting_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:170
     case (done_in_queue)
-      1'b0: _select_12 = failed_0;
-      1'b1: _select_12 = failed_1;
-      default: _select_12 = failed_0;
+      1'b0: _select_11 = failed_0;
+      1'b1: _select_11 = failed_1;
+      default: _select_11 = failed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:170
     case (done_in_queue)
-      1'b0: _select_13 = resetting_0;
-      1'b1: _select_13 = resetting_1;
-      default: _select_13 = resetting_0;
+      1'b0: _select_12 = resetting_0;
+      1'b1: _select_12 = resetting_1;
+      default: _select_12 = resetting_0;
     endcase
   end
-  assign _cat_15 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:387
-  assign _and_14 = _cat_15 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:392
-  always @* begin  // gen/virtq/packed_used.ts:444
+  assign _cat_14 = {(((unsignalled_1 != 16'd0) & (~failed_1)) & (~resetting_1)), (((unsignalled_0 != 16'd0) & (~failed_0)) & (~resetting_0))};  // gen/virtq/packed_used.ts:391
+  assign _and_13 = _cat_14 & {2{(notify_state == NOTIFY_STATE_IDLE)}};  // gen/virtq/packed_used.ts:396
+  always @* begin  // gen/virtq/packed_used.ts:457
     case (notify_queue)
-      1'b0: _select_16 = failed_0;
-      1'b1: _select_16 = failed_1;
-      default: _select_16 = failed_0;
+      1'b0: _select_15 = failed_0;
+      1'b1: _select_15 = failed_1;
+      default: _select_15 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:444
+  always @* begin  // gen/virtq/packed_used.ts:457
     case (notify_queue)
-      1'b0: _select_17 = resetting_0;
-      1'b1: _select_17 = resetting_1;
-      default: _select_17 = resetting_0;
+      1'b0: _select_16 = resetting_0;
+      1'b1: _select_16 = resetting_1;
+      default: _select_16 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:447
+  always @* begin  // gen/virtq/packed_used.ts:460
     case (notify_queue)
-      1'b0: _select_18 = ev_off_0;
-      1'b1: _select_18 = ev_off_1;
-      default: _select_18 = ev_off_0;
+      1'b0: _select_17 = ev_off_0;
+      1'b1: _select_17 = ev_off_1;
+      default: _select_17 = ev_off_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:408
+  always @* begin  // gen/virtq/packed_used.ts:419
     case (notify_queue)
-      1'b0: _select_19 = q0_size;
-      1'b1: _select_19 = q1_size;
-      default: _select_19 = q0_size;
+      1'b0: _select_18 = q0_size;
+      1'b1: _select_18 = q1_size;
+      default: _select_18 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:371
+  assign _mux_19 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[3:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[35:32] : 4'd0);  // gen/virtq/packed_fetch.ts:164
+  always @* begin  // gen/virtq/packed_fetch.ts:379
     case (walk_queue)
-      1'b0: _select_20 = failed_0;
-      1'b1: _select_20 = failed_1;
-      default: _select_20 = failed_0;
+      1'b0: _select_20 = resetting_0;
+      1'b1: _select_20 = resetting_1;
+      default: _select_20 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:754
-    case (sched_index)
-      1'b0: _select_21 = ev_off_0;
-      1'b1: _select_21 = ev_off_1;
-      default: _select_21 = ev_off_0;
+  always @* begin  // gen/virtq/packed_fetch.ts:379
+    case (walk_queue)
+      1'b0: _select_21 = failed_0;
+      1'b1: _select_21 = failed_1;
+      default: _select_21 = failed_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:755
+  always @* begin  // gen/virtq/packed_fetch.ts:768
     case (sched_index)
-      1'b0: _select_22 = ev_armed_0;
-      1'b1: _select_22 = ev_armed_1;
-      default: _select_22 = ev_armed_0;
+      1'b0: _select_22 = ev_off_0;
+      1'b1: _select_22 = ev_off_1;
+      default: _select_22 = ev_off_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/packed_fetch.ts:769
+    case (sched_index)
+      1'b0: _select_23 = ev_armed_0;
+      1'b1: _select_23 = ev_armed_1;
+      default: _select_23 = ev_armed_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:186
     case (done_in_queue)
-      1'b0: _select_25 = used_pos_0;
-      1'b1: _select_25 = used_pos_1;
-      default: _select_25 = used_pos_0;
+      1'b0: _select_26 = used_pos_0;
+      1'b1: _select_26 = used_pos_1;
+      default: _select_26 = used_pos_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:187
     case (done_in_queue)
-      1'b0: _select_26 = q0_size;
-      1'b1: _select_26 = q1_size;
-      default: _select_26 = q0_size;
+      1'b0: _select_27 = q0_size;
+      1'b1: _select_27 = q1_size;
+      default: _select_27 = q0_size;
     endcase
   end
-  assign _ge_24 = ({1'b0, _select_25} + {1'b0, done_in_slots}) >= {1'b0, _select_26};  // gen/virtq/packed_used.ts:192
-  assign _mux_23 = _ge_24 ? (({1'b0, _select_25} + {1'b0, done_in_slots}) - {1'b0, _select_26}) : ({1'b0, _select_25} + {1'b0, done_in_slots});  // gen/virtq/packed_used.ts:197
+  assign _ge_25 = ({1'b0, _select_26} + {1'b0, done_in_slots}) >= {1'b0, _select_27};  // gen/virtq/packed_used.ts:192
+  assign _mux_24 = _ge_25 ? (({1'b0, _select_26} + {1'b0, done_in_slots}) - {1'b0, _select_27}) : ({1'b0, _select_26} + {1'b0, done_in_slots});  // gen/virtq/packed_used.ts:197
   always @* begin  // gen/virtq/packed_used.ts:185
     case (done_in_queue)
-      1'b0: _select_27 = used_wrap_0;
-      1'b1: _select_27 = used_wrap_1;
-      default: _select_27 = used_wrap_0;
+      1'b0: _select_28 = used_wrap_0;
+      1'b1: _select_28 = used_wrap_1;
+      default: _select_28 = used_wrap_0;
     endcase
   end
   always @* begin  // gen/virtq/packed_used.ts:226
     case (used_issue[2:0])
-      3'd0: _select_29 = used_slot_queue_0;
-      3'd1: _select_29 = used_slot_queue_1;
-      3'd2: _select_29 = used_slot_queue_2;
-      3'd3: _select_29 = used_slot_queue_3;
-      3'd4: _select_29 = used_slot_queue_4;
-      3'd5: _select_29 = used_slot_queue_5;
-      3'd6: _select_29 = used_slot_queue_6;
-      3'd7: _select_29 = used_slot_queue_7;
-      default: _select_29 = used_slot_queue_0;
+      3'd0: _select_30 = used_slot_queue_0;
+      3'd1: _select_30 = used_slot_queue_1;
+      3'd2: _select_30 = used_slot_queue_2;
+      3'd3: _select_30 = used_slot_queue_3;
+      3'd4: _select_30 = used_slot_queue_4;
+      3'd5: _select_30 = used_slot_queue_5;
+      3'd6: _select_30 = used_slot_queue_6;
+      3'd7: _select_30 = used_slot_queue_7;
+      default: _select_30 = used_slot_queue_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:229
-    case (_select_29)
-      1'b0: _select_28 = inflight_0;
-      1'b1: _select_28 = inflight_1;
-      default: _select_28 = inflight_0;
+  always @* begin  // gen/virtq/packed_used.ts:233
+    case (_select_30)
+      1'b0: _select_29 = inflight_0;
+      1'b1: _select_29 = inflight_1;
+      default: _select_29 = inflight_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:229
-    case (_select_29)
-      1'b0: _select_30 = resetting_0;
-      1'b1: _select_30 = resetting_1;
-      default: _select_30 = resetting_0;
+  always @* begin  // gen/virtq/packed_used.ts:233
+    case (_select_30)
+      1'b0: _select_31 = resetting_0;
+      1'b1: _select_31 = resetting_1;
+      default: _select_31 = resetting_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:229
-    case (_select_29)
-      1'b0: _select_31 = failed_0;
-      1'b1: _select_31 = failed_1;
-      default: _select_31 = failed_0;
+  always @* begin  // gen/virtq/packed_used.ts:233
+    case (_select_30)
+      1'b0: _select_32 = failed_0;
+      1'b1: _select_32 = failed_1;
+      default: _select_32 = failed_0;
     endcase
   end
-  assign _add_34 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:223
-  always @* begin  // gen/virtq/packed_used.ts:231
-    case (_add_34[2:0])
-      3'd0: _select_33 = used_slot_cont_0;
-      3'd1: _select_33 = used_slot_cont_1;
-      3'd2: _select_33 = used_slot_cont_2;
-      3'd3: _select_33 = used_slot_cont_3;
-      3'd4: _select_33 = used_slot_cont_4;
-      3'd5: _select_33 = used_slot_cont_5;
-      3'd6: _select_33 = used_slot_cont_6;
-      3'd7: _select_33 = used_slot_cont_7;
-      default: _select_33 = used_slot_cont_0;
+  assign _add_35 = used_issue + used_batch_k;  // gen/virtq/packed_used.ts:223
+  always @* begin  // gen/virtq/packed_used.ts:235
+    case (_add_35[2:0])
+      3'd0: _select_34 = used_slot_cont_0;
+      3'd1: _select_34 = used_slot_cont_1;
+      3'd2: _select_34 = used_slot_cont_2;
+      3'd3: _select_34 = used_slot_cont_3;
+      3'd4: _select_34 = used_slot_cont_4;
+      3'd5: _select_34 = used_slot_cont_5;
+      3'd6: _select_34 = used_slot_cont_6;
+      3'd7: _select_34 = used_slot_cont_7;
+      default: _select_34 = used_slot_cont_0;
     endcase
   end
-  assign _and_32 = (used_batch_k < used_pending) & _select_33;  // gen/virtq/packed_used.ts:231
-  always @* begin  // gen/virtq/packed_used.ts:299
+  assign _and_33 = (used_batch_k < used_pending) & _select_34;  // gen/virtq/packed_used.ts:235
+  always @* begin  // gen/virtq/packed_used.ts:300
     case (wr_status_id[3:1])
-      3'd0: _select_35 = used_slot_batch_0;
-      3'd1: _select_35 = used_slot_batch_1;
-      3'd2: _select_35 = used_slot_batch_2;
-      3'd3: _select_35 = used_slot_batch_3;
-      3'd4: _select_35 = used_slot_batch_4;
-      3'd5: _select_35 = used_slot_batch_5;
-      3'd6: _select_35 = used_slot_batch_6;
-      3'd7: _select_35 = used_slot_batch_7;
-      default: _select_35 = used_slot_batch_0;
+      3'd0: _select_36 = used_slot_batch_0;
+      3'd1: _select_36 = used_slot_batch_1;
+      3'd2: _select_36 = used_slot_batch_2;
+      3'd3: _select_36 = used_slot_batch_3;
+      3'd4: _select_36 = used_slot_batch_4;
+      3'd5: _select_36 = used_slot_batch_5;
+      3'd6: _select_36 = used_slot_batch_6;
+      3'd7: _select_36 = used_slot_batch_7;
+      default: _select_36 = used_slot_batch_0;
     endcase
   end
-  assign _sub_36 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:434
-  always @* begin  // gen/virtq/packed_used.ts:350
+  assign _sub_37 = used_seq_done - notify_seq;  // gen/virtq/packed_used.ts:445
+  always @* begin  // gen/virtq/packed_used.ts:351
     case (wr_status_id[3:1])
-      3'd0: _select_38 = used_slot_queue_0;
-      3'd1: _select_38 = used_slot_queue_1;
-      3'd2: _select_38 = used_slot_queue_2;
-      3'd3: _select_38 = used_slot_queue_3;
-      3'd4: _select_38 = used_slot_queue_4;
-      3'd5: _select_38 = used_slot_queue_5;
-      3'd6: _select_38 = used_slot_queue_6;
-      3'd7: _select_38 = used_slot_queue_7;
-      default: _select_38 = used_slot_queue_0;
+      3'd0: _select_39 = used_slot_queue_0;
+      3'd1: _select_39 = used_slot_queue_1;
+      3'd2: _select_39 = used_slot_queue_2;
+      3'd3: _select_39 = used_slot_queue_3;
+      3'd4: _select_39 = used_slot_queue_4;
+      3'd5: _select_39 = used_slot_queue_5;
+      3'd6: _select_39 = used_slot_queue_6;
+      3'd7: _select_39 = used_slot_queue_7;
+      default: _select_39 = used_slot_queue_0;
     endcase
   end
-  assign _mux_37 = wr_status_id[4] ? event_queue : _select_38;  // gen/virtq/packed_used.ts:350
-  assign _mux_40 = (mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_be[3:0] : ((mem_wr_valid & (memwr_line == 8'd79)) ? mem_wr_be[35:32] : 4'd0);  // gen/virtq/packed_fetch.ts:162
-  assign _cat_39 = {{8{_mux_40[3]}}, {8{_mux_40[2]}}, {8{_mux_40[1]}}, {8{_mux_40[0]}}};  // gen/virtq/packed_fetch.ts:154
-  assign _sub_41 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:482
-  always @* begin  // gen/virtq/packed_fetch.ts:472
+  assign _mux_38 = wr_status_id[4] ? event_queue : _select_39;  // gen/virtq/packed_used.ts:351
+  assign _cat_40 = {{8{_mux_19[3]}}, {8{_mux_19[2]}}, {8{_mux_19[1]}}, {8{_mux_19[0]}}};  // gen/virtq/packed_fetch.ts:154
+  assign _sub_41 = walk_size - fetch_pos;  // gen/virtq/packed_fetch.ts:489
+  always @* begin  // gen/virtq/packed_fetch.ts:479
     case (walk_queue)
       1'b0: _select_42 = q0_desc;
       1'b1: _select_42 = q1_desc;
       default: _select_42 = q0_desc;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:745
+  always @* begin  // gen/virtq/packed_fetch.ts:759
     case (sched_index)
       1'b0: _select_43 = q0_size;
       1'b1: _select_43 = q1_size;
       default: _select_43 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:750
+  always @* begin  // gen/virtq/packed_fetch.ts:764
     case (sched_index)
       1'b0: _select_44 = avail_pos_0;
       1'b1: _select_44 = avail_pos_1;
       default: _select_44 = avail_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_fetch.ts:751
+  always @* begin  // gen/virtq/packed_fetch.ts:765
     case (sched_index)
       1'b0: _select_45 = avail_wrap_0;
       1'b1: _select_45 = avail_wrap_1;
@@ -953,13 +957,13 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_46 = _mux_47[127:0];
     endcase
   end
-  assign _slice_48 = _select_46[114];  // gen/virtq/packed_fetch.ts:570
-  assign _slice_49 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:572
-  assign _slice_50 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:571
-  assign _slice_51 = _select_46[114];  // gen/virtq/packed_fetch.ts:570
-  assign _slice_52 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:572
-  assign _slice_53 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:571
-  always @* begin  // gen/virtq/packed_fetch.ts:919
+  assign _slice_48 = _select_46[114];  // gen/virtq/packed_fetch.ts:577
+  assign _slice_49 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:579
+  assign _slice_50 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:578
+  assign _slice_51 = _select_46[114];  // gen/virtq/packed_fetch.ts:577
+  assign _slice_52 = _select_46[95:68];  // gen/virtq/packed_fetch.ts:579
+  assign _slice_53 = _select_46[95:64];  // gen/virtq/packed_fetch.ts:578
+  always @* begin  // gen/virtq/packed_fetch.ts:933
     case (table_cons_reg[3:0])
       4'd0: _select_54 = table_slot_err_0;
       4'd1: _select_54 = table_slot_err_1;
@@ -1011,16 +1015,16 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   assign _slice_60 = _select_61[48];  // gen/virtq/packed_used.ts:203
-  always @* begin  // gen/virtq/packed_used.ts:251
+  always @* begin  // gen/virtq/packed_used.ts:252
     case (used_batch_queue)
       1'b0: _select_62 = q0_desc;
       1'b1: _select_62 = q1_desc;
       default: _select_62 = q0_desc;
     endcase
   end
-  assign _add_64 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:335
-  assign _cat_65 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_64[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_64[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_64[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_64[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:328
-  always @* begin  // gen/virtq/packed_used.ts:330
+  assign _add_64 = mem_rd_addr[4:0] + 5'd1;  // gen/virtq/packed_used.ts:336
+  assign _cat_65 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~_add_64[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~_add_64[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~_add_64[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~_add_64[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:329
+  always @* begin  // gen/virtq/packed_used.ts:331
     case (_add_64[1:0])
       2'd0: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
       2'd1: _select_63 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~_add_64[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~_add_64[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~_add_64[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~_add_64[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
@@ -1029,8 +1033,8 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_63 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~_add_64[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~_add_64[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~_add_64[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~_add_64[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  assign _cat_67 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:328
-  always @* begin  // gen/virtq/packed_used.ts:330
+  assign _cat_67 = {{{(used_slot_7[48] ^ (used_slot_first_7 & (~mem_rd_addr[3]))), 7'd0, used_slot_7[48], 5'd0, (used_slot_7[49] & (~(used_slot_first_7 & (~mem_rd_addr[3])))), 1'b0}, used_slot_7[47:0], 64'd0}, {{(used_slot_6[48] ^ (used_slot_first_6 & (~mem_rd_addr[3]))), 7'd0, used_slot_6[48], 5'd0, (used_slot_6[49] & (~(used_slot_first_6 & (~mem_rd_addr[3])))), 1'b0}, used_slot_6[47:0], 64'd0}};  // gen/virtq/packed_used.ts:329
+  always @* begin  // gen/virtq/packed_used.ts:331
     case (mem_rd_addr[1:0])
       2'd0: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
       2'd1: _select_66 = {{{(used_slot_3[48] ^ (used_slot_first_3 & (~mem_rd_addr[3]))), 7'd0, used_slot_3[48], 5'd0, (used_slot_3[49] & (~(used_slot_first_3 & (~mem_rd_addr[3])))), 1'b0}, used_slot_3[47:0], 64'd0}, {{(used_slot_2[48] ^ (used_slot_first_2 & (~mem_rd_addr[3]))), 7'd0, used_slot_2[48], 5'd0, (used_slot_2[49] & (~(used_slot_first_2 & (~mem_rd_addr[3])))), 1'b0}, used_slot_2[47:0], 64'd0}};
@@ -1039,21 +1043,21 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       default: _select_66 = {{{(used_slot_1[48] ^ (used_slot_first_1 & (~mem_rd_addr[3]))), 7'd0, used_slot_1[48], 5'd0, (used_slot_1[49] & (~(used_slot_first_1 & (~mem_rd_addr[3])))), 1'b0}, used_slot_1[47:0], 64'd0}, {{(used_slot_0[48] ^ (used_slot_first_0 & (~mem_rd_addr[3]))), 7'd0, used_slot_0[48], 5'd0, (used_slot_0[49] & (~(used_slot_first_0 & (~mem_rd_addr[3])))), 1'b0}, used_slot_0[47:0], 64'd0}};
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:427
+  always @* begin  // gen/virtq/packed_used.ts:438
     case (notify_pick_index)
       1'b0: _select_68 = unsignalled_0;
       1'b1: _select_68 = unsignalled_1;
       default: _select_68 = unsignalled_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:428
+  always @* begin  // gen/virtq/packed_used.ts:439
     case (notify_pick_index)
       1'b0: _select_69 = used_pos_0;
       1'b1: _select_69 = used_pos_1;
       default: _select_69 = used_pos_0;
     endcase
   end
-  always @* begin  // gen/virtq/packed_used.ts:429
+  always @* begin  // gen/virtq/packed_used.ts:440
     case (notify_pick_index)
       1'b0: _select_70 = used_wrap_0;
       1'b1: _select_70 = used_wrap_1;
@@ -1072,20 +1076,20 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign _sub_80 = (memwr_line[0] ? memwr_line : memwr_line_next) - 8'd16;  // gen/virtq/packed_fetch.ts:126
   assign _mux_81 = memwr_line[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/virtq/packed_fetch.ts:123
   assign _mux_82 = memwr_line[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/virtq/packed_fetch.ts:124
-  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:299
-  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:251
-  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:252
-  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:293
-  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:294
-  assign busy = ((((walk_active | stage_active) | items_deq_valid) | notify_active) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:301
-  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:219
-  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:224
-  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:225
-  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:226
-  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:220
-  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:221
-  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:222
-  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:223
+  assign irq_queue = irq_reg;  // gen/virtq/packed_engine.ts:301
+  assign fatal_error = fatal_pulse;  // gen/virtq/packed_engine.ts:253
+  assign fatal_code = fatal_code_reg;  // gen/virtq/packed_engine.ts:254
+  assign queue_reset_done = queue_reset_done_reg;  // gen/virtq/packed_engine.ts:295
+  assign reset_done = reset_done_reg;  // gen/virtq/packed_engine.ts:296
+  assign busy = (((((walk_active | stage_active) | items_deq_valid) | notify_active) | notify_status_out) | used_busy) | (~stage_empty);  // gen/virtq/packed_engine.ts:303
+  assign chain_valid = stage_waiting & stage_hdr_deq_valid;  // gen/virtq/packed_fetch.ts:225
+  assign chain_queue = stage_hdr_deq_data[32];  // gen/virtq/packed_fetch.ts:230
+  assign chain_id = stage_hdr_deq_data[31:16];  // gen/virtq/packed_fetch.ts:231
+  assign chain_slots = stage_hdr_deq_data[15:0];  // gen/virtq/packed_fetch.ts:232
+  assign chain_addr = stage_rd0[97:34];  // gen/virtq/packed_fetch.ts:226
+  assign chain_len = stage_rd0[33:2];  // gen/virtq/packed_fetch.ts:227
+  assign chain_write = stage_rd0[1];  // gen/virtq/packed_fetch.ts:228
+  assign chain_last = stage_rd0[0];  // gen/virtq/packed_fetch.ts:229
   assign done_ready = (~done_in_valid) | done_in_take;  // gen/virtq/packed_used.ts:113
   assign rd_cmd_valid = ((more_rd_valid | table_rd_valid) | event_rd_valid) | ring_rd_valid;  // gen/virtq/packed_engine.ts:113
   assign rd_cmd_host_addr = more_rd_valid ? more_rd_host : (table_rd_valid ? table_rd_host : (event_rd_valid ? event_rd_host : (ring_rd_valid ? ring_rd_host : 64'd0)));  // gen/virtq/packed_engine.ts:114
@@ -1093,29 +1097,29 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign rd_cmd_len = more_rd_valid ? more_rd_len : (table_rd_valid ? table_rd_len : (event_rd_valid ? event_rd_len : (ring_rd_valid ? ring_rd_len : 20'd0)));  // gen/virtq/packed_engine.ts:116
   assign rd_cmd_id = more_rd_valid ? 8'd3 : (table_rd_valid ? 8'd2 : (event_rd_valid ? 8'd1 : (ring_rd_valid ? 8'd0 : 8'd0)));  // gen/virtq/packed_engine.ts:117
   assign rd_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:118
-  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:256
-  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:257
-  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:258
-  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:259
-  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:262
+  assign wr_cmd_valid = ((used_state == USED_STATE_BODY) | (used_state == USED_STATE_FLAGS)) | (used_state == USED_STATE_EVENT);  // gen/virtq/packed_used.ts:257
+  assign wr_cmd_host_addr = (used_state == USED_STATE_EVENT) ? event_host : used_host;  // gen/virtq/packed_used.ts:258
+  assign wr_cmd_dev_addr = (used_state == USED_STATE_EVENT) ? (event_full ? 13'd4608 : 13'd4610) : ((used_state == USED_STATE_FLAGS) ? (13'd4366 | ({10'd0, used_batch_slot} << 4)) : (13'd4104 | ({10'd0, used_batch_slot} << 4)));  // gen/virtq/packed_used.ts:259
+  assign wr_cmd_len = (used_state == USED_STATE_EVENT) ? (event_full ? 20'd4 : 20'd2) : ((used_state == USED_STATE_FLAGS) ? 20'd2 : ((used_batch_n == 4'd1) ? 20'd6 : (({16'd0, used_batch_n} << 4) - 20'd8)));  // gen/virtq/packed_used.ts:260
+  assign wr_cmd_id = (used_state == USED_STATE_EVENT) ? (8'd1 << 4) : {4'd0, {used_batch_slot, (used_state == USED_STATE_FLAGS)}};  // gen/virtq/packed_used.ts:263
   assign wr_status_ready = 1'b1;  // gen/virtq/packed_engine.ts:196
   assign mem_wr_ready = 1'b1;  // gen/virtq/packed_engine.ts:125
   assign mem_rd_ready = 1'b1;  // gen/virtq/packed_engine.ts:126
-  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:337
-  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:338
-  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:476
-  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:477
-  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:478
-  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:479
+  assign mem_rd_rvalid = used_rvalid;  // gen/virtq/packed_used.ts:338
+  assign mem_rd_rdata = used_rdata;  // gen/virtq/packed_used.ts:339
+  assign ring_rd_valid = fetch_issue;  // gen/virtq/packed_fetch.ts:483
+  assign ring_rd_host = fetch_host;  // gen/virtq/packed_fetch.ts:484
+  assign ring_rd_slot = {3'd0, ring_alloc[1:0]};  // gen/virtq/packed_fetch.ts:485
+  assign ring_rd_len = {16'd0, fetch_n} << 4;  // gen/virtq/packed_fetch.ts:486
   assign ring_rd_grant = (rd_cmd_ready & ring_rd_valid) & (~((more_rd_valid | table_rd_valid) | event_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign event_rd_valid = notify_state == NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:399
-  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:400
-  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:406
+  assign event_rd_valid = (notify_state == NOTIFY_STATE_READ) & (~notify_status_out);  // gen/virtq/packed_used.ts:410
+  assign event_rd_host = _select_0;  // gen/virtq/packed_used.ts:411
+  assign event_rd_len = 20'd4;  // gen/virtq/packed_used.ts:417
   assign event_rd_grant = (rd_cmd_ready & event_rd_valid) & (~(more_rd_valid | table_rd_valid));  // gen/virtq/packed_engine.ts:110
-  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:846
-  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:847
-  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:848
-  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:849
+  assign table_rd_valid = ((walk_state == WALK_STATE_TABLE) & table_slot_free) & items_enq_ready;  // gen/virtq/packed_fetch.ts:860
+  assign table_rd_host = walk_cur[63:0];  // gen/virtq/packed_fetch.ts:861
+  assign table_rd_slot = 5'd4 + {1'b0, table_alloc[3:0]};  // gen/virtq/packed_fetch.ts:862
+  assign table_rd_len = {16'd0, ((walk_cur[83:68] >= 16'd8) ? 4'd8 : walk_cur[71:68])} << 4;  // gen/virtq/packed_fetch.ts:863
   assign table_rd_grant = (rd_cmd_ready & table_rd_valid) & (~more_rd_valid);  // gen/virtq/packed_engine.ts:110
   assign more_rd_valid = stage_state == STAGE_STATE_MORE;  // gen/virtq/packed_expand.ts:132
   assign more_rd_host = stage_table_host;  // gen/virtq/packed_expand.ts:133
@@ -1124,8 +1128,9 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign more_rd_grant = (rd_cmd_ready & more_rd_valid) & (~1'b0);  // gen/virtq/packed_engine.ts:110
   assign memwr_line = mem_wr_addr;  // gen/virtq/packed_fetch.ts:110
   assign memwr_line_next = memwr_line + 8'd1;  // gen/virtq/packed_fetch.ts:111
+  assign event_clear = event_rd_grant;  // gen/virtq/packed_used.ts:409
   always @* begin
-    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:199
+    stage_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:205
     case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
@@ -1133,7 +1138,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
-            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:242
+            stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:248
           end
         end
       end
@@ -1144,14 +1149,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
-          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:242
+          stage_push = 1'b1;  // gen/virtq/packed_fetch.ts:248
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:200
+    stage_push_data = 98'd0;  // default, gen/virtq/packed_fetch.ts:206
     case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
@@ -1159,7 +1164,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
-            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:243
+            stage_push_data = {items_deq_data[174:111], items_deq_data[110:79], items_deq_data[78], items_deq_data[77]};  // gen/virtq/packed_fetch.ts:249
           end
         end
       end
@@ -1170,14 +1175,14 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
-          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:243
+          stage_push_data = {stage_cur[63:0], stage_cur[95:64], stage_cur[113], stage_last};  // gen/virtq/packed_fetch.ts:249
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:201
+    stage_commit_now = 1'b0;  // default, gen/virtq/packed_fetch.ts:207
     case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
@@ -1186,7 +1191,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
             if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:175
-              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:246
+              stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:252
             end
           end
         end
@@ -1199,7 +1204,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
           if (stage_last) begin  // gen/virtq/packed_expand.ts:214
-            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:246
+            stage_commit_now = 1'b1;  // gen/virtq/packed_fetch.ts:252
           end
         end
       end
@@ -1207,42 +1212,42 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:202
+    stage_discard = 1'b0;  // default, gen/virtq/packed_fetch.ts:208
     case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
           if ((items_deq_data[177:176] == 2'd2) | (items_deq_data[3:0] != 4'd0)) begin  // gen/virtq/packed_expand.ts:142
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
           end else if (items_deq_data[177:176] == 2'd1) begin  // gen/virtq/packed_expand.ts:152
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
           end
         end
       end
       STAGE_STATE_CHECK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:188
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end else if (stage_head_err) begin  // gen/virtq/packed_expand.ts:192
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end
       end
       STAGE_STATE_WALK: begin
         if (stage_cur_drop) begin  // gen/virtq/packed_expand.ts:199
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end else if (stage_cur_indirect) begin  // gen/virtq/packed_expand.ts:203
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end else if (stage_cur_raw) begin  // gen/virtq/packed_expand.ts:204
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end else if (stage_last & stage_id_bad) begin  // gen/virtq/packed_expand.ts:205
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
-          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+          stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
         end
       end
       STAGE_STATE_MORE_WAIT: begin
         if (rd_status_valid & (rd_status_id[1:0] == 2'd3)) begin  // gen/virtq/packed_expand.ts:226
           if (rd_status_error != 3'd0) begin  // gen/virtq/packed_expand.ts:228
-            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:249
+            stage_discard = 1'b1;  // gen/virtq/packed_fetch.ts:255
           end
         end
       end
@@ -1250,7 +1255,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:204
+    stage_hdr_data = 33'd0;  // default, gen/virtq/packed_fetch.ts:210
     case (stage_state)  // gen/virtq/packed_expand.ts:137
       STAGE_STATE_IDLE: begin
         if (items_deq_valid) begin  // gen/virtq/packed_expand.ts:139
@@ -1259,7 +1264,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           end else if (stage_item_drop) begin  // gen/virtq/packed_expand.ts:166
           end else if (stage_room & ((~items_deq_data[77]) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:171
             if (items_deq_data[77]) begin  // gen/virtq/packed_expand.ts:175
-              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:247
+              stage_hdr_data = {items_deq_data[175], items_deq_data[76:61], items_deq_data[60:45]};  // gen/virtq/packed_fetch.ts:253
             end
           end
         end
@@ -1272,42 +1277,41 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end else if (stage_last & stage_cur_big) begin  // gen/virtq/packed_expand.ts:206
         end else if (stage_room & ((~stage_last) | stage_hdr_enq_ready)) begin  // gen/virtq/packed_expand.ts:207
           if (stage_last) begin  // gen/virtq/packed_expand.ts:214
-            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:247
+            stage_hdr_data = {stage_queue, stage_id, stage_slots};  // gen/virtq/packed_fetch.ts:253
           end
         end
       end
       default: begin end
     endcase
   end
-  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:213
-  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:214
-  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:232
-  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:207
-  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:208
-  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:238
-  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:607
-  assign items_enq_data = {walk_item_kind, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, walk_item_code};  // gen/virtq/packed_fetch.ts:608
+  assign stage_hdr_enq_valid = stage_commit_now;  // gen/virtq/packed_fetch.ts:219
+  assign stage_hdr_enq_data = stage_hdr_data;  // gen/virtq/packed_fetch.ts:220
+  assign stage_hdr_deq_ready = (chain_valid & chain_ready) & stage_rd0[0];  // gen/virtq/packed_fetch.ts:238
+  assign stage_used = stage_wr - stage_rd;  // gen/virtq/packed_fetch.ts:213
+  assign stage_room = stage_used < 8'd128;  // gen/virtq/packed_fetch.ts:214
+  assign stage_empty = stage_rd == stage_wr;  // gen/virtq/packed_fetch.ts:244
+  assign items_enq_valid = walk_item_push;  // gen/virtq/packed_fetch.ts:614
+  assign items_enq_data = {walk_item_kind, walk_queue, walk_cur[63:0], walk_cur[95:64], walk_cur[113], (~walk_cur[112]), walk_cur[111:96], (walk_descs + 16'd1), walk_cur_id_bad, walk_saw_write, walk_total, walk_item_code};  // gen/virtq/packed_fetch.ts:615
   assign items_deq_ready = stage_pop;  // gen/virtq/packed_expand.ts:70
-  assign ev_wr_valid = walk_ev_req;  // gen/virtq/packed_fetch.ts:392
-  assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:395
-  assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:393
-  assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:394
+  assign ev_wr_valid = walk_ev_req;  // gen/virtq/packed_fetch.ts:399
+  assign ev_wr_queue = walk_ev_queue;  // gen/virtq/packed_fetch.ts:402
+  assign ev_wr_word = walk_ev_word;  // gen/virtq/packed_fetch.ts:400
+  assign ev_wr_full = walk_ev_full;  // gen/virtq/packed_fetch.ts:401
   assign ev_wr_grant = event_take;  // gen/virtq/packed_used.ts:151
-  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:306
-  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:307
+  assign ev_wr_done = event_done;  // gen/virtq/packed_used.ts:307
+  assign ev_wr_error = wr_status_error != 3'd0;  // gen/virtq/packed_used.ts:308
   assign ev_wr_busy = event_busy;  // gen/virtq/packed_used.ts:152
-  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:212
-  assign poll_reload = notify_polled;  // gen/virtq/packed_engine.ts:209
-  assign poll_reload_queue = notify_queue;  // gen/virtq/packed_engine.ts:210
-  assign walk_resetting = _select_4 | walk_failed;  // gen/virtq/packed_fetch.ts:372
-  assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:397
-  assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:399
-  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:405
-  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:406
-  assign ring_slot_free = (((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4)) & ((~1'b0) | ((ring_alloc - ring_cons) < 4'd2));  // gen/virtq/packed_fetch.ts:422
+  assign expect_decision = (((_select_1 != 16'd0) | (_select_2 != 5'd0)) | (_select_3 != 16'd0)) | (notify_active & (notify_queue == walk_queue));  // gen/virtq/packed_engine.ts:214
+  assign poll_reload = notify_polled;  // gen/virtq/packed_engine.ts:211
+  assign poll_reload_queue = notify_queue;  // gen/virtq/packed_engine.ts:212
+  assign walk_ev_free = (~walk_ev_req) & (~ev_wr_busy);  // gen/virtq/packed_fetch.ts:404
+  assign walk_ev_armed_now = ((~walk_ev_off) & walk_ev_checked) & ((~features[29]) | (~walk_moved));  // gen/virtq/packed_fetch.ts:406
+  assign ring_filled_ahead = ring_fill - ring_cons;  // gen/virtq/packed_fetch.ts:412
+  assign ring_filled = (ring_filled_ahead != 4'd0) & (~ring_filled_ahead[3]);  // gen/virtq/packed_fetch.ts:413
+  assign ring_slot_free = (((ring_alloc - ring_cons) < 4'd4) & ((ring_alloc - ring_fill) < 4'd4)) & ((~1'b0) | ((ring_alloc - ring_cons) < 4'd2));  // gen/virtq/packed_fetch.ts:429
   assign table_cons = table_cons_reg;  // gen/virtq/packed_engine.ts:179
-  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:437
-  assign sched_req = _cat_5 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:465
+  assign table_slot_free = ((table_alloc - table_cons) < 5'd16) & ((table_alloc - table_fill) < 5'd16);  // gen/virtq/packed_fetch.ts:444
+  assign sched_req = _cat_4 & {2{((walk_state == WALK_STATE_IDLE) & driver_ok)}};  // gen/virtq/packed_fetch.ts:472
   assign sched_after_or_p0 = sched_req & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = sched_req & sched_mask;  // gen/lib/priority.ts:8
@@ -1320,138 +1324,138 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign sched_valid = sched_locked | (|sched_req);  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? ((sched_req & sched_mask) & (~(sched_after_or_p1 << 1))) : (sched_req & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:480
-  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:486
-  assign walk_n = _select_6;  // gen/virtq/packed_fetch.ts:517
-  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:518
-  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:522
-  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:525
-  assign walk_cur_id_bad = features[35] & (walk_cur[111:96] != walk_cur_head_pos);  // gen/virtq/packed_fetch.ts:561
-  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:597
-  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:598
+  assign fetch_pos_adv = {1'b0, fetch_pos} + {13'd0, fetch_n};  // gen/virtq/packed_fetch.ts:487
+  assign ring_alloc_next = ring_rd_grant ? (ring_alloc + 4'd1) : ring_alloc;  // gen/virtq/packed_fetch.ts:493
+  assign walk_n = _select_5;  // gen/virtq/packed_fetch.ts:524
+  assign walk_batch_end = {1'b0, walk_k} == (walk_n - 4'd1);  // gen/virtq/packed_fetch.ts:525
+  assign walk_total_next = walk_total + {7'd0, walk_cur[95:64]};  // gen/virtq/packed_fetch.ts:529
+  assign walk_rd_at = {ring_cons[1:0], ((walk_state == WALK_STATE_WALK) ? (walk_k + 3'd1) : walk_k)};  // gen/virtq/packed_fetch.ts:532
+  assign walk_cur_id_bad = features[35] & (walk_cur[111:96] != walk_cur_head_pos);  // gen/virtq/packed_fetch.ts:568
+  assign walk_cur_fault = (((walk_cur_faults[0] | walk_cur_faults[1]) | walk_cur_faults[2]) | walk_cur_faults[3]) ? ((walk_cur_faults[0] | walk_cur_faults[1]) ? (walk_cur_faults[0] ? (walk_cur_faults[0] ? 4'd2 : 4'd0) : (walk_cur_faults[1] ? 4'd3 : 4'd0)) : (walk_cur_faults[2] ? (walk_cur_faults[2] ? 4'd4 : 4'd0) : (walk_cur_faults[3] ? 4'd5 : 4'd0))) : ((walk_cur_faults[4] | walk_cur_faults[5]) ? (walk_cur_faults[4] ? (walk_cur_faults[4] ? 4'd2 : 4'd0) : (walk_cur_faults[5] ? 4'd11 : 4'd0)) : (walk_cur_faults[6] ? (walk_cur_faults[6] ? 4'd7 : 4'd0) : (walk_cur_faults[7] ? 4'd11 : 4'd0)));  // gen/virtq/packed_fetch.ts:604
+  assign walk_cur_any_fault = |walk_cur_faults;  // gen/virtq/packed_fetch.ts:605
   always @* begin
-    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:604
-    case (walk_state)  // gen/virtq/packed_fetch.ts:740
+    walk_item_push = 1'b0;  // default, gen/virtq/packed_fetch.ts:611
+    case (walk_state)  // gen/virtq/packed_fetch.ts:754
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:775
-              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:786
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:788
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:789
+              walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:793
+          if (_select_6) begin  // gen/virtq/packed_fetch.ts:795
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:795
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:805
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:808
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:809
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
-            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:867
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:868
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:869
+            walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:877
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:878
         end else begin
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
-          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:625
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:847
+          walk_item_push = 1'b1;  // gen/virtq/packed_fetch.ts:632
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_kind = 2'd0;  // default, gen/virtq/packed_fetch.ts:605
-    case (walk_state)  // gen/virtq/packed_fetch.ts:740
+    walk_item_kind = 2'd0;  // default, gen/virtq/packed_fetch.ts:612
+    case (walk_state)  // gen/virtq/packed_fetch.ts:754
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
-            if (walk_open) begin  // gen/virtq/packed_fetch.ts:775
-              walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:786
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:788
+            if (walk_open) begin  // gen/virtq/packed_fetch.ts:789
+              walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:633
             end
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
-            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:793
+          if (_select_6) begin  // gen/virtq/packed_fetch.ts:795
+            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:633
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
-          if (walk_open) begin  // gen/virtq/packed_fetch.ts:795
-            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:805
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:808
+          if (walk_open) begin  // gen/virtq/packed_fetch.ts:809
+            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:633
           end
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
-            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:867
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:868
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:869
+            walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:633
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
-          walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:626
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:877
+          walk_item_kind = 2'd2;  // gen/virtq/packed_fetch.ts:633
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:878
         end else begin
-          walk_item_kind = 2'd0;  // gen/virtq/packed_fetch.ts:626
+          walk_item_kind = 2'd0;  // gen/virtq/packed_fetch.ts:633
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
-          walk_item_kind = 2'd1;  // gen/virtq/packed_fetch.ts:626
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:847
+          walk_item_kind = 2'd1;  // gen/virtq/packed_fetch.ts:633
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    walk_item_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:606
-    case (walk_state)  // gen/virtq/packed_fetch.ts:740
+    walk_item_code = 4'd0;  // default, gen/virtq/packed_fetch.ts:613
+    case (walk_state)  // gen/virtq/packed_fetch.ts:754
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
-            walk_item_code = 4'd9;  // gen/virtq/packed_fetch.ts:627
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:786
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:793
+          if (_select_6) begin  // gen/virtq/packed_fetch.ts:795
+            walk_item_code = 4'd9;  // gen/virtq/packed_fetch.ts:634
           end
         end
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
-            walk_item_code = 4'd1;  // gen/virtq/packed_fetch.ts:627
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:805
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:808
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:867
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:868
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:869
+            walk_item_code = 4'd1;  // gen/virtq/packed_fetch.ts:634
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
-          walk_item_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:627
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:877
+          walk_item_code = walk_cur_fault;  // gen/virtq/packed_fetch.ts:634
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:878
         end else begin
-          walk_item_code = (~walk_cur[112]) ? (walk_cur_id_bad ? 4'd10 : (walk_cur_big ? 4'd8 : 4'd0)) : 4'd0;  // gen/virtq/packed_fetch.ts:627
+          walk_item_code = (~walk_cur[112]) ? (walk_cur_id_bad ? 4'd10 : (walk_cur_big ? 4'd8 : 4'd0)) : 4'd0;  // gen/virtq/packed_fetch.ts:634
         end
       end
       default: begin end
     endcase
   end
-  assign walk_ld_too_long = ((~(walk_state == WALK_STATE_WALK)) | walk_cur[112]) & (((walk_state == WALK_STATE_WALK) ? (walk_descs + 16'd1) : walk_descs) >= walk_size);  // gen/virtq/packed_fetch.ts:673
-  assign walk_ld_segs_full = ((~(walk_state == WALK_STATE_WALK)) | walk_cur[112]) & (((walk_state == WALK_STATE_WALK) ? (walk_segs + 7'd1) : walk_segs) == 7'd64);  // gen/virtq/packed_fetch.ts:680
-  assign walk_ld_room = 7'd64 - ((walk_state == WALK_STATE_WALK) ? (walk_cur[112] ? (walk_segs + 7'd1) : 7'd0) : walk_segs);  // gen/virtq/packed_fetch.ts:687
-  assign walk_ld_saw_write = (walk_state == WALK_STATE_WALK) ? (walk_cur[112] & (walk_saw_write | walk_cur[113])) : walk_saw_write;  // gen/virtq/packed_fetch.ts:688
-  assign walk_ld_total = ((walk_state == WALK_STATE_WALK) & (~walk_cur[112])) ? 39'd0 : ((walk_state == WALK_STATE_WALK) ? walk_total_next : walk_total);  // gen/virtq/packed_fetch.ts:689
-  assign walk_ld_head_pos = ((walk_state == WALK_STATE_WALK) & (~walk_cur[112])) ? walk_pos_next : (walk_open ? walk_head : walk_pos);  // gen/virtq/packed_fetch.ts:690
-  assign walk_found = (((walk_state == WALK_STATE_WALK) & items_enq_ready) & (~walk_resetting)) & walk_cur_avail;  // gen/virtq/packed_fetch.ts:702
-  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:912
-  assign stage_item_drop = _select_8 | _select_9;  // gen/virtq/packed_expand.ts:63
-  assign stage_cur_drop = _select_10 | _select_11;  // gen/virtq/packed_expand.ts:64
+  assign walk_ld_too_long = ((~(walk_state == WALK_STATE_WALK)) | walk_cur[112]) & (((walk_state == WALK_STATE_WALK) ? (walk_descs + 16'd1) : walk_descs) >= walk_size);  // gen/virtq/packed_fetch.ts:687
+  assign walk_ld_segs_full = ((~(walk_state == WALK_STATE_WALK)) | walk_cur[112]) & (((walk_state == WALK_STATE_WALK) ? (walk_segs + 7'd1) : walk_segs) == 7'd64);  // gen/virtq/packed_fetch.ts:694
+  assign walk_ld_room = 7'd64 - ((walk_state == WALK_STATE_WALK) ? (walk_cur[112] ? (walk_segs + 7'd1) : 7'd0) : walk_segs);  // gen/virtq/packed_fetch.ts:701
+  assign walk_ld_saw_write = (walk_state == WALK_STATE_WALK) ? (walk_cur[112] & (walk_saw_write | walk_cur[113])) : walk_saw_write;  // gen/virtq/packed_fetch.ts:702
+  assign walk_ld_total = ((walk_state == WALK_STATE_WALK) & (~walk_cur[112])) ? 39'd0 : ((walk_state == WALK_STATE_WALK) ? walk_total_next : walk_total);  // gen/virtq/packed_fetch.ts:703
+  assign walk_ld_head_pos = ((walk_state == WALK_STATE_WALK) & (~walk_cur[112])) ? walk_pos_next : (walk_open ? walk_head : walk_pos);  // gen/virtq/packed_fetch.ts:704
+  assign walk_found = (((walk_state == WALK_STATE_WALK) & items_enq_ready) & (~walk_resetting)) & walk_cur_avail;  // gen/virtq/packed_fetch.ts:716
+  assign walk_active = (~(walk_state == WALK_STATE_IDLE)) | (ring_alloc != ring_fill);  // gen/virtq/packed_fetch.ts:926
+  assign stage_item_drop = _select_7 | _select_8;  // gen/virtq/packed_expand.ts:63
+  assign stage_cur_drop = _select_9 | _select_10;  // gen/virtq/packed_expand.ts:64
   always @* begin
     stage_fatal = 1'b0;  // default, gen/virtq/packed_expand.ts:66
     case (stage_state)  // gen/virtq/packed_expand.ts:137
@@ -1699,39 +1703,39 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
   assign stage_active = ~(stage_state == STAGE_STATE_IDLE);  // gen/virtq/packed_expand.ts:238
   assign done_in_take = done_in_valid & ((used_drop | used_merge) | used_slot_free);  // gen/virtq/packed_used.ts:181
   assign event_take = ((used_state == USED_STATE_GATHER) & ev_wr_valid) & (~event_busy);  // gen/virtq/packed_used.ts:144
-  assign used_drop = _select_12 | _select_13;  // gen/virtq/packed_used.ts:170
+  assign used_drop = _select_11 | _select_12;  // gen/virtq/packed_used.ts:170
   assign used_slot_free = (used_tail - used_head) < 4'd8;  // gen/virtq/packed_used.ts:171
   assign used_unissued = used_tail != used_issue;  // gen/virtq/packed_used.ts:172
   assign used_merge = ((((done_in_valid & features[35]) & used_open_complete) & used_unissued) & (done_in_queue == used_last_queue)) & (~used_drop);  // gen/virtq/packed_used.ts:177
   assign used_accept = done_in_take & (~used_drop);  // gen/virtq/packed_used.ts:182
   assign used_complete = (used_writable_rd0[47:32] == done_in_id) & (used_writable_rd0[31:0] == done_in_len);  // gen/virtq/packed_used.ts:184
   assign used_pending = used_tail - used_issue;  // gen/virtq/packed_used.ts:222
-  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:298
-  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:304
-  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:308
-  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:345
-  assign notify_pick_after_or_p0 = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign used_flags_done = wr_status_valid & wr_status_id[0];  // gen/virtq/packed_used.ts:299
+  assign event_done = wr_status_valid & wr_status_id[4];  // gen/virtq/packed_used.ts:305
+  assign used_fatal = wr_status_valid & (wr_status_error != 3'd0);  // gen/virtq/packed_used.ts:309
+  assign used_busy = (((~(used_state == USED_STATE_GATHER)) | (used_head != used_tail)) | event_busy) | done_in_valid;  // gen/virtq/packed_used.ts:346
+  assign notify_pick_after_or_p0 = _and_13 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_or_p1 = {(notify_pick_after_or_p0[1] | notify_pick_after_or_p0[0]), notify_pick_after_or_p0[0]};  // gen/lib/priority.ts:57
-  assign notify_pick_after_in = _and_14 & notify_pick_mask;  // gen/lib/priority.ts:8
+  assign notify_pick_after_in = _and_13 & notify_pick_mask;  // gen/lib/priority.ts:8
   assign notify_pick_after_valid = notify_pick_after_in[0] | notify_pick_after_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_after_index = ~notify_pick_after_in[0];  // gen/lib/priority.ts:36
-  assign notify_pick_all_or_p0 = _and_14;  // gen/lib/priority.ts:8
+  assign notify_pick_all_or_p0 = _and_13;  // gen/lib/priority.ts:8
   assign notify_pick_all_or_p1 = {(notify_pick_all_or_p0[1] | notify_pick_all_or_p0[0]), notify_pick_all_or_p0[0]};  // gen/lib/priority.ts:57
-  assign notify_pick_all_in = _and_14;  // gen/lib/priority.ts:8
+  assign notify_pick_all_in = _and_13;  // gen/lib/priority.ts:8
   assign notify_pick_all_valid = notify_pick_all_in[0] | notify_pick_all_in[1];  // gen/lib/priority.ts:29
   assign notify_pick_all_index = ~notify_pick_all_in[0];  // gen/lib/priority.ts:36
   assign notify_pick_index = notify_pick_locked ? notify_pick_lock_index : (notify_pick_after_valid ? notify_pick_after_index : notify_pick_all_index);  // gen/lib/arbiter.ts:73
-  assign notify_pick_valid = notify_pick_locked | (|_and_14);  // gen/lib/arbiter.ts:74
-  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_14 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_14 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
+  assign notify_pick_valid = notify_pick_locked | (|_and_13);  // gen/lib/arbiter.ts:74
+  assign notify_pick_grant = notify_pick_locked ? notify_pick_lock_grant : (notify_pick_after_valid ? ((_and_13 & notify_pick_mask) & (~(notify_pick_after_or_p1 << 1))) : (_and_13 & (~(notify_pick_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign notify_pick_above = notify_pick_locked ? notify_pick_lock_above : (notify_pick_after_valid ? (notify_pick_after_or_p1 << 1) : (notify_pick_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:393
+  assign notify_taken = (notify_state == NOTIFY_STATE_IDLE) & notify_pick_valid;  // gen/virtq/packed_used.ts:397
   always @* begin
-    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:395
-    case (notify_state)  // gen/virtq/packed_used.ts:423
+    notify_fatal = 1'b0;  // default, gen/virtq/packed_used.ts:399
+    case (notify_state)  // gen/virtq/packed_used.ts:434
       NOTIFY_STATE_WAIT: begin
-        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:437
-          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:438
-            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:439
+        if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:449
+          if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:450
+            notify_fatal = 1'b1;  // gen/virtq/packed_used.ts:451
           end
         end
       end
@@ -1739,31 +1743,31 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     endcase
   end
   always @* begin
-    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:396
-    case (notify_state)  // gen/virtq/packed_used.ts:423
+    notify_irq = 2'd0;  // default, gen/virtq/packed_used.ts:400
+    case (notify_state)  // gen/virtq/packed_used.ts:434
       NOTIFY_STATE_DECIDE: begin
-        if ((notify_need & (~_select_16)) & (~_select_17)) begin  // gen/virtq/packed_used.ts:444
-          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:444
+        if ((notify_need & (~_select_15)) & (~_select_16)) begin  // gen/virtq/packed_used.ts:457
+          notify_irq = 2'd1 << notify_queue;  // gen/virtq/packed_used.ts:457
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    notify_polled = 1'b0;  // default, gen/virtq/packed_used.ts:397
-    case (notify_state)  // gen/virtq/packed_used.ts:423
+    notify_polled = 1'b0;  // default, gen/virtq/packed_used.ts:401
+    case (notify_state)  // gen/virtq/packed_used.ts:434
       NOTIFY_STATE_DECIDE: begin
-        if (_select_18) begin  // gen/virtq/packed_used.ts:447
-          notify_polled = 1'b1;  // gen/virtq/packed_used.ts:449
+        if (_select_17) begin  // gen/virtq/packed_used.ts:460
+          notify_polled = 1'b1;  // gen/virtq/packed_used.ts:462
         end
       end
       default: begin end
     endcase
   end
-  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_19) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:418
-  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:459
-  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:260
-  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:260
+  assign notify_need = ((event_line[31:16] == 16'd2) & features[29]) ? (((notify_idx - ((event_line[15] != notify_wrap) ? ({1'b0, event_line[14:0]} - _select_18) : {1'b0, event_line[14:0]})) - 16'd1) < notify_adv) : (event_line[31:16] != 16'd1);  // gen/virtq/packed_used.ts:429
+  assign notify_active = ~(notify_state == NOTIFY_STATE_IDLE);  // gen/virtq/packed_used.ts:472
+  assign reset_finish_0 = ((((resetting_0 & (inflight_0 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b0)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b0)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b0))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b0))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b0)))))) & (items_of_0 == 5'd0)) & (~(notify_active & (notify_queue == 1'b0)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:262
+  assign reset_finish_1 = ((((resetting_1 & (inflight_1 == 16'd0)) & (~(((~(walk_state == WALK_STATE_IDLE)) & (walk_queue == 1'b1)) | ((((({2'd0, (2'd0 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_0 == 1'b1)) | (({2'd0, (2'd1 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_1 == 1'b1))) | (({2'd0, (2'd2 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_2 == 1'b1))) | (({2'd0, (2'd3 - ring_fill[1:0])} < (ring_alloc - ring_fill)) & (ring_slot_queue_3 == 1'b1)))))) & (items_of_1 == 5'd0)) & (~(notify_active & (notify_queue == 1'b1)))) & ((used_seq == used_seq_done) & (~used_busy));  // gen/virtq/packed_engine.ts:262
 
   // ---- registers
   always @(posedge clk) begin
@@ -1794,6 +1798,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       ev_off_1 <= 1'b0;
       ev_armed_0 <= 1'b0;
       ev_armed_1 <= 1'b0;
+      event_got <= 4'd0;
       stage_wr <= 8'd0;
       stage_commit <= 8'd0;
       stage_rd <= 8'd0;
@@ -1802,7 +1807,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       walk_queue <= 1'b0;
       walk_open <= 1'b0;
       walk_retried <= 1'b0;
-      walk_failed <= 1'b0;
+      walk_resetting <= 1'b0;
       walk_ev_off <= 1'b0;
       walk_ev_checked <= 1'b0;
       walk_moved <= 1'b0;
@@ -1826,6 +1831,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       sched_mask <= 2'd0;
       sched_lock_above <= 2'd0;
       walk_others_wait <= 1'b0;
+      walk_repend <= 1'b0;
       stage_state <= STAGE_STATE_IDLE;
       table_cons_reg <= 5'd0;
       stage_queue <= 1'b0;
@@ -1856,6 +1862,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       used_batch_k <= 4'd0;
       used_batch_age <= 9'd0;
       used_batch_quiet <= 1'b0;
+      used_batch_aged <= 1'b0;
       used_batch_queue <= 1'b0;
       used_rvalid <= 1'b0;
       notify_state <= NOTIFY_STATE_IDLE;
@@ -1865,6 +1872,7 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       notify_pick_lock_grant <= 2'd0;
       notify_pick_mask <= 2'd0;
       notify_pick_lock_above <= 2'd0;
+      notify_status_out <= 1'b0;
       fatal_pulse <= 1'b0;
       fatal_code_reg <= 4'd0;
       dev_resetting <= 1'b0;
@@ -1872,29 +1880,30 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       reset_done_reg <= 1'b0;
       irq_reg <= 2'd0;
     end else begin
-      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:211
-        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:211
+      event_got <= event_clear ? 4'd0 : (event_got | _mux_19);  // gen/virtq/packed_fetch.ts:170
+      if (stage_discard) begin  // gen/virtq/packed_fetch.ts:217
+        stage_wr <= stage_commit;  // gen/virtq/packed_fetch.ts:217
       end else begin
-        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:211
+        stage_wr <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:217
       end
-      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:212
-        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:212
+      if (stage_commit_now) begin  // gen/virtq/packed_fetch.ts:218
+        stage_commit <= stage_push ? (stage_wr + 8'd1) : stage_wr;  // gen/virtq/packed_fetch.ts:218
       end
-      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:229
-      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:231
-      walk_failed <= _select_20;  // gen/virtq/packed_fetch.ts:371
-      walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:387
-      if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:396
-        walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:396
+      stage_rd <= (chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd;  // gen/virtq/packed_fetch.ts:235
+      stage_waiting <= stage_commit_now | (((chain_valid & chain_ready) ? (stage_rd + 8'd1) : stage_rd) != stage_commit);  // gen/virtq/packed_fetch.ts:237
+      walk_resetting <= _select_20 | _select_21;  // gen/virtq/packed_fetch.ts:379
+      walk_expect_decision <= expect_decision;  // gen/virtq/packed_fetch.ts:394
+      if (ev_wr_grant) begin  // gen/virtq/packed_fetch.ts:403
+        walk_ev_req <= 1'b0;  // gen/virtq/packed_fetch.ts:403
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:439
-        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:440
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:446
+        ring_fill <= ring_fill + 4'd1;  // gen/virtq/packed_fetch.ts:447
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:443
-        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:444
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:450
+        table_fill <= table_fill + 5'd1;  // gen/virtq/packed_fetch.ts:451
       end
-      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:451
-      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:451
+      walk_q_ready_0 <= q0_enable & (q0_size != 16'd0);  // gen/virtq/packed_fetch.ts:458
+      walk_q_ready_1 <= q1_enable & (q1_size != 16'd0);  // gen/virtq/packed_fetch.ts:458
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (walk_state == WALK_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -1906,396 +1915,370 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      walk_others_wait <= (_cat_5 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:469
-      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:481
-        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:484
+      walk_others_wait <= (_cat_4 & (~(2'd1 << walk_queue))) != 2'd0;  // gen/virtq/packed_fetch.ts:476
+      if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:488
+        fetch_issue <= 1'b1;  // gen/virtq/packed_fetch.ts:491
       end
-      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:487
-        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:490
-        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:491
+      if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:494
+        ring_alloc <= ring_alloc + 4'd1;  // gen/virtq/packed_fetch.ts:497
+        fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:498
       end
-      if (walk_found) begin  // gen/virtq/packed_fetch.ts:704
-        walk_seen <= 1'b1;  // gen/virtq/packed_fetch.ts:704
-      end
-      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:729
-        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:730
-        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:733
-        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:734
-        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:735
-        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:736
-        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:737
-          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:737
+      walk_repend <= 1'b0;  // gen/virtq/packed_fetch.ts:641
+      if (walk_repend) begin  // gen/virtq/packed_fetch.ts:642
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:642
+          pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:642
         end
-        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:737
-          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:737
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:642
+          pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:642
         end
       end
-      case (walk_state)  // gen/virtq/packed_fetch.ts:740
+      if (walk_found) begin  // gen/virtq/packed_fetch.ts:718
+        walk_seen <= 1'b1;  // gen/virtq/packed_fetch.ts:718
+      end
+      if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:743
+        walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:744
+        walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:747
+        walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:748
+        walk_ev_off <= 1'b1;  // gen/virtq/packed_fetch.ts:749
+        walk_ev_checked <= 1'b0;  // gen/virtq/packed_fetch.ts:750
+        if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:751
+          ev_off_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:751
+        end
+        if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:751
+          ev_off_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:751
+        end
+      end
+      case (walk_state)  // gen/virtq/packed_fetch.ts:754
         WALK_STATE_IDLE: begin
-          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:742
-            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:743
-            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:752
-              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:752
+          if (sched_valid) begin  // gen/virtq/packed_fetch.ts:756
+            walk_queue <= sched_index;  // gen/virtq/packed_fetch.ts:757
+            if (sched_index == 1'b0) begin  // gen/virtq/packed_fetch.ts:766
+              pending_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:766
             end
-            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:752
-              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:752
+            if (sched_index == 1'b1) begin  // gen/virtq/packed_fetch.ts:766
+              pending_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:766
             end
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:753
-            walk_ev_off <= _select_21;  // gen/virtq/packed_fetch.ts:754
-            walk_ev_checked <= _select_22;  // gen/virtq/packed_fetch.ts:755
-            walk_seen <= 1'b0;  // gen/virtq/packed_fetch.ts:756
-            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:757
-            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:758
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:760
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:767
+            walk_ev_off <= _select_22;  // gen/virtq/packed_fetch.ts:768
+            walk_ev_checked <= _select_23;  // gen/virtq/packed_fetch.ts:769
+            walk_seen <= 1'b0;  // gen/virtq/packed_fetch.ts:770
+            walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:771
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:772
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+            walk_state <= WALK_STATE_START;  // gen/virtq/packed_fetch.ts:774
           end
         end
         WALK_STATE_START: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:502
-          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:769
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+          fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:509
+          walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:783
         end
         WALK_STATE_SLOT: begin
-          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
-            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+          if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:786
+            if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:788
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:655
+                walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
             end
-          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
-            if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:648
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
+          end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:793
+            if (_select_6) begin  // gen/virtq/packed_fetch.ts:795
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:662
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:662
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:648
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:662
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:662
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:651
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:665
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:781
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:795
             end
           end
         end
         WALK_STATE_LOAD: begin
-          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:788
+          walk_state <= WALK_STATE_WALK;  // gen/virtq/packed_fetch.ts:802
         end
         WALK_STATE_WALK: begin
-          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
-          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+          if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:805
+          end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:808
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-              end
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:655
+              walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
-          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
-            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
+          end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:867
+            if (~walk_open) begin  // gen/virtq/packed_fetch.ts:868
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:655
+                walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
-            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:648
-                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
+            end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:869
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:662
+                halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:662
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:648
-                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:662
+                halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:662
               end
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:651
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:665
             end else begin
-              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:858
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:502
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:860
+              walk_retried <= 1'b1;  // gen/virtq/packed_fetch.ts:872
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:509
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:874
             end
-          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:648
-              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
+          end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:877
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:662
+              halted_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:662
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:648
-              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:648
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:662
+              halted_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:662
             end
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:651
-          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
-            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:867
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:665
+          end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:878
+            walk_state <= WALK_STATE_TABLE;  // gen/virtq/packed_fetch.ts:881
           end else begin
-            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:870
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:875
-            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:893
-              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
+            walk_open <= 1'b1;  // gen/virtq/packed_fetch.ts:884
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:889
+            if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:907
+              walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
             end
-            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:655
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:895
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:666
-              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:667
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:669
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:909
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:680
+              if ((~walk_cur[112]) & walk_others_wait) begin  // gen/virtq/packed_fetch.ts:681
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:652
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:652
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:653
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:653
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                  end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                  end
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:655
+                  walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:667
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:681
               end
             end
           end
         end
         WALK_STATE_ENDED: begin
-          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:806
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+          fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+          fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+          ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+          if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:820
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+              avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+              avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+              avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+              avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
             end
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+              ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+              ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
             end
-            if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-              end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-              end
+            if (1'b0) begin  // gen/virtq/packed_fetch.ts:655
+              walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
             end
-            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
-          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:806
-            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:810
-            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:813
-            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:814
-            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:815
-            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:816
-              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:816
+            fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+            fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+            ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+            walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
+          end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:820
+            walk_ev_req <= 1'b1;  // gen/virtq/packed_fetch.ts:824
+            walk_ev_queue <= walk_queue;  // gen/virtq/packed_fetch.ts:827
+            walk_ev_off_wanted <= 1'b0;  // gen/virtq/packed_fetch.ts:828
+            walk_ev_off <= 1'b0;  // gen/virtq/packed_fetch.ts:829
+            if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:830
+              ev_off_0 <= 1'b0;  // gen/virtq/packed_fetch.ts:830
             end
-            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:816
-              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:816
+            if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:830
+              ev_off_1 <= 1'b0;  // gen/virtq/packed_fetch.ts:830
             end
-            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:817
+            walk_state <= WALK_STATE_ENABLE_WAIT;  // gen/virtq/packed_fetch.ts:831
           end
         end
         WALK_STATE_ENABLE_WAIT: begin
-          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:822
-            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:823
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+          if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:836
+            if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:837
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+                avail_pos_0 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:638
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+                avail_pos_1 <= walk_pos;  // gen/virtq/packed_fetch.ts:652
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+                avail_wrap_0 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:639
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+                avail_wrap_1 <= walk_wrap;  // gen/virtq/packed_fetch.ts:653
               end
-              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+              if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+                ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
               end
-              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+              if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+                ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
               end
-              if (1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                  pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                  pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                end
+              if (1'b0) begin  // gen/virtq/packed_fetch.ts:655
+                walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
               end
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
             end else begin
-              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:824
-              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:825
-              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:502
-              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:827
+              walk_ev_checked <= 1'b1;  // gen/virtq/packed_fetch.ts:838
+              walk_moved <= 1'b0;  // gen/virtq/packed_fetch.ts:839
+              fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+              fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+              ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+              fetch_on <= 1'b1;  // gen/virtq/packed_fetch.ts:509
+              walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:841
             end
           end
         end
         WALK_STATE_TABLE: begin
-          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
-            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:835
-            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:631
-            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:837
-            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:655
-            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:839
-              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:666
-              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:667
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:638
-                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
+          if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:847
+            table_alloc <= table_alloc + 5'd1;  // gen/virtq/packed_fetch.ts:849
+            walk_open <= 1'b0;  // gen/virtq/packed_fetch.ts:645
+            walk_retried <= 1'b0;  // gen/virtq/packed_fetch.ts:851
+            walk_moved <= 1'b1;  // gen/virtq/packed_fetch.ts:669
+            if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:853
+              ring_cons <= ring_cons + 4'd1;  // gen/virtq/packed_fetch.ts:680
+              if (walk_others_wait) begin  // gen/virtq/packed_fetch.ts:681
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:652
+                  avail_pos_0 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:652
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:638
-                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:638
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:652
+                  avail_pos_1 <= walk_pos_next;  // gen/virtq/packed_fetch.ts:652
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:639
-                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:653
+                  avail_wrap_0 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:653
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:639
-                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:639
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:653
+                  avail_wrap_1 <= walk_pos_last ? (~walk_wrap) : walk_wrap;  // gen/virtq/packed_fetch.ts:653
                 end
-                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:640
-                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+                if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:654
+                  ev_armed_0 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
                 end
-                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:640
-                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:640
+                if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:654
+                  ev_armed_1 <= walk_ev_armed_now;  // gen/virtq/packed_fetch.ts:654
                 end
-                if (1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                  if (walk_queue == 1'b0) begin  // gen/virtq/packed_fetch.ts:641
-                    pending_0 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                  end
-                  if (walk_queue == 1'b1) begin  // gen/virtq/packed_fetch.ts:641
-                    pending_1 <= 1'b1;  // gen/virtq/packed_fetch.ts:641
-                  end
+                if (1'b1) begin  // gen/virtq/packed_fetch.ts:655
+                  walk_repend <= 1'b1;  // gen/virtq/packed_fetch.ts:655
                 end
-                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:496
-                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:497
-                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:498
-                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:643
+                fetch_on <= 1'b0;  // gen/virtq/packed_fetch.ts:503
+                fetch_issue <= 1'b0;  // gen/virtq/packed_fetch.ts:504
+                ring_cons <= ring_alloc_next;  // gen/virtq/packed_fetch.ts:505
+                walk_state <= WALK_STATE_IDLE;  // gen/virtq/packed_fetch.ts:657
               end else begin
-                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:667
+                walk_state <= WALK_STATE_SLOT;  // gen/virtq/packed_fetch.ts:681
               end
             end else begin
-              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:841
+              walk_state <= WALK_STATE_LOAD;  // gen/virtq/packed_fetch.ts:855
             end
           end
         end
@@ -2386,17 +2369,17 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
       end
       if (used_accept) begin  // gen/virtq/packed_used.ts:196
         if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:197
-          used_pos_0 <= _mux_23[15:0];  // gen/virtq/packed_used.ts:197
+          used_pos_0 <= _mux_24[15:0];  // gen/virtq/packed_used.ts:197
         end
         if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:197
-          used_pos_1 <= _mux_23[15:0];  // gen/virtq/packed_used.ts:197
+          used_pos_1 <= _mux_24[15:0];  // gen/virtq/packed_used.ts:197
         end
-        if (_ge_24) begin  // gen/virtq/packed_used.ts:198
+        if (_ge_25) begin  // gen/virtq/packed_used.ts:198
           if (done_in_queue == 1'b0) begin  // gen/virtq/packed_used.ts:198
-            used_wrap_0 <= ~_select_27;  // gen/virtq/packed_used.ts:198
+            used_wrap_0 <= ~_select_28;  // gen/virtq/packed_used.ts:198
           end
           if (done_in_queue == 1'b1) begin  // gen/virtq/packed_used.ts:198
-            used_wrap_1 <= ~_select_27;  // gen/virtq/packed_used.ts:198
+            used_wrap_1 <= ~_select_28;  // gen/virtq/packed_used.ts:198
           end
         end
         used_open_complete <= used_complete;  // gen/virtq/packed_used.ts:199
@@ -2428,85 +2411,86 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:209
             used_slot_first_7 <= 1'b0;  // gen/virtq/packed_used.ts:209
           end
-          used_last_adjacent <= (done_in_slots == 16'd1) & (~_ge_24);  // gen/virtq/packed_used.ts:210
+          used_last_adjacent <= (done_in_slots == 16'd1) & (~_ge_25);  // gen/virtq/packed_used.ts:210
           used_tail <= used_tail + 4'd1;  // gen/virtq/packed_used.ts:211
           used_seq <= used_seq + 8'd1;  // gen/virtq/packed_used.ts:212
         end
       end
-      used_batch_quiet <= (((_select_28 == 16'd0) & (~done_in_valid)) | _select_30) | _select_31;  // gen/virtq/packed_used.ts:229
-      case (used_state)  // gen/virtq/packed_used.ts:263
+      used_batch_aged <= used_batch_age == 9'd448;  // gen/virtq/packed_used.ts:232
+      used_batch_quiet <= (((_select_29 == 16'd0) & (~done_in_valid)) | _select_31) | _select_32;  // gen/virtq/packed_used.ts:233
+      case (used_state)  // gen/virtq/packed_used.ts:264
         USED_STATE_GATHER: begin
-          if (~event_take) begin  // gen/virtq/packed_used.ts:265
-            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:266
-              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:266
+          if (~event_take) begin  // gen/virtq/packed_used.ts:266
+            if ((used_pending != 4'd0) & (used_batch_k == 4'd0)) begin  // gen/virtq/packed_used.ts:267
+              used_batch_k <= 4'd1;  // gen/virtq/packed_used.ts:267
             end
-            if (_and_32 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:267
-              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:267
+            if (_and_33 & (~(used_batch_k == 4'd4))) begin  // gen/virtq/packed_used.ts:268
+              used_batch_k <= used_batch_k + 4'd1;  // gen/virtq/packed_used.ts:268
             end
-            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:268
-              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:268
+            if ((used_batch_k != 4'd0) & (used_batch_age != 9'd448)) begin  // gen/virtq/packed_used.ts:269
+              used_batch_age <= used_batch_age + 9'd1;  // gen/virtq/packed_used.ts:269
             end
-            if (((used_batch_k != 4'd0) & (~(_and_32 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:269
-              used_batch_queue <= _select_29;  // gen/virtq/packed_used.ts:272
-              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:273
-              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+            if (((used_batch_k != 4'd0) & (~(_and_33 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | used_batch_aged) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:270
+              used_batch_queue <= _select_30;  // gen/virtq/packed_used.ts:273
+              used_issue <= used_issue + used_batch_k;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_0 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_1 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_2 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_3 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_4 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_5 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_6 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:274
-                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:274
+              if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:275
+                used_slot_first_7 <= used_batch_k != 4'd1;  // gen/virtq/packed_used.ts:275
               end
-              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:276
-              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:277
-              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:278
+              used_batch_k <= 4'd0;  // gen/virtq/packed_used.ts:277
+              used_batch_age <= 9'd0;  // gen/virtq/packed_used.ts:278
+              used_state <= USED_STATE_CALC;  // gen/virtq/packed_used.ts:279
             end
           end
         end
         USED_STATE_CALC: begin
-          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:283
+          used_state <= USED_STATE_BODY;  // gen/virtq/packed_used.ts:284
         end
         USED_STATE_BODY: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:286
-            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:288
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:287
+            used_state <= USED_STATE_FLAGS;  // gen/virtq/packed_used.ts:289
           end
         end
         USED_STATE_FLAGS: begin
-          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:290
-            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:290
-          end
-        end
-        USED_STATE_EVENT: begin
           if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:291
             used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:291
           end
         end
+        USED_STATE_EVENT: begin
+          if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:292
+            used_state <= USED_STATE_GATHER;  // gen/virtq/packed_used.ts:292
+          end
+        end
         default: begin end
       endcase
-      if (used_flags_done) begin  // gen/virtq/packed_used.ts:300
-        used_head <= used_head + _select_35;  // gen/virtq/packed_used.ts:301
-        used_seq_done <= used_seq_done + {4'd0, _select_35};  // gen/virtq/packed_used.ts:302
+      if (used_flags_done) begin  // gen/virtq/packed_used.ts:301
+        used_head <= used_head + _select_36;  // gen/virtq/packed_used.ts:302
+        used_seq_done <= used_seq_done + {4'd0, _select_36};  // gen/virtq/packed_used.ts:303
       end
-      if (event_done) begin  // gen/virtq/packed_used.ts:305
-        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:305
+      if (event_done) begin  // gen/virtq/packed_used.ts:306
+        event_busy <= 1'b0;  // gen/virtq/packed_used.ts:306
       end
-      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:336
+      used_rvalid <= mem_rd_valid;  // gen/virtq/packed_used.ts:337
       if (notify_pick_valid) begin  // gen/lib/arbiter.ts:79
         if (notify_state == NOTIFY_STATE_IDLE) begin  // gen/lib/arbiter.ts:80
           notify_pick_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2518,358 +2502,366 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
           notify_pick_lock_above <= notify_pick_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (notify_state)  // gen/virtq/packed_used.ts:423
+      if (event_rd_grant) begin  // gen/virtq/packed_used.ts:407
+        notify_status_out <= 1'b1;  // gen/virtq/packed_used.ts:407
+      end
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:408
+        notify_status_out <= 1'b0;  // gen/virtq/packed_used.ts:408
+      end
+      case (notify_state)  // gen/virtq/packed_used.ts:434
         NOTIFY_STATE_IDLE: begin
-          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:425
-            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:426
-            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:431
+          if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:436
+            notify_queue <= notify_pick_index;  // gen/virtq/packed_used.ts:437
+            notify_state <= NOTIFY_STATE_FENCE;  // gen/virtq/packed_used.ts:442
           end
         end
         NOTIFY_STATE_FENCE: begin
-          if (~_sub_36[7]) begin  // gen/virtq/packed_used.ts:434
-            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:434
+          if (~_sub_37[7]) begin  // gen/virtq/packed_used.ts:445
+            notify_state <= NOTIFY_STATE_READ;  // gen/virtq/packed_used.ts:445
           end
         end
         NOTIFY_STATE_READ: begin
-          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:435
-            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:435
+          if (event_rd_grant) begin  // gen/virtq/packed_used.ts:446
+            notify_state <= NOTIFY_STATE_WAIT;  // gen/virtq/packed_used.ts:446
           end
         end
         NOTIFY_STATE_WAIT: begin
-          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:437
-            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:438
-              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:440
+          if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/packed_used.ts:449
+            if (rd_status_error != 3'd0) begin  // gen/virtq/packed_used.ts:450
+              notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:452
             end else begin
-              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:441
+              notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:453
             end
+          end else if (&event_got) begin  // gen/virtq/packed_used.ts:455
+            notify_state <= NOTIFY_STATE_DECIDE;  // gen/virtq/packed_used.ts:455
           end
         end
         NOTIFY_STATE_DECIDE: begin
-          if (_select_18) begin  // gen/virtq/packed_used.ts:447
-            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:448
-              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:448
+          if (_select_17) begin  // gen/virtq/packed_used.ts:460
+            if (notify_queue == 1'b0) begin  // gen/virtq/packed_used.ts:461
+              pending_0 <= 1'b1;  // gen/virtq/packed_used.ts:461
             end
-            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:448
-              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:448
+            if (notify_queue == 1'b1) begin  // gen/virtq/packed_used.ts:461
+              pending_1 <= 1'b1;  // gen/virtq/packed_used.ts:461
             end
           end
-          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:451
+          notify_state <= NOTIFY_STATE_IDLE;  // gen/virtq/packed_used.ts:464
         end
         default: begin end
       endcase
-      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:226
-      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:231
-      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:235
-      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:226
-      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:231
-      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:235
-      if (q0_notify) begin  // gen/virtq/packed_engine.ts:239
-        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+      inflight_0 <= (inflight_0 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b0))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b0))};  // gen/virtq/packed_engine.ts:228
+      unsignalled_0 <= (notify_taken & (notify_pick_index == 1'b0)) ? ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0) : (unsignalled_0 + ((used_accept & (done_in_queue == 1'b0)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:233
+      items_of_0 <= (items_of_0 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b0))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b0))};  // gen/virtq/packed_engine.ts:237
+      inflight_1 <= (inflight_1 + {15'd0, (stage_commit_now & (((stage_state == STAGE_STATE_IDLE) ? items_deq_data[175] : stage_queue) == 1'b1))}) - {15'd0, ((done_valid & done_ready) & (done_queue == 1'b1))};  // gen/virtq/packed_engine.ts:228
+      unsignalled_1 <= (notify_taken & (notify_pick_index == 1'b1)) ? ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0) : (unsignalled_1 + ((used_accept & (done_in_queue == 1'b1)) ? done_in_slots : 16'd0));  // gen/virtq/packed_engine.ts:233
+      items_of_1 <= (items_of_1 + {4'd0, ((items_enq_valid & items_enq_ready) & (walk_queue == 1'b1))}) - {4'd0, (stage_retire & (stage_retire_queue == 1'b1))};  // gen/virtq/packed_engine.ts:237
+      if (q0_notify) begin  // gen/virtq/packed_engine.ts:241
+        pending_0 <= 1'b1;  // gen/virtq/packed_engine.ts:241
       end
-      if (q1_notify) begin  // gen/virtq/packed_engine.ts:239
-        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:239
+      if (q1_notify) begin  // gen/virtq/packed_engine.ts:241
+        pending_1 <= 1'b1;  // gen/virtq/packed_engine.ts:241
       end
-      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:243
-        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:243
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:243
+      if (stage_fatal) begin  // gen/virtq/packed_engine.ts:245
+        if (stage_fatal_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:245
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:245
         end
-        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:243
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:243
-        end
-      end
-      if (used_fatal) begin  // gen/virtq/packed_engine.ts:243
-        if (_mux_37 == 1'b0) begin  // gen/virtq/packed_engine.ts:243
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:243
-        end
-        if (_mux_37 == 1'b1) begin  // gen/virtq/packed_engine.ts:243
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:243
+        if (stage_fatal_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:245
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:245
         end
       end
-      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:243
-        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:243
-          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:243
+      if (used_fatal) begin  // gen/virtq/packed_engine.ts:245
+        if (_mux_38 == 1'b0) begin  // gen/virtq/packed_engine.ts:245
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:245
         end
-        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:243
-          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:243
+        if (_mux_38 == 1'b1) begin  // gen/virtq/packed_engine.ts:245
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:245
         end
       end
-      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:247
-      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:250
-        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:250
+      if (notify_fatal) begin  // gen/virtq/packed_engine.ts:245
+        if (notify_queue == 1'b0) begin  // gen/virtq/packed_engine.ts:245
+          failed_0 <= 1'b1;  // gen/virtq/packed_engine.ts:245
+        end
+        if (notify_queue == 1'b1) begin  // gen/virtq/packed_engine.ts:245
+          failed_1 <= 1'b1;  // gen/virtq/packed_engine.ts:245
+        end
       end
-      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:272
-        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:273
-        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:274
-        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:275
-        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:276
-        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:277
-        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:278
-        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:279
-        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:280
-        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:281
-        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:282
-        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:283
+      fatal_pulse <= (stage_fatal | used_fatal) | notify_fatal;  // gen/virtq/packed_engine.ts:249
+      if ((stage_fatal | used_fatal) | notify_fatal) begin  // gen/virtq/packed_engine.ts:252
+        fatal_code_reg <= stage_fatal ? stage_fatal_code : (used_fatal ? 4'd9 : (notify_fatal ? 4'd9 : 4'd0));  // gen/virtq/packed_engine.ts:252
       end
-      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:286
-        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:286
+      if (reset_finish_0) begin  // gen/virtq/packed_engine.ts:274
+        resetting_0 <= 1'b0;  // gen/virtq/packed_engine.ts:275
+        pending_0 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        failed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:277
+        halted_0 <= 1'b0;  // gen/virtq/packed_engine.ts:278
+        avail_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:279
+        avail_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:280
+        used_pos_0 <= 16'd0;  // gen/virtq/packed_engine.ts:281
+        used_wrap_0 <= 1'b1;  // gen/virtq/packed_engine.ts:282
+        unsignalled_0 <= 16'd0;  // gen/virtq/packed_engine.ts:283
+        ev_off_0 <= 1'b0;  // gen/virtq/packed_engine.ts:284
+        ev_armed_0 <= 1'b0;  // gen/virtq/packed_engine.ts:285
       end
-      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:272
-        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:273
-        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:274
-        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:275
-        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:276
-        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:277
-        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:278
-        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:279
-        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:280
-        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:281
-        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:282
-        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:283
+      if (q0_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:288
+        resetting_0 <= 1'b1;  // gen/virtq/packed_engine.ts:288
       end
-      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:286
-        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:286
+      if (reset_finish_1) begin  // gen/virtq/packed_engine.ts:274
+        resetting_1 <= 1'b0;  // gen/virtq/packed_engine.ts:275
+        pending_1 <= 1'b0;  // gen/virtq/packed_engine.ts:276
+        failed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:277
+        halted_1 <= 1'b0;  // gen/virtq/packed_engine.ts:278
+        avail_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:279
+        avail_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:280
+        used_pos_1 <= 16'd0;  // gen/virtq/packed_engine.ts:281
+        used_wrap_1 <= 1'b1;  // gen/virtq/packed_engine.ts:282
+        unsignalled_1 <= 16'd0;  // gen/virtq/packed_engine.ts:283
+        ev_off_1 <= 1'b0;  // gen/virtq/packed_engine.ts:284
+        ev_armed_1 <= 1'b0;  // gen/virtq/packed_engine.ts:285
       end
-      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:288
-      if (reset_req) begin  // gen/virtq/packed_engine.ts:289
-        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:289
+      if (q1_reset_req | reset_req) begin  // gen/virtq/packed_engine.ts:288
+        resetting_1 <= 1'b1;  // gen/virtq/packed_engine.ts:288
       end
-      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:291
-      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:292
-        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:292
+      queue_reset_done_reg <= {reset_finish_1, reset_finish_0};  // gen/virtq/packed_engine.ts:290
+      if (reset_req) begin  // gen/virtq/packed_engine.ts:291
+        dev_resetting <= 1'b1;  // gen/virtq/packed_engine.ts:291
       end
-      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:298
+      reset_done_reg <= (dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req);  // gen/virtq/packed_engine.ts:293
+      if ((dev_resetting & (~(resetting_0 | resetting_1))) & (~reset_req)) begin  // gen/virtq/packed_engine.ts:294
+        dev_resetting <= 1'b0;  // gen/virtq/packed_engine.ts:294
+      end
+      irq_reg <= notify_irq;  // gen/virtq/packed_engine.ts:300
     end
   end
   always @(posedge clk) begin
-    event_line <= (event_line & (~_cat_39)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[31:0] : mem_wr_data[287:256]) & _cat_39);  // gen/virtq/packed_fetch.ts:164
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:439
-      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:441
-        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
+    event_line <= (event_line & (~_cat_40)) | (((mem_wr_valid & (memwr_line == 8'd80)) ? mem_wr_data[31:0] : mem_wr_data[287:256]) & _cat_40);  // gen/virtq/packed_fetch.ts:166
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/packed_fetch.ts:446
+      if (ring_fill[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:448
+        ring_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:448
       end
-      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:441
-        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
+      if (ring_fill[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:448
+        ring_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:448
       end
-      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:441
-        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
+      if (ring_fill[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:448
+        ring_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:448
       end
-      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:441
-        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:441
-      end
-    end
-    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:443
-      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
-      end
-      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:445
-        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:445
+      if (ring_fill[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:448
+        ring_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:448
       end
     end
-    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:481
-      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_41[3:0];  // gen/virtq/packed_fetch.ts:482
-      fetch_host <= _select_42 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:483
+    if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/packed_fetch.ts:450
+      if (table_fill[3:0] == 4'd0) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_0 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd1) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_1 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd2) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_2 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd3) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_3 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd4) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_4 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd5) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_5 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd6) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_6 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd7) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_7 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd8) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_8 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd9) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_9 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd10) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_10 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd11) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_11 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd12) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_12 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd13) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_13 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd14) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_14 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
+      if (table_fill[3:0] == 4'd15) begin  // gen/virtq/packed_fetch.ts:452
+        table_slot_err_15 <= rd_status_error != 3'd0;  // gen/virtq/packed_fetch.ts:452
+      end
     end
-    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:487
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:488
-        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:488
-        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:488
-        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:488
-        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:488
-      end
-      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:489
-        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
-      end
-      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:489
-        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
-      end
-      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:489
-        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
-      end
-      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:489
-        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:489
-      end
-      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:492
+    if ((fetch_on & (~fetch_issue)) & ring_slot_free) begin  // gen/virtq/packed_fetch.ts:488
+      fetch_n <= ((walk_size - fetch_pos) >= 16'd8) ? 4'd8 : _sub_41[3:0];  // gen/virtq/packed_fetch.ts:489
+      fetch_host <= _select_42 + ({48'd0, fetch_pos} << 4);  // gen/virtq/packed_fetch.ts:490
     end
-    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:729
-      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:731
-      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:732
+    if (ring_rd_grant) begin  // gen/virtq/packed_fetch.ts:494
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:495
+        ring_slot_n_0 <= fetch_n;  // gen/virtq/packed_fetch.ts:495
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:495
+        ring_slot_n_1 <= fetch_n;  // gen/virtq/packed_fetch.ts:495
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:495
+        ring_slot_n_2 <= fetch_n;  // gen/virtq/packed_fetch.ts:495
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:495
+        ring_slot_n_3 <= fetch_n;  // gen/virtq/packed_fetch.ts:495
+      end
+      if (ring_alloc[1:0] == 2'd0) begin  // gen/virtq/packed_fetch.ts:496
+        ring_slot_queue_0 <= walk_queue;  // gen/virtq/packed_fetch.ts:496
+      end
+      if (ring_alloc[1:0] == 2'd1) begin  // gen/virtq/packed_fetch.ts:496
+        ring_slot_queue_1 <= walk_queue;  // gen/virtq/packed_fetch.ts:496
+      end
+      if (ring_alloc[1:0] == 2'd2) begin  // gen/virtq/packed_fetch.ts:496
+        ring_slot_queue_2 <= walk_queue;  // gen/virtq/packed_fetch.ts:496
+      end
+      if (ring_alloc[1:0] == 2'd3) begin  // gen/virtq/packed_fetch.ts:496
+        ring_slot_queue_3 <= walk_queue;  // gen/virtq/packed_fetch.ts:496
+      end
+      fetch_pos <= (fetch_pos_adv == {1'b0, walk_size}) ? 16'd0 : fetch_pos_adv[15:0];  // gen/virtq/packed_fetch.ts:499
     end
-    case (walk_state)  // gen/virtq/packed_fetch.ts:740
+    if (walk_ev_off_wanted & walk_ev_free) begin  // gen/virtq/packed_fetch.ts:743
+      walk_ev_word <= 32'd65536;  // gen/virtq/packed_fetch.ts:745
+      walk_ev_full <= 1'b0;  // gen/virtq/packed_fetch.ts:746
+    end
+    case (walk_state)  // gen/virtq/packed_fetch.ts:754
       WALK_STATE_IDLE: begin
-        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:742
-          walk_size <= _select_43;  // gen/virtq/packed_fetch.ts:744
-          walk_pos <= _select_44;  // gen/virtq/packed_fetch.ts:750
-          walk_wrap <= _select_45;  // gen/virtq/packed_fetch.ts:751
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+        if (sched_valid) begin  // gen/virtq/packed_fetch.ts:756
+          walk_size <= _select_43;  // gen/virtq/packed_fetch.ts:758
+          walk_pos <= _select_44;  // gen/virtq/packed_fetch.ts:764
+          walk_wrap <= _select_45;  // gen/virtq/packed_fetch.ts:765
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
         end
       end
       WALK_STATE_START: begin
-        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:766
-        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:767
-        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:503
+        walk_pos_next <= ((walk_pos + 16'd1) == walk_size) ? 16'd0 : (walk_pos + 16'd1);  // gen/virtq/packed_fetch.ts:780
+        walk_pos_last <= (walk_pos + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:781
+        fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:510
       end
       WALK_STATE_SLOT: begin
-        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:772
-          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:774
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+        if (walk_resetting | (~items_enq_ready)) begin  // gen/virtq/packed_fetch.ts:786
+          if (walk_resetting & items_enq_ready) begin  // gen/virtq/packed_fetch.ts:788
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
           end
-        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:779
-          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:780
-          if (_select_7) begin  // gen/virtq/packed_fetch.ts:781
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+        end else if (ring_filled) begin  // gen/virtq/packed_fetch.ts:793
+          walk_k <= 3'd0;  // gen/virtq/packed_fetch.ts:794
+          if (_select_6) begin  // gen/virtq/packed_fetch.ts:795
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
           end
         end
       end
       WALK_STATE_LOAD: begin
-        walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:584
-        walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:585
-        walk_cur_faults <= {((~_slice_48) & walk_ld_segs_full), (((~_slice_48) & (~_select_46[113])) & walk_ld_saw_write), (_slice_48 & (_slice_49 > {21'd0, walk_ld_room})), (_slice_48 & (_slice_49 > {12'd0, walk_size})), (_slice_48 & ((_slice_50 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_48 & _select_46[112]), (_slice_48 & (~features[28])), walk_ld_too_long};  // gen/virtq/packed_fetch.ts:586
-        walk_cur_big <= (walk_ld_total + {7'd0, _slice_50}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:587
-        walk_cur_head_pos <= walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:588
+        walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:591
+        walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:592
+        walk_cur_faults <= {((~_slice_48) & walk_ld_segs_full), (((~_slice_48) & (~_select_46[113])) & walk_ld_saw_write), (_slice_48 & (_slice_49 > {21'd0, walk_ld_room})), (_slice_48 & (_slice_49 > {12'd0, walk_size})), (_slice_48 & ((_slice_50 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_48 & _select_46[112]), (_slice_48 & (~features[28])), walk_ld_too_long};  // gen/virtq/packed_fetch.ts:593
+        walk_cur_big <= (walk_ld_total + {7'd0, _slice_50}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:594
+        walk_cur_head_pos <= walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:595
       end
       WALK_STATE_WALK: begin
-        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:791
-        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:794
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
-        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:853
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:854
-          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:855
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+        if (~items_enq_ready) begin  // gen/virtq/packed_fetch.ts:805
+        end else if (walk_resetting) begin  // gen/virtq/packed_fetch.ts:808
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
+        end else if (~walk_cur_avail) begin  // gen/virtq/packed_fetch.ts:867
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:868
+          end else if (walk_retried) begin  // gen/virtq/packed_fetch.ts:869
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:503
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:510
           end
-        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:863
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
-        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:864
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:866
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:866
+        end else if (walk_cur_any_fault) begin  // gen/virtq/packed_fetch.ts:877
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
+        end else if (walk_cur[114]) begin  // gen/virtq/packed_fetch.ts:878
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:880
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:880
           end
         end else begin
-          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:871
-          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:872
-          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:873
-          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:874
-          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:876
-            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:876
+          walk_descs <= walk_descs + 16'd1;  // gen/virtq/packed_fetch.ts:885
+          walk_segs <= walk_segs + 7'd1;  // gen/virtq/packed_fetch.ts:886
+          walk_total <= walk_total_next;  // gen/virtq/packed_fetch.ts:887
+          walk_saw_write <= walk_saw_write | walk_cur[113];  // gen/virtq/packed_fetch.ts:888
+          if (~walk_open) begin  // gen/virtq/packed_fetch.ts:890
+            walk_head <= walk_pos;  // gen/virtq/packed_fetch.ts:890
           end
-          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:893
-            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
+          if (~walk_cur[112]) begin  // gen/virtq/packed_fetch.ts:907
+            walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+            walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+            walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+            walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
           end
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:656
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:659
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:660
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:661
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:661
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:670
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:673
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:674
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:675
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:675
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:895
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:909
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:693
-            walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:584
-            walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:585
-            walk_cur_faults <= {((~_slice_51) & walk_ld_segs_full), (((~_slice_51) & (~_select_46[113])) & walk_ld_saw_write), (_slice_51 & (_slice_52 > {21'd0, walk_ld_room})), (_slice_51 & (_slice_52 > {12'd0, walk_size})), (_slice_51 & ((_slice_53 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_51 & _select_46[112]), (_slice_51 & (~features[28])), walk_ld_too_long};  // gen/virtq/packed_fetch.ts:586
-            walk_cur_big <= (walk_ld_total + {7'd0, _slice_53}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:587
-            walk_cur_head_pos <= walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:588
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:707
+            walk_cur <= _select_46;  // gen/virtq/packed_fetch.ts:591
+            walk_cur_avail <= (_select_46[119] == walk_wrap) & (_select_46[127] != walk_wrap);  // gen/virtq/packed_fetch.ts:592
+            walk_cur_faults <= {((~_slice_51) & walk_ld_segs_full), (((~_slice_51) & (~_select_46[113])) & walk_ld_saw_write), (_slice_51 & (_slice_52 > {21'd0, walk_ld_room})), (_slice_51 & (_slice_52 > {12'd0, walk_size})), (_slice_51 & ((_slice_53 == 32'd0) | (_select_46[67:64] != 4'd0))), (_slice_51 & _select_46[112]), (_slice_51 & (~features[28])), walk_ld_too_long};  // gen/virtq/packed_fetch.ts:593
+            walk_cur_big <= (walk_ld_total + {7'd0, _slice_53}) > 39'h100000000;  // gen/virtq/packed_fetch.ts:594
+            walk_cur_head_pos <= walk_ld_head_pos;  // gen/virtq/packed_fetch.ts:595
           end
         end
       end
       WALK_STATE_ENDED: begin
-        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:806
-        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:806
-          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:811
-          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:812
+        if ((walk_resetting | (walk_ev_off & walk_expect_decision)) | walk_ev_armed_now) begin  // gen/virtq/packed_fetch.ts:820
+        end else if (walk_ev_free) begin  // gen/virtq/packed_fetch.ts:820
+          walk_ev_word <= {(features[29] ? 16'd2 : 16'd0), walk_wrap, walk_pos[14:0]};  // gen/virtq/packed_fetch.ts:825
+          walk_ev_full <= 1'b1;  // gen/virtq/packed_fetch.ts:826
         end
       end
       WALK_STATE_ENABLE_WAIT: begin
-        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:822
-          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:823
+        if (ev_wr_done) begin  // gen/virtq/packed_fetch.ts:836
+          if (ev_wr_error | walk_resetting) begin  // gen/virtq/packed_fetch.ts:837
           end else begin
-            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:503
+            fetch_pos <= walk_pos;  // gen/virtq/packed_fetch.ts:510
           end
         end
       end
       WALK_STATE_TABLE: begin
-        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:833
-          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:632
-          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:633
-          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:634
-          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:635
-          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:656
-          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:659
-          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:660
-          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:661
-            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:661
+        if (table_rd_grant) begin  // gen/virtq/packed_fetch.ts:847
+          walk_descs <= 16'd0;  // gen/virtq/packed_fetch.ts:646
+          walk_segs <= 7'd0;  // gen/virtq/packed_fetch.ts:647
+          walk_total <= 39'd0;  // gen/virtq/packed_fetch.ts:648
+          walk_saw_write <= 1'b0;  // gen/virtq/packed_fetch.ts:649
+          walk_pos <= walk_pos_next;  // gen/virtq/packed_fetch.ts:670
+          walk_pos_next <= ((walk_pos_next + 16'd1) == walk_size) ? 16'd0 : (walk_pos_next + 16'd1);  // gen/virtq/packed_fetch.ts:673
+          walk_pos_last <= (walk_pos_next + 16'd1) == walk_size;  // gen/virtq/packed_fetch.ts:674
+          if (walk_pos_last) begin  // gen/virtq/packed_fetch.ts:675
+            walk_wrap <= ~walk_wrap;  // gen/virtq/packed_fetch.ts:675
           end
-          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:839
+          if (walk_batch_end) begin  // gen/virtq/packed_fetch.ts:853
           end else begin
-            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:840
+            walk_k <= walk_k + 3'd1;  // gen/virtq/packed_fetch.ts:854
           end
         end
       end
@@ -2970,28 +2962,28 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end else begin
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:206
-          used_slot_0 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_0 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:206
-          used_slot_1 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_1 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:206
-          used_slot_2 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_2 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:206
-          used_slot_3 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_3 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:206
-          used_slot_4 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_4 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:206
-          used_slot_5 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_5 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:206
-          used_slot_6 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_6 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:206
-          used_slot_7 <= {(done_in_len != 32'd0), _select_27, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
+          used_slot_7 <= {(done_in_len != 32'd0), _select_28, done_in_id, done_in_len};  // gen/virtq/packed_used.ts:206
         end
         if (used_tail[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:207
           used_slot_queue_0 <= done_in_queue;  // gen/virtq/packed_used.ts:207
@@ -3043,57 +3035,57 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
         end
       end
     end
-    case (used_state)  // gen/virtq/packed_used.ts:263
+    case (used_state)  // gen/virtq/packed_used.ts:264
       USED_STATE_GATHER: begin
-        if (~event_take) begin  // gen/virtq/packed_used.ts:265
-          if (((used_batch_k != 4'd0) & (~(_and_32 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | (used_batch_age == 9'd448)) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:269
-            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:270
-            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:271
-            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+        if (~event_take) begin  // gen/virtq/packed_used.ts:266
+          if (((used_batch_k != 4'd0) & (~(_and_33 & (~(used_batch_k == 4'd4))))) & ((((used_batch_k == 4'd4) | (used_batch_k < used_pending)) | used_batch_aged) | used_batch_quiet)) begin  // gen/virtq/packed_used.ts:270
+            used_batch_slot <= used_issue[2:0];  // gen/virtq/packed_used.ts:271
+            used_batch_n <= used_batch_k;  // gen/virtq/packed_used.ts:272
+            if (used_issue[2:0] == 3'd0) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_0 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd1) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_1 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd2) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_2 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd3) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_3 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd4) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_4 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd5) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_5 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd6) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_6 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
-            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:275
-              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:275
+            if (used_issue[2:0] == 3'd7) begin  // gen/virtq/packed_used.ts:276
+              used_slot_batch_7 <= used_batch_k;  // gen/virtq/packed_used.ts:276
             end
           end
         end
       end
       USED_STATE_CALC: begin
-        used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:282
+        used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:283
       end
       USED_STATE_BODY: begin
-        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:286
-          used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:287
+        if (wr_cmd_ready) begin  // gen/virtq/packed_used.ts:287
+          used_host <= _select_62 + {44'd0, {used_slot_pos_rd0, ((used_state == USED_STATE_CALC) ? 4'd8 : 4'd14)}};  // gen/virtq/packed_used.ts:288
         end
       end
       default: begin end
     endcase
-    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_63), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_66)};  // gen/virtq/packed_used.ts:335
-    case (notify_state)  // gen/virtq/packed_used.ts:423
+    used_rdata <= {(((mem_rd_addr[4:0] + 5'd1) == 5'd16) ? {224'd0, event_word} : _select_63), ((mem_rd_addr[4:0] == 5'd16) ? {224'd0, event_word} : _select_66)};  // gen/virtq/packed_used.ts:336
+    case (notify_state)  // gen/virtq/packed_used.ts:434
       NOTIFY_STATE_IDLE: begin
-        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:425
-          notify_adv <= _select_68;  // gen/virtq/packed_used.ts:427
-          notify_idx <= _select_69;  // gen/virtq/packed_used.ts:428
-          notify_wrap <= _select_70;  // gen/virtq/packed_used.ts:429
-          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:430
+        if (notify_pick_valid) begin  // gen/virtq/packed_used.ts:436
+          notify_adv <= _select_68;  // gen/virtq/packed_used.ts:438
+          notify_idx <= _select_69;  // gen/virtq/packed_used.ts:439
+          notify_wrap <= _select_70;  // gen/virtq/packed_used.ts:440
+          notify_seq <= used_seq;  // gen/virtq/packed_used.ts:441
         end
       end
       default: begin end
@@ -3249,18 +3241,18 @@ module virtq_packed_w256_q2_d13_b0_r13_l20_i8_f8_c64_u8_rs4_ts16_it16_nks (
     end
   end
   assign fetch_table_odd_rd0 = fetch_table_odd[stage_rd_at[6:2]];  // gen/virtq/packed_fetch.ts:143
-  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:209
+  always @(posedge clk) begin  // gen/virtq/packed_fetch.ts:215
     if (stage_push) begin
       stage[stage_wr[6:0]] <= stage_push_data;
     end
   end
-  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:216
+  assign stage_rd0 = stage[stage_rd[6:0]];  // gen/virtq/packed_fetch.ts:222
   always @(posedge clk) begin  // gen/virtq/packed_used.ts:195
     if (used_accept & (~used_merge)) begin
-      used_slot_pos[used_tail[2:0]] <= _select_25;
+      used_slot_pos[used_tail[2:0]] <= _select_26;
     end
   end
-  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:254
+  assign used_slot_pos_rd0 = used_slot_pos[used_batch_slot];  // gen/virtq/packed_used.ts:255
   always @(posedge clk) begin  // gen/virtq/packed_used.ts:131
     if ((chain_valid & chain_ready) & chain_last) begin
       used_writable[{chain_queue, chain_id[3:0]}] <= {chain_id, (used_writable_sum + (chain_write ? chain_len : 32'd0))};

@@ -201,6 +201,8 @@ export const PackedEngine = defineModule(
       st,
       featEventIdx: feat('VIRTIO_F_EVENT_IDX'),
       event: slotsMem.event,
+      eventGot: slotsMem.eventGot,
+      eventClear: slotsMem.eventClear,
       seq: used.seq,
       seqDone: used.seqDone,
       status: statusOf(1),
@@ -298,7 +300,17 @@ export const PackedEngine = defineModule(
     irqReg.next(notify.irq);
     irqQueue.set(irqReg);
 
-    busy.set(orAll(walker.active, stager.active, itemQ.deq.valid, notify.active, used.busy, staging.empty.not()));
+    busy.set(
+      orAll(
+        walker.active,
+        stager.active,
+        itemQ.deq.valid,
+        notify.active,
+        notify.statusOut,
+        used.busy,
+        staging.empty.not(),
+      ),
+    );
     return {
       features,
       driver_ok: driverOk,

@@ -155,6 +155,8 @@ export function fetchSlots(
   const evLineNo = layout.eventOffset / LB;
   // only the line's first 4 bytes (the structure) are kept: the read is 4 bytes
   const evWord = m.reg('event_line', 32);
+  const evGot = m.reg('event_got', 4, { reset: 0 });
+  const evClear = m.wire('event_clear', bit, { default: 0 });
   {
     const lo = memWr.valid.and(a.eq(evLineNo));
     const hi = memWr.valid.and(a.eq((evLineNo - 1 + regionLines) % regionLines));
@@ -162,8 +164,12 @@ export function fetchSlots(
     const be = mux(lo, memWr.be.bits(3, 0), mux(hi, memWr.be.bits(LB + 3, LB), lit(0, 4)));
     const mask = bytesMask(be);
     evWord.next(evWord.and(mask.not()).or(data.and(mask)));
+    // which of the word's bytes were written since the notifier's read was issued (`eventClear`): all four, and
+    // the read has ended well (a failed or poisoned completion writes nothing), so the notifier decides at once
+    // instead of waiting for the read's status, which comes in command order behind the device's earlier reads
+    evGot.next(mux(evClear, lit(0, 4), evGot.or(be)));
   }
-  return { ring, table, event: evWord as Expr };
+  return { ring, table, event: evWord as Expr, eventGot: evGot.andR() as Expr, eventClear: evClear };
 }
 
 /** A staged descriptor: addr 64, len 32, write, last. */
@@ -366,10 +372,11 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
   const retried = m.reg('walk_retried', bit, { reset: 0 });
   const size = m.reg('walk_size', 16);
   // A queue resetting, or stopped by a fault the stager raised (its items after it are dropped): the turn ends.
-  // (Whether the walker's queue failed is a register, a cycle late: the scheduler picks no failed queue.)
-  const failedReg = m.reg('walk_failed', bit, { reset: 0 });
-  failedReg.next(st.failed.at(cq));
-  const resetting = m.let('walk_resetting', st.resetting.at(cq).or(failedReg));
+  // A register, a cycle late (the queue's select is not in front of the walker's decisions and the item push
+  // behind them): the scheduler picks no failed or resetting queue, a reset waits for the walker to leave the
+  // queue and the stager drops the items of a resetting or failed queue; right from `slot` on after a pick.
+  const resetting = m.reg('walk_resetting', bit, { reset: 0 });
+  resetting.next(st.resetting.at(cq).or(st.failed.at(cq)));
 
   // ---- the device event structure (the driver's kicks): DISABLE once the turn has found work, and when the
   // ring is found empty with nothing of the queue in flight ENABLE (DESC at the next position with EVENT_IDX),
@@ -627,6 +634,13 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     if (code) pushCode.set(code);
   };
 
+  // A turn that ends with more to do (another queue waits) sets its queue's doorbell bit again a cycle later
+  // (the queue is still `cq`: a pick is made in `idle` at the earliest): the walker's decision is not in front of
+  // the pending bits. Before the pick's clear below, which wins.
+  const repend = m.reg('walk_repend', bit, { reset: 0 });
+  repend.next(0);
+  m.if(repend, () => st.pending.nextAt(cq, 1));
+
   const openChain = () => {
     inChain.next(0);
     descs.next(0);
@@ -638,7 +652,7 @@ export function packedWalker(m: ModuleBuilder, c: WalkerContext) {
     st.availPos.nextAt(cq, at);
     st.availWrap.nextAt(cq, atWrap);
     st.evArmed.nextAt(cq, armedNow);
-    m.if(more, () => st.pending.nextAt(cq, 1));
+    m.if(more, () => repend.next(1));
     flush();
     f.goto('idle');
   };

@@ -226,13 +226,14 @@ export function usedWriter(m: ModuleBuilder, c: UsedContext) {
   const bq = slotQueue.at(ipSlot);
   // nothing more can come for the batch's queue (a register: a hint a cycle late, off the issue decision's path)
   const quiet = m.reg('used_batch_quiet', bit, { reset: 0 });
+  // the batch has waited usedHold cycles: a register, a cycle late (the age's compare is not in front of the
+  // close and the slot writes behind it; a closed batch's age is 0 again before the writer is back in gather)
+  const aged = m.reg('used_batch_aged', bit, { reset: 0 });
+  aged.next(age.eq(p.usedHold));
   quiet.next(st.inflight.at(bq).eq(0).and(dValid.not()).or(st.resetting.at(bq)).or(st.failed.at(bq)));
   const full = k.eq(maxBatch);
   const grow = nextHere.and(slotCont.at(nextAt)).and(full.not());
-  const close = k
-    .ne(0)
-    .and(grow.not())
-    .and(full.or(nextHere).or(age.eq(p.usedHold)).or(quiet));
+  const close = k.ne(0).and(grow.not()).and(full.or(nextHere).or(aged).or(quiet));
   const bslot = m.reg('used_batch_slot', ub);
   const bk = m.reg('used_batch_n', ub + 1);
   const bqueue = m.reg('used_batch_queue', c.queueBits, { reset: 0 });
@@ -360,6 +361,9 @@ export interface NotifierContext {
   st: PackedQueueState;
   featEventIdx: Expr;
   event: Expr;
+  /** All 4 bytes of the event word written since `eventClear` (the notifier's read has ended well). */
+  eventGot: Expr;
+  eventClear: Drivable;
   seq: Expr;
   seqDone: Expr;
   status: { valid: Expr; error: Expr };
@@ -396,7 +400,14 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
   const irq = m.wire('notify_irq', Q, { default: 0 });
   const polled = m.wire('notify_polled', bit, { default: 0 });
 
-  c.read.valid.set(f.is('read'));
+  // The read's status comes in command order behind the device's earlier reads (a queue's worth of data on a
+  // busy link): the decision is made when the word has arrived, and the next read waits for the status instead
+  // (one status outstanding at a time, so a status is always the one outstanding read's).
+  const stOut = m.reg('notify_status_out', bit, { reset: 0 });
+  m.if(c.read.grant as Expr, () => stOut.next(1));
+  m.if(c.status.valid, () => stOut.next(0));
+  (c.eventClear as Drivable).set(c.read.grant as Expr);
+  c.read.valid.set(f.is('read').and(stOut.not()));
   c.read.host.set(
     select(
       nq,
@@ -432,14 +443,16 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
       }),
     // every element accepted before the snapshot has been written (seqDone caught up with it)
     fence: () => m.if(c.seqDone.sub(snap).msb().not(), () => f.goto('read')),
-    read: () => m.if(c.read.grant, () => f.goto('wait')),
+    read: () => m.if(c.read.grant as Expr, () => f.goto('wait')),
     wait: () =>
-      m.if(c.status.valid, () => {
-        m.if(c.status.error.ne(0), () => {
-          fatal.set(1);
-          f.goto('idle');
-        }).else(() => f.goto('decide'));
-      }),
+      m
+        .if(c.status.valid, () => {
+          m.if(c.status.error.ne(0), () => {
+            fatal.set(1);
+            f.goto('idle');
+          }).else(() => f.goto('decide'));
+        })
+        .elseIf(c.eventGot, () => f.goto('decide')),
     decide: () => {
       m.if(need.and(st.failed.at(nq).not()).and(st.resetting.at(nq).not()), () => irq.set(lit(1, Q).shl(nq)));
       // the driver kicks no more (DISABLE): look at its ring again, it may have added buffers (and again a few
@@ -457,6 +470,8 @@ export function notifier(m: ModuleBuilder, c: NotifierContext) {
     taken,
     takenQueue: pick.index as Expr,
     active: m.let('notify_active', f.is('idle').not()),
+    /** A read's status is still to come. */
+    statusOut: stOut as Expr,
     queue: nq as Expr,
     irq,
     /** A decision on a queue the driver does not kick (DISABLE) set its doorbell (`queue`). */
