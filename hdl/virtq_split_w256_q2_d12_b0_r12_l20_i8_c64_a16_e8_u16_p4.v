@@ -478,11 +478,14 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1171
   reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1171
   wire [15:0] note_word;  // gen/virtq/split_engine.ts:1172
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1180
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1180
+  reg note_clear;  // gen/virtq/split_engine.ts:1181
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:223
   reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:223
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1263
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1264
-  wire n_abandon;  // gen/virtq/split_engine.ts:1265
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1274
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1275
+  wire n_abandon;  // gen/virtq/split_engine.ts:1276
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -598,7 +601,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [16:0] _add_38;  // gen/virtq/split_engine.ts:1089
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1136
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:1207
+  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:1218
   reg [15:0] _select_41;  // gen/virtq/split_engine.ts:224
   reg [15:0] _select_42;  // gen/virtq/split_engine.ts:224
   reg [63:0] _select_43;  // gen/virtq/split_engine.ts:224
@@ -668,11 +671,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] _select_77;  // gen/virtq/split_engine.ts:224
   reg [15:0] _select_78;  // gen/virtq/split_engine.ts:224
   reg [63:0] _select_79;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_80;  // gen/virtq/split_engine.ts:1198
+  reg [15:0] _select_80;  // gen/virtq/split_engine.ts:1209
   reg [15:0] _select_81;  // gen/virtq/split_engine.ts:224
   reg [63:0] _select_82;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_83;  // gen/virtq/split_engine.ts:1277
-  reg [15:0] _select_84;  // gen/virtq/split_engine.ts:1278
+  reg [15:0] _select_83;  // gen/virtq/split_engine.ts:1288
+  reg [15:0] _select_84;  // gen/virtq/split_engine.ts:1289
 
   // ---- instances
   dma_ram_w256_b2048 fetch_ram (  // gen/virtq/split_engine.ts:195
@@ -793,7 +796,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_39 = handed_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1207
+  always @* begin  // gen/virtq/split_engine.ts:1218
     case (uq)
       1'b0: _select_40 = returned_0;
       1'b1: _select_40 = returned_1;
@@ -1115,7 +1118,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_79 = q0_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1198
+  always @* begin  // gen/virtq/split_engine.ts:1209
     case (uq)
       1'b0: _select_80 = used_idx_0;
       1'b1: _select_80 = used_idx_1;
@@ -1136,25 +1139,25 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_82 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1277
+  always @* begin  // gen/virtq/split_engine.ts:1288
     case (nq)
       1'b0: _select_83 = noted_idx_0;
       1'b1: _select_83 = noted_idx_1;
       default: _select_83 = noted_idx_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1278
+  always @* begin  // gen/virtq/split_engine.ts:1289
     case (nq)
       1'b0: _select_84 = used_idx_0;
       1'b1: _select_84 = used_idx_1;
       default: _select_84 = used_idx_0;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1336
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1337
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1338
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1339
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1340
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1350
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1351
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1352
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1353
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1354
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:268
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:269
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:270
@@ -1165,10 +1168,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:276
   always @* begin
     done_ready = 1'b0;  // gen/virtq/split_engine.ts:1169
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1206
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1217
         end
       end
       default: begin end
@@ -1345,10 +1348,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (note)  // gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1278
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1283
-        end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1283
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
           rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
         end
       end
@@ -1404,16 +1407,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1221
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1222
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1232
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1233
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
         end
       end
@@ -1431,16 +1434,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
         end
       end
@@ -1457,16 +1460,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:386
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:386
         end
       end
@@ -1483,16 +1486,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:387
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:387
         end
       end
@@ -1509,16 +1512,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
             out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:388
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:388
         end
       end
@@ -1530,12 +1533,12 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign desc_off = win_off + ({7'd0, _sub_9[3:0]} << 4);  // gen/virtq/split_engine.ts:480
   always @* begin
     rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:521
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1211
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1212
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1222
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1223
             end
           end
         end
@@ -1545,12 +1548,12 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:522
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1211
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1213
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1222
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1224
             end
           end
         end
@@ -1586,8 +1589,8 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1312
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1313
+    if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1326
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1327
     end
   end
   always @* begin
@@ -1666,9 +1669,9 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:605
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1249
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1260
       end
       default: begin end
     endcase
@@ -1686,10 +1689,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     u_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:607
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1250
-          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1250
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1261
+          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1261
         end
       end
       default: begin end
@@ -1697,19 +1700,19 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:608
-    case (note)  // gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1278
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1306
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1320
       end
       default: begin end
     endcase
   end
   always @* begin
     n_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:609
-    case (note)  // gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1278
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1307
-          n_fail_set = 2'd1 << nq;  // gen/virtq/split_engine.ts:1307
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1321
+          n_fail_set = 2'd1 << nq;  // gen/virtq/split_engine.ts:1321
         end
       end
       default: begin end
@@ -1717,10 +1720,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     irq_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:610
-    case (note)  // gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1278
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1301
-          irq_pulse = 2'd1 << nq;  // gen/virtq/split_engine.ts:1301
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1315
+          irq_pulse = 2'd1 << nq;  // gen/virtq/split_engine.ts:1315
         end
       end
       default: begin end
@@ -1767,13 +1770,13 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:689
   always @* begin
     note_due_set = 2'd0;  // default, gen/virtq/split_engine.ts:1159
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1238
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1239
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1240
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1249
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1250
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1251
           end else begin
-            note_due_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1243
+            note_due_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1254
           end
         end
       end
@@ -1782,9 +1785,9 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     note_due_clr = 2'd0;  // default, gen/virtq/split_engine.ts:1160
-    case (note)  // gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1278
       NOTE_LOAD: begin
-        note_due_clr = 2'd1 << nq;  // gen/virtq/split_engine.ts:1279
+        note_due_clr = 2'd1 << nq;  // gen/virtq/split_engine.ts:1290
       end
       default: begin end
     endcase
@@ -1793,7 +1796,19 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1167
   assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:1168
   assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1172
-  assign n_abandon = dev_resetting | (|(q_resetting & (2'd1 << nq)));  // gen/virtq/split_engine.ts:1265
+  always @* begin
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1181
+    case (note)  // gen/virtq/split_engine.ts:1278
+      NOTE_READ: begin
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1299
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign n_abandon = dev_resetting | (|(q_resetting & (2'd1 << nq)));  // gen/virtq/split_engine.ts:1276
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {(note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_in = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
@@ -1894,6 +1909,8 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
       note_due <= 2'd0;
       noted_idx_0 <= 16'd0;
       noted_idx_1 <= 16'd0;
+      note_got_lo <= 1'b0;
+      note_got_hi <= 1'b0;
       note_sched_locked <= 1'b0;
       note_sched_lock_index <= 1'b0;
       note_sched_lock_grant <= 2'd0;
@@ -2359,56 +2376,72 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         default: begin end
       endcase
       note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1161
-      case (used)  // gen/virtq/split_engine.ts:1187
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1189
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      end
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1189
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      end
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1189
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      end
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1189
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      end
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1195
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1196
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1196
+      end
+      case (used)  // gen/virtq/split_engine.ts:1198
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1189
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1190
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1191
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1200
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1201
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1202
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1199
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1210
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-            if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1207
-              returned_0 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1207
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+            if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1218
+              returned_0 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1218
             end
-            if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1207
-              returned_1 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1207
+            if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1218
+              returned_1 <= _select_40 + 16'd1;  // gen/virtq/split_engine.ts:1218
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1221
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1221
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1222
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1232
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1232
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1233
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1225
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1236
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1241
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1233
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1244
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1238
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1239
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1239
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1240
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1240
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1249
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1250
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1250
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1251
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1251
             end else begin
-              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1242
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1242
+              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1253
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1253
               end
-              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1242
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1242
+              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1253
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1253
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1244
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1255
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1251
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1262
         end
         default: begin end
       endcase
@@ -2423,95 +2456,97 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1267
+      case (note)  // gen/virtq/split_engine.ts:1278
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1269
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1270
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1271
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1280
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1281
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1282
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1280
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1291
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1283
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1283
-          end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1283
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1296
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1286
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1300
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1290
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1291
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1291
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1292
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1292
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1304
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1305
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1305
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1306
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1306
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1293
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1307
             end
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1308
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1308
           end
         end
         NOTE_CHECK: begin
-          if (nq == 1'b0) begin  // gen/virtq/split_engine.ts:1302
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1302
+          if (nq == 1'b0) begin  // gen/virtq/split_engine.ts:1316
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1316
           end
-          if (nq == 1'b1) begin  // gen/virtq/split_engine.ts:1302
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1302
+          if (nq == 1'b1) begin  // gen/virtq/split_engine.ts:1316
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1316
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1303
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1317
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1308
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1322
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1311
-      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1312
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1314
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1315
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1316
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1317
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1318
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1319
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1325
+      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1326
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1328
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1329
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1330
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1331
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1332
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1333
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1321
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1321
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1335
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1335
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1322
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1323
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1325
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1327
+      if (|forget) begin  // gen/virtq/split_engine.ts:1336
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1337
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1339
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1325
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1327
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1339
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1330
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1330
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1344
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1344
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1330
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1330
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1344
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1344
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1332
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1332
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1346
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1346
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1333
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1333
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1347
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1347
       end
     end
   end
@@ -3159,31 +3194,31 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     u_num <= _select_77;  // gen/virtq/split_engine.ts:224
     u_num_mask <= _select_78;  // gen/virtq/split_engine.ts:224
     u_device_base <= _select_79;  // gen/virtq/split_engine.ts:224
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1183
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1184
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1189
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1190
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1183
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1184
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1189
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1190
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1183
-      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1184
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1189
+      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1190
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1183
-      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1184
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1189
+      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1190
     end
-    case (used)  // gen/virtq/split_engine.ts:1187
+    case (used)  // gen/virtq/split_engine.ts:1198
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1195
-        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1197
-        u_old <= _select_80;  // gen/virtq/split_engine.ts:1198
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1206
+        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1208
+        u_old <= _select_80;  // gen/virtq/split_engine.ts:1209
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1205
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1208
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1215
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1226
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1221
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1222
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1232
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1233
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:327
           wr_dev <= 12'd2072;  // gen/virtq/split_engine.ts:328
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:329
@@ -3191,7 +3226,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:327
           wr_dev <= 12'd2056;  // gen/virtq/split_engine.ts:328
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:329
@@ -3202,14 +3237,14 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
     n_num <= _select_81;  // gen/virtq/split_engine.ts:224
     n_driver_base <= _select_82;  // gen/virtq/split_engine.ts:224
-    case (note)  // gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1278
       NOTE_LOAD: begin
-        n_old <= _select_83;  // gen/virtq/split_engine.ts:1277
-        n_new <= _select_84;  // gen/virtq/split_engine.ts:1278
+        n_old <= _select_83;  // gen/virtq/split_engine.ts:1288
+        n_new <= _select_84;  // gen/virtq/split_engine.ts:1289
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1283
-        end else if (rd_free & (~(rd_by_fetch | rd_by_pool))) begin  // gen/virtq/split_engine.ts:1283
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
           rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:327
           rd_dev <= 12'd264;  // gen/virtq/split_engine.ts:328
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:329
@@ -3221,7 +3256,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1334
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1348
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end

@@ -1173,6 +1173,12 @@ export const SplitEngine = defineModule(
     const noteLine = Math.floor((p.base + lay.note) / B);
     const noteAt = lay.note % B;
     const wrAccepted = memWr.valid.and(memWr.ready);
+    // Which of the word's bytes were written since the notification read was issued (`noteClear`): both, and the
+    // read has ended well (a failed or poisoned completion writes nothing; the 2-byte word never straddles a
+    // completion), so the decision is made at once instead of at the read's status, which comes in command order
+    // behind the device's earlier reads (a queue's worth of data on a busy link).
+    const noteGot = [m.reg('note_got_lo', bit, { reset: 0 }), m.reg('note_got_hi', bit, { reset: 0 })];
+    const noteClear = m.wire('note_clear', bit, { default: 0 });
     for (const [line, pos] of [
       [noteLine, noteAt],
       [noteLine - 1, B + noteAt],
@@ -1180,10 +1186,15 @@ export const SplitEngine = defineModule(
       if (line < 0) continue;
       const hit = wrAccepted.and(memWr.addr.eq(line));
       for (let k = 0; k < 2; k++)
-        m.if(hit.and(memWr.be.bit(pos + k)), () =>
-          noteBytes[k].next(memWr.data.bits(8 * (pos + k) + 7, 8 * (pos + k))),
-        );
+        m.if(hit.and(memWr.be.bit(pos + k)), () => {
+          noteBytes[k].next(memWr.data.bits(8 * (pos + k) + 7, 8 * (pos + k)));
+          noteGot[k].next(1);
+        });
     }
+    // (after the writes above: a clear wins; nothing of the new read is written in its issue cycle)
+    m.if(noteClear, () => {
+      for (const g of noteGot) g.next(0);
+    });
     ust.switch({
       idle: () => {
         m.if(done.valid.and(devResetting.not()), () => {
@@ -1279,10 +1290,13 @@ export const SplitEngine = defineModule(
         noteDueClr.set(nqBit);
         nst.goto('read');
       },
+      // (a read waits for the status of the one before, which may have been decided on without it: one status
+      // outstanding at a time, so a status and an error are always the one outstanding read's)
       read: () => {
-        m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED), () => {
+        m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED).and(rd.settled(USED)), () => {
           const at = mux(fEventIdx, nDriverBase.add(nNum.zext(64).shl(1)).add(4), nDriverBase);
           rd.issue(USED, at, lay.note, 2);
+          noteClear.set(1);
           nst.goto('wait');
         });
       },
@@ -1291,7 +1305,7 @@ export const SplitEngine = defineModule(
           m.if(nAbandon, () => nst.goto('idle'))
             .elseIf(rd.sides[USED].err, () => nst.goto('fatal'))
             .else(() => nst.goto('check'));
-        });
+        }).elseIf(noteGot[0].and(noteGot[1]), () => nst.goto('check'));
       },
       check: () => {
         const v = noteWord;
