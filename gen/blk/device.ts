@@ -1091,29 +1091,29 @@ export const VirtioBlk = defineModule(
           // buffer when the slot is taken again).
           .elseIf(bStaged.and(bSpecDone.not()), () => st.goto('decode'))
           .elseIf(slotErr, () => finish(BLK_S.IOERR, lit(0, N)))
+          // A read-ahead of the chain's readable bytes failed (UR, CA, poison, timeout): the host refused a buffer
+          // the driver gave, whatever the header asks for (an OUT's data, a DISCARD's segments): its DMA error now.
+          .elseIf(bStaged.and(bSpecErr), () => {
+            specFail.set(1);
+            finish(BLK_S.IOERR, lit(0, N));
+          })
           .elseIf(tIn.or(tOut), () => {
-            m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N)))
-              .elseIf(tOut.and(bStaged).and(bSpecErr), () => {
-                // The read-ahead data of a valid OUT failed: its DMA error now.
-                specFail.set(1);
-                finish(BLK_S.IOERR, lit(0, N));
-              })
-              .else(() => {
-                m.if(tOut, () => {
-                  outStart.set(1);
-                  outActive.nextAt(bHead, 1);
-                  m.if(bStaged, () => {
-                    // Copy the staging buffer: whole storage words (the data is whole sectors).
-                    cpRow.next(0);
-                    cpLeft.next(outData.bits(stageRowBits + lb + 1, lb + 1));
-                    zLine.next(storageOff.bits(p.devBits - 2, lb));
-                  }).else(() => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff));
-                }).else(() => bw.start(1, lit(0, N), inData, storageOff));
-                setStatus(BLK_S.OK);
-                written.next(mux(tOut, lit(0, N), inData));
-                fence.next(tOut);
-                m.if(tOut.and(bStaged), () => st.goto('copy')).else(() => st.goto('data'));
-              });
+            m.if(ioBad, () => finish(BLK_S.IOERR, lit(0, N))).else(() => {
+              m.if(tOut, () => {
+                outStart.set(1);
+                outActive.nextAt(bHead, 1);
+                m.if(bStaged, () => {
+                  // Copy the staging buffer: whole storage words (the data is whole sectors).
+                  cpRow.next(0);
+                  cpLeft.next(outData.bits(stageRowBits + lb + 1, lb + 1));
+                  zLine.next(storageOff.bits(p.devBits - 2, lb));
+                }).else(() => bw.start(0, lit(BLK_HDR_SIZE, N), rdBytes, storageOff));
+              }).else(() => bw.start(1, lit(0, N), inData, storageOff));
+              setStatus(BLK_S.OK);
+              written.next(mux(tOut, lit(0, N), inData));
+              fence.next(tOut);
+              m.if(tOut.and(bStaged), () => st.goto('copy')).else(() => st.goto('data'));
+            });
           })
           .elseIf(tFlush, () =>
             finish(mux(lit(p.flush ? 1 : 0, 1).and(negotiated(FLUSH_BIT)), lit(BLK_S.OK, 8), lit(BLK_S.UNSUPP, 8)), 0),
