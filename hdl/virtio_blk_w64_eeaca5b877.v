@@ -778,7 +778,7 @@ module virtio_blk_w64_eeaca5b877 (
     endcase
   end
   assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:537
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1225
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1224
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:482
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:227
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:483
@@ -848,7 +848,7 @@ module virtio_blk_w64_eeaca5b877 (
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1218
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1217
       end
       default: begin end
     endcase
@@ -907,8 +907,8 @@ module virtio_blk_w64_eeaca5b877 (
         end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
           if (io_bad) begin  // gen/blk/device.ts:1101
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1103
-              out_start = 1'b1;  // gen/blk/device.ts:1104
+            if (t_out) begin  // gen/blk/device.ts:1102
+              out_start = 1'b1;  // gen/blk/device.ts:1103
             end
           end
         end
@@ -2262,57 +2262,57 @@ module virtio_blk_w64_eeaca5b877 (
               b_status_write <= 1'b1;  // gen/blk/device.ts:943
               state <= STATE_POST;  // gen/blk/device.ts:950
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:1103
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1105
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1105
+              if (t_out) begin  // gen/blk/device.ts:1102
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1104
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1105
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1104
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1105
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1104
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1105
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1104
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1105
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1104
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1105
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1104
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1105
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1104
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1105
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1104
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1105
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1104
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1105
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1104
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1105
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1104
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1105
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1104
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1105
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1104
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1105
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1104
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1105
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1104
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1105
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1105
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1104
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1104
                 end
-                if (b_staged) begin  // gen/blk/device.ts:1106
-                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1109
+                if (b_staged) begin  // gen/blk/device.ts:1105
+                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1108
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/device.ts:329
                 end
@@ -2320,25 +2320,25 @@ module virtio_blk_w64_eeaca5b877 (
                 walk_walking <= 1'b1;  // gen/blk/device.ts:329
               end
               b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              if (t_out & b_staged) begin  // gen/blk/device.ts:1116
-                state <= STATE_COPY;  // gen/blk/device.ts:1116
+              if (t_out & b_staged) begin  // gen/blk/device.ts:1115
+                state <= STATE_COPY;  // gen/blk/device.ts:1115
               end else begin
-                state <= STATE_DATA;  // gen/blk/device.ts:1116
+                state <= STATE_DATA;  // gen/blk/device.ts:1115
               end
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:1119
+          end else if (t_flush) begin  // gen/blk/device.ts:1118
             b_status_write <= 1'b1;  // gen/blk/device.ts:943
             state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (t_get_id) begin  // gen/blk/device.ts:1122
-            if (id_bad) begin  // gen/blk/device.ts:1123
+          end else if (t_get_id) begin  // gen/blk/device.ts:1121
+            if (id_bad) begin  // gen/blk/device.ts:1122
               b_status_write <= 1'b1;  // gen/blk/device.ts:943
               state <= STATE_POST;  // gen/blk/device.ts:950
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:329
               b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_DATA;  // gen/blk/device.ts:1128
+              state <= STATE_DATA;  // gen/blk/device.ts:1127
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:1131
+          end else if (t_discard) begin  // gen/blk/device.ts:1130
             if (~features[13]) begin  // gen/blk/device.ts:1071
               b_status_write <= 1'b1;  // gen/blk/device.ts:943
               state <= STATE_POST;  // gen/blk/device.ts:950
@@ -2352,7 +2352,7 @@ module virtio_blk_w64_eeaca5b877 (
               zero_error <= 1'b0;  // gen/blk/device.ts:1081
               state <= STATE_SEG;  // gen/blk/device.ts:1085
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1132
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
             if (~features[14]) begin  // gen/blk/device.ts:1071
               b_status_write <= 1'b1;  // gen/blk/device.ts:943
               state <= STATE_POST;  // gen/blk/device.ts:950
@@ -2372,72 +2372,72 @@ module virtio_blk_w64_eeaca5b877 (
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:1137
-            state <= STATE_POST;  // gen/blk/device.ts:1137
+          if (~walk_walking) begin  // gen/blk/device.ts:1136
+            state <= STATE_POST;  // gen/blk/device.ts:1136
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:329
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1142
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1141
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:1145
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1147
+          if (dma_idle) begin  // gen/blk/device.ts:1144
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1146
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1163
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1162
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1166
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
             b_status_write <= 1'b1;  // gen/blk/device.ts:943
             state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1167
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
             b_status_write <= 1'b1;  // gen/blk/device.ts:943
             state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1168
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
             b_status_write <= 1'b1;  // gen/blk/device.ts:943
             state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1169
-            zero_done <= seg_empty;  // gen/blk/device.ts:1181
-            state <= STATE_ZERO;  // gen/blk/device.ts:1182
-          end else if (1'b0) begin  // gen/blk/device.ts:1184
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1168
+            zero_done <= seg_empty;  // gen/blk/device.ts:1180
+            state <= STATE_ZERO;  // gen/blk/device.ts:1181
+          end else if (1'b0) begin  // gen/blk/device.ts:1183
             b_status_write <= 1'b1;  // gen/blk/device.ts:943
             state <= STATE_POST;  // gen/blk/device.ts:950
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1188
+            state <= STATE_SEG;  // gen/blk/device.ts:1187
           end
         end
         STATE_COPY: begin
-          if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1192
-            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1194
-            copy_valid <= 1'b1;  // gen/blk/device.ts:1195
-          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1196
-            copy_valid <= 1'b0;  // gen/blk/device.ts:1196
+          if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1191
+            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1193
+            copy_valid <= 1'b1;  // gen/blk/device.ts:1194
+          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1195
+            copy_valid <= 1'b0;  // gen/blk/device.ts:1195
           end
-          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1198
-            state <= STATE_POST;  // gen/blk/device.ts:1198
+          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1197
+            state <= STATE_POST;  // gen/blk/device.ts:1197
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1201
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1204
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1203
           end
-          if (zero_done) begin  // gen/blk/device.ts:1206
-            if (seg_last) begin  // gen/blk/device.ts:1208
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1209
+          if (zero_done) begin  // gen/blk/device.ts:1205
+            if (seg_last) begin  // gen/blk/device.ts:1207
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1208
                 b_status_write <= 1'b1;  // gen/blk/device.ts:943
                 state <= STATE_POST;  // gen/blk/device.ts:950
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1212
+              state <= STATE_SEG;  // gen/blk/device.ts:1211
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1219
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1220
-            state <= STATE_IDLE;  // gen/blk/device.ts:1221
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1218
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1219
+            state <= STATE_IDLE;  // gen/blk/device.ts:1220
           end
         end
         default: begin end
@@ -2538,10 +2538,10 @@ module virtio_blk_w64_eeaca5b877 (
             written <= 34'd0;  // gen/blk/device.ts:948
             fence <= 1'b1;  // gen/blk/device.ts:949
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1103
-              if (b_staged) begin  // gen/blk/device.ts:1106
-                copy_row <= 8'd0;  // gen/blk/device.ts:1108
-                zero_line <= storage_off[29:3];  // gen/blk/device.ts:1110
+            if (t_out) begin  // gen/blk/device.ts:1102
+              if (b_staged) begin  // gen/blk/device.ts:1105
+                copy_row <= 8'd0;  // gen/blk/device.ts:1107
+                zero_line <= storage_off[29:3];  // gen/blk/device.ts:1109
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/device.ts:331
                 walk_off <= 34'd16;  // gen/blk/device.ts:332
@@ -2559,15 +2559,15 @@ module virtio_blk_w64_eeaca5b877 (
               walk_pos <= 34'd0;  // gen/blk/device.ts:337
             end
             b_status <= 8'd0;  // gen/blk/device.ts:942
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1114
-            fence <= t_out;  // gen/blk/device.ts:1115
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1113
+            fence <= t_out;  // gen/blk/device.ts:1114
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:1119
+        end else if (t_flush) begin  // gen/blk/device.ts:1118
           b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:942
           written <= 34'd0;  // gen/blk/device.ts:948
           fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (t_get_id) begin  // gen/blk/device.ts:1122
-          if (id_bad) begin  // gen/blk/device.ts:1123
+        end else if (t_get_id) begin  // gen/blk/device.ts:1121
+          if (id_bad) begin  // gen/blk/device.ts:1122
             b_status <= 8'd1;  // gen/blk/device.ts:942
             written <= 34'd0;  // gen/blk/device.ts:948
             fence <= 1'b1;  // gen/blk/device.ts:949
@@ -2579,10 +2579,10 @@ module virtio_blk_w64_eeaca5b877 (
             walk_idx <= 4'd0;  // gen/blk/device.ts:336
             walk_pos <= 34'd0;  // gen/blk/device.ts:337
             b_status <= 8'd0;  // gen/blk/device.ts:942
-            written <= id_len;  // gen/blk/device.ts:1126
-            fence <= 1'b0;  // gen/blk/device.ts:1127
+            written <= id_len;  // gen/blk/device.ts:1125
+            fence <= 1'b0;  // gen/blk/device.ts:1126
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:1131
+        end else if (t_discard) begin  // gen/blk/device.ts:1130
           if (~features[13]) begin  // gen/blk/device.ts:1071
             b_status <= 8'd2;  // gen/blk/device.ts:942
             written <= 34'd0;  // gen/blk/device.ts:948
@@ -2601,7 +2601,7 @@ module virtio_blk_w64_eeaca5b877 (
             seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
             seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1132
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
           if (~features[14]) begin  // gen/blk/device.ts:1071
             b_status <= 8'd2;  // gen/blk/device.ts:942
             written <= 34'd0;  // gen/blk/device.ts:948
@@ -2635,65 +2635,65 @@ module virtio_blk_w64_eeaca5b877 (
         walk_pos <= 34'd0;  // gen/blk/device.ts:337
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:1145
-          cap <= capture_rd0;  // gen/blk/device.ts:1146
+        if (dma_idle) begin  // gen/blk/device.ts:1144
+          cap <= capture_rd0;  // gen/blk/device.ts:1145
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1154
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:1160
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1161
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1162
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1153
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:1159
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1160
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1161
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1166
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
           b_status <= 8'd1;  // gen/blk/device.ts:942
           written <= 34'd0;  // gen/blk/device.ts:948
           fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1167
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
           b_status <= 8'd2;  // gen/blk/device.ts:942
           written <= 34'd0;  // gen/blk/device.ts:948
           fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1168
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
           b_status <= 8'd1;  // gen/blk/device.ts:942
           written <= 34'd0;  // gen/blk/device.ts:948
           fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1169
-          zero_line <= {cap[20:0], 6'd0};  // gen/blk/device.ts:1171
-          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1176
-        end else if (1'b0) begin  // gen/blk/device.ts:1184
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1168
+          zero_line <= {cap[20:0], 6'd0};  // gen/blk/device.ts:1170
+          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1175
+        end else if (1'b0) begin  // gen/blk/device.ts:1183
           b_status <= 8'd1;  // gen/blk/device.ts:942
           written <= 34'd0;  // gen/blk/device.ts:948
           fence <= 1'b1;  // gen/blk/device.ts:949
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1186
-          if (seg_last) begin  // gen/blk/device.ts:1187
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1187
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1185
+          if (seg_last) begin  // gen/blk/device.ts:1186
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1186
           end
         end
       end
       STATE_COPY: begin
-        if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1192
-          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1193
+        if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1191
+          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1192
         end
-        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1197
-          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1197
+        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1196
+          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1196
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1201
-          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1202
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1203
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
+          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1201
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1202
         end
-        if (zero_done) begin  // gen/blk/device.ts:1206
-          if (seg_last) begin  // gen/blk/device.ts:1208
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1209
+        if (zero_done) begin  // gen/blk/device.ts:1205
+          if (seg_last) begin  // gen/blk/device.ts:1207
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1208
               b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:942
               written <= 34'd0;  // gen/blk/device.ts:948
               fence <= 1'b1;  // gen/blk/device.ts:949
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1211
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1210
           end
         end
       end
