@@ -176,6 +176,10 @@ module virtio_blk_w256_339bcc9374 (
   wire store_axi_rlast;  // gen/blk/device.ts:240
   wire store_wr_pending;  // gen/blk/device.ts:240
   wire store_wr_zero;  // gen/blk/device.ts:240
+  wire store_cp_valid;  // gen/blk/device.ts:240
+  wire store_cp_ready;  // gen/blk/device.ts:240
+  wire [511:0] store_cp_data;  // gen/blk/device.ts:240
+  wire [23:0] store_cp_word;  // gen/blk/device.ts:240
   wire store_b_ready;  // gen/blk/device.ts:240
   wire store_werr;  // gen/blk/device.ts:240
   wire store_werr_zero;  // gen/blk/device.ts:240
@@ -346,138 +350,139 @@ module virtio_blk_w256_339bcc9374 (
   reg [7:0] wr_outstanding;  // gen/blk/device.ts:518
   wire rd_quiet;  // gen/blk/device.ts:527
   reg spec_fail;  // gen/blk/device.ts:536
-  reg cap_sel_q_0;  // gen/blk/device.ts:658
-  reg cap_sel_q_1;  // gen/blk/device.ts:658
-  reg cap_sel_q_2;  // gen/blk/device.ts:658
-  reg cap_sel_q_3;  // gen/blk/device.ts:658
-  reg cap_sel_q_4;  // gen/blk/device.ts:658
-  reg cap_sel_q_5;  // gen/blk/device.ts:658
-  reg cap_sel_q_6;  // gen/blk/device.ts:658
-  reg cap_sel_q_7;  // gen/blk/device.ts:658
-  reg cap_sel_q_8;  // gen/blk/device.ts:658
-  reg cap_sel_q_9;  // gen/blk/device.ts:658
-  reg cap_sel_q_10;  // gen/blk/device.ts:658
-  reg cap_sel_q_11;  // gen/blk/device.ts:658
-  reg cap_sel_q_12;  // gen/blk/device.ts:658
-  reg cap_sel_q_13;  // gen/blk/device.ts:658
-  reg cap_sel_q_14;  // gen/blk/device.ts:658
-  reg cap_sel_q_15;  // gen/blk/device.ts:658
-  reg [3:0] cap_slot_q;  // gen/blk/device.ts:659
-  reg [15:0] cap_strb_q;  // gen/blk/device.ts:660
-  reg [4:0] hdr_count_0;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_1;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_2;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_3;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_4;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_5;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_6;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_7;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_8;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_9;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_10;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_11;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_12;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_13;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_14;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_15;  // gen/blk/device.ts:672
-  wire [4:0] hdr_sum;  // gen/blk/device.ts:673
-  reg [127:0] cap;  // gen/blk/device.ts:682
-  reg [24:0] zero_line;  // gen/blk/device.ts:687
-  reg [39:0] zero_left;  // gen/blk/device.ts:688
-  reg zero_done;  // gen/blk/device.ts:690
-  reg copy_valid;  // gen/blk/device.ts:700
-  reg [5:0] copy_row;  // gen/blk/device.ts:701
-  reg [6:0] copy_left;  // gen/blk/device.ts:702
-  reg [255:0] stage_bank0_rd0;  // gen/blk/device.ts:707
-  reg [255:0] stage_bank1_rd0;  // gen/blk/device.ts:707
-  reg out_active_0;  // gen/blk/device.ts:729
-  reg out_active_1;  // gen/blk/device.ts:729
-  reg out_active_2;  // gen/blk/device.ts:729
-  reg out_active_3;  // gen/blk/device.ts:729
-  reg out_active_4;  // gen/blk/device.ts:729
-  reg out_active_5;  // gen/blk/device.ts:729
-  reg out_active_6;  // gen/blk/device.ts:729
-  reg out_active_7;  // gen/blk/device.ts:729
-  reg out_active_8;  // gen/blk/device.ts:729
-  reg out_active_9;  // gen/blk/device.ts:729
-  reg out_active_10;  // gen/blk/device.ts:729
-  reg out_active_11;  // gen/blk/device.ts:729
-  reg out_active_12;  // gen/blk/device.ts:729
-  reg out_active_13;  // gen/blk/device.ts:729
-  reg out_active_14;  // gen/blk/device.ts:729
-  reg out_active_15;  // gen/blk/device.ts:729
-  reg out_start;  // gen/blk/device.ts:730
-  reg scan_busy;  // gen/blk/device.ts:732
-  reg [3:0] scan_slot;  // gen/blk/device.ts:733
-  reg [23:0] scan_word;  // gen/blk/device.ts:734
-  reg zero_error;  // gen/blk/device.ts:737
-  wire [48:0] out_range_rd0;  // gen/blk/device.ts:739
-  wire rd_order_enq_valid;  // gen/blk/device.ts:764
-  wire rd_order_enq_ready;  // gen/blk/device.ts:764
-  wire [31:0] rd_order_enq_data;  // gen/blk/device.ts:764
-  wire rd_order_deq_valid;  // gen/blk/device.ts:764
-  wire rd_order_deq_ready;  // gen/blk/device.ts:764
-  wire [31:0] rd_order_deq_data;  // gen/blk/device.ts:764
+  wire [511:0] mem_wr_words;  // gen/blk/device.ts:575
+  reg cap_sel_q_0;  // gen/blk/device.ts:667
+  reg cap_sel_q_1;  // gen/blk/device.ts:667
+  reg cap_sel_q_2;  // gen/blk/device.ts:667
+  reg cap_sel_q_3;  // gen/blk/device.ts:667
+  reg cap_sel_q_4;  // gen/blk/device.ts:667
+  reg cap_sel_q_5;  // gen/blk/device.ts:667
+  reg cap_sel_q_6;  // gen/blk/device.ts:667
+  reg cap_sel_q_7;  // gen/blk/device.ts:667
+  reg cap_sel_q_8;  // gen/blk/device.ts:667
+  reg cap_sel_q_9;  // gen/blk/device.ts:667
+  reg cap_sel_q_10;  // gen/blk/device.ts:667
+  reg cap_sel_q_11;  // gen/blk/device.ts:667
+  reg cap_sel_q_12;  // gen/blk/device.ts:667
+  reg cap_sel_q_13;  // gen/blk/device.ts:667
+  reg cap_sel_q_14;  // gen/blk/device.ts:667
+  reg cap_sel_q_15;  // gen/blk/device.ts:667
+  reg [3:0] cap_slot_q;  // gen/blk/device.ts:668
+  reg [15:0] cap_strb_q;  // gen/blk/device.ts:669
+  reg [4:0] hdr_count_0;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_1;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_2;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_3;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_4;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_5;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_6;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_7;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_8;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_9;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_10;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_11;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_12;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_13;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_14;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_15;  // gen/blk/device.ts:681
+  wire [4:0] hdr_sum;  // gen/blk/device.ts:682
+  reg [127:0] cap;  // gen/blk/device.ts:691
+  reg [24:0] zero_line;  // gen/blk/device.ts:696
+  reg [39:0] zero_left;  // gen/blk/device.ts:697
+  reg zero_done;  // gen/blk/device.ts:699
+  reg copy_valid;  // gen/blk/device.ts:709
+  reg [5:0] copy_row;  // gen/blk/device.ts:710
+  reg [6:0] copy_left;  // gen/blk/device.ts:711
+  reg [255:0] stage_bank0_rd0;  // gen/blk/device.ts:717
+  reg [255:0] stage_bank1_rd0;  // gen/blk/device.ts:717
+  reg out_active_0;  // gen/blk/device.ts:742
+  reg out_active_1;  // gen/blk/device.ts:742
+  reg out_active_2;  // gen/blk/device.ts:742
+  reg out_active_3;  // gen/blk/device.ts:742
+  reg out_active_4;  // gen/blk/device.ts:742
+  reg out_active_5;  // gen/blk/device.ts:742
+  reg out_active_6;  // gen/blk/device.ts:742
+  reg out_active_7;  // gen/blk/device.ts:742
+  reg out_active_8;  // gen/blk/device.ts:742
+  reg out_active_9;  // gen/blk/device.ts:742
+  reg out_active_10;  // gen/blk/device.ts:742
+  reg out_active_11;  // gen/blk/device.ts:742
+  reg out_active_12;  // gen/blk/device.ts:742
+  reg out_active_13;  // gen/blk/device.ts:742
+  reg out_active_14;  // gen/blk/device.ts:742
+  reg out_active_15;  // gen/blk/device.ts:742
+  reg out_start;  // gen/blk/device.ts:743
+  reg scan_busy;  // gen/blk/device.ts:745
+  reg [3:0] scan_slot;  // gen/blk/device.ts:746
+  reg [23:0] scan_word;  // gen/blk/device.ts:747
+  reg zero_error;  // gen/blk/device.ts:750
+  wire [48:0] out_range_rd0;  // gen/blk/device.ts:752
+  wire rd_order_enq_valid;  // gen/blk/device.ts:777
+  wire rd_order_enq_ready;  // gen/blk/device.ts:777
+  wire [31:0] rd_order_enq_data;  // gen/blk/device.ts:777
+  wire rd_order_deq_valid;  // gen/blk/device.ts:777
+  wire rd_order_deq_ready;  // gen/blk/device.ts:777
+  wire [31:0] rd_order_deq_data;  // gen/blk/device.ts:777
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:764
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:777
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:762
-  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:762
-  reg rd_out_valid;  // gen/blk/device.ts:799
-  reg [511:0] rd_out_data;  // gen/blk/device.ts:800
-  reg rd_err_pending;  // gen/blk/device.ts:812
-  reg completions_enq_valid;  // gen/blk/device.ts:846
-  wire completions_enq_ready;  // gen/blk/device.ts:846
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:846
-  wire completions_deq_valid;  // gen/blk/device.ts:846
-  wire completions_deq_ready;  // gen/blk/device.ts:846
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:846
+  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:775
+  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:775
+  reg rd_out_valid;  // gen/blk/device.ts:812
+  reg [511:0] rd_out_data;  // gen/blk/device.ts:813
+  reg rd_err_pending;  // gen/blk/device.ts:825
+  reg completions_enq_valid;  // gen/blk/device.ts:859
+  wire completions_enq_ready;  // gen/blk/device.ts:859
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:859
+  wire completions_deq_valid;  // gen/blk/device.ts:859
+  wire completions_deq_ready;  // gen/blk/device.ts:859
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:859
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:846
+  wire [4:0] completions_count;  // gen/blk/device.ts:859
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:847
-  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:852
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:872
-  reg s_len_error;  // gen/blk/device.ts:873
+  reg [4:0] statuses_done;  // gen/blk/device.ts:860
+  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:865
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:885
+  reg s_len_error;  // gen/blk/device.ts:886
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:915
+  reg [33:0] written;  // gen/blk/device.ts:928
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:916
-  reg [8:0] seg_idx;  // gen/blk/device.ts:917
-  reg [8:0] seg_count;  // gen/blk/device.ts:918
-  reg seg_pass2;  // gen/blk/device.ts:919
-  wire dma_idle;  // gen/blk/device.ts:920
-  reg fence;  // gen/blk/device.ts:945
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:956
-  reg [33:0] out_data;  // gen/blk/device.ts:960
-  reg [33:0] in_data;  // gen/blk/device.ts:961
-  reg t_in;  // gen/blk/device.ts:962
-  reg t_out;  // gen/blk/device.ts:962
-  reg t_flush;  // gen/blk/device.ts:962
-  reg t_get_id;  // gen/blk/device.ts:962
-  reg t_discard;  // gen/blk/device.ts:962
-  reg t_write_zeroes;  // gen/blk/device.ts:962
-  reg io_bad;  // gen/blk/device.ts:962
-  reg dwz_bad;  // gen/blk/device.ts:962
-  reg dwz_too_many;  // gen/blk/device.ts:962
-  reg [29:0] storage_off;  // gen/blk/device.ts:972
-  reg [33:0] id_len;  // gen/blk/device.ts:973
-  reg seg_unsupp;  // gen/blk/device.ts:962
-  reg seg_ioerr;  // gen/blk/device.ts:962
-  reg seg_last;  // gen/blk/device.ts:962
-  reg seg_empty;  // gen/blk/device.ts:962
-  reg id_bad;  // gen/blk/device.ts:962
-  reg blocked;  // gen/blk/device.ts:962
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1007
+  reg is_discard;  // gen/blk/device.ts:929
+  reg [8:0] seg_idx;  // gen/blk/device.ts:930
+  reg [8:0] seg_count;  // gen/blk/device.ts:931
+  reg seg_pass2;  // gen/blk/device.ts:932
+  wire dma_idle;  // gen/blk/device.ts:933
+  reg fence;  // gen/blk/device.ts:958
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:969
+  reg [33:0] out_data;  // gen/blk/device.ts:973
+  reg [33:0] in_data;  // gen/blk/device.ts:974
+  reg t_in;  // gen/blk/device.ts:975
+  reg t_out;  // gen/blk/device.ts:975
+  reg t_flush;  // gen/blk/device.ts:975
+  reg t_get_id;  // gen/blk/device.ts:975
+  reg t_discard;  // gen/blk/device.ts:975
+  reg t_write_zeroes;  // gen/blk/device.ts:975
+  reg io_bad;  // gen/blk/device.ts:975
+  reg dwz_bad;  // gen/blk/device.ts:975
+  reg dwz_too_many;  // gen/blk/device.ts:975
+  reg [29:0] storage_off;  // gen/blk/device.ts:985
+  reg [33:0] id_len;  // gen/blk/device.ts:986
+  reg seg_unsupp;  // gen/blk/device.ts:975
+  reg seg_ioerr;  // gen/blk/device.ts:975
+  reg seg_last;  // gen/blk/device.ts:975
+  reg seg_empty;  // gen/blk/device.ts:975
+  reg id_bad;  // gen/blk/device.ts:975
+  reg blocked;  // gen/blk/device.ts:975
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1020
   reg [96:0] descs [0:127];  // gen/blk/device.ts:269
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:271
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:272
   reg [32:0] slot_used [0:15];  // gen/blk/device.ts:273
   reg [7:0] status_byte [0:15];  // gen/blk/device.ts:280
-  reg [127:0] capture [0:15];  // gen/blk/device.ts:574
-  reg [255:0] stage_bank0 [0:1023];  // gen/blk/device.ts:630
-  reg [255:0] stage_bank1 [0:1023];  // gen/blk/device.ts:630
-  reg [48:0] out_range [0:15];  // gen/blk/device.ts:728
+  reg [127:0] capture [0:15];  // gen/blk/device.ts:582
+  reg [255:0] stage_bank0 [0:1023];  // gen/blk/device.ts:640
+  reg [255:0] stage_bank1 [0:1023];  // gen/blk/device.ts:640
+  reg [48:0] out_range [0:15];  // gen/blk/device.ts:741
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [33:0] _sub_0;  // gen/blk/device.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
@@ -497,52 +502,52 @@ module virtio_blk_w256_339bcc9374 (
   wire [25:0] _add_5;  // gen/blk/device.ts:562
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_6;  // gen/blk/device.ts:874
+  wire [15:0] _sub_6;  // gen/blk/device.ts:887
   /* verilator lint_on UNUSEDSIGNAL */
   wire _and_7;  // gen/blk/device.ts:395
   wire _and_8;  // gen/blk/device.ts:404
   wire _and_9;  // gen/blk/device.ts:546
-  wire _and_12;  // gen/blk/device.ts:599
-  wire _and_13;  // gen/blk/device.ts:599
-  wire _or_11;  // gen/blk/device.ts:623
-  wire _and_10;  // gen/blk/device.ts:623
-  wire [3:0] _mux_14;  // gen/blk/device.ts:622
-  wire _and_16;  // gen/blk/device.ts:819
-  wire _and_15;  // gen/blk/device.ts:821
-  wire [3:0] _mux_17;  // gen/blk/device.ts:820
+  wire _and_12;  // gen/blk/device.ts:607
+  wire _and_13;  // gen/blk/device.ts:607
+  wire _or_11;  // gen/blk/device.ts:633
+  wire _and_10;  // gen/blk/device.ts:633
+  wire [3:0] _mux_14;  // gen/blk/device.ts:632
+  wire _and_16;  // gen/blk/device.ts:832
+  wire _and_15;  // gen/blk/device.ts:834
+  wire [3:0] _mux_17;  // gen/blk/device.ts:833
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_18;  // gen/blk/device.ts:874
+  wire [15:0] _sub_18;  // gen/blk/device.ts:887
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_19;  // gen/blk/device.ts:705
-  wire _or_20;  // gen/blk/device.ts:620
-  wire _or_21;  // gen/blk/device.ts:620
-  wire _or_22;  // gen/blk/device.ts:620
-  wire _or_23;  // gen/blk/device.ts:620
-  wire _or_24;  // gen/blk/device.ts:620
-  wire _or_25;  // gen/blk/device.ts:620
-  wire _or_26;  // gen/blk/device.ts:620
-  wire _or_27;  // gen/blk/device.ts:620
-  wire _or_28;  // gen/blk/device.ts:620
-  wire _or_29;  // gen/blk/device.ts:620
-  wire _or_30;  // gen/blk/device.ts:620
-  wire _or_31;  // gen/blk/device.ts:620
-  wire _or_32;  // gen/blk/device.ts:620
-  wire _or_33;  // gen/blk/device.ts:620
-  wire _or_34;  // gen/blk/device.ts:620
-  wire _or_35;  // gen/blk/device.ts:620
-  wire [255:0] _cat_36;  // gen/blk/device.ts:782
-  wire _or_37;  // gen/blk/device.ts:998
+  wire _and_19;  // gen/blk/device.ts:715
+  wire _or_20;  // gen/blk/device.ts:630
+  wire _or_21;  // gen/blk/device.ts:630
+  wire _or_22;  // gen/blk/device.ts:630
+  wire _or_23;  // gen/blk/device.ts:630
+  wire _or_24;  // gen/blk/device.ts:630
+  wire _or_25;  // gen/blk/device.ts:630
+  wire _or_26;  // gen/blk/device.ts:630
+  wire _or_27;  // gen/blk/device.ts:630
+  wire _or_28;  // gen/blk/device.ts:630
+  wire _or_29;  // gen/blk/device.ts:630
+  wire _or_30;  // gen/blk/device.ts:630
+  wire _or_31;  // gen/blk/device.ts:630
+  wire _or_32;  // gen/blk/device.ts:630
+  wire _or_33;  // gen/blk/device.ts:630
+  wire _or_34;  // gen/blk/device.ts:630
+  wire _or_35;  // gen/blk/device.ts:630
+  wire [255:0] _cat_36;  // gen/blk/device.ts:795
+  wire _or_37;  // gen/blk/device.ts:1011
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_38;  // gen/blk/device.ts:1057
+  wire [33:0] _mux_38;  // gen/blk/device.ts:1070
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] _cat_39;  // gen/blk/device.ts:624
-  wire [15:0] _cat_40;  // gen/blk/device.ts:624
-  wire _and_41;  // gen/blk/device.ts:635
-  wire _and_42;  // gen/blk/device.ts:635
-  wire [255:0] _mux_43;  // gen/blk/device.ts:645
-  wire [31:0] _mux_44;  // gen/blk/device.ts:642
-  wire [255:0] _mux_45;  // gen/blk/device.ts:645
-  wire [31:0] _mux_46;  // gen/blk/device.ts:642
+  wire [127:0] _cat_39;  // gen/blk/device.ts:634
+  wire [15:0] _cat_40;  // gen/blk/device.ts:634
+  wire _and_41;  // gen/blk/device.ts:645
+  wire _and_42;  // gen/blk/device.ts:645
+  wire [255:0] _slice_43;  // gen/blk/device.ts:654
+  wire [31:0] _mux_44;  // gen/blk/device.ts:651
+  wire [255:0] _slice_45;  // gen/blk/device.ts:654
+  wire [31:0] _mux_46;  // gen/blk/device.ts:651
 
   // ---- instances
   pipe_w123 rd_cmd_pipe (  // gen/blk/device.ts:224
@@ -606,6 +611,10 @@ module virtio_blk_w256_339bcc9374 (
     .axi_rlast   (store_axi_rlast),
     .wr_pending  (store_wr_pending),
     .wr_zero     (store_wr_zero),
+    .cp_valid    (store_cp_valid),
+    .cp_ready    (store_cp_ready),
+    .cp_data     (store_cp_data),
+    .cp_word     (store_cp_word),
     .b_ready     (store_b_ready),
     .werr        (store_werr),
     .werr_zero   (store_werr_zero),
@@ -625,7 +634,7 @@ module virtio_blk_w256_339bcc9374 (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w32_d16 rd_order (  // gen/blk/device.ts:764
+  fifo_w32_d16 rd_order (  // gen/blk/device.ts:777
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -636,7 +645,7 @@ module virtio_blk_w256_339bcc9374 (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:846
+  fifo_w37_d16 completions (  // gen/blk/device.ts:859
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -655,53 +664,53 @@ module virtio_blk_w256_339bcc9374 (
   assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:327
   assign _add_4 = mem_wr_addr + 26'd1;  // gen/blk/device.ts:562
   assign _add_5 = mem_rd_addr + 26'd1;  // gen/blk/device.ts:562
-  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:874
+  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:887
   assign _and_7 = (((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16);  // gen/blk/device.ts:395
   assign _and_8 = ((f_hdr_split & (f_writable == 34'd1)) & (f_readable > 34'd16)) & (f_readable <= 34'd4112);  // gen/blk/device.ts:404
   assign _and_9 = ((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (~(rd_status_id[7] & rd_status_id[5]));  // gen/blk/device.ts:546
-  assign _and_12 = ((mem_wr_addr[25] & mem_wr_addr[24]) & (mem_wr_addr[23:12] == 12'd0)) & (mem_wr_addr[7:1] == 7'd63);  // gen/blk/device.ts:599
-  assign _and_13 = ((_add_4[25] & _add_4[24]) & (_add_4[23:12] == 12'd0)) & (_add_4[7:1] == 7'd63);  // gen/blk/device.ts:599
-  assign _or_11 = _and_12 | _and_13;  // gen/blk/device.ts:623
-  assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:623
-  assign _mux_14 = _and_12 ? mem_wr_addr[11:8] : _add_4[11:8];  // gen/blk/device.ts:622
-  assign _and_16 = rd_order_deq_data[15] & ((rd_order_deq_data[31] & rd_order_deq_data[30]) & (rd_order_deq_data[28] == 1'b0));  // gen/blk/device.ts:819
-  assign _and_15 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) | _and_16);  // gen/blk/device.ts:821
-  assign _mux_17 = ((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) ? rd_order_deq_data[11:8] : rd_order_deq_data[27:24];  // gen/blk/device.ts:820
-  assign _sub_18 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:874
-  assign _and_19 = ((state == STATE_COPY) & ((~copy_valid) | store_wr_ready)) & (copy_left != 7'd0);  // gen/blk/device.ts:705
-  assign _or_20 = (_and_12 & mem_wr_be[31]) | (_and_13 & mem_wr_be[63]);  // gen/blk/device.ts:620
-  assign _or_21 = (_and_12 & mem_wr_be[30]) | (_and_13 & mem_wr_be[62]);  // gen/blk/device.ts:620
-  assign _or_22 = (_and_12 & mem_wr_be[29]) | (_and_13 & mem_wr_be[61]);  // gen/blk/device.ts:620
-  assign _or_23 = (_and_12 & mem_wr_be[28]) | (_and_13 & mem_wr_be[60]);  // gen/blk/device.ts:620
-  assign _or_24 = (_and_12 & mem_wr_be[27]) | (_and_13 & mem_wr_be[59]);  // gen/blk/device.ts:620
-  assign _or_25 = (_and_12 & mem_wr_be[26]) | (_and_13 & mem_wr_be[58]);  // gen/blk/device.ts:620
-  assign _or_26 = (_and_12 & mem_wr_be[25]) | (_and_13 & mem_wr_be[57]);  // gen/blk/device.ts:620
-  assign _or_27 = (_and_12 & mem_wr_be[24]) | (_and_13 & mem_wr_be[56]);  // gen/blk/device.ts:620
-  assign _or_28 = (_and_12 & mem_wr_be[23]) | (_and_13 & mem_wr_be[55]);  // gen/blk/device.ts:620
-  assign _or_29 = (_and_12 & mem_wr_be[22]) | (_and_13 & mem_wr_be[54]);  // gen/blk/device.ts:620
-  assign _or_30 = (_and_12 & mem_wr_be[21]) | (_and_13 & mem_wr_be[53]);  // gen/blk/device.ts:620
-  assign _or_31 = (_and_12 & mem_wr_be[20]) | (_and_13 & mem_wr_be[52]);  // gen/blk/device.ts:620
-  assign _or_32 = (_and_12 & mem_wr_be[19]) | (_and_13 & mem_wr_be[51]);  // gen/blk/device.ts:620
-  assign _or_33 = (_and_12 & mem_wr_be[18]) | (_and_13 & mem_wr_be[50]);  // gen/blk/device.ts:620
-  assign _or_34 = (_and_12 & mem_wr_be[17]) | (_and_13 & mem_wr_be[49]);  // gen/blk/device.ts:620
-  assign _or_35 = (_and_12 & mem_wr_be[16]) | (_and_13 & mem_wr_be[48]);  // gen/blk/device.ts:620
-  assign _cat_36 = {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118};  // gen/blk/device.ts:782
-  assign _or_37 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:998
-  assign _mux_38 = t_out ? out_data : in_data;  // gen/blk/device.ts:1057
-  assign _cat_39 = {(_and_12 ? mem_wr_data[255:248] : mem_wr_data[511:504]), (_and_12 ? mem_wr_data[247:240] : mem_wr_data[503:496]), (_and_12 ? mem_wr_data[239:232] : mem_wr_data[495:488]), (_and_12 ? mem_wr_data[231:224] : mem_wr_data[487:480]), (_and_12 ? mem_wr_data[223:216] : mem_wr_data[479:472]), (_and_12 ? mem_wr_data[215:208] : mem_wr_data[471:464]), (_and_12 ? mem_wr_data[207:200] : mem_wr_data[463:456]), (_and_12 ? mem_wr_data[199:192] : mem_wr_data[455:448]), (_and_12 ? mem_wr_data[191:184] : mem_wr_data[447:440]), (_and_12 ? mem_wr_data[183:176] : mem_wr_data[439:432]), (_and_12 ? mem_wr_data[175:168] : mem_wr_data[431:424]), (_and_12 ? mem_wr_data[167:160] : mem_wr_data[423:416]), (_and_12 ? mem_wr_data[159:152] : mem_wr_data[415:408]), (_and_12 ? mem_wr_data[151:144] : mem_wr_data[407:400]), (_and_12 ? mem_wr_data[143:136] : mem_wr_data[399:392]), (_and_12 ? mem_wr_data[135:128] : mem_wr_data[391:384])};  // gen/blk/device.ts:624
-  assign _cat_40 = {_or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34, _or_35};  // gen/blk/device.ts:624
-  assign _and_41 = ((mem_wr_addr[25] & mem_wr_addr[24]) & (mem_wr_addr[23:12] == 12'd0)) & mem_wr_addr[7];  // gen/blk/device.ts:635
-  assign _and_42 = ((_add_4[25] & _add_4[24]) & (_add_4[23:12] == 12'd0)) & _add_4[7];  // gen/blk/device.ts:635
-  assign _mux_43 = (~mem_wr_addr[0]) ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/blk/device.ts:645
-  assign _mux_44 = (~mem_wr_addr[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/blk/device.ts:642
-  assign _mux_45 = mem_wr_addr[0] ? mem_wr_data[255:0] : mem_wr_data[511:256];  // gen/blk/device.ts:645
-  assign _mux_46 = mem_wr_addr[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/blk/device.ts:642
+  assign _and_12 = ((mem_wr_addr[25] & mem_wr_addr[24]) & (mem_wr_addr[23:12] == 12'd0)) & (mem_wr_addr[7:1] == 7'd63);  // gen/blk/device.ts:607
+  assign _and_13 = ((_add_4[25] & _add_4[24]) & (_add_4[23:12] == 12'd0)) & (_add_4[7:1] == 7'd63);  // gen/blk/device.ts:607
+  assign _or_11 = _and_12 | _and_13;  // gen/blk/device.ts:633
+  assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:633
+  assign _mux_14 = _and_12 ? mem_wr_addr[11:8] : _add_4[11:8];  // gen/blk/device.ts:632
+  assign _and_16 = rd_order_deq_data[15] & ((rd_order_deq_data[31] & rd_order_deq_data[30]) & (rd_order_deq_data[28] == 1'b0));  // gen/blk/device.ts:832
+  assign _and_15 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) | _and_16);  // gen/blk/device.ts:834
+  assign _mux_17 = ((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) ? rd_order_deq_data[11:8] : rd_order_deq_data[27:24];  // gen/blk/device.ts:833
+  assign _sub_18 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:887
+  assign _and_19 = ((state == STATE_COPY) & ((~copy_valid) | store_cp_ready)) & (copy_left != 7'd0);  // gen/blk/device.ts:715
+  assign _or_20 = (_and_12 & mem_wr_be[31]) | (_and_13 & mem_wr_be[63]);  // gen/blk/device.ts:630
+  assign _or_21 = (_and_12 & mem_wr_be[30]) | (_and_13 & mem_wr_be[62]);  // gen/blk/device.ts:630
+  assign _or_22 = (_and_12 & mem_wr_be[29]) | (_and_13 & mem_wr_be[61]);  // gen/blk/device.ts:630
+  assign _or_23 = (_and_12 & mem_wr_be[28]) | (_and_13 & mem_wr_be[60]);  // gen/blk/device.ts:630
+  assign _or_24 = (_and_12 & mem_wr_be[27]) | (_and_13 & mem_wr_be[59]);  // gen/blk/device.ts:630
+  assign _or_25 = (_and_12 & mem_wr_be[26]) | (_and_13 & mem_wr_be[58]);  // gen/blk/device.ts:630
+  assign _or_26 = (_and_12 & mem_wr_be[25]) | (_and_13 & mem_wr_be[57]);  // gen/blk/device.ts:630
+  assign _or_27 = (_and_12 & mem_wr_be[24]) | (_and_13 & mem_wr_be[56]);  // gen/blk/device.ts:630
+  assign _or_28 = (_and_12 & mem_wr_be[23]) | (_and_13 & mem_wr_be[55]);  // gen/blk/device.ts:630
+  assign _or_29 = (_and_12 & mem_wr_be[22]) | (_and_13 & mem_wr_be[54]);  // gen/blk/device.ts:630
+  assign _or_30 = (_and_12 & mem_wr_be[21]) | (_and_13 & mem_wr_be[53]);  // gen/blk/device.ts:630
+  assign _or_31 = (_and_12 & mem_wr_be[20]) | (_and_13 & mem_wr_be[52]);  // gen/blk/device.ts:630
+  assign _or_32 = (_and_12 & mem_wr_be[19]) | (_and_13 & mem_wr_be[51]);  // gen/blk/device.ts:630
+  assign _or_33 = (_and_12 & mem_wr_be[18]) | (_and_13 & mem_wr_be[50]);  // gen/blk/device.ts:630
+  assign _or_34 = (_and_12 & mem_wr_be[17]) | (_and_13 & mem_wr_be[49]);  // gen/blk/device.ts:630
+  assign _or_35 = (_and_12 & mem_wr_be[16]) | (_and_13 & mem_wr_be[48]);  // gen/blk/device.ts:630
+  assign _cat_36 = {8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48, 8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112, 8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118};  // gen/blk/device.ts:795
+  assign _or_37 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:1011
+  assign _mux_38 = t_out ? out_data : in_data;  // gen/blk/device.ts:1070
+  assign _cat_39 = {mem_wr_words[511:504], mem_wr_words[503:496], mem_wr_words[495:488], mem_wr_words[487:480], mem_wr_words[479:472], mem_wr_words[471:464], mem_wr_words[463:456], mem_wr_words[455:448], mem_wr_words[447:440], mem_wr_words[439:432], mem_wr_words[431:424], mem_wr_words[423:416], mem_wr_words[415:408], mem_wr_words[407:400], mem_wr_words[399:392], mem_wr_words[391:384]};  // gen/blk/device.ts:634
+  assign _cat_40 = {_or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34, _or_35};  // gen/blk/device.ts:634
+  assign _and_41 = ((mem_wr_addr[25] & mem_wr_addr[24]) & (mem_wr_addr[23:12] == 12'd0)) & mem_wr_addr[7];  // gen/blk/device.ts:645
+  assign _and_42 = ((_add_4[25] & _add_4[24]) & (_add_4[23:12] == 12'd0)) & _add_4[7];  // gen/blk/device.ts:645
+  assign _slice_43 = mem_wr_words[255:0];  // gen/blk/device.ts:654
+  assign _mux_44 = (~mem_wr_addr[0]) ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/blk/device.ts:651
+  assign _slice_45 = mem_wr_words[511:256];  // gen/blk/device.ts:654
+  assign _mux_46 = mem_wr_addr[0] ? mem_wr_be[31:0] : mem_wr_be[63:32];  // gen/blk/device.ts:651
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:368
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:851
-  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:853
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:854
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:855
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:857
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:864
+  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:866
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:867
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:868
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:870
   assign rd_cmd_valid = rd_cmd_pipe_out_valid;  // gen/blk/device.ts:229
   assign rd_cmd_host_addr = rd_cmd_pipe_out_data[122:59];  // gen/blk/device.ts:230
   assign rd_cmd_dev_addr = rd_cmd_pipe_out_data[58:28];  // gen/blk/device.ts:231
@@ -714,10 +723,10 @@ module virtio_blk_w256_339bcc9374 (
   assign wr_cmd_len = wr_cmd_pipe_out_data[27:8];  // gen/blk/device.ts:232
   assign wr_cmd_id = wr_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:233
   assign wr_status_ready = 1'b1;  // gen/blk/device.ts:520
-  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:718
-  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:768
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:842
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:843
+  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:731
+  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:781
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:855
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:856
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:241
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:241
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:241
@@ -735,12 +744,12 @@ module virtio_blk_w256_339bcc9374 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:241
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:241
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:955
-    case (state)  // gen/blk/device.ts:1003
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:968
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:1024
+        if (no_writable) begin  // gen/blk/device.ts:1032
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1036
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:1037
           end
         end
       end
@@ -748,7 +757,7 @@ module virtio_blk_w256_339bcc9374 (
     endcase
   end
   assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:537
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1224
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1237
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:482
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:227
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:483
@@ -767,13 +776,13 @@ module virtio_blk_w256_339bcc9374 (
   assign wr_cmd_pipe_in_valid = wr_cmd_in_valid;  // gen/blk/device.ts:225
   assign wr_cmd_pipe_in_data = {wr_cmd_in_host_addr, wr_cmd_in_dev_addr, wr_cmd_in_len, wr_cmd_in_id};  // gen/blk/device.ts:226
   assign wr_cmd_pipe_out_ready = wr_cmd_ready;  // gen/blk/device.ts:234
-  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : ((state == STATE_COPY) ? copy_valid : (mem_wr_valid & (~(mem_wr_addr[25] & _add_4[25]))));  // gen/blk/device.ts:710
-  assign store_wr_addr = ((state == STATE_ZERO) | (state == STATE_COPY)) ? zero_line : mem_wr_addr[24:0];  // gen/blk/device.ts:711
-  assign store_wr_data = (state == STATE_COPY) ? {stage_bank1_rd0, stage_bank0_rd0} : mem_wr_data;  // gen/blk/device.ts:713
-  assign store_wr_be = ((state == STATE_ZERO) | (state == STATE_COPY)) ? 64'hFFFFFFFFFFFFFFFF : {(_add_4[25] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[25] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:714
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[25] & _add_5[25]))) & rd_order_enq_ready;  // gen/blk/device.ts:771
-  assign store_rd_data = mem_rd_addr[24:0];  // gen/blk/device.ts:772
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[31] & rd_order_deq_data[15]));  // gen/blk/device.ts:801
+  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[25] & _add_4[25])));  // gen/blk/device.ts:720
+  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[24:0];  // gen/blk/device.ts:721
+  assign store_wr_data = mem_wr_words;  // gen/blk/device.ts:723
+  assign store_wr_be = (state == STATE_ZERO) ? 64'hFFFFFFFFFFFFFFFF : {(_add_4[25] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[25] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:724
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[25] & _add_5[25]))) & rd_order_enq_ready;  // gen/blk/device.ts:784
+  assign store_rd_data = mem_rd_addr[24:0];  // gen/blk/device.ts:785
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[31] & rd_order_deq_data[15]));  // gen/blk/device.ts:814
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:241
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:241
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:241
@@ -783,14 +792,17 @@ module virtio_blk_w256_339bcc9374 (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:241
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:241
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:241
-  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:719
-  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:736
+  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:732
+  assign store_cp_valid = copy_valid;  // gen/blk/device.ts:725
+  assign store_cp_data = {stage_bank1_rd0, stage_bank0_rd0};  // gen/blk/device.ts:726
+  assign store_cp_word = zero_line[24:1];  // gen/blk/device.ts:727
+  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:749
   assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_end);  // gen/blk/device.ts:300
   assign f_walk_s = f_walk_pos;  // gen/blk/device.ts:306
   assign f_walk_e = (f_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:307
   assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:308
   assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:491
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:864
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:877
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:300
   assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:306
   assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:307
@@ -798,11 +810,11 @@ module virtio_blk_w256_339bcc9374 (
   assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:512
   always @* begin
     fence_ioerr = 1'b0;  // default, gen/blk/device.ts:494
-    case (s_state)  // gen/blk/device.ts:878
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_FENCE: begin
-        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:897
-          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:899
-            fence_ioerr = 1'b1;  // gen/blk/device.ts:900
+        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:910
+          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:912
+            fence_ioerr = 1'b1;  // gen/blk/device.ts:913
           end
         end
       end
@@ -810,41 +822,41 @@ module virtio_blk_w256_339bcc9374 (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:953
-    case (state)  // gen/blk/device.ts:1003
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:966
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1021
+        if (no_writable) begin  // gen/blk/device.ts:1032
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1034
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1217
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1230
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:954
-    case (state)  // gen/blk/device.ts:1003
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:967
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1022
+        if (no_writable) begin  // gen/blk/device.ts:1032
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1035
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:877
-    case (s_state)  // gen/blk/device.ts:878
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:890
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:885
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:898
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:908
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:921
         end
       end
       default: begin end
@@ -853,32 +865,33 @@ module virtio_blk_w256_339bcc9374 (
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:527
   always @* begin
     spec_fail = 1'b0;  // default, gen/blk/device.ts:536
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1016
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-          spec_fail = 1'b1;  // gen/blk/device.ts:1097
+        if (blocked) begin  // gen/blk/device.ts:1102
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+        end else if (slot_err) begin  // gen/blk/device.ts:1106
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+          spec_fail = 1'b1;  // gen/blk/device.ts:1110
         end
       end
       default: begin end
     endcase
   end
-  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:673
+  assign mem_wr_words = mem_wr_addr[0] ? {mem_wr_data[255:0], mem_wr_data[511:256]} : mem_wr_data;  // gen/blk/device.ts:575
+  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:682
   always @* begin
-    out_start = 1'b0;  // gen/blk/device.ts:731
-    case (state)  // gen/blk/device.ts:1003
+    out_start = 1'b0;  // gen/blk/device.ts:744
+    case (state)  // gen/blk/device.ts:1016
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
-          if (io_bad) begin  // gen/blk/device.ts:1101
+        if (blocked) begin  // gen/blk/device.ts:1102
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+        end else if (slot_err) begin  // gen/blk/device.ts:1106
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
+          if (io_bad) begin  // gen/blk/device.ts:1114
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1102
-              out_start = 1'b1;  // gen/blk/device.ts:1103
+            if (t_out) begin  // gen/blk/device.ts:1115
+              out_start = 1'b1;  // gen/blk/device.ts:1116
             end
           end
         end
@@ -886,38 +899,38 @@ module virtio_blk_w256_339bcc9374 (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:769
-  assign rd_order_enq_data = {{_add_5[25], (_add_5[24:5] == 20'd0), (_add_5[4:1] == 4'd0), _add_5[0], _add_5[4:1], status_byte_rd0}, {mem_rd_addr[25], (mem_rd_addr[24:5] == 20'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[0], mem_rd_addr[4:1], status_byte_rd1}};  // gen/blk/device.ts:770
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:803
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:782
+  assign rd_order_enq_data = {{_add_5[25], (_add_5[24:5] == 20'd0), (_add_5[4:1] == 4'd0), _add_5[0], _add_5[4:1], status_byte_rd0}, {mem_rd_addr[25], (mem_rd_addr[24:5] == 20'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[0], mem_rd_addr[4:1], status_byte_rd1}};  // gen/blk/device.ts:783
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:816
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:875
-    case (s_state)  // gen/blk/device.ts:878
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:888
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:883
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:896
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:907
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:920
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:876
-    case (s_state)  // gen/blk/device.ts:878
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:889
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:884
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:897
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:858
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:920
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:871
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:933
 
   // ---- registers
   always @(posedge clk) begin
@@ -1788,626 +1801,626 @@ module virtio_blk_w256_339bcc9374 (
           slot_error_15 <= 1'b1;  // gen/blk/device.ts:555
         end
       end
-      cap_sel_q_0 <= _and_10 & (_mux_14 == 4'd0);  // gen/blk/device.ts:661
-      cap_sel_q_1 <= _and_10 & (_mux_14 == 4'd1);  // gen/blk/device.ts:661
-      cap_sel_q_2 <= _and_10 & (_mux_14 == 4'd2);  // gen/blk/device.ts:661
-      cap_sel_q_3 <= _and_10 & (_mux_14 == 4'd3);  // gen/blk/device.ts:661
-      cap_sel_q_4 <= _and_10 & (_mux_14 == 4'd4);  // gen/blk/device.ts:661
-      cap_sel_q_5 <= _and_10 & (_mux_14 == 4'd5);  // gen/blk/device.ts:661
-      cap_sel_q_6 <= _and_10 & (_mux_14 == 4'd6);  // gen/blk/device.ts:661
-      cap_sel_q_7 <= _and_10 & (_mux_14 == 4'd7);  // gen/blk/device.ts:661
-      cap_sel_q_8 <= _and_10 & (_mux_14 == 4'd8);  // gen/blk/device.ts:661
-      cap_sel_q_9 <= _and_10 & (_mux_14 == 4'd9);  // gen/blk/device.ts:661
-      cap_sel_q_10 <= _and_10 & (_mux_14 == 4'd10);  // gen/blk/device.ts:661
-      cap_sel_q_11 <= _and_10 & (_mux_14 == 4'd11);  // gen/blk/device.ts:661
-      cap_sel_q_12 <= _and_10 & (_mux_14 == 4'd12);  // gen/blk/device.ts:661
-      cap_sel_q_13 <= _and_10 & (_mux_14 == 4'd13);  // gen/blk/device.ts:661
-      cap_sel_q_14 <= _and_10 & (_mux_14 == 4'd14);  // gen/blk/device.ts:661
-      cap_sel_q_15 <= _and_10 & (_mux_14 == 4'd15);  // gen/blk/device.ts:661
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:676
-        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:676
-        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:678
+      cap_sel_q_0 <= _and_10 & (_mux_14 == 4'd0);  // gen/blk/device.ts:670
+      cap_sel_q_1 <= _and_10 & (_mux_14 == 4'd1);  // gen/blk/device.ts:670
+      cap_sel_q_2 <= _and_10 & (_mux_14 == 4'd2);  // gen/blk/device.ts:670
+      cap_sel_q_3 <= _and_10 & (_mux_14 == 4'd3);  // gen/blk/device.ts:670
+      cap_sel_q_4 <= _and_10 & (_mux_14 == 4'd4);  // gen/blk/device.ts:670
+      cap_sel_q_5 <= _and_10 & (_mux_14 == 4'd5);  // gen/blk/device.ts:670
+      cap_sel_q_6 <= _and_10 & (_mux_14 == 4'd6);  // gen/blk/device.ts:670
+      cap_sel_q_7 <= _and_10 & (_mux_14 == 4'd7);  // gen/blk/device.ts:670
+      cap_sel_q_8 <= _and_10 & (_mux_14 == 4'd8);  // gen/blk/device.ts:670
+      cap_sel_q_9 <= _and_10 & (_mux_14 == 4'd9);  // gen/blk/device.ts:670
+      cap_sel_q_10 <= _and_10 & (_mux_14 == 4'd10);  // gen/blk/device.ts:670
+      cap_sel_q_11 <= _and_10 & (_mux_14 == 4'd11);  // gen/blk/device.ts:670
+      cap_sel_q_12 <= _and_10 & (_mux_14 == 4'd12);  // gen/blk/device.ts:670
+      cap_sel_q_13 <= _and_10 & (_mux_14 == 4'd13);  // gen/blk/device.ts:670
+      cap_sel_q_14 <= _and_10 & (_mux_14 == 4'd14);  // gen/blk/device.ts:670
+      cap_sel_q_15 <= _and_10 & (_mux_14 == 4'd15);  // gen/blk/device.ts:670
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:685
+        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:685
+        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:676
-        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:676
-        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:685
+        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:685
+        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:676
-        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:676
-        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:685
+        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:685
+        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:676
-        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:676
-        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:685
+        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:685
+        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:676
-        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:676
-        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:685
+        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:685
+        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:676
-        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:676
-        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:685
+        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:685
+        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:676
-        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:676
-        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:685
+        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:685
+        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:676
-        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:676
-        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:685
+        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:685
+        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:676
-        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:676
-        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:685
+        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:685
+        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:676
-        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:676
-        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:685
+        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:685
+        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:676
-        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:676
-        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:685
+        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:685
+        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:676
-        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:676
-        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:685
+        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:685
+        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:676
-        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:676
-        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:685
+        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:685
+        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:676
-        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:676
-        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:685
+        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:685
+        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:676
-        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:676
-        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:685
+        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:685
+        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:676
-        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:676
-        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:685
+        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:685
+        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:738
-        zero_error <= 1'b1;  // gen/blk/device.ts:738
+      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:751
+        zero_error <= 1'b1;  // gen/blk/device.ts:751
       end
-      if (scan_busy) begin  // gen/blk/device.ts:743
-        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[23:0]) & ({1'b0, scan_word} < out_range_rd0[48:24]))) begin  // gen/blk/device.ts:744
-          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:744
-            slot_error_0 <= 1'b1;  // gen/blk/device.ts:744
+      if (scan_busy) begin  // gen/blk/device.ts:756
+        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[23:0]) & ({1'b0, scan_word} < out_range_rd0[48:24]))) begin  // gen/blk/device.ts:757
+          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:757
+            slot_error_0 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:744
-            slot_error_1 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:757
+            slot_error_1 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:744
-            slot_error_2 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:757
+            slot_error_2 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:744
-            slot_error_3 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:757
+            slot_error_3 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:744
-            slot_error_4 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:757
+            slot_error_4 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:744
-            slot_error_5 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:757
+            slot_error_5 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:744
-            slot_error_6 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:757
+            slot_error_6 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:744
-            slot_error_7 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:757
+            slot_error_7 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:744
-            slot_error_8 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:757
+            slot_error_8 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:744
-            slot_error_9 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:757
+            slot_error_9 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:744
-            slot_error_10 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:757
+            slot_error_10 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:744
-            slot_error_11 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:757
+            slot_error_11 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:744
-            slot_error_12 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:757
+            slot_error_12 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:744
-            slot_error_13 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:757
+            slot_error_13 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:744
-            slot_error_14 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:757
+            slot_error_14 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:744
-            slot_error_15 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:757
+            slot_error_15 <= 1'b1;  // gen/blk/device.ts:757
           end
         end
-        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:745
-        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:746
-          scan_busy <= 1'b0;  // gen/blk/device.ts:746
+        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:758
+        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:759
+          scan_busy <= 1'b0;  // gen/blk/device.ts:759
         end
-      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:747
-        scan_busy <= 1'b1;  // gen/blk/device.ts:748
-        scan_slot <= 4'd0;  // gen/blk/device.ts:749
+      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:760
+        scan_busy <= 1'b1;  // gen/blk/device.ts:761
+        scan_slot <= 4'd0;  // gen/blk/device.ts:762
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:804
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (~(rd_order_deq_data[31] & rd_order_deq_data[15]))) & store_rdata_err) begin  // gen/blk/device.ts:822
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:822
-      end else if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:822
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:823
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid);  // gen/blk/device.ts:817
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) & (~(rd_order_deq_data[31] & rd_order_deq_data[15]))) & store_rdata_err) begin  // gen/blk/device.ts:835
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:835
+      end else if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:835
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:836
       end
-      if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:825
-        if (_mux_17 == 4'd0) begin  // gen/blk/device.ts:825
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:825
+      if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:838
+        if (_mux_17 == 4'd0) begin  // gen/blk/device.ts:838
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd1) begin  // gen/blk/device.ts:825
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd1) begin  // gen/blk/device.ts:838
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd2) begin  // gen/blk/device.ts:825
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd2) begin  // gen/blk/device.ts:838
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd3) begin  // gen/blk/device.ts:825
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd3) begin  // gen/blk/device.ts:838
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd4) begin  // gen/blk/device.ts:825
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd4) begin  // gen/blk/device.ts:838
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd5) begin  // gen/blk/device.ts:825
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd5) begin  // gen/blk/device.ts:838
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd6) begin  // gen/blk/device.ts:825
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd6) begin  // gen/blk/device.ts:838
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd7) begin  // gen/blk/device.ts:825
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd7) begin  // gen/blk/device.ts:838
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd8) begin  // gen/blk/device.ts:825
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd8) begin  // gen/blk/device.ts:838
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd9) begin  // gen/blk/device.ts:825
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd9) begin  // gen/blk/device.ts:838
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd10) begin  // gen/blk/device.ts:825
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd10) begin  // gen/blk/device.ts:838
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd11) begin  // gen/blk/device.ts:825
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd11) begin  // gen/blk/device.ts:838
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd12) begin  // gen/blk/device.ts:825
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd12) begin  // gen/blk/device.ts:838
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd13) begin  // gen/blk/device.ts:825
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd13) begin  // gen/blk/device.ts:838
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd14) begin  // gen/blk/device.ts:825
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd14) begin  // gen/blk/device.ts:838
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_17 == 4'd15) begin  // gen/blk/device.ts:825
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_17 == 4'd15) begin  // gen/blk/device.ts:838
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:838
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:860
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:860
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:860
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:862
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:873
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:873
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:873
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:875
       end
-      case (s_state)  // gen/blk/device.ts:878
+      case (s_state)  // gen/blk/device.ts:891
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:880
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:886
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:887
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:887
+          s_len_error <= 1'b0;  // gen/blk/device.ts:893
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:899
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:900
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:900
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:887
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:900
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_18[15]) begin  // gen/blk/device.ts:891
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:893
+          if (~_sub_18[15]) begin  // gen/blk/device.ts:904
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:906
           end
         end
         S_STATE_FENCE: begin
-          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:897
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:898
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:898
+          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:910
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:911
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:898
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:911
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:898
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:911
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:898
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:911
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:898
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:911
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:898
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:911
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:898
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:911
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:898
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:911
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:898
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:911
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:898
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:911
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:898
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:911
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:898
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:911
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:898
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:911
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:898
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:911
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:898
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:911
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:898
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:911
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:899
-              s_len_error <= 1'b1;  // gen/blk/device.ts:901
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:912
+              s_len_error <= 1'b1;  // gen/blk/device.ts:914
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:903
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:916
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:909
+          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:922
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:935
-      case (state)  // gen/blk/device.ts:1003
+      b_status_write <= 1'b0;  // gen/blk/device.ts:948
+      case (state)  // gen/blk/device.ts:1016
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1005
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1006
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1006
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1018
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1019
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1006
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1019
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1006
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1019
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1006
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1019
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1006
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1019
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1006
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1019
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1006
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1019
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1006
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1019
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1006
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1019
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1006
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1019
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1006
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1019
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1006
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1019
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1006
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1019
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1006
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1019
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1006
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1019
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1006
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1019
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1008
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1009
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1010
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1011
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1012
-            state <= STATE_CHECK;  // gen/blk/device.ts:1013
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1021
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1022
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1023
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1024
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1025
+            state <= STATE_CHECK;  // gen/blk/device.ts:1026
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:1019
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1025
-              state <= STATE_IDLE;  // gen/blk/device.ts:1026
+          if (no_writable) begin  // gen/blk/device.ts:1032
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1036
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1038
+              state <= STATE_IDLE;  // gen/blk/device.ts:1039
             end
-          end else if (malformed) begin  // gen/blk/device.ts:1029
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (malformed) begin  // gen/blk/device.ts:1042
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:1030
+            state <= STATE_HDR;  // gen/blk/device.ts:1043
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
-            state <= STATE_PREP;  // gen/blk/device.ts:1044
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1046
+            state <= STATE_PREP;  // gen/blk/device.ts:1057
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:1067
+          state <= STATE_DECODE;  // gen/blk/device.ts:1080
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:1089
-            state <= STATE_DECODE;  // gen/blk/device.ts:1089
-          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-            state <= STATE_DECODE;  // gen/blk/device.ts:1092
-          end else if (slot_err) begin  // gen/blk/device.ts:1093
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
-            if (io_bad) begin  // gen/blk/device.ts:1101
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          if (blocked) begin  // gen/blk/device.ts:1102
+            state <= STATE_DECODE;  // gen/blk/device.ts:1102
+          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+            state <= STATE_DECODE;  // gen/blk/device.ts:1105
+          end else if (slot_err) begin  // gen/blk/device.ts:1106
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
+            if (io_bad) begin  // gen/blk/device.ts:1114
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:1102
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1104
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1104
+              if (t_out) begin  // gen/blk/device.ts:1115
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1117
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1104
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1117
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1104
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1117
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1104
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1117
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1104
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1117
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1104
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1117
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1104
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1117
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1104
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1117
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1104
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1117
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1104
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1117
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1104
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1117
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1104
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1117
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1104
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1117
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1104
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1117
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1104
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1117
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1104
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1117
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_staged) begin  // gen/blk/device.ts:1105
-                  copy_left <= out_data[12:6];  // gen/blk/device.ts:1108
+                if (b_staged) begin  // gen/blk/device.ts:1118
+                  copy_left <= out_data[12:6];  // gen/blk/device.ts:1121
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/device.ts:329
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:329
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              if (t_out & b_staged) begin  // gen/blk/device.ts:1115
-                state <= STATE_COPY;  // gen/blk/device.ts:1115
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              if (t_out & b_staged) begin  // gen/blk/device.ts:1128
+                state <= STATE_COPY;  // gen/blk/device.ts:1128
               end else begin
-                state <= STATE_DATA;  // gen/blk/device.ts:1115
+                state <= STATE_DATA;  // gen/blk/device.ts:1128
               end
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:1118
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (t_get_id) begin  // gen/blk/device.ts:1121
-            if (id_bad) begin  // gen/blk/device.ts:1122
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_flush) begin  // gen/blk/device.ts:1131
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_get_id) begin  // gen/blk/device.ts:1134
+            if (id_bad) begin  // gen/blk/device.ts:1135
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:329
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_DATA;  // gen/blk/device.ts:1127
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_DATA;  // gen/blk/device.ts:1140
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:1130
-            if (~features[13]) begin  // gen/blk/device.ts:1071
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_discard) begin  // gen/blk/device.ts:1143
+            if (~features[13]) begin  // gen/blk/device.ts:1084
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1081
-              state <= STATE_SEG;  // gen/blk/device.ts:1085
+              zero_error <= 1'b0;  // gen/blk/device.ts:1094
+              state <= STATE_SEG;  // gen/blk/device.ts:1098
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
-            if (~features[14]) begin  // gen/blk/device.ts:1071
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1144
+            if (~features[14]) begin  // gen/blk/device.ts:1084
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1081
-              state <= STATE_SEG;  // gen/blk/device.ts:1085
+              zero_error <= 1'b0;  // gen/blk/device.ts:1094
+              state <= STATE_SEG;  // gen/blk/device.ts:1098
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:1136
-            state <= STATE_POST;  // gen/blk/device.ts:1136
+          if (~walk_walking) begin  // gen/blk/device.ts:1149
+            state <= STATE_POST;  // gen/blk/device.ts:1149
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:329
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1141
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1154
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:1144
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1146
+          if (dma_idle) begin  // gen/blk/device.ts:1157
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1159
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1162
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1175
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1168
-            zero_done <= seg_empty;  // gen/blk/device.ts:1180
-            state <= STATE_ZERO;  // gen/blk/device.ts:1181
-          end else if (1'b0) begin  // gen/blk/device.ts:1183
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1178
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1179
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1180
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1181
+            zero_done <= seg_empty;  // gen/blk/device.ts:1193
+            state <= STATE_ZERO;  // gen/blk/device.ts:1194
+          end else if (1'b0) begin  // gen/blk/device.ts:1196
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1187
+            state <= STATE_SEG;  // gen/blk/device.ts:1200
           end
         end
         STATE_COPY: begin
-          if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1191
-            copy_left <= copy_left - 7'd1;  // gen/blk/device.ts:1193
-            copy_valid <= 1'b1;  // gen/blk/device.ts:1194
-          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1195
-            copy_valid <= 1'b0;  // gen/blk/device.ts:1195
+          if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1204
+            copy_left <= copy_left - 7'd1;  // gen/blk/device.ts:1206
+            copy_valid <= 1'b1;  // gen/blk/device.ts:1207
+          end else if ((~copy_valid) | store_cp_ready) begin  // gen/blk/device.ts:1208
+            copy_valid <= 1'b0;  // gen/blk/device.ts:1208
           end
-          if ((copy_left == 7'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1197
-            state <= STATE_POST;  // gen/blk/device.ts:1197
+          if ((copy_left == 7'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1210
+            state <= STATE_POST;  // gen/blk/device.ts:1210
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1203
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1213
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1216
           end
-          if (zero_done) begin  // gen/blk/device.ts:1205
-            if (seg_last) begin  // gen/blk/device.ts:1207
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1208
-                b_status_write <= 1'b1;  // gen/blk/device.ts:943
-                state <= STATE_POST;  // gen/blk/device.ts:950
+          if (zero_done) begin  // gen/blk/device.ts:1218
+            if (seg_last) begin  // gen/blk/device.ts:1220
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1221
+                b_status_write <= 1'b1;  // gen/blk/device.ts:956
+                state <= STATE_POST;  // gen/blk/device.ts:963
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1211
+              state <= STATE_SEG;  // gen/blk/device.ts:1224
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1218
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1219
-            state <= STATE_IDLE;  // gen/blk/device.ts:1220
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1231
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1232
+            state <= STATE_IDLE;  // gen/blk/device.ts:1233
           end
         end
         default: begin end
@@ -2442,76 +2455,76 @@ module virtio_blk_w256_339bcc9374 (
         walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:314
       end
     end
-    cap_slot_q <= _mux_14;  // gen/blk/device.ts:662
-    cap_strb_q <= {_or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34, _or_35};  // gen/blk/device.ts:663
-    if (scan_busy) begin  // gen/blk/device.ts:743
-    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:747
-      scan_word <= store_werr_word;  // gen/blk/device.ts:750
+    cap_slot_q <= _mux_14;  // gen/blk/device.ts:671
+    cap_strb_q <= {_or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34, _or_35};  // gen/blk/device.ts:672
+    if (scan_busy) begin  // gen/blk/device.ts:756
+    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:760
+      scan_word <= store_werr_word;  // gen/blk/device.ts:763
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) begin  // gen/blk/device.ts:826
-      rd_out_data <= {(rd_order_deq_data[31] ? (rd_order_deq_data[30] ? (((rd_order_deq_data[28] == 1'b0) ? ({248'd0, ((_and_16 & rd_err_pending) ? 8'd1 : rd_order_deq_data[23:16])} << 128) : 256'd0) | ((rd_order_deq_data[29] & (rd_order_deq_data[28] == 1'b1)) ? _cat_36 : 256'd0)) : 256'd0) : store_rdata_data[511:256]), (rd_order_deq_data[15] ? (rd_order_deq_data[14] ? (((rd_order_deq_data[12] == 1'b0) ? ({248'd0, ((((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} << 128) : 256'd0) | ((rd_order_deq_data[13] & (rd_order_deq_data[12] == 1'b1)) ? _cat_36 : 256'd0)) : 256'd0) : store_rdata_data[255:0])};  // gen/blk/device.ts:827
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[31] & rd_order_deq_data[15]))) | store_rdata_valid)) begin  // gen/blk/device.ts:839
+      rd_out_data <= {(rd_order_deq_data[31] ? (rd_order_deq_data[30] ? (((rd_order_deq_data[28] == 1'b0) ? ({248'd0, ((_and_16 & rd_err_pending) ? 8'd1 : rd_order_deq_data[23:16])} << 128) : 256'd0) | ((rd_order_deq_data[29] & (rd_order_deq_data[28] == 1'b1)) ? _cat_36 : 256'd0)) : 256'd0) : store_rdata_data[511:256]), (rd_order_deq_data[15] ? (rd_order_deq_data[14] ? (((rd_order_deq_data[12] == 1'b0) ? ({248'd0, ((((rd_order_deq_data[15] & rd_order_deq_data[14]) & (rd_order_deq_data[12] == 1'b0)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} << 128) : 256'd0) | ((rd_order_deq_data[13] & (rd_order_deq_data[12] == 1'b1)) ? _cat_36 : 256'd0)) : 256'd0) : store_rdata_data[255:0])};  // gen/blk/device.ts:840
     end
-    case (s_state)  // gen/blk/device.ts:878
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_READS: begin
-        if (~_sub_18[15]) begin  // gen/blk/device.ts:891
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:892
+        if (~_sub_18[15]) begin  // gen/blk/device.ts:904
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:905
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:1017
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:1018
-        if (no_writable) begin  // gen/blk/device.ts:1019
-        end else if (malformed) begin  // gen/blk/device.ts:1029
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:1030
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:1031
+        if (no_writable) begin  // gen/blk/device.ts:1032
+        end else if (malformed) begin  // gen/blk/device.ts:1042
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
-          cap <= capture_rd0;  // gen/blk/device.ts:1034
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1038
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1039
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1040
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1041
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1042
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1043
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1046
+          cap <= capture_rd0;  // gen/blk/device.ts:1047
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1051
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1052
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1053
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1054
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1055
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1056
         end
       end
       STATE_PREP: begin
-        blocked <= _or_37 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1049
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:86] == 42'd0) & (({4'd0, cap[85:64]} + {1'b0, _mux_38[33:9]}) <= 26'd2097152)));  // gen/blk/device.ts:1058
-        storage_off <= {cap[84:64], 9'd0};  // gen/blk/device.ts:1059
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1060
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1062
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1064
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1066
+        blocked <= _or_37 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1062
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:86] == 42'd0) & (({4'd0, cap[85:64]} + {1'b0, _mux_38[33:9]}) <= 26'd2097152)));  // gen/blk/device.ts:1071
+        storage_off <= {cap[84:64], 9'd0};  // gen/blk/device.ts:1072
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1073
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1075
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1077
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1079
       end
       STATE_DECODE: begin
-        blocked <= _or_37 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1088
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
-          if (io_bad) begin  // gen/blk/device.ts:1101
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        blocked <= _or_37 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1101
+        if (blocked) begin  // gen/blk/device.ts:1102
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+        end else if (slot_err) begin  // gen/blk/device.ts:1106
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
+          if (io_bad) begin  // gen/blk/device.ts:1114
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1102
-              if (b_staged) begin  // gen/blk/device.ts:1105
-                copy_row <= 6'd0;  // gen/blk/device.ts:1107
-                zero_line <= storage_off[29:5];  // gen/blk/device.ts:1109
+            if (t_out) begin  // gen/blk/device.ts:1115
+              if (b_staged) begin  // gen/blk/device.ts:1118
+                copy_row <= 6'd0;  // gen/blk/device.ts:1120
+                zero_line <= storage_off[29:5];  // gen/blk/device.ts:1122
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/device.ts:331
                 walk_off <= 34'd16;  // gen/blk/device.ts:332
@@ -2528,19 +2541,19 @@ module virtio_blk_w256_339bcc9374 (
               walk_idx <= 4'd0;  // gen/blk/device.ts:336
               walk_pos <= 34'd0;  // gen/blk/device.ts:337
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:942
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1113
-            fence <= t_out;  // gen/blk/device.ts:1114
+            b_status <= 8'd0;  // gen/blk/device.ts:955
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1126
+            fence <= t_out;  // gen/blk/device.ts:1127
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:1118
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (t_get_id) begin  // gen/blk/device.ts:1121
-          if (id_bad) begin  // gen/blk/device.ts:1122
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_flush) begin  // gen/blk/device.ts:1131
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_get_id) begin  // gen/blk/device.ts:1134
+          if (id_bad) begin  // gen/blk/device.ts:1135
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:331
             walk_off <= 34'd0;  // gen/blk/device.ts:332
@@ -2548,52 +2561,52 @@ module virtio_blk_w256_339bcc9374 (
             walk_dev <= 31'd1073741856;  // gen/blk/device.ts:335
             walk_idx <= 4'd0;  // gen/blk/device.ts:336
             walk_pos <= 34'd0;  // gen/blk/device.ts:337
-            b_status <= 8'd0;  // gen/blk/device.ts:942
-            written <= id_len;  // gen/blk/device.ts:1125
-            fence <= 1'b0;  // gen/blk/device.ts:1126
+            b_status <= 8'd0;  // gen/blk/device.ts:955
+            written <= id_len;  // gen/blk/device.ts:1138
+            fence <= 1'b0;  // gen/blk/device.ts:1139
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:1130
-          if (~features[13]) begin  // gen/blk/device.ts:1071
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_discard) begin  // gen/blk/device.ts:1143
+          if (~features[13]) begin  // gen/blk/device.ts:1084
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:1080
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
+            is_discard <= 1'b1;  // gen/blk/device.ts:1093
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1095
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1096
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1097
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
-          if (~features[14]) begin  // gen/blk/device.ts:1071
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1144
+          if (~features[14]) begin  // gen/blk/device.ts:1084
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:1080
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
+            is_discard <= 1'b0;  // gen/blk/device.ts:1093
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1095
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1096
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1097
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
+          b_status <= 8'd2;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
         end
       end
       STATE_SEG: begin
@@ -2605,65 +2618,65 @@ module virtio_blk_w256_339bcc9374 (
         walk_pos <= 34'd0;  // gen/blk/device.ts:337
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:1144
-          cap <= capture_rd0;  // gen/blk/device.ts:1145
+        if (dma_idle) begin  // gen/blk/device.ts:1157
+          cap <= capture_rd0;  // gen/blk/device.ts:1158
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1153
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:1159
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1160
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1161
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1166
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:1172
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1173
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1174
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
-          b_status <= 8'd2;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1168
-          zero_line <= {cap[20:0], 4'd0};  // gen/blk/device.ts:1170
-          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:1175
-        end else if (1'b0) begin  // gen/blk/device.ts:1183
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1178
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1179
+          b_status <= 8'd2;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1180
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1181
+          zero_line <= {cap[20:0], 4'd0};  // gen/blk/device.ts:1183
+          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/device.ts:1188
+        end else if (1'b0) begin  // gen/blk/device.ts:1196
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1185
-          if (seg_last) begin  // gen/blk/device.ts:1186
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1186
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1198
+          if (seg_last) begin  // gen/blk/device.ts:1199
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1199
           end
         end
       end
       STATE_COPY: begin
-        if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1191
-          copy_row <= copy_row + 6'd1;  // gen/blk/device.ts:1192
+        if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1204
+          copy_row <= copy_row + 6'd1;  // gen/blk/device.ts:1205
         end
-        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1196
-          zero_line <= zero_line + 25'd2;  // gen/blk/device.ts:1196
+        if (store_cp_ready) begin  // gen/blk/device.ts:1209
+          zero_line <= zero_line + 25'd2;  // gen/blk/device.ts:1209
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
-          zero_line <= zero_line + 25'd2;  // gen/blk/device.ts:1201
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1202
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1213
+          zero_line <= zero_line + 25'd2;  // gen/blk/device.ts:1214
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1215
         end
-        if (zero_done) begin  // gen/blk/device.ts:1205
-          if (seg_last) begin  // gen/blk/device.ts:1207
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1208
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:942
-              written <= 34'd0;  // gen/blk/device.ts:948
-              fence <= 1'b1;  // gen/blk/device.ts:949
+        if (zero_done) begin  // gen/blk/device.ts:1218
+          if (seg_last) begin  // gen/blk/device.ts:1220
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1221
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:955
+              written <= 34'd0;  // gen/blk/device.ts:961
+              fence <= 1'b1;  // gen/blk/device.ts:962
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1210
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1223
           end
         end
       end
@@ -2684,7 +2697,7 @@ module virtio_blk_w256_339bcc9374 (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | _and_7))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1007
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1020
   always @(posedge clk) begin  // gen/blk/device.ts:410
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2696,15 +2709,15 @@ module virtio_blk_w256_339bcc9374 (
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:852
-  always @(posedge clk) begin  // gen/blk/device.ts:936
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:865
+  always @(posedge clk) begin  // gen/blk/device.ts:949
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
   end
-  assign status_byte_rd0 = status_byte[_add_5[4:1]];  // gen/blk/device.ts:762
-  assign status_byte_rd1 = status_byte[mem_rd_addr[4:1]];  // gen/blk/device.ts:762
-  always @(posedge clk) begin  // gen/blk/device.ts:624
+  assign status_byte_rd0 = status_byte[_add_5[4:1]];  // gen/blk/device.ts:775
+  assign status_byte_rd1 = status_byte[mem_rd_addr[4:1]];  // gen/blk/device.ts:775
+  always @(posedge clk) begin  // gen/blk/device.ts:634
     if (_and_10) begin
       if (_cat_40[0]) capture[_mux_14][7:0] <= _cat_39[7:0];
       if (_cat_40[1]) capture[_mux_14][15:8] <= _cat_39[15:8];
@@ -2724,91 +2737,91 @@ module virtio_blk_w256_339bcc9374 (
       if (_cat_40[15]) capture[_mux_14][127:120] <= _cat_39[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:956
-  always @(posedge clk) begin  // gen/blk/device.ts:643
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:969
+  always @(posedge clk) begin  // gen/blk/device.ts:652
     if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? _and_41 : _and_42)) begin
-      if (_mux_44[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][7:0] <= _mux_43[7:0];
-      if (_mux_44[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][15:8] <= _mux_43[15:8];
-      if (_mux_44[2]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][23:16] <= _mux_43[23:16];
-      if (_mux_44[3]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][31:24] <= _mux_43[31:24];
-      if (_mux_44[4]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][39:32] <= _mux_43[39:32];
-      if (_mux_44[5]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][47:40] <= _mux_43[47:40];
-      if (_mux_44[6]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][55:48] <= _mux_43[55:48];
-      if (_mux_44[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][63:56] <= _mux_43[63:56];
-      if (_mux_44[8]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][71:64] <= _mux_43[71:64];
-      if (_mux_44[9]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][79:72] <= _mux_43[79:72];
-      if (_mux_44[10]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][87:80] <= _mux_43[87:80];
-      if (_mux_44[11]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][95:88] <= _mux_43[95:88];
-      if (_mux_44[12]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][103:96] <= _mux_43[103:96];
-      if (_mux_44[13]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][111:104] <= _mux_43[111:104];
-      if (_mux_44[14]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][119:112] <= _mux_43[119:112];
-      if (_mux_44[15]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][127:120] <= _mux_43[127:120];
-      if (_mux_44[16]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][135:128] <= _mux_43[135:128];
-      if (_mux_44[17]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][143:136] <= _mux_43[143:136];
-      if (_mux_44[18]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][151:144] <= _mux_43[151:144];
-      if (_mux_44[19]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][159:152] <= _mux_43[159:152];
-      if (_mux_44[20]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][167:160] <= _mux_43[167:160];
-      if (_mux_44[21]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][175:168] <= _mux_43[175:168];
-      if (_mux_44[22]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][183:176] <= _mux_43[183:176];
-      if (_mux_44[23]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][191:184] <= _mux_43[191:184];
-      if (_mux_44[24]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][199:192] <= _mux_43[199:192];
-      if (_mux_44[25]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][207:200] <= _mux_43[207:200];
-      if (_mux_44[26]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][215:208] <= _mux_43[215:208];
-      if (_mux_44[27]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][223:216] <= _mux_43[223:216];
-      if (_mux_44[28]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][231:224] <= _mux_43[231:224];
-      if (_mux_44[29]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][239:232] <= _mux_43[239:232];
-      if (_mux_44[30]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][247:240] <= _mux_43[247:240];
-      if (_mux_44[31]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][255:248] <= _mux_43[255:248];
+      if (_mux_44[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][7:0] <= _slice_43[7:0];
+      if (_mux_44[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][15:8] <= _slice_43[15:8];
+      if (_mux_44[2]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][23:16] <= _slice_43[23:16];
+      if (_mux_44[3]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][31:24] <= _slice_43[31:24];
+      if (_mux_44[4]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][39:32] <= _slice_43[39:32];
+      if (_mux_44[5]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][47:40] <= _slice_43[47:40];
+      if (_mux_44[6]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][55:48] <= _slice_43[55:48];
+      if (_mux_44[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][63:56] <= _slice_43[63:56];
+      if (_mux_44[8]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][71:64] <= _slice_43[71:64];
+      if (_mux_44[9]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][79:72] <= _slice_43[79:72];
+      if (_mux_44[10]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][87:80] <= _slice_43[87:80];
+      if (_mux_44[11]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][95:88] <= _slice_43[95:88];
+      if (_mux_44[12]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][103:96] <= _slice_43[103:96];
+      if (_mux_44[13]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][111:104] <= _slice_43[111:104];
+      if (_mux_44[14]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][119:112] <= _slice_43[119:112];
+      if (_mux_44[15]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][127:120] <= _slice_43[127:120];
+      if (_mux_44[16]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][135:128] <= _slice_43[135:128];
+      if (_mux_44[17]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][143:136] <= _slice_43[143:136];
+      if (_mux_44[18]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][151:144] <= _slice_43[151:144];
+      if (_mux_44[19]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][159:152] <= _slice_43[159:152];
+      if (_mux_44[20]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][167:160] <= _slice_43[167:160];
+      if (_mux_44[21]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][175:168] <= _slice_43[175:168];
+      if (_mux_44[22]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][183:176] <= _slice_43[183:176];
+      if (_mux_44[23]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][191:184] <= _slice_43[191:184];
+      if (_mux_44[24]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][199:192] <= _slice_43[199:192];
+      if (_mux_44[25]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][207:200] <= _slice_43[207:200];
+      if (_mux_44[26]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][215:208] <= _slice_43[215:208];
+      if (_mux_44[27]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][223:216] <= _slice_43[223:216];
+      if (_mux_44[28]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][231:224] <= _slice_43[231:224];
+      if (_mux_44[29]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][239:232] <= _slice_43[239:232];
+      if (_mux_44[30]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][247:240] <= _slice_43[247:240];
+      if (_mux_44[31]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][255:248] <= _slice_43[255:248];
     end
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:707
+  always @(posedge clk) begin  // gen/blk/device.ts:717
     if (_and_19 & rd_quiet) stage_bank0_rd0 <= stage_bank0[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:643
+  always @(posedge clk) begin  // gen/blk/device.ts:652
     if ((mem_wr_valid & mem_wr_ready) & (mem_wr_addr[0] ? _and_41 : _and_42)) begin
-      if (_mux_46[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][7:0] <= _mux_45[7:0];
-      if (_mux_46[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][15:8] <= _mux_45[15:8];
-      if (_mux_46[2]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][23:16] <= _mux_45[23:16];
-      if (_mux_46[3]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][31:24] <= _mux_45[31:24];
-      if (_mux_46[4]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][39:32] <= _mux_45[39:32];
-      if (_mux_46[5]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][47:40] <= _mux_45[47:40];
-      if (_mux_46[6]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][55:48] <= _mux_45[55:48];
-      if (_mux_46[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][63:56] <= _mux_45[63:56];
-      if (_mux_46[8]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][71:64] <= _mux_45[71:64];
-      if (_mux_46[9]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][79:72] <= _mux_45[79:72];
-      if (_mux_46[10]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][87:80] <= _mux_45[87:80];
-      if (_mux_46[11]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][95:88] <= _mux_45[95:88];
-      if (_mux_46[12]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][103:96] <= _mux_45[103:96];
-      if (_mux_46[13]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][111:104] <= _mux_45[111:104];
-      if (_mux_46[14]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][119:112] <= _mux_45[119:112];
-      if (_mux_46[15]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][127:120] <= _mux_45[127:120];
-      if (_mux_46[16]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][135:128] <= _mux_45[135:128];
-      if (_mux_46[17]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][143:136] <= _mux_45[143:136];
-      if (_mux_46[18]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][151:144] <= _mux_45[151:144];
-      if (_mux_46[19]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][159:152] <= _mux_45[159:152];
-      if (_mux_46[20]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][167:160] <= _mux_45[167:160];
-      if (_mux_46[21]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][175:168] <= _mux_45[175:168];
-      if (_mux_46[22]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][183:176] <= _mux_45[183:176];
-      if (_mux_46[23]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][191:184] <= _mux_45[191:184];
-      if (_mux_46[24]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][199:192] <= _mux_45[199:192];
-      if (_mux_46[25]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][207:200] <= _mux_45[207:200];
-      if (_mux_46[26]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][215:208] <= _mux_45[215:208];
-      if (_mux_46[27]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][223:216] <= _mux_45[223:216];
-      if (_mux_46[28]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][231:224] <= _mux_45[231:224];
-      if (_mux_46[29]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][239:232] <= _mux_45[239:232];
-      if (_mux_46[30]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][247:240] <= _mux_45[247:240];
-      if (_mux_46[31]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][255:248] <= _mux_45[255:248];
+      if (_mux_46[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][7:0] <= _slice_45[7:0];
+      if (_mux_46[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][15:8] <= _slice_45[15:8];
+      if (_mux_46[2]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][23:16] <= _slice_45[23:16];
+      if (_mux_46[3]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][31:24] <= _slice_45[31:24];
+      if (_mux_46[4]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][39:32] <= _slice_45[39:32];
+      if (_mux_46[5]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][47:40] <= _slice_45[47:40];
+      if (_mux_46[6]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][55:48] <= _slice_45[55:48];
+      if (_mux_46[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][63:56] <= _slice_45[63:56];
+      if (_mux_46[8]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][71:64] <= _slice_45[71:64];
+      if (_mux_46[9]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][79:72] <= _slice_45[79:72];
+      if (_mux_46[10]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][87:80] <= _slice_45[87:80];
+      if (_mux_46[11]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][95:88] <= _slice_45[95:88];
+      if (_mux_46[12]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][103:96] <= _slice_45[103:96];
+      if (_mux_46[13]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][111:104] <= _slice_45[111:104];
+      if (_mux_46[14]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][119:112] <= _slice_45[119:112];
+      if (_mux_46[15]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][127:120] <= _slice_45[127:120];
+      if (_mux_46[16]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][135:128] <= _slice_45[135:128];
+      if (_mux_46[17]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][143:136] <= _slice_45[143:136];
+      if (_mux_46[18]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][151:144] <= _slice_45[151:144];
+      if (_mux_46[19]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][159:152] <= _slice_45[159:152];
+      if (_mux_46[20]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][167:160] <= _slice_45[167:160];
+      if (_mux_46[21]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][175:168] <= _slice_45[175:168];
+      if (_mux_46[22]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][183:176] <= _slice_45[183:176];
+      if (_mux_46[23]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][191:184] <= _slice_45[191:184];
+      if (_mux_46[24]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][199:192] <= _slice_45[199:192];
+      if (_mux_46[25]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][207:200] <= _slice_45[207:200];
+      if (_mux_46[26]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][215:208] <= _slice_45[215:208];
+      if (_mux_46[27]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][223:216] <= _slice_45[223:216];
+      if (_mux_46[28]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][231:224] <= _slice_45[231:224];
+      if (_mux_46[29]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][239:232] <= _slice_45[239:232];
+      if (_mux_46[30]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][247:240] <= _slice_45[247:240];
+      if (_mux_46[31]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][255:248] <= _slice_45[255:248];
     end
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:707
+  always @(posedge clk) begin  // gen/blk/device.ts:717
     if (_and_19 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:986
+  always @(posedge clk) begin  // gen/blk/device.ts:999
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[29:6]} + out_data[30:6]), storage_off[29:6]};
     end
   end
-  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:739
+  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:752
 
 endmodule
 

@@ -176,6 +176,10 @@ module virtio_blk_w64_b1a831fd0d (
   wire store_axi_rlast;  // gen/blk/device.ts:240
   wire store_wr_pending;  // gen/blk/device.ts:240
   wire store_wr_zero;  // gen/blk/device.ts:240
+  wire store_cp_valid;  // gen/blk/device.ts:240
+  wire store_cp_ready;  // gen/blk/device.ts:240
+  wire [127:0] store_cp_data;  // gen/blk/device.ts:240
+  wire [13:0] store_cp_word;  // gen/blk/device.ts:240
   wire store_b_ready;  // gen/blk/device.ts:240
   wire store_werr;  // gen/blk/device.ts:240
   wire store_werr_zero;  // gen/blk/device.ts:240
@@ -346,138 +350,139 @@ module virtio_blk_w64_b1a831fd0d (
   reg [7:0] wr_outstanding;  // gen/blk/device.ts:518
   wire rd_quiet;  // gen/blk/device.ts:527
   reg spec_fail;  // gen/blk/device.ts:536
-  reg cap_sel_q_0;  // gen/blk/device.ts:658
-  reg cap_sel_q_1;  // gen/blk/device.ts:658
-  reg cap_sel_q_2;  // gen/blk/device.ts:658
-  reg cap_sel_q_3;  // gen/blk/device.ts:658
-  reg cap_sel_q_4;  // gen/blk/device.ts:658
-  reg cap_sel_q_5;  // gen/blk/device.ts:658
-  reg cap_sel_q_6;  // gen/blk/device.ts:658
-  reg cap_sel_q_7;  // gen/blk/device.ts:658
-  reg cap_sel_q_8;  // gen/blk/device.ts:658
-  reg cap_sel_q_9;  // gen/blk/device.ts:658
-  reg cap_sel_q_10;  // gen/blk/device.ts:658
-  reg cap_sel_q_11;  // gen/blk/device.ts:658
-  reg cap_sel_q_12;  // gen/blk/device.ts:658
-  reg cap_sel_q_13;  // gen/blk/device.ts:658
-  reg cap_sel_q_14;  // gen/blk/device.ts:658
-  reg cap_sel_q_15;  // gen/blk/device.ts:658
-  reg [3:0] cap_slot_q;  // gen/blk/device.ts:659
-  reg [15:0] cap_strb_q;  // gen/blk/device.ts:660
-  reg [4:0] hdr_count_0;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_1;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_2;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_3;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_4;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_5;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_6;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_7;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_8;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_9;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_10;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_11;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_12;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_13;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_14;  // gen/blk/device.ts:672
-  reg [4:0] hdr_count_15;  // gen/blk/device.ts:672
-  wire [4:0] hdr_sum;  // gen/blk/device.ts:673
-  reg [127:0] cap;  // gen/blk/device.ts:682
-  reg [14:0] zero_line;  // gen/blk/device.ts:687
-  reg [39:0] zero_left;  // gen/blk/device.ts:688
-  reg zero_done;  // gen/blk/device.ts:690
-  reg copy_valid;  // gen/blk/device.ts:700
-  reg [7:0] copy_row;  // gen/blk/device.ts:701
-  reg [8:0] copy_left;  // gen/blk/device.ts:702
-  reg [63:0] stage_bank0_rd0;  // gen/blk/device.ts:707
-  reg [63:0] stage_bank1_rd0;  // gen/blk/device.ts:707
-  reg out_active_0;  // gen/blk/device.ts:729
-  reg out_active_1;  // gen/blk/device.ts:729
-  reg out_active_2;  // gen/blk/device.ts:729
-  reg out_active_3;  // gen/blk/device.ts:729
-  reg out_active_4;  // gen/blk/device.ts:729
-  reg out_active_5;  // gen/blk/device.ts:729
-  reg out_active_6;  // gen/blk/device.ts:729
-  reg out_active_7;  // gen/blk/device.ts:729
-  reg out_active_8;  // gen/blk/device.ts:729
-  reg out_active_9;  // gen/blk/device.ts:729
-  reg out_active_10;  // gen/blk/device.ts:729
-  reg out_active_11;  // gen/blk/device.ts:729
-  reg out_active_12;  // gen/blk/device.ts:729
-  reg out_active_13;  // gen/blk/device.ts:729
-  reg out_active_14;  // gen/blk/device.ts:729
-  reg out_active_15;  // gen/blk/device.ts:729
-  reg out_start;  // gen/blk/device.ts:730
-  reg scan_busy;  // gen/blk/device.ts:732
-  reg [3:0] scan_slot;  // gen/blk/device.ts:733
-  reg [13:0] scan_word;  // gen/blk/device.ts:734
-  reg zero_error;  // gen/blk/device.ts:737
-  wire [28:0] out_range_rd0;  // gen/blk/device.ts:739
-  wire rd_order_enq_valid;  // gen/blk/device.ts:764
-  wire rd_order_enq_ready;  // gen/blk/device.ts:764
-  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:764
-  wire rd_order_deq_valid;  // gen/blk/device.ts:764
-  wire rd_order_deq_ready;  // gen/blk/device.ts:764
-  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:764
+  wire [127:0] mem_wr_words;  // gen/blk/device.ts:575
+  reg cap_sel_q_0;  // gen/blk/device.ts:667
+  reg cap_sel_q_1;  // gen/blk/device.ts:667
+  reg cap_sel_q_2;  // gen/blk/device.ts:667
+  reg cap_sel_q_3;  // gen/blk/device.ts:667
+  reg cap_sel_q_4;  // gen/blk/device.ts:667
+  reg cap_sel_q_5;  // gen/blk/device.ts:667
+  reg cap_sel_q_6;  // gen/blk/device.ts:667
+  reg cap_sel_q_7;  // gen/blk/device.ts:667
+  reg cap_sel_q_8;  // gen/blk/device.ts:667
+  reg cap_sel_q_9;  // gen/blk/device.ts:667
+  reg cap_sel_q_10;  // gen/blk/device.ts:667
+  reg cap_sel_q_11;  // gen/blk/device.ts:667
+  reg cap_sel_q_12;  // gen/blk/device.ts:667
+  reg cap_sel_q_13;  // gen/blk/device.ts:667
+  reg cap_sel_q_14;  // gen/blk/device.ts:667
+  reg cap_sel_q_15;  // gen/blk/device.ts:667
+  reg [3:0] cap_slot_q;  // gen/blk/device.ts:668
+  reg [15:0] cap_strb_q;  // gen/blk/device.ts:669
+  reg [4:0] hdr_count_0;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_1;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_2;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_3;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_4;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_5;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_6;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_7;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_8;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_9;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_10;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_11;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_12;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_13;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_14;  // gen/blk/device.ts:681
+  reg [4:0] hdr_count_15;  // gen/blk/device.ts:681
+  wire [4:0] hdr_sum;  // gen/blk/device.ts:682
+  reg [127:0] cap;  // gen/blk/device.ts:691
+  reg [14:0] zero_line;  // gen/blk/device.ts:696
+  reg [39:0] zero_left;  // gen/blk/device.ts:697
+  reg zero_done;  // gen/blk/device.ts:699
+  reg copy_valid;  // gen/blk/device.ts:709
+  reg [7:0] copy_row;  // gen/blk/device.ts:710
+  reg [8:0] copy_left;  // gen/blk/device.ts:711
+  reg [63:0] stage_bank0_rd0;  // gen/blk/device.ts:717
+  reg [63:0] stage_bank1_rd0;  // gen/blk/device.ts:717
+  reg out_active_0;  // gen/blk/device.ts:742
+  reg out_active_1;  // gen/blk/device.ts:742
+  reg out_active_2;  // gen/blk/device.ts:742
+  reg out_active_3;  // gen/blk/device.ts:742
+  reg out_active_4;  // gen/blk/device.ts:742
+  reg out_active_5;  // gen/blk/device.ts:742
+  reg out_active_6;  // gen/blk/device.ts:742
+  reg out_active_7;  // gen/blk/device.ts:742
+  reg out_active_8;  // gen/blk/device.ts:742
+  reg out_active_9;  // gen/blk/device.ts:742
+  reg out_active_10;  // gen/blk/device.ts:742
+  reg out_active_11;  // gen/blk/device.ts:742
+  reg out_active_12;  // gen/blk/device.ts:742
+  reg out_active_13;  // gen/blk/device.ts:742
+  reg out_active_14;  // gen/blk/device.ts:742
+  reg out_active_15;  // gen/blk/device.ts:742
+  reg out_start;  // gen/blk/device.ts:743
+  reg scan_busy;  // gen/blk/device.ts:745
+  reg [3:0] scan_slot;  // gen/blk/device.ts:746
+  reg [13:0] scan_word;  // gen/blk/device.ts:747
+  reg zero_error;  // gen/blk/device.ts:750
+  wire [28:0] out_range_rd0;  // gen/blk/device.ts:752
+  wire rd_order_enq_valid;  // gen/blk/device.ts:777
+  wire rd_order_enq_ready;  // gen/blk/device.ts:777
+  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:777
+  wire rd_order_deq_valid;  // gen/blk/device.ts:777
+  wire rd_order_deq_ready;  // gen/blk/device.ts:777
+  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:777
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:764
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:777
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:762
-  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:762
-  reg rd_out_valid;  // gen/blk/device.ts:799
-  reg [127:0] rd_out_data;  // gen/blk/device.ts:800
-  reg rd_err_pending;  // gen/blk/device.ts:812
-  reg completions_enq_valid;  // gen/blk/device.ts:846
-  wire completions_enq_ready;  // gen/blk/device.ts:846
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:846
-  wire completions_deq_valid;  // gen/blk/device.ts:846
-  wire completions_deq_ready;  // gen/blk/device.ts:846
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:846
+  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:775
+  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:775
+  reg rd_out_valid;  // gen/blk/device.ts:812
+  reg [127:0] rd_out_data;  // gen/blk/device.ts:813
+  reg rd_err_pending;  // gen/blk/device.ts:825
+  reg completions_enq_valid;  // gen/blk/device.ts:859
+  wire completions_enq_ready;  // gen/blk/device.ts:859
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:859
+  wire completions_deq_valid;  // gen/blk/device.ts:859
+  wire completions_deq_ready;  // gen/blk/device.ts:859
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:859
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:846
+  wire [4:0] completions_count;  // gen/blk/device.ts:859
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:847
-  wire [33:0] slot_used_rd0;  // gen/blk/device.ts:852
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:872
-  reg s_len_error;  // gen/blk/device.ts:873
+  reg [4:0] statuses_done;  // gen/blk/device.ts:860
+  wire [33:0] slot_used_rd0;  // gen/blk/device.ts:865
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:885
+  reg s_len_error;  // gen/blk/device.ts:886
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:915
+  reg [33:0] written;  // gen/blk/device.ts:928
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:916
-  reg [8:0] seg_idx;  // gen/blk/device.ts:917
-  reg [8:0] seg_count;  // gen/blk/device.ts:918
-  reg seg_pass2;  // gen/blk/device.ts:919
-  wire dma_idle;  // gen/blk/device.ts:920
-  reg fence;  // gen/blk/device.ts:945
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:956
-  reg [33:0] out_data;  // gen/blk/device.ts:960
-  reg [33:0] in_data;  // gen/blk/device.ts:961
-  reg t_in;  // gen/blk/device.ts:962
-  reg t_out;  // gen/blk/device.ts:962
-  reg t_flush;  // gen/blk/device.ts:962
-  reg t_get_id;  // gen/blk/device.ts:962
-  reg t_discard;  // gen/blk/device.ts:962
-  reg t_write_zeroes;  // gen/blk/device.ts:962
-  reg io_bad;  // gen/blk/device.ts:962
-  reg dwz_bad;  // gen/blk/device.ts:962
-  reg dwz_too_many;  // gen/blk/device.ts:962
-  reg [17:0] storage_off;  // gen/blk/device.ts:972
-  reg [33:0] id_len;  // gen/blk/device.ts:973
-  reg seg_unsupp;  // gen/blk/device.ts:962
-  reg seg_ioerr;  // gen/blk/device.ts:962
-  reg seg_last;  // gen/blk/device.ts:962
-  reg seg_empty;  // gen/blk/device.ts:962
-  reg id_bad;  // gen/blk/device.ts:962
-  reg blocked;  // gen/blk/device.ts:962
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1007
+  reg is_discard;  // gen/blk/device.ts:929
+  reg [8:0] seg_idx;  // gen/blk/device.ts:930
+  reg [8:0] seg_count;  // gen/blk/device.ts:931
+  reg seg_pass2;  // gen/blk/device.ts:932
+  wire dma_idle;  // gen/blk/device.ts:933
+  reg fence;  // gen/blk/device.ts:958
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:969
+  reg [33:0] out_data;  // gen/blk/device.ts:973
+  reg [33:0] in_data;  // gen/blk/device.ts:974
+  reg t_in;  // gen/blk/device.ts:975
+  reg t_out;  // gen/blk/device.ts:975
+  reg t_flush;  // gen/blk/device.ts:975
+  reg t_get_id;  // gen/blk/device.ts:975
+  reg t_discard;  // gen/blk/device.ts:975
+  reg t_write_zeroes;  // gen/blk/device.ts:975
+  reg io_bad;  // gen/blk/device.ts:975
+  reg dwz_bad;  // gen/blk/device.ts:975
+  reg dwz_too_many;  // gen/blk/device.ts:975
+  reg [17:0] storage_off;  // gen/blk/device.ts:985
+  reg [33:0] id_len;  // gen/blk/device.ts:986
+  reg seg_unsupp;  // gen/blk/device.ts:975
+  reg seg_ioerr;  // gen/blk/device.ts:975
+  reg seg_last;  // gen/blk/device.ts:975
+  reg seg_empty;  // gen/blk/device.ts:975
+  reg id_bad;  // gen/blk/device.ts:975
+  reg blocked;  // gen/blk/device.ts:975
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1020
   reg [96:0] descs [0:127];  // gen/blk/device.ts:269
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:271
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:272
   reg [33:0] slot_used [0:15];  // gen/blk/device.ts:273
   reg [7:0] status_byte [0:15];  // gen/blk/device.ts:280
-  reg [127:0] capture [0:15];  // gen/blk/device.ts:574
-  reg [63:0] stage_bank0 [0:4095];  // gen/blk/device.ts:630
-  reg [63:0] stage_bank1 [0:4095];  // gen/blk/device.ts:630
-  reg [28:0] out_range [0:15];  // gen/blk/device.ts:728
+  reg [127:0] capture [0:15];  // gen/blk/device.ts:582
+  reg [63:0] stage_bank0 [0:4095];  // gen/blk/device.ts:640
+  reg [63:0] stage_bank1 [0:4095];  // gen/blk/device.ts:640
+  reg [28:0] out_range [0:15];  // gen/blk/device.ts:741
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [33:0] _sub_0;  // gen/blk/device.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
@@ -497,65 +502,49 @@ module virtio_blk_w64_b1a831fd0d (
   wire [15:0] _add_5;  // gen/blk/device.ts:562
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_6;  // gen/blk/device.ts:874
+  wire [15:0] _sub_6;  // gen/blk/device.ts:887
   /* verilator lint_on UNUSEDSIGNAL */
   wire _and_7;  // gen/blk/device.ts:395
   wire _and_8;  // gen/blk/device.ts:404
   wire _and_9;  // gen/blk/device.ts:546
-  wire _and_12;  // gen/blk/device.ts:599
-  wire _or_11;  // gen/blk/device.ts:623
-  wire _and_10;  // gen/blk/device.ts:623
-  wire [3:0] _mux_13;  // gen/blk/device.ts:622
-  wire _and_15;  // gen/blk/device.ts:819
-  wire _and_14;  // gen/blk/device.ts:821
-  wire [3:0] _mux_16;  // gen/blk/device.ts:820
+  wire _and_12;  // gen/blk/device.ts:607
+  wire _or_11;  // gen/blk/device.ts:633
+  wire _and_10;  // gen/blk/device.ts:633
+  wire [3:0] _mux_13;  // gen/blk/device.ts:632
+  wire _and_15;  // gen/blk/device.ts:832
+  wire _and_14;  // gen/blk/device.ts:834
+  wire [3:0] _mux_16;  // gen/blk/device.ts:833
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_17;  // gen/blk/device.ts:874
+  wire [15:0] _sub_17;  // gen/blk/device.ts:887
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_18;  // gen/blk/device.ts:705
-  wire _and_20;  // gen/blk/device.ts:615
-  wire _or_19;  // gen/blk/device.ts:620
-  wire _and_22;  // gen/blk/device.ts:615
-  wire _or_21;  // gen/blk/device.ts:620
-  wire _and_24;  // gen/blk/device.ts:615
-  wire _or_23;  // gen/blk/device.ts:620
-  wire _and_26;  // gen/blk/device.ts:615
-  wire _or_25;  // gen/blk/device.ts:620
-  wire _and_28;  // gen/blk/device.ts:615
-  wire _or_27;  // gen/blk/device.ts:620
-  wire _and_30;  // gen/blk/device.ts:615
-  wire _or_29;  // gen/blk/device.ts:620
-  wire _and_32;  // gen/blk/device.ts:615
-  wire _or_31;  // gen/blk/device.ts:620
-  wire _and_34;  // gen/blk/device.ts:615
-  wire _or_33;  // gen/blk/device.ts:620
-  wire _and_36;  // gen/blk/device.ts:615
-  wire _or_35;  // gen/blk/device.ts:620
-  wire _and_38;  // gen/blk/device.ts:615
-  wire _or_37;  // gen/blk/device.ts:620
-  wire _and_40;  // gen/blk/device.ts:615
-  wire _or_39;  // gen/blk/device.ts:620
-  wire _and_42;  // gen/blk/device.ts:615
-  wire _or_41;  // gen/blk/device.ts:620
-  wire _and_44;  // gen/blk/device.ts:615
-  wire _or_43;  // gen/blk/device.ts:620
-  wire _and_46;  // gen/blk/device.ts:615
-  wire _or_45;  // gen/blk/device.ts:620
-  wire _and_48;  // gen/blk/device.ts:615
-  wire _or_47;  // gen/blk/device.ts:620
-  wire _and_50;  // gen/blk/device.ts:615
-  wire _or_49;  // gen/blk/device.ts:620
-  wire _or_51;  // gen/blk/device.ts:998
+  wire _and_18;  // gen/blk/device.ts:715
+  wire _or_19;  // gen/blk/device.ts:630
+  wire _or_20;  // gen/blk/device.ts:630
+  wire _or_21;  // gen/blk/device.ts:630
+  wire _or_22;  // gen/blk/device.ts:630
+  wire _or_23;  // gen/blk/device.ts:630
+  wire _or_24;  // gen/blk/device.ts:630
+  wire _or_25;  // gen/blk/device.ts:630
+  wire _or_26;  // gen/blk/device.ts:630
+  wire _or_27;  // gen/blk/device.ts:630
+  wire _or_28;  // gen/blk/device.ts:630
+  wire _or_29;  // gen/blk/device.ts:630
+  wire _or_30;  // gen/blk/device.ts:630
+  wire _or_31;  // gen/blk/device.ts:630
+  wire _or_32;  // gen/blk/device.ts:630
+  wire _or_33;  // gen/blk/device.ts:630
+  wire _or_34;  // gen/blk/device.ts:630
+  wire _or_35;  // gen/blk/device.ts:1011
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_52;  // gen/blk/device.ts:1057
+  wire [33:0] _mux_36;  // gen/blk/device.ts:1070
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] _cat_53;  // gen/blk/device.ts:624
-  wire [15:0] _cat_54;  // gen/blk/device.ts:624
-  wire _and_55;  // gen/blk/device.ts:635
-  wire [63:0] _mux_56;  // gen/blk/device.ts:645
-  wire [7:0] _mux_57;  // gen/blk/device.ts:642
-  wire [63:0] _mux_58;  // gen/blk/device.ts:645
-  wire [7:0] _mux_59;  // gen/blk/device.ts:642
+  wire [127:0] _cat_37;  // gen/blk/device.ts:634
+  wire [15:0] _cat_38;  // gen/blk/device.ts:634
+  wire _and_39;  // gen/blk/device.ts:645
+  wire [63:0] _slice_40;  // gen/blk/device.ts:654
+  wire [7:0] _mux_41;  // gen/blk/device.ts:651
+  wire [63:0] _slice_42;  // gen/blk/device.ts:654
+  wire [7:0] _mux_43;  // gen/blk/device.ts:651
 
   // ---- instances
   pipe_w111 rd_cmd_pipe (  // gen/blk/device.ts:224
@@ -619,6 +608,10 @@ module virtio_blk_w64_b1a831fd0d (
     .axi_rlast   (store_axi_rlast),
     .wr_pending  (store_wr_pending),
     .wr_zero     (store_wr_zero),
+    .cp_valid    (store_cp_valid),
+    .cp_ready    (store_cp_ready),
+    .cp_data     (store_cp_data),
+    .cp_word     (store_cp_word),
     .b_ready     (store_b_ready),
     .werr        (store_werr),
     .werr_zero   (store_werr_zero),
@@ -638,7 +631,7 @@ module virtio_blk_w64_b1a831fd0d (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w36_d16 rd_order (  // gen/blk/device.ts:764
+  fifo_w36_d16 rd_order (  // gen/blk/device.ts:777
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -649,7 +642,7 @@ module virtio_blk_w64_b1a831fd0d (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:846
+  fifo_w37_d16 completions (  // gen/blk/device.ts:859
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -668,66 +661,50 @@ module virtio_blk_w64_b1a831fd0d (
   assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:327
   assign _add_4 = mem_wr_addr + 16'd1;  // gen/blk/device.ts:562
   assign _add_5 = mem_rd_addr + 16'd1;  // gen/blk/device.ts:562
-  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:874
+  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:887
   assign _and_7 = (((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16);  // gen/blk/device.ts:395
   assign _and_8 = ((f_hdr_split & (f_writable == 34'd1)) & (f_readable > 34'd16)) & (f_readable <= 34'd4112);  // gen/blk/device.ts:404
   assign _and_9 = ((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (~(rd_status_id[7] & rd_status_id[5]));  // gen/blk/device.ts:546
-  assign _and_12 = (_add_4[15] & _add_4[14]) & (_add_4[9:1] == 9'd255);  // gen/blk/device.ts:599
-  assign _or_11 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) | _and_12;  // gen/blk/device.ts:623
-  assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:623
-  assign _mux_13 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) ? mem_wr_addr[13:10] : _add_4[13:10];  // gen/blk/device.ts:622
-  assign _and_15 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:819
-  assign _and_14 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_15);  // gen/blk/device.ts:821
-  assign _mux_16 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:820
-  assign _sub_17 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:874
-  assign _and_18 = ((state == STATE_COPY) & ((~copy_valid) | store_wr_ready)) & (copy_left != 9'd0);  // gen/blk/device.ts:705
-  assign _and_20 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_19 = (_and_20 & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[15]);  // gen/blk/device.ts:620
-  assign _and_22 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_21 = (_and_22 & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[14]);  // gen/blk/device.ts:620
-  assign _and_24 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_23 = (_and_24 & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[13]);  // gen/blk/device.ts:620
-  assign _and_26 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_25 = (_and_26 & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[12]);  // gen/blk/device.ts:620
-  assign _and_28 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_27 = (_and_28 & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[11]);  // gen/blk/device.ts:620
-  assign _and_30 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_29 = (_and_30 & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[10]);  // gen/blk/device.ts:620
-  assign _and_32 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_31 = (_and_32 & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[9]);  // gen/blk/device.ts:620
-  assign _and_34 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1);  // gen/blk/device.ts:615
-  assign _or_33 = (_and_34 & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[8]);  // gen/blk/device.ts:620
-  assign _and_36 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_35 = (_and_36 & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[15]);  // gen/blk/device.ts:620
-  assign _and_38 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_37 = (_and_38 & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[14]);  // gen/blk/device.ts:620
-  assign _and_40 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_39 = (_and_40 & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[13]);  // gen/blk/device.ts:620
-  assign _and_42 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_41 = (_and_42 & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[12]);  // gen/blk/device.ts:620
-  assign _and_44 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_43 = (_and_44 & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[11]);  // gen/blk/device.ts:620
-  assign _and_46 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_45 = (_and_46 & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[10]);  // gen/blk/device.ts:620
-  assign _and_48 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_47 = (_and_48 & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[9]);  // gen/blk/device.ts:620
-  assign _and_50 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0);  // gen/blk/device.ts:615
-  assign _or_49 = (_and_50 & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[8]);  // gen/blk/device.ts:620
-  assign _or_51 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:998
-  assign _mux_52 = t_out ? out_data : in_data;  // gen/blk/device.ts:1057
-  assign _cat_53 = {(_and_20 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_22 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_24 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_26 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_28 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_30 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_32 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_34 ? mem_wr_data[7:0] : mem_wr_data[71:64]), (_and_36 ? mem_wr_data[63:56] : mem_wr_data[127:120]), (_and_38 ? mem_wr_data[55:48] : mem_wr_data[119:112]), (_and_40 ? mem_wr_data[47:40] : mem_wr_data[111:104]), (_and_42 ? mem_wr_data[39:32] : mem_wr_data[103:96]), (_and_44 ? mem_wr_data[31:24] : mem_wr_data[95:88]), (_and_46 ? mem_wr_data[23:16] : mem_wr_data[87:80]), (_and_48 ? mem_wr_data[15:8] : mem_wr_data[79:72]), (_and_50 ? mem_wr_data[7:0] : mem_wr_data[71:64])};  // gen/blk/device.ts:624
-  assign _cat_54 = {_or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41, _or_43, _or_45, _or_47, _or_49};  // gen/blk/device.ts:624
-  assign _and_55 = (_add_4[15] & _add_4[14]) & _add_4[9];  // gen/blk/device.ts:635
-  assign _mux_56 = (~mem_wr_addr[0]) ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/blk/device.ts:645
-  assign _mux_57 = (~mem_wr_addr[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:642
-  assign _mux_58 = mem_wr_addr[0] ? mem_wr_data[63:0] : mem_wr_data[127:64];  // gen/blk/device.ts:645
-  assign _mux_59 = mem_wr_addr[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:642
+  assign _and_12 = (_add_4[15] & _add_4[14]) & (_add_4[9:1] == 9'd255);  // gen/blk/device.ts:607
+  assign _or_11 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) | _and_12;  // gen/blk/device.ts:633
+  assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:633
+  assign _mux_13 = ((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) ? mem_wr_addr[13:10] : _add_4[13:10];  // gen/blk/device.ts:632
+  assign _and_15 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:832
+  assign _and_14 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_15);  // gen/blk/device.ts:834
+  assign _mux_16 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:833
+  assign _sub_17 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:887
+  assign _and_18 = ((state == STATE_COPY) & ((~copy_valid) | store_cp_ready)) & (copy_left != 9'd0);  // gen/blk/device.ts:715
+  assign _or_19 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[15]);  // gen/blk/device.ts:630
+  assign _or_20 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[14]);  // gen/blk/device.ts:630
+  assign _or_21 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[13]);  // gen/blk/device.ts:630
+  assign _or_22 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[12]);  // gen/blk/device.ts:630
+  assign _or_23 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[11]);  // gen/blk/device.ts:630
+  assign _or_24 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[10]);  // gen/blk/device.ts:630
+  assign _or_25 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[9]);  // gen/blk/device.ts:630
+  assign _or_26 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b1)) & mem_wr_be[8]);  // gen/blk/device.ts:630
+  assign _or_27 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[7]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[15]);  // gen/blk/device.ts:630
+  assign _or_28 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[6]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[14]);  // gen/blk/device.ts:630
+  assign _or_29 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[5]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[13]);  // gen/blk/device.ts:630
+  assign _or_30 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[4]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[12]);  // gen/blk/device.ts:630
+  assign _or_31 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[3]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[11]);  // gen/blk/device.ts:630
+  assign _or_32 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[2]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[10]);  // gen/blk/device.ts:630
+  assign _or_33 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[1]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[9]);  // gen/blk/device.ts:630
+  assign _or_34 = ((((mem_wr_addr[15] & mem_wr_addr[14]) & (mem_wr_addr[9:1] == 9'd255)) & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[0]) | ((_and_12 & (_add_4[0] == 1'b0)) & mem_wr_be[8]);  // gen/blk/device.ts:630
+  assign _or_35 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:1011
+  assign _mux_36 = t_out ? out_data : in_data;  // gen/blk/device.ts:1070
+  assign _cat_37 = {mem_wr_words[127:120], mem_wr_words[119:112], mem_wr_words[111:104], mem_wr_words[103:96], mem_wr_words[95:88], mem_wr_words[87:80], mem_wr_words[79:72], mem_wr_words[71:64], mem_wr_words[63:56], mem_wr_words[55:48], mem_wr_words[47:40], mem_wr_words[39:32], mem_wr_words[31:24], mem_wr_words[23:16], mem_wr_words[15:8], mem_wr_words[7:0]};  // gen/blk/device.ts:634
+  assign _cat_38 = {_or_19, _or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34};  // gen/blk/device.ts:634
+  assign _and_39 = (_add_4[15] & _add_4[14]) & _add_4[9];  // gen/blk/device.ts:645
+  assign _slice_40 = mem_wr_words[63:0];  // gen/blk/device.ts:654
+  assign _mux_41 = (~mem_wr_addr[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:651
+  assign _slice_42 = mem_wr_words[127:64];  // gen/blk/device.ts:654
+  assign _mux_43 = mem_wr_addr[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:651
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:368
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:851
-  assign done_queue = slot_used_rd0[33:32];  // gen/blk/device.ts:853
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:854
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:855
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:857
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:864
+  assign done_queue = slot_used_rd0[33:32];  // gen/blk/device.ts:866
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:867
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:868
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:870
   assign rd_cmd_valid = rd_cmd_pipe_out_valid;  // gen/blk/device.ts:229
   assign rd_cmd_host_addr = rd_cmd_pipe_out_data[110:47];  // gen/blk/device.ts:230
   assign rd_cmd_dev_addr = rd_cmd_pipe_out_data[46:28];  // gen/blk/device.ts:231
@@ -740,10 +717,10 @@ module virtio_blk_w64_b1a831fd0d (
   assign wr_cmd_len = wr_cmd_pipe_out_data[27:8];  // gen/blk/device.ts:232
   assign wr_cmd_id = wr_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:233
   assign wr_status_ready = 1'b1;  // gen/blk/device.ts:520
-  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:718
-  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:768
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:842
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:843
+  assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:731
+  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:781
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:855
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:856
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:241
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:241
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:241
@@ -761,12 +738,12 @@ module virtio_blk_w64_b1a831fd0d (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:241
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:241
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:955
-    case (state)  // gen/blk/device.ts:1003
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:968
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:1024
+        if (no_writable) begin  // gen/blk/device.ts:1032
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1036
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:1037
           end
         end
       end
@@ -774,7 +751,7 @@ module virtio_blk_w64_b1a831fd0d (
     endcase
   end
   assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:537
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1224
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1237
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:482
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:227
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:483
@@ -793,13 +770,13 @@ module virtio_blk_w64_b1a831fd0d (
   assign wr_cmd_pipe_in_valid = wr_cmd_in_valid;  // gen/blk/device.ts:225
   assign wr_cmd_pipe_in_data = {wr_cmd_in_host_addr, wr_cmd_in_dev_addr, wr_cmd_in_len, wr_cmd_in_id};  // gen/blk/device.ts:226
   assign wr_cmd_pipe_out_ready = wr_cmd_ready;  // gen/blk/device.ts:234
-  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : ((state == STATE_COPY) ? copy_valid : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15]))));  // gen/blk/device.ts:710
-  assign store_wr_addr = ((state == STATE_ZERO) | (state == STATE_COPY)) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:711
-  assign store_wr_data = (state == STATE_COPY) ? {stage_bank1_rd0, stage_bank0_rd0} : mem_wr_data;  // gen/blk/device.ts:713
-  assign store_wr_be = ((state == STATE_ZERO) | (state == STATE_COPY)) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:714
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:771
-  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:772
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:801
+  assign store_wr_valid = (state == STATE_ZERO) ? (~zero_done) : (mem_wr_valid & (~(mem_wr_addr[15] & _add_4[15])));  // gen/blk/device.ts:720
+  assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[14:0];  // gen/blk/device.ts:721
+  assign store_wr_data = mem_wr_words;  // gen/blk/device.ts:723
+  assign store_wr_be = (state == STATE_ZERO) ? 16'd65535 : {(_add_4[15] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[15] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:724
+  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[15] & _add_5[15]))) & rd_order_enq_ready;  // gen/blk/device.ts:784
+  assign store_rd_data = mem_rd_addr[14:0];  // gen/blk/device.ts:785
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:814
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:241
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:241
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:241
@@ -809,14 +786,17 @@ module virtio_blk_w64_b1a831fd0d (
   assign store_axi_rdata = storage_rdata;  // gen/blk/device.ts:241
   assign store_axi_rresp = storage_rresp;  // gen/blk/device.ts:241
   assign store_axi_rlast = storage_rlast;  // gen/blk/device.ts:241
-  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:719
-  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:736
+  assign store_wr_zero = state == STATE_ZERO;  // gen/blk/device.ts:732
+  assign store_cp_valid = copy_valid;  // gen/blk/device.ts:725
+  assign store_cp_data = {stage_bank1_rd0, stage_bank0_rd0};  // gen/blk/device.ts:726
+  assign store_cp_word = zero_line[14:1];  // gen/blk/device.ts:727
+  assign store_b_ready = ~scan_busy;  // gen/blk/device.ts:749
   assign f_walk_at_end = ({12'd0, f_walk_idx} >= f_count) | (f_walk_pos >= f_end);  // gen/blk/device.ts:300
   assign f_walk_s = f_walk_pos;  // gen/blk/device.ts:306
   assign f_walk_e = (f_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:307
   assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:308
   assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:491
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:864
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:877
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:300
   assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:306
   assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:307
@@ -824,11 +804,11 @@ module virtio_blk_w64_b1a831fd0d (
   assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:512
   always @* begin
     fence_ioerr = 1'b0;  // default, gen/blk/device.ts:494
-    case (s_state)  // gen/blk/device.ts:878
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_FENCE: begin
-        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:897
-          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:899
-            fence_ioerr = 1'b1;  // gen/blk/device.ts:900
+        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:910
+          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:912
+            fence_ioerr = 1'b1;  // gen/blk/device.ts:913
           end
         end
       end
@@ -836,41 +816,41 @@ module virtio_blk_w64_b1a831fd0d (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:953
-    case (state)  // gen/blk/device.ts:1003
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:966
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1021
+        if (no_writable) begin  // gen/blk/device.ts:1032
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1034
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1217
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1230
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:954
-    case (state)  // gen/blk/device.ts:1003
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:967
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1019
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1022
+        if (no_writable) begin  // gen/blk/device.ts:1032
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1035
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:877
-    case (s_state)  // gen/blk/device.ts:878
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:890
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:885
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:898
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:908
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:921
         end
       end
       default: begin end
@@ -879,32 +859,33 @@ module virtio_blk_w64_b1a831fd0d (
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:527
   always @* begin
     spec_fail = 1'b0;  // default, gen/blk/device.ts:536
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1016
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-          spec_fail = 1'b1;  // gen/blk/device.ts:1097
+        if (blocked) begin  // gen/blk/device.ts:1102
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+        end else if (slot_err) begin  // gen/blk/device.ts:1106
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+          spec_fail = 1'b1;  // gen/blk/device.ts:1110
         end
       end
       default: begin end
     endcase
   end
-  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:673
+  assign mem_wr_words = mem_wr_addr[0] ? {mem_wr_data[63:0], mem_wr_data[127:64]} : mem_wr_data;  // gen/blk/device.ts:575
+  assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:682
   always @* begin
-    out_start = 1'b0;  // gen/blk/device.ts:731
-    case (state)  // gen/blk/device.ts:1003
+    out_start = 1'b0;  // gen/blk/device.ts:744
+    case (state)  // gen/blk/device.ts:1016
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
-          if (io_bad) begin  // gen/blk/device.ts:1101
+        if (blocked) begin  // gen/blk/device.ts:1102
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+        end else if (slot_err) begin  // gen/blk/device.ts:1106
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
+          if (io_bad) begin  // gen/blk/device.ts:1114
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1102
-              out_start = 1'b1;  // gen/blk/device.ts:1103
+            if (t_out) begin  // gen/blk/device.ts:1115
+              out_start = 1'b1;  // gen/blk/device.ts:1116
             end
           end
         end
@@ -912,38 +893,38 @@ module virtio_blk_w64_b1a831fd0d (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:769
-  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], status_byte_rd0}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], status_byte_rd1}};  // gen/blk/device.ts:770
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:803
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:782
+  assign rd_order_enq_data = {{_add_5[15], (_add_5[14:7] == 8'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], status_byte_rd0}, {mem_rd_addr[15], (mem_rd_addr[14:7] == 8'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], status_byte_rd1}};  // gen/blk/device.ts:783
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:816
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:875
-    case (s_state)  // gen/blk/device.ts:878
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:888
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:883
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:896
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:907
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:920
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:876
-    case (s_state)  // gen/blk/device.ts:878
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:889
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:884
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:897
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:858
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:920
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:871
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:933
 
   // ---- registers
   always @(posedge clk) begin
@@ -1814,626 +1795,626 @@ module virtio_blk_w64_b1a831fd0d (
           slot_error_15 <= 1'b1;  // gen/blk/device.ts:555
         end
       end
-      cap_sel_q_0 <= _and_10 & (_mux_13 == 4'd0);  // gen/blk/device.ts:661
-      cap_sel_q_1 <= _and_10 & (_mux_13 == 4'd1);  // gen/blk/device.ts:661
-      cap_sel_q_2 <= _and_10 & (_mux_13 == 4'd2);  // gen/blk/device.ts:661
-      cap_sel_q_3 <= _and_10 & (_mux_13 == 4'd3);  // gen/blk/device.ts:661
-      cap_sel_q_4 <= _and_10 & (_mux_13 == 4'd4);  // gen/blk/device.ts:661
-      cap_sel_q_5 <= _and_10 & (_mux_13 == 4'd5);  // gen/blk/device.ts:661
-      cap_sel_q_6 <= _and_10 & (_mux_13 == 4'd6);  // gen/blk/device.ts:661
-      cap_sel_q_7 <= _and_10 & (_mux_13 == 4'd7);  // gen/blk/device.ts:661
-      cap_sel_q_8 <= _and_10 & (_mux_13 == 4'd8);  // gen/blk/device.ts:661
-      cap_sel_q_9 <= _and_10 & (_mux_13 == 4'd9);  // gen/blk/device.ts:661
-      cap_sel_q_10 <= _and_10 & (_mux_13 == 4'd10);  // gen/blk/device.ts:661
-      cap_sel_q_11 <= _and_10 & (_mux_13 == 4'd11);  // gen/blk/device.ts:661
-      cap_sel_q_12 <= _and_10 & (_mux_13 == 4'd12);  // gen/blk/device.ts:661
-      cap_sel_q_13 <= _and_10 & (_mux_13 == 4'd13);  // gen/blk/device.ts:661
-      cap_sel_q_14 <= _and_10 & (_mux_13 == 4'd14);  // gen/blk/device.ts:661
-      cap_sel_q_15 <= _and_10 & (_mux_13 == 4'd15);  // gen/blk/device.ts:661
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:676
-        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:676
-        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:678
+      cap_sel_q_0 <= _and_10 & (_mux_13 == 4'd0);  // gen/blk/device.ts:670
+      cap_sel_q_1 <= _and_10 & (_mux_13 == 4'd1);  // gen/blk/device.ts:670
+      cap_sel_q_2 <= _and_10 & (_mux_13 == 4'd2);  // gen/blk/device.ts:670
+      cap_sel_q_3 <= _and_10 & (_mux_13 == 4'd3);  // gen/blk/device.ts:670
+      cap_sel_q_4 <= _and_10 & (_mux_13 == 4'd4);  // gen/blk/device.ts:670
+      cap_sel_q_5 <= _and_10 & (_mux_13 == 4'd5);  // gen/blk/device.ts:670
+      cap_sel_q_6 <= _and_10 & (_mux_13 == 4'd6);  // gen/blk/device.ts:670
+      cap_sel_q_7 <= _and_10 & (_mux_13 == 4'd7);  // gen/blk/device.ts:670
+      cap_sel_q_8 <= _and_10 & (_mux_13 == 4'd8);  // gen/blk/device.ts:670
+      cap_sel_q_9 <= _and_10 & (_mux_13 == 4'd9);  // gen/blk/device.ts:670
+      cap_sel_q_10 <= _and_10 & (_mux_13 == 4'd10);  // gen/blk/device.ts:670
+      cap_sel_q_11 <= _and_10 & (_mux_13 == 4'd11);  // gen/blk/device.ts:670
+      cap_sel_q_12 <= _and_10 & (_mux_13 == 4'd12);  // gen/blk/device.ts:670
+      cap_sel_q_13 <= _and_10 & (_mux_13 == 4'd13);  // gen/blk/device.ts:670
+      cap_sel_q_14 <= _and_10 & (_mux_13 == 4'd14);  // gen/blk/device.ts:670
+      cap_sel_q_15 <= _and_10 & (_mux_13 == 4'd15);  // gen/blk/device.ts:670
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd0)) begin  // gen/blk/device.ts:685
+        hdr_count_0 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_0 & (~hdr_done_0)) begin  // gen/blk/device.ts:685
+        hdr_count_0 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_0 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:676
-        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:676
-        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd1)) begin  // gen/blk/device.ts:685
+        hdr_count_1 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_1 & (~hdr_done_1)) begin  // gen/blk/device.ts:685
+        hdr_count_1 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_1 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:676
-        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:676
-        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd2)) begin  // gen/blk/device.ts:685
+        hdr_count_2 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_2 & (~hdr_done_2)) begin  // gen/blk/device.ts:685
+        hdr_count_2 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_2 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:676
-        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:676
-        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd3)) begin  // gen/blk/device.ts:685
+        hdr_count_3 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_3 & (~hdr_done_3)) begin  // gen/blk/device.ts:685
+        hdr_count_3 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_3 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:676
-        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:676
-        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd4)) begin  // gen/blk/device.ts:685
+        hdr_count_4 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_4 & (~hdr_done_4)) begin  // gen/blk/device.ts:685
+        hdr_count_4 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_4 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:676
-        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:676
-        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd5)) begin  // gen/blk/device.ts:685
+        hdr_count_5 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_5 & (~hdr_done_5)) begin  // gen/blk/device.ts:685
+        hdr_count_5 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_5 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:676
-        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:676
-        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd6)) begin  // gen/blk/device.ts:685
+        hdr_count_6 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_6 & (~hdr_done_6)) begin  // gen/blk/device.ts:685
+        hdr_count_6 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_6 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:676
-        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:676
-        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd7)) begin  // gen/blk/device.ts:685
+        hdr_count_7 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_7 & (~hdr_done_7)) begin  // gen/blk/device.ts:685
+        hdr_count_7 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_7 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:676
-        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:676
-        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd8)) begin  // gen/blk/device.ts:685
+        hdr_count_8 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_8 & (~hdr_done_8)) begin  // gen/blk/device.ts:685
+        hdr_count_8 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_8 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:676
-        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:676
-        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd9)) begin  // gen/blk/device.ts:685
+        hdr_count_9 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_9 & (~hdr_done_9)) begin  // gen/blk/device.ts:685
+        hdr_count_9 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_9 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:676
-        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:676
-        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd10)) begin  // gen/blk/device.ts:685
+        hdr_count_10 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_10 & (~hdr_done_10)) begin  // gen/blk/device.ts:685
+        hdr_count_10 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_10 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:676
-        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:676
-        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd11)) begin  // gen/blk/device.ts:685
+        hdr_count_11 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_11 & (~hdr_done_11)) begin  // gen/blk/device.ts:685
+        hdr_count_11 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_11 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:676
-        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:676
-        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd12)) begin  // gen/blk/device.ts:685
+        hdr_count_12 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_12 & (~hdr_done_12)) begin  // gen/blk/device.ts:685
+        hdr_count_12 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_12 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:676
-        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:676
-        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd13)) begin  // gen/blk/device.ts:685
+        hdr_count_13 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_13 & (~hdr_done_13)) begin  // gen/blk/device.ts:685
+        hdr_count_13 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_13 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:676
-        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:676
-        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd14)) begin  // gen/blk/device.ts:685
+        hdr_count_14 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_14 & (~hdr_done_14)) begin  // gen/blk/device.ts:685
+        hdr_count_14 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_14 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:676
-        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:676
-      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:676
-        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:677
-        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:678
-          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:678
+      if ((f_state == F_STATE_STORE) & (f_slot == 4'd15)) begin  // gen/blk/device.ts:685
+        hdr_count_15 <= 5'd0;  // gen/blk/device.ts:685
+      end else if (cap_sel_q_15 & (~hdr_done_15)) begin  // gen/blk/device.ts:685
+        hdr_count_15 <= hdr_sum;  // gen/blk/device.ts:686
+        if (hdr_sum == 5'd16) begin  // gen/blk/device.ts:687
+          hdr_done_15 <= 1'b1;  // gen/blk/device.ts:687
         end
       end
-      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:738
-        zero_error <= 1'b1;  // gen/blk/device.ts:738
+      if (store_werr & store_werr_zero) begin  // gen/blk/device.ts:751
+        zero_error <= 1'b1;  // gen/blk/device.ts:751
       end
-      if (scan_busy) begin  // gen/blk/device.ts:743
-        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:744
-          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:744
-            slot_error_0 <= 1'b1;  // gen/blk/device.ts:744
+      if (scan_busy) begin  // gen/blk/device.ts:756
+        if ((scan_slot[3] ? (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_15 : out_active_14) : (scan_slot[0] ? out_active_13 : out_active_12)) : (scan_slot[1] ? (scan_slot[0] ? out_active_11 : out_active_10) : (scan_slot[0] ? out_active_9 : out_active_8))) : (scan_slot[2] ? (scan_slot[1] ? (scan_slot[0] ? out_active_7 : out_active_6) : (scan_slot[0] ? out_active_5 : out_active_4)) : (scan_slot[1] ? (scan_slot[0] ? out_active_3 : out_active_2) : (scan_slot[0] ? out_active_1 : out_active_0)))) & ((scan_word >= out_range_rd0[13:0]) & ({1'b0, scan_word} < out_range_rd0[28:14]))) begin  // gen/blk/device.ts:757
+          if (scan_slot == 4'd0) begin  // gen/blk/device.ts:757
+            slot_error_0 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:744
-            slot_error_1 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd1) begin  // gen/blk/device.ts:757
+            slot_error_1 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:744
-            slot_error_2 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd2) begin  // gen/blk/device.ts:757
+            slot_error_2 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:744
-            slot_error_3 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd3) begin  // gen/blk/device.ts:757
+            slot_error_3 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:744
-            slot_error_4 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd4) begin  // gen/blk/device.ts:757
+            slot_error_4 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:744
-            slot_error_5 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd5) begin  // gen/blk/device.ts:757
+            slot_error_5 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:744
-            slot_error_6 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd6) begin  // gen/blk/device.ts:757
+            slot_error_6 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:744
-            slot_error_7 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd7) begin  // gen/blk/device.ts:757
+            slot_error_7 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:744
-            slot_error_8 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd8) begin  // gen/blk/device.ts:757
+            slot_error_8 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:744
-            slot_error_9 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd9) begin  // gen/blk/device.ts:757
+            slot_error_9 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:744
-            slot_error_10 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd10) begin  // gen/blk/device.ts:757
+            slot_error_10 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:744
-            slot_error_11 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd11) begin  // gen/blk/device.ts:757
+            slot_error_11 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:744
-            slot_error_12 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd12) begin  // gen/blk/device.ts:757
+            slot_error_12 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:744
-            slot_error_13 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd13) begin  // gen/blk/device.ts:757
+            slot_error_13 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:744
-            slot_error_14 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd14) begin  // gen/blk/device.ts:757
+            slot_error_14 <= 1'b1;  // gen/blk/device.ts:757
           end
-          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:744
-            slot_error_15 <= 1'b1;  // gen/blk/device.ts:744
+          if (scan_slot == 4'd15) begin  // gen/blk/device.ts:757
+            slot_error_15 <= 1'b1;  // gen/blk/device.ts:757
           end
         end
-        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:745
-        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:746
-          scan_busy <= 1'b0;  // gen/blk/device.ts:746
+        scan_slot <= scan_slot + 4'd1;  // gen/blk/device.ts:758
+        if (scan_slot == 4'd15) begin  // gen/blk/device.ts:759
+          scan_busy <= 1'b0;  // gen/blk/device.ts:759
         end
-      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:747
-        scan_busy <= 1'b1;  // gen/blk/device.ts:748
-        scan_slot <= 4'd0;  // gen/blk/device.ts:749
+      end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:760
+        scan_busy <= 1'b1;  // gen/blk/device.ts:761
+        scan_slot <= 4'd0;  // gen/blk/device.ts:762
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:804
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:822
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:822
-      end else if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:822
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:823
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:817
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:835
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:835
+      end else if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:835
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:836
       end
-      if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:825
-        if (_mux_16 == 4'd0) begin  // gen/blk/device.ts:825
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:825
+      if (_and_14 & rd_err_pending) begin  // gen/blk/device.ts:838
+        if (_mux_16 == 4'd0) begin  // gen/blk/device.ts:838
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd1) begin  // gen/blk/device.ts:825
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd1) begin  // gen/blk/device.ts:838
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd2) begin  // gen/blk/device.ts:825
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd2) begin  // gen/blk/device.ts:838
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd3) begin  // gen/blk/device.ts:825
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd3) begin  // gen/blk/device.ts:838
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd4) begin  // gen/blk/device.ts:825
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd4) begin  // gen/blk/device.ts:838
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd5) begin  // gen/blk/device.ts:825
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd5) begin  // gen/blk/device.ts:838
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd6) begin  // gen/blk/device.ts:825
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd6) begin  // gen/blk/device.ts:838
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd7) begin  // gen/blk/device.ts:825
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd7) begin  // gen/blk/device.ts:838
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd8) begin  // gen/blk/device.ts:825
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd8) begin  // gen/blk/device.ts:838
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd9) begin  // gen/blk/device.ts:825
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd9) begin  // gen/blk/device.ts:838
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd10) begin  // gen/blk/device.ts:825
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd10) begin  // gen/blk/device.ts:838
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd11) begin  // gen/blk/device.ts:825
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd11) begin  // gen/blk/device.ts:838
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd12) begin  // gen/blk/device.ts:825
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd12) begin  // gen/blk/device.ts:838
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd13) begin  // gen/blk/device.ts:825
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd13) begin  // gen/blk/device.ts:838
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd14) begin  // gen/blk/device.ts:825
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd14) begin  // gen/blk/device.ts:838
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:838
         end
-        if (_mux_16 == 4'd15) begin  // gen/blk/device.ts:825
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:825
+        if (_mux_16 == 4'd15) begin  // gen/blk/device.ts:838
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:838
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:860
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:860
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:860
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:862
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:873
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:873
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:873
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:875
       end
-      case (s_state)  // gen/blk/device.ts:878
+      case (s_state)  // gen/blk/device.ts:891
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:880
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:881
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:886
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:887
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:887
+          s_len_error <= 1'b0;  // gen/blk/device.ts:893
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:899
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:900
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:900
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:887
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:900
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_17[15]) begin  // gen/blk/device.ts:891
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:893
+          if (~_sub_17[15]) begin  // gen/blk/device.ts:904
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:906
           end
         end
         S_STATE_FENCE: begin
-          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:897
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:898
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:898
+          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:910
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:911
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:898
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:911
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:898
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:911
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:898
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:911
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:898
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:911
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:898
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:911
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:898
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:911
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:898
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:911
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:898
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:911
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:898
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:911
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:898
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:911
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:898
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:911
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:898
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:911
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:898
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:911
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:898
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:911
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:898
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:898
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:911
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:911
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:899
-              s_len_error <= 1'b1;  // gen/blk/device.ts:901
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:912
+              s_len_error <= 1'b1;  // gen/blk/device.ts:914
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:903
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:916
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:906
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:909
+          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:922
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:935
-      case (state)  // gen/blk/device.ts:1003
+      b_status_write <= 1'b0;  // gen/blk/device.ts:948
+      case (state)  // gen/blk/device.ts:1016
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1005
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1006
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1006
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1018
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1019
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1006
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1019
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1006
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1019
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1006
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1019
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1006
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1019
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1006
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1019
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1006
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1019
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1006
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1019
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1006
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1019
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1006
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1019
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1006
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1019
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1006
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1019
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1006
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1019
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1006
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1019
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1006
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1019
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1006
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1006
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1019
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1019
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1008
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1009
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1010
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1011
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1012
-            state <= STATE_CHECK;  // gen/blk/device.ts:1013
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1021
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1022
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1023
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1024
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1025
+            state <= STATE_CHECK;  // gen/blk/device.ts:1026
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:1019
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1023
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1025
-              state <= STATE_IDLE;  // gen/blk/device.ts:1026
+          if (no_writable) begin  // gen/blk/device.ts:1032
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1036
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1038
+              state <= STATE_IDLE;  // gen/blk/device.ts:1039
             end
-          end else if (malformed) begin  // gen/blk/device.ts:1029
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (malformed) begin  // gen/blk/device.ts:1042
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:1030
+            state <= STATE_HDR;  // gen/blk/device.ts:1043
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
-            state <= STATE_PREP;  // gen/blk/device.ts:1044
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1046
+            state <= STATE_PREP;  // gen/blk/device.ts:1057
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:1067
+          state <= STATE_DECODE;  // gen/blk/device.ts:1080
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:1089
-            state <= STATE_DECODE;  // gen/blk/device.ts:1089
-          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-            state <= STATE_DECODE;  // gen/blk/device.ts:1092
-          end else if (slot_err) begin  // gen/blk/device.ts:1093
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
-            if (io_bad) begin  // gen/blk/device.ts:1101
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          if (blocked) begin  // gen/blk/device.ts:1102
+            state <= STATE_DECODE;  // gen/blk/device.ts:1102
+          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+            state <= STATE_DECODE;  // gen/blk/device.ts:1105
+          end else if (slot_err) begin  // gen/blk/device.ts:1106
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
+            if (io_bad) begin  // gen/blk/device.ts:1114
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:1102
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1104
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1104
+              if (t_out) begin  // gen/blk/device.ts:1115
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1117
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1104
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1117
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1104
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1117
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1104
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1117
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1104
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1117
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1104
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1117
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1104
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1117
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1104
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1117
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1104
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1117
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1104
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1117
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1104
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1117
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1104
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1117
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1104
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1117
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1104
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1117
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1104
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1117
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1104
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1104
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1117
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1117
                 end
-                if (b_staged) begin  // gen/blk/device.ts:1105
-                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1108
+                if (b_staged) begin  // gen/blk/device.ts:1118
+                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1121
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/device.ts:329
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:329
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              if (t_out & b_staged) begin  // gen/blk/device.ts:1115
-                state <= STATE_COPY;  // gen/blk/device.ts:1115
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              if (t_out & b_staged) begin  // gen/blk/device.ts:1128
+                state <= STATE_COPY;  // gen/blk/device.ts:1128
               end else begin
-                state <= STATE_DATA;  // gen/blk/device.ts:1115
+                state <= STATE_DATA;  // gen/blk/device.ts:1128
               end
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:1118
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (t_get_id) begin  // gen/blk/device.ts:1121
-            if (id_bad) begin  // gen/blk/device.ts:1122
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_flush) begin  // gen/blk/device.ts:1131
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_get_id) begin  // gen/blk/device.ts:1134
+            if (id_bad) begin  // gen/blk/device.ts:1135
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:329
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_DATA;  // gen/blk/device.ts:1127
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_DATA;  // gen/blk/device.ts:1140
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:1130
-            if (~features[13]) begin  // gen/blk/device.ts:1071
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_discard) begin  // gen/blk/device.ts:1143
+            if (~features[13]) begin  // gen/blk/device.ts:1084
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1081
-              state <= STATE_SEG;  // gen/blk/device.ts:1085
+              zero_error <= 1'b0;  // gen/blk/device.ts:1094
+              state <= STATE_SEG;  // gen/blk/device.ts:1098
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
-            if (~features[14]) begin  // gen/blk/device.ts:1071
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-              b_status_write <= 1'b1;  // gen/blk/device.ts:943
-              state <= STATE_POST;  // gen/blk/device.ts:950
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1144
+            if (~features[14]) begin  // gen/blk/device.ts:1084
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+              b_status_write <= 1'b1;  // gen/blk/device.ts:956
+              state <= STATE_POST;  // gen/blk/device.ts:963
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1081
-              state <= STATE_SEG;  // gen/blk/device.ts:1085
+              zero_error <= 1'b0;  // gen/blk/device.ts:1094
+              state <= STATE_SEG;  // gen/blk/device.ts:1098
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:1136
-            state <= STATE_POST;  // gen/blk/device.ts:1136
+          if (~walk_walking) begin  // gen/blk/device.ts:1149
+            state <= STATE_POST;  // gen/blk/device.ts:1149
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:329
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1141
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1154
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:1144
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1146
+          if (dma_idle) begin  // gen/blk/device.ts:1157
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1159
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1162
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1175
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1168
-            zero_done <= seg_empty;  // gen/blk/device.ts:1180
-            state <= STATE_ZERO;  // gen/blk/device.ts:1181
-          end else if (1'b0) begin  // gen/blk/device.ts:1183
-            b_status_write <= 1'b1;  // gen/blk/device.ts:943
-            state <= STATE_POST;  // gen/blk/device.ts:950
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1178
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1179
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1180
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1181
+            zero_done <= seg_empty;  // gen/blk/device.ts:1193
+            state <= STATE_ZERO;  // gen/blk/device.ts:1194
+          end else if (1'b0) begin  // gen/blk/device.ts:1196
+            b_status_write <= 1'b1;  // gen/blk/device.ts:956
+            state <= STATE_POST;  // gen/blk/device.ts:963
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1187
+            state <= STATE_SEG;  // gen/blk/device.ts:1200
           end
         end
         STATE_COPY: begin
-          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1191
-            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1193
-            copy_valid <= 1'b1;  // gen/blk/device.ts:1194
-          end else if ((~copy_valid) | store_wr_ready) begin  // gen/blk/device.ts:1195
-            copy_valid <= 1'b0;  // gen/blk/device.ts:1195
+          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1204
+            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1206
+            copy_valid <= 1'b1;  // gen/blk/device.ts:1207
+          end else if ((~copy_valid) | store_cp_ready) begin  // gen/blk/device.ts:1208
+            copy_valid <= 1'b0;  // gen/blk/device.ts:1208
           end
-          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1197
-            state <= STATE_POST;  // gen/blk/device.ts:1197
+          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1210
+            state <= STATE_POST;  // gen/blk/device.ts:1210
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1203
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1213
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1216
           end
-          if (zero_done) begin  // gen/blk/device.ts:1205
-            if (seg_last) begin  // gen/blk/device.ts:1207
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1208
-                b_status_write <= 1'b1;  // gen/blk/device.ts:943
-                state <= STATE_POST;  // gen/blk/device.ts:950
+          if (zero_done) begin  // gen/blk/device.ts:1218
+            if (seg_last) begin  // gen/blk/device.ts:1220
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1221
+                b_status_write <= 1'b1;  // gen/blk/device.ts:956
+                state <= STATE_POST;  // gen/blk/device.ts:963
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1211
+              state <= STATE_SEG;  // gen/blk/device.ts:1224
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1218
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1219
-            state <= STATE_IDLE;  // gen/blk/device.ts:1220
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1231
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1232
+            state <= STATE_IDLE;  // gen/blk/device.ts:1233
           end
         end
         default: begin end
@@ -2468,76 +2449,76 @@ module virtio_blk_w64_b1a831fd0d (
         walk_pos <= walk_pos + {2'd0, descs_rd1[32:1]};  // gen/blk/device.ts:314
       end
     end
-    cap_slot_q <= _mux_13;  // gen/blk/device.ts:662
-    cap_strb_q <= {_or_19, _or_21, _or_23, _or_25, _or_27, _or_29, _or_31, _or_33, _or_35, _or_37, _or_39, _or_41, _or_43, _or_45, _or_47, _or_49};  // gen/blk/device.ts:663
-    if (scan_busy) begin  // gen/blk/device.ts:743
-    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:747
-      scan_word <= store_werr_word;  // gen/blk/device.ts:750
+    cap_slot_q <= _mux_13;  // gen/blk/device.ts:671
+    cap_strb_q <= {_or_19, _or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34};  // gen/blk/device.ts:672
+    if (scan_busy) begin  // gen/blk/device.ts:756
+    end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:760
+      scan_word <= store_werr_word;  // gen/blk/device.ts:763
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:826
-      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_15 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:827
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:839
+      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_15 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:840
     end
-    case (s_state)  // gen/blk/device.ts:878
+    case (s_state)  // gen/blk/device.ts:891
       S_STATE_READS: begin
-        if (~_sub_17[15]) begin  // gen/blk/device.ts:891
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:892
+        if (~_sub_17[15]) begin  // gen/blk/device.ts:904
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:905
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:1003
+    case (state)  // gen/blk/device.ts:1016
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:1017
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:1018
-        if (no_writable) begin  // gen/blk/device.ts:1019
-        end else if (malformed) begin  // gen/blk/device.ts:1029
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:1030
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:1031
+        if (no_writable) begin  // gen/blk/device.ts:1032
+        end else if (malformed) begin  // gen/blk/device.ts:1042
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1033
-          cap <= capture_rd0;  // gen/blk/device.ts:1034
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1038
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1039
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1040
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1041
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1042
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1043
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1046
+          cap <= capture_rd0;  // gen/blk/device.ts:1047
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1051
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1052
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1053
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1054
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1055
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1056
         end
       end
       STATE_PREP: begin
-        blocked <= _or_51 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1049
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_52[33:9]}) <= 26'd500)));  // gen/blk/device.ts:1058
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:1059
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1060
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1062
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1064
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1066
+        blocked <= _or_35 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1062
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_36[33:9]}) <= 26'd500)));  // gen/blk/device.ts:1071
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/device.ts:1072
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1073
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1075
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1077
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1079
       end
       STATE_DECODE: begin
-        blocked <= _or_51 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1088
-        if (blocked) begin  // gen/blk/device.ts:1089
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1092
-        end else if (slot_err) begin  // gen/blk/device.ts:1093
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1096
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1100
-          if (io_bad) begin  // gen/blk/device.ts:1101
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        blocked <= _or_35 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1101
+        if (blocked) begin  // gen/blk/device.ts:1102
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
+        end else if (slot_err) begin  // gen/blk/device.ts:1106
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
+          if (io_bad) begin  // gen/blk/device.ts:1114
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1102
-              if (b_staged) begin  // gen/blk/device.ts:1105
-                copy_row <= 8'd0;  // gen/blk/device.ts:1107
-                zero_line <= storage_off[17:3];  // gen/blk/device.ts:1109
+            if (t_out) begin  // gen/blk/device.ts:1115
+              if (b_staged) begin  // gen/blk/device.ts:1118
+                copy_row <= 8'd0;  // gen/blk/device.ts:1120
+                zero_line <= storage_off[17:3];  // gen/blk/device.ts:1122
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/device.ts:331
                 walk_off <= 34'd16;  // gen/blk/device.ts:332
@@ -2554,19 +2535,19 @@ module virtio_blk_w64_b1a831fd0d (
               walk_idx <= 4'd0;  // gen/blk/device.ts:336
               walk_pos <= 34'd0;  // gen/blk/device.ts:337
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:942
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1113
-            fence <= t_out;  // gen/blk/device.ts:1114
+            b_status <= 8'd0;  // gen/blk/device.ts:955
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1126
+            fence <= t_out;  // gen/blk/device.ts:1127
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:1118
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (t_get_id) begin  // gen/blk/device.ts:1121
-          if (id_bad) begin  // gen/blk/device.ts:1122
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_flush) begin  // gen/blk/device.ts:1131
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_get_id) begin  // gen/blk/device.ts:1134
+          if (id_bad) begin  // gen/blk/device.ts:1135
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:331
             walk_off <= 34'd0;  // gen/blk/device.ts:332
@@ -2574,52 +2555,52 @@ module virtio_blk_w64_b1a831fd0d (
             walk_dev <= 19'd262176;  // gen/blk/device.ts:335
             walk_idx <= 4'd0;  // gen/blk/device.ts:336
             walk_pos <= 34'd0;  // gen/blk/device.ts:337
-            b_status <= 8'd0;  // gen/blk/device.ts:942
-            written <= id_len;  // gen/blk/device.ts:1125
-            fence <= 1'b0;  // gen/blk/device.ts:1126
+            b_status <= 8'd0;  // gen/blk/device.ts:955
+            written <= id_len;  // gen/blk/device.ts:1138
+            fence <= 1'b0;  // gen/blk/device.ts:1139
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:1130
-          if (~features[13]) begin  // gen/blk/device.ts:1071
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_discard) begin  // gen/blk/device.ts:1143
+          if (~features[13]) begin  // gen/blk/device.ts:1084
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:1080
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
+            is_discard <= 1'b1;  // gen/blk/device.ts:1093
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1095
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1096
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1097
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1131
-          if (~features[14]) begin  // gen/blk/device.ts:1071
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1077
-            b_status <= 8'd1;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1078
-            b_status <= 8'd2;  // gen/blk/device.ts:942
-            written <= 34'd0;  // gen/blk/device.ts:948
-            fence <= 1'b1;  // gen/blk/device.ts:949
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1144
+          if (~features[14]) begin  // gen/blk/device.ts:1084
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1090
+            b_status <= 8'd1;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
+            b_status <= 8'd2;  // gen/blk/device.ts:955
+            written <= 34'd0;  // gen/blk/device.ts:961
+            fence <= 1'b1;  // gen/blk/device.ts:962
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:1080
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1082
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1083
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1084
+            is_discard <= 1'b0;  // gen/blk/device.ts:1093
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1095
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1096
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1097
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
+          b_status <= 8'd2;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
         end
       end
       STATE_SEG: begin
@@ -2631,65 +2612,65 @@ module virtio_blk_w64_b1a831fd0d (
         walk_pos <= 34'd0;  // gen/blk/device.ts:337
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:1144
-          cap <= capture_rd0;  // gen/blk/device.ts:1145
+        if (dma_idle) begin  // gen/blk/device.ts:1157
+          cap <= capture_rd0;  // gen/blk/device.ts:1158
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1153
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:1159
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1160
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1161
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1166
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/device.ts:1172
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1173
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1174
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1165
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1166
-          b_status <= 8'd2;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1167
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1168
-          zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:1170
-          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1175
-        end else if (1'b0) begin  // gen/blk/device.ts:1183
-          b_status <= 8'd1;  // gen/blk/device.ts:942
-          written <= 34'd0;  // gen/blk/device.ts:948
-          fence <= 1'b1;  // gen/blk/device.ts:949
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1178
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1179
+          b_status <= 8'd2;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1180
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1181
+          zero_line <= {cap[8:0], 6'd0};  // gen/blk/device.ts:1183
+          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1188
+        end else if (1'b0) begin  // gen/blk/device.ts:1196
+          b_status <= 8'd1;  // gen/blk/device.ts:955
+          written <= 34'd0;  // gen/blk/device.ts:961
+          fence <= 1'b1;  // gen/blk/device.ts:962
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1185
-          if (seg_last) begin  // gen/blk/device.ts:1186
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1186
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1198
+          if (seg_last) begin  // gen/blk/device.ts:1199
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1199
           end
         end
       end
       STATE_COPY: begin
-        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1191
-          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1192
+        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1204
+          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1205
         end
-        if (copy_valid & store_wr_ready) begin  // gen/blk/device.ts:1196
-          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1196
+        if (store_cp_ready) begin  // gen/blk/device.ts:1209
+          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1209
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1200
-          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1201
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1202
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1213
+          zero_line <= zero_line + 15'd2;  // gen/blk/device.ts:1214
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1215
         end
-        if (zero_done) begin  // gen/blk/device.ts:1205
-          if (seg_last) begin  // gen/blk/device.ts:1207
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1208
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:942
-              written <= 34'd0;  // gen/blk/device.ts:948
-              fence <= 1'b1;  // gen/blk/device.ts:949
+        if (zero_done) begin  // gen/blk/device.ts:1218
+          if (seg_last) begin  // gen/blk/device.ts:1220
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1221
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:955
+              written <= 34'd0;  // gen/blk/device.ts:961
+              fence <= 1'b1;  // gen/blk/device.ts:962
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1210
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1223
           end
         end
       end
@@ -2710,7 +2691,7 @@ module virtio_blk_w64_b1a831fd0d (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | _and_7))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1007
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1020
   always @(posedge clk) begin  // gen/blk/device.ts:410
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2722,71 +2703,71 @@ module virtio_blk_w64_b1a831fd0d (
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:852
-  always @(posedge clk) begin  // gen/blk/device.ts:936
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:865
+  always @(posedge clk) begin  // gen/blk/device.ts:949
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
   end
-  assign status_byte_rd0 = status_byte[_add_5[6:3]];  // gen/blk/device.ts:762
-  assign status_byte_rd1 = status_byte[mem_rd_addr[6:3]];  // gen/blk/device.ts:762
-  always @(posedge clk) begin  // gen/blk/device.ts:624
+  assign status_byte_rd0 = status_byte[_add_5[6:3]];  // gen/blk/device.ts:775
+  assign status_byte_rd1 = status_byte[mem_rd_addr[6:3]];  // gen/blk/device.ts:775
+  always @(posedge clk) begin  // gen/blk/device.ts:634
     if (_and_10) begin
-      if (_cat_54[0]) capture[_mux_13][7:0] <= _cat_53[7:0];
-      if (_cat_54[1]) capture[_mux_13][15:8] <= _cat_53[15:8];
-      if (_cat_54[2]) capture[_mux_13][23:16] <= _cat_53[23:16];
-      if (_cat_54[3]) capture[_mux_13][31:24] <= _cat_53[31:24];
-      if (_cat_54[4]) capture[_mux_13][39:32] <= _cat_53[39:32];
-      if (_cat_54[5]) capture[_mux_13][47:40] <= _cat_53[47:40];
-      if (_cat_54[6]) capture[_mux_13][55:48] <= _cat_53[55:48];
-      if (_cat_54[7]) capture[_mux_13][63:56] <= _cat_53[63:56];
-      if (_cat_54[8]) capture[_mux_13][71:64] <= _cat_53[71:64];
-      if (_cat_54[9]) capture[_mux_13][79:72] <= _cat_53[79:72];
-      if (_cat_54[10]) capture[_mux_13][87:80] <= _cat_53[87:80];
-      if (_cat_54[11]) capture[_mux_13][95:88] <= _cat_53[95:88];
-      if (_cat_54[12]) capture[_mux_13][103:96] <= _cat_53[103:96];
-      if (_cat_54[13]) capture[_mux_13][111:104] <= _cat_53[111:104];
-      if (_cat_54[14]) capture[_mux_13][119:112] <= _cat_53[119:112];
-      if (_cat_54[15]) capture[_mux_13][127:120] <= _cat_53[127:120];
+      if (_cat_38[0]) capture[_mux_13][7:0] <= _cat_37[7:0];
+      if (_cat_38[1]) capture[_mux_13][15:8] <= _cat_37[15:8];
+      if (_cat_38[2]) capture[_mux_13][23:16] <= _cat_37[23:16];
+      if (_cat_38[3]) capture[_mux_13][31:24] <= _cat_37[31:24];
+      if (_cat_38[4]) capture[_mux_13][39:32] <= _cat_37[39:32];
+      if (_cat_38[5]) capture[_mux_13][47:40] <= _cat_37[47:40];
+      if (_cat_38[6]) capture[_mux_13][55:48] <= _cat_37[55:48];
+      if (_cat_38[7]) capture[_mux_13][63:56] <= _cat_37[63:56];
+      if (_cat_38[8]) capture[_mux_13][71:64] <= _cat_37[71:64];
+      if (_cat_38[9]) capture[_mux_13][79:72] <= _cat_37[79:72];
+      if (_cat_38[10]) capture[_mux_13][87:80] <= _cat_37[87:80];
+      if (_cat_38[11]) capture[_mux_13][95:88] <= _cat_37[95:88];
+      if (_cat_38[12]) capture[_mux_13][103:96] <= _cat_37[103:96];
+      if (_cat_38[13]) capture[_mux_13][111:104] <= _cat_37[111:104];
+      if (_cat_38[14]) capture[_mux_13][119:112] <= _cat_37[119:112];
+      if (_cat_38[15]) capture[_mux_13][127:120] <= _cat_37[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:956
-  always @(posedge clk) begin  // gen/blk/device.ts:643
-    if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? ((mem_wr_addr[15] & mem_wr_addr[14]) & mem_wr_addr[9]) : _and_55)) begin
-      if (_mux_57[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _mux_56[7:0];
-      if (_mux_57[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _mux_56[15:8];
-      if (_mux_57[2]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _mux_56[23:16];
-      if (_mux_57[3]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _mux_56[31:24];
-      if (_mux_57[4]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _mux_56[39:32];
-      if (_mux_57[5]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _mux_56[47:40];
-      if (_mux_57[6]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _mux_56[55:48];
-      if (_mux_57[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _mux_56[63:56];
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:969
+  always @(posedge clk) begin  // gen/blk/device.ts:652
+    if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? ((mem_wr_addr[15] & mem_wr_addr[14]) & mem_wr_addr[9]) : _and_39)) begin
+      if (_mux_41[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _slice_40[7:0];
+      if (_mux_41[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _slice_40[15:8];
+      if (_mux_41[2]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _slice_40[23:16];
+      if (_mux_41[3]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _slice_40[31:24];
+      if (_mux_41[4]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _slice_40[39:32];
+      if (_mux_41[5]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _slice_40[47:40];
+      if (_mux_41[6]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _slice_40[55:48];
+      if (_mux_41[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _slice_40[63:56];
     end
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:707
+  always @(posedge clk) begin  // gen/blk/device.ts:717
     if (_and_18 & rd_quiet) stage_bank0_rd0 <= stage_bank0[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:643
-    if ((mem_wr_valid & mem_wr_ready) & (mem_wr_addr[0] ? ((mem_wr_addr[15] & mem_wr_addr[14]) & mem_wr_addr[9]) : _and_55)) begin
-      if (_mux_59[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _mux_58[7:0];
-      if (_mux_59[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _mux_58[15:8];
-      if (_mux_59[2]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _mux_58[23:16];
-      if (_mux_59[3]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _mux_58[31:24];
-      if (_mux_59[4]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _mux_58[39:32];
-      if (_mux_59[5]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _mux_58[47:40];
-      if (_mux_59[6]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _mux_58[55:48];
-      if (_mux_59[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _mux_58[63:56];
+  always @(posedge clk) begin  // gen/blk/device.ts:652
+    if ((mem_wr_valid & mem_wr_ready) & (mem_wr_addr[0] ? ((mem_wr_addr[15] & mem_wr_addr[14]) & mem_wr_addr[9]) : _and_39)) begin
+      if (_mux_43[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _slice_42[7:0];
+      if (_mux_43[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _slice_42[15:8];
+      if (_mux_43[2]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _slice_42[23:16];
+      if (_mux_43[3]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _slice_42[31:24];
+      if (_mux_43[4]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _slice_42[39:32];
+      if (_mux_43[5]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _slice_42[47:40];
+      if (_mux_43[6]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _slice_42[55:48];
+      if (_mux_43[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _slice_42[63:56];
     end
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:707
+  always @(posedge clk) begin  // gen/blk/device.ts:717
     if (_and_18 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:986
+  always @(posedge clk) begin  // gen/blk/device.ts:999
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:4]} + out_data[18:4]), storage_off[17:4]};
     end
   end
-  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:739
+  assign out_range_rd0 = out_range[scan_slot];  // gen/blk/device.ts:752
 
 endmodule
 

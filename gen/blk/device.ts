@@ -568,6 +568,14 @@ export const VirtioBlk = defineModule(
       };
     };
     const wh = halves(memWr.addr);
+    // The access's lines in word order (its even line in the low half, its odd line in the high half), swapped once
+    // (a LUT per bit) for every user: the staging banks (even and odd lines), the capture register (whose lines have
+    // a fixed parity) and the storage port (LineAxi takes word order).
+    const wrOdd = memWr.addr.bit(0);
+    const wordData = m.let(
+      'mem_wr_words',
+      mux(wrOdd, cat(memWr.data.bits(W - 1, 0), memWr.data.bits(2 * W - 1, W)), memWr.data),
+    );
     // The capture registers: one 16-byte word per slot in a LUT RAM with byte enables. A slot's scratch is at
     // least two lines, so an access reaches at most one slot's capture bytes (at 64 bits, lines 0 and 1 of one
     // slot at most).
@@ -609,14 +617,16 @@ export const VirtioBlk = defineModule(
     const capStrb: Expr[] = [];
     // The capture register's first byte in its first line.
     const capOff = stage ? (stage - BLK_HDR_SIZE) % B : 0;
+    // The capture register's lines have a fixed parity (its first line's index in a slot's scratch is fixed and a
+    // slot's scratch is an even number of lines), so each byte is one lane of the word-order data: no select.
+    const capLine0 = stage ? halfLines - capLines : 0;
     for (let i = BLK_HDR_SIZE - 1; i >= 0; i--) {
       const c = Math.floor((capOff + i) / B);
       const lane = (capOff + i) % B;
       const selLo = cLo.hit.and(cLo.lis.eq(c));
       const selHi = cHi.hit.and(cHi.lis.eq(c));
-      capBytes.push(
-        mux(selLo, memWr.data.bits(8 * lane + 7, 8 * lane), memWr.data.bits(8 * (B + lane) + 7, 8 * (B + lane))),
-      );
+      const at = 8 * (((capLine0 + c) % 2) * B + lane);
+      capBytes.push(wordData.bits(at + 7, at));
       capStrb.push(selLo.and(memWr.be.bit(lane)).or(selHi.and(memWr.be.bit(B + lane))));
     }
     const capSlot = mux(cLo.hit, cLo.slot, cHi.slot);
@@ -636,13 +646,12 @@ export const VirtioBlk = defineModule(
       };
       const sLo = sHalf(wh.loScratch, wh.loK);
       const sHi = sHalf(wh.hiScratch, wh.hiK);
-      const loOdd = memWr.addr.bit(0);
       stageBanks.forEach((bank, b) => {
-        const useLo = b === 0 ? loOdd.not() : loOdd;
+        const useLo = b === 0 ? wrOdd.not() : wrOdd;
         const be = mux(useLo, memWr.be.bits(B - 1, 0), memWr.be.bits(2 * B - 1, B));
         bank.write(
           mux(useLo, sLo.row, sHi.row),
-          mux(useLo, memWr.data.bits(W - 1, 0), memWr.data.bits(2 * W - 1, W)),
+          wordData.bits(W * b + W - 1, W * b),
           memWr.valid.and(memWr.ready).and(mux(useLo, sLo.hit, sHi.hit)),
           { strb: be },
         );
@@ -700,18 +709,22 @@ export const VirtioBlk = defineModule(
     const cpValid = m.reg('copy_valid', bit, { reset: 0 });
     const cpRow = m.reg('copy_row', Math.max(1, stageRowBits));
     const cpLeft = m.reg('copy_left', stageRowBits + 1, { reset: 0 });
-    // The next word is read when the one on the banks' outputs is taken (a read enable holds it meanwhile).
-    const cpAdvance = cpValid.not().or(la.wr.ready);
+    // The next word is read when the one on the banks' outputs is taken (a read enable holds it meanwhile): the
+    // storage port takes it as it is (`cp`, once its queue is empty), so it needs no select in front of the queue.
+    const cpAdvance = cpValid.not().or(la.cp.ready);
     const cpEn = copying.and(cpAdvance).and(cpLeft.ne(0)).and(rdQuiet);
     const cpWord = stage
       ? cat(...stageBanks.map((b) => b.readSync(cat(bHead, cpRow.trunc(stageRowBits)), { en: cpEn })).reverse())
       : undefined;
-    const owned = zeroing.or(copying);
-    la.wr.valid.set(mux(zeroing, zDone.not(), mux(copying, cpValid, memWr.valid.and(wrStorage))));
-    la.wr.addr.set(mux(owned, zLine, memWr.addr.trunc(lineBits - 1)));
+    // A storage-window write cannot come while copying (the copy starts once no back-end read is outstanding).
+    la.wr.valid.set(mux(zeroing, zDone.not(), memWr.valid.and(wrStorage)));
+    la.wr.addr.set(mux(zeroing, zLine, memWr.addr.trunc(lineBits - 1)));
     // A zeroing write's data is ignored (LineAxi writes zeroes for `wr_zero`).
-    la.wr.data.set(cpWord ? mux(copying, cpWord, memWr.data) : memWr.data);
-    la.wr.be.set(mux(owned, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
+    la.wr.data.set(wordData);
+    la.wr.be.set(mux(zeroing, lit((1n << BigInt(2 * B)) - 1n, 2 * B), storageBe));
+    la.cp.valid.set(cpValid);
+    la.cp.data.set(cpWord ?? lit(0, 2 * W));
+    la.cp_word.set(zLine.bits(lineBits - 2, 1));
     // Ready from registers only, whatever the access (a scratch write also waits while the storage queue is full or
     // zeroing runs): the read engine's stall logic sits behind this ready, so the address's route through the
     // fabric and the halves' decode stay out of that path.
@@ -1193,7 +1206,7 @@ export const VirtioBlk = defineModule(
           cpLeft.next(cpLeft.dec());
           cpValid.next(1);
         }).elseIf(cpAdvance, () => cpValid.next(0));
-        m.if(cpValid.and(la.wr.ready), () => zLine.next(zLine.add(2)));
+        m.if(la.cp.ready, () => zLine.next(zLine.add(2)));
         m.if(cpLeft.eq(0).and(cpValid.not()), () => st.goto('post'));
       },
       zero: () => {

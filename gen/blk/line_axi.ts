@@ -10,8 +10,16 @@
 // never acknowledges what a later read could miss). Reads: each request's words asked for on AR; the data
 // assembled into an output register (`rdata`, valid/ready) in request order.
 //
+// `wr.data` comes in word order, not line order: its low half is the access's even line, its high half its odd
+// line (for an access at an odd line, `wr.data` is the lineWrite's data with its halves swapped; `wr.be` keeps
+// line order). The owner swaps the lines once for its own block RAM banks (even and odd lines, as DmaRam) and
+// for this port, so a word's bytes are where AXI wants them without a lane select here: a word's bytes outside
+// its strobes carry the other line.
+//
 // A write that comes in with `wr_zero` writes zeroes in its enabled bytes, whatever its data (DISCARD /
-// WRITE_ZEROES zeroing): the zero is one more input of the word's lane select, not a mux of its own in front.
+// WRITE_ZEROES zeroing). `cp` is a whole word written as it is (all strobes; `cp_word` is its index), taken only while the queue is empty: the owner's copy of a block RAM to storage, whose
+// words need no queue (the RAM's read register holds a word until it is taken). The zero and `cp.data` are the
+// two other inputs of the data's one LUT per bit, so neither costs a 2W-bit mux of its own.
 //
 // Errors (a response other than OKAY): a read's output carries `rdata_err` when a word it was built from came
 // back with one. A write's B with one is reported on `werr` (one cycle, the word's address and the tag the write
@@ -50,6 +58,8 @@ export const LineAxi = defineModule(
     // The write on `wr` is a zeroing one (DISCARD / WRITE_ZEROES): zeroes in its enabled bytes, its data ignored;
     // the tag is reported with a failed B.
     const wrZero = m.input('wr_zero', bit);
+    const cp = m.input('cp', stream(2 * W));
+    const cpWord = m.input('cp_word', lineBits - 1);
     const bReady = m.input('b_ready', bit);
     const werr = m.output('werr', bit);
     const werrZero = m.output('werr_zero', bit);
@@ -83,15 +93,22 @@ export const LineAxi = defineModule(
     const needFirst = odd.not().or(wq.deq.data.bit(0));
     const needSecond = odd.and(wq.deq.data.bit(1));
     const onSecond = second.or(needFirst.not());
-    const word = m.let('w_word', mux(onSecond, k.add(1), k));
-    // An odd access's lines go to the other halves of its two words; the bytes of the half a word does not take are
-    // masked by its strobes, so they carry the other line rather than zeroes (one LUT per bit with the zeroing).
-    const lanes = mux(odd, cat(qd.bits(W - 1, 0), qd.bits(2 * W - 1, W)), qd);
-    const data = mux(qZero, lit(0, 2 * W), lanes);
-    const strb = mux(odd, mux(onSecond, cat(lit(0, B), hiBe), cat(loBe, lit(0, B))), qbe);
-    const hasWord = wq.deq.valid.and(needFirst.or(needSecond));
+    // The queue's head goes first; `cp` only while the queue is empty (and a `cp` word whose AW or W was taken
+    // stays the word until both are, whatever comes into the queue meanwhile).
     const awSent = m.reg('aw_sent', bit, { reset: 0 });
     const wSent = m.reg('w_sent', bit, { reset: 0 });
+    const cpMid = m.reg('w_cp_mid', bit, { reset: 0 });
+    const qv = m.let('w_from_queue', wq.deq.valid.and(cpMid.not()));
+    const word = m.let('w_word', mux(qv, mux(onSecond, k.add(1), k), cpWord));
+    // The data is in word order already (an odd access's lines are in the other halves of its two words); the
+    // bytes of the half a word does not take are masked by its strobes.
+    const data = mux(qv, mux(qZero, lit(0, 2 * W), qd), cp.data);
+    const strb = mux(
+      qv,
+      mux(odd, mux(onSecond, cat(lit(0, B), hiBe), cat(loBe, lit(0, B))), qbe),
+      lit((1n << BigInt(2 * B)) - 1n, 2 * B),
+    );
+    const hasWord = qv.and(needFirst.or(needSecond)).or(qv.not().and(cp.valid));
     const pending = m.reg('w_pending', 8, { reset: 0 });
     // The outstanding writes' words (and tags), in AW order: B answers them in that order (one ID).
     const awInfo = m.instance('aw_info', Fifo, { width: lineBits, depth: 16 }).io;
@@ -113,18 +130,22 @@ export const LineAxi = defineModule(
     m.if(wordDone, () => {
       awSent.next(0);
       wSent.next(0);
+      cpMid.next(0);
     }).else(() => {
+      m.if(axi.awready.and(axi.awvalid).or(axi.wready.and(axi.wvalid)), () => cpMid.next(qv.not()));
       m.if(axi.awready.and(axi.awvalid), () => awSent.next(1));
       m.if(axi.wready.and(axi.wvalid), () => wSent.next(1));
     });
     // The entry leaves after its last word (or at once when it has none).
     const lastWord = onSecond.or(needSecond.not());
-    wq.deq.ready.set(wq.deq.valid.and(hasWord.not().or(wordDone.and(lastWord))));
-    m.if(wordDone, () => second.next(lastWord.not()));
+    wq.deq.ready.set(qv.and(hasWord.not().or(wordDone.and(lastWord))));
+    m.if(wordDone.and(qv), () => second.next(lastWord.not()));
+    const cpFire = qv.not().and(wordDone);
+    cp.ready.set(cpFire);
     const awFire = axi.awready.and(axi.awvalid);
     const bFire = axi.bvalid.and(bReady);
     awInfo.enq.valid.set(awFire);
-    awInfo.enq.data.set(cat(qZero, word));
+    awInfo.enq.data.set(cat(qv.and(qZero), word));
     awInfo.deq.ready.set(bFire);
     werr.set(bFire.and(axi.bresp.ne(0)));
     werrZero.set(awInfo.deq.data.bit(lineBits - 1));
@@ -137,7 +158,11 @@ export const LineAxi = defineModule(
     const answered = m.reg('w_answered', 16, { reset: 0 });
     const inOdd = wr.addr.bit(0);
     const inWords = mux(inOdd, loAnyIn.zext(2).add(hiAnyIn.zext(2)), lit(1, 2));
-    m.if(wr.valid.and(wq.enq.ready), () => accepted.next(accepted.add(inWords.zext(16))));
+    // (A `cp` word is taken only while the queue is empty, so in practice never with a queued access.)
+    const enqWords = mux(wr.valid.and(wq.enq.ready), inWords, lit(0, 2));
+    m.if(wr.valid.and(wq.enq.ready).or(cpFire), () =>
+      accepted.next(accepted.add(enqWords.zext(16)).add(cpFire.zext(16))),
+    );
     m.if(bFire, () => answered.next(answered.inc()));
     wrAccepted.set(accepted);
     wrAnswered.set(answered);
@@ -181,7 +206,7 @@ export const LineAxi = defineModule(
       arSecond.next(arLast.not());
       lastArValid.next(1);
     });
-    m.if(wq.enq.fire(), () => lastArValid.next(0));
+    m.if(wq.enq.fire().or(cpFire), () => lastArValid.next(0));
 
     const outValid = m.reg('out_valid', bit, { reset: 0 });
     const outData = m.reg('out_data', 2 * W);
@@ -226,6 +251,8 @@ export const LineAxi = defineModule(
       wr_accepted: wrAccepted,
       wr_answered: wrAnswered,
       wr_zero: wrZero,
+      cp,
+      cp_word: cpWord,
       b_ready: bReady,
       werr,
       werr_zero: werrZero,
