@@ -3,8 +3,9 @@
 // `rounds` times (default 5) and prints per run: CPU seconds, CPU seconds inside Sim.run() (process.cpuUsage
 // around each call), TLPs, and after a replay of the whole recording, the TS-driven / replay ratio in CPU time as
 // the bench computes it and the CPU us per TLP beyond the replay. The bench itself reads the third run.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { DataWidth } from '../gen/pcie/streams';
 import { BlkSystem, buildBlkTop, type RingFormat } from '../tb/virtio/blk/system';
 import { sequentialWorkload } from '../tb/virtio/blk/workload';
@@ -17,6 +18,41 @@ const cpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+/**
+ * CPU seconds of this process's threads from the scheduler (/proc/self/task/<tid>/schedstat, nanoseconds): the main
+ * thread (the TypeScript and the C++ it calls) apart from the others (V8's compiler and GC helpers, libuv), which
+ * process.cpuUsage() and the bench's CPU figure lump together.
+ */
+const threadSeconds = (): { main: number; others: number } => {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let ns = 0;
+    try {
+      ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      continue; // the thread ended
+    }
+    if (Number(tid) === process.pid) main += ns / 1e9;
+    else others += ns / 1e9;
+  }
+  return { main, others };
+};
+/** Garbage collection pauses on the main thread (PerformanceObserver 'gc'): count and seconds, major (mark-compact) apart. */
+const gc = { minor: 0, major: 0, minorS: 0, majorS: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    // NODE_PERFORMANCE_GC_MAJOR = 4 (mark-compact); minor (scavenge) 1, incremental 8, weak callbacks 16
+    if (kind === 4) {
+      gc.major++;
+      gc.majorS += e.duration / 1000;
+    } else {
+      gc.minor++;
+      gc.minorS += e.duration / 1000;
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
 buildBlkTop(W, undefined, undefined, ring);
 const make = () =>
   new BlkSystem({
@@ -57,7 +93,16 @@ if (process.env.INRUN !== '0')
   };
 steady(sys, 'read', 4096, 64);
 steady(sys, 'write', 4096, 64);
-const rows: { cpu: number; inRun: number; cycles: number; tlps: number; runs: number }[] = [];
+const rows: {
+  cpu: number;
+  inRun: number;
+  cycles: number;
+  tlps: number;
+  runs: number;
+  main: number;
+  others: number;
+  gc: typeof gc;
+}[] = [];
 // PROFILE=file: a V8 CPU profile (the .cpuprofile format) of the runs from the third on
 const profile = process.env.PROFILE;
 // PERF_CTL=fifo: `perf record -D -1 --control fifo:<fifo>` samples only the runs from the third on
@@ -78,10 +123,21 @@ for (let i = 0; i < rounds; i++) {
   const r0 = inRun;
   const y0 = sys.sim.cycle;
   const t0 = tlps(sys);
+  const th0 = threadSeconds();
+  const g0 = { ...gc };
   steady(sys, 'read', 4096, 256);
   steady(sys, 'write', 4096, 256);
   steady(sys, 'read', 512, 512);
+  const th1 = threadSeconds();
   rows.push({
+    main: th1.main - th0.main,
+    others: th1.others - th0.others,
+    gc: {
+      minor: gc.minor - g0.minor,
+      major: gc.major - g0.major,
+      minorS: gc.minorS - g0.minorS,
+      majorS: gc.majorS - g0.majorS,
+    },
     cpu: cpuSeconds() - c0,
     inRun: inRun - r0,
     cycles: sys.sim.cycle - y0,
@@ -93,15 +149,18 @@ if (perfCtl) writeFileSync(perfCtl, 'disable\n');
 if (session) writeFileSync(profile!, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
 sys.finish();
 let replayCps = 0;
+const replayRates: number[] = [];
 for (let i = 0; i < Number(process.env.REPLAYS ?? 3); i++) {
   const c = cpuSeconds();
   const r = sys.sim.runFree();
+  replayRates.push(r.cycles / (cpuSeconds() - c));
   replayCps = Math.max(replayCps, r.cycles / (cpuSeconds() - c));
 }
+console.log(`${ring} replays: ${replayRates.map((r) => (r / 1e6).toFixed(3)).join(', ')} M cycles per CPU second`);
 sys.close();
 for (const [i, r] of rows.entries()) {
   const replay = r.cycles / replayCps;
   console.log(
-    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls`,
+    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls; main thread ${r.main.toFixed(3)} s, other threads ${r.others.toFixed(3)} s, in run() beyond replay ${(r.inRun - replay).toFixed(3)} s; gc ${r.gc.minor} minor ${(r.gc.minorS * 1e3).toFixed(0)} ms, ${r.gc.major} major ${(r.gc.majorS * 1e3).toFixed(0)} ms`,
   );
 }
