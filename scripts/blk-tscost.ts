@@ -3,6 +3,7 @@
 // `rounds` times (default 5) and prints per run: CPU seconds, CPU seconds inside Sim.run() (process.cpuUsage
 // around each call), TLPs, and after a replay of the whole recording, the TS-driven / replay ratio in CPU time as
 // the bench computes it and the CPU us per TLP beyond the replay. The bench itself reads the third run.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -53,6 +54,21 @@ new PerformanceObserver((list) => {
     }
   }
 }).observe({ entryTypes: ['gc'] });
+/**
+ * The machine's speed now: CPU seconds of a fixed native job (SHA-256 of 4 MiB, ~10 ms), the fastest of three. On the
+ * shared machine the same code's CPU time moves with what the other core and the host run; this tells a slow run of
+ * the mix that is slow everywhere from one whose TypeScript cost more.
+ */
+const probeBuf = new Uint8Array(4 << 20).fill(7);
+const probe = (): number => {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const c = cpuSeconds();
+    createHash('sha256').update(probeBuf).digest();
+    best = Math.min(best, cpuSeconds() - c);
+  }
+  return best;
+};
 buildBlkTop(W, undefined, undefined, ring);
 const make = () =>
   new BlkSystem({
@@ -102,6 +118,7 @@ const rows: {
   main: number;
   others: number;
   gc: typeof gc;
+  probe: number;
 }[] = [];
 // PROFILE=file: a V8 CPU profile (the .cpuprofile format) of the runs from the third on
 const profile = process.env.PROFILE;
@@ -116,6 +133,8 @@ if (session) {
   await post('Profiler.setSamplingInterval', { interval: 100 });
 }
 for (let i = 0; i < rounds; i++) {
+  // MARK=1: a line at each run's start, to place V8's --trace-deopt / --trace-opt output (stdout) in the runs
+  if (process.env.MARK) console.log(`=== ${ring} run ${i + 1}`);
   if (session && i === 2) await post('Profiler.start');
   if (perfCtl && i === 2) writeFileSync(perfCtl, 'enable\n');
   const n0 = sys.sim.stats().runCalls;
@@ -123,22 +142,30 @@ for (let i = 0; i < rounds; i++) {
   const r0 = inRun;
   const y0 = sys.sim.cycle;
   const t0 = tlps(sys);
+  // the PerformanceObserver's entries are delivered from the event loop: let them in before the run, not during it
+  await new Promise((r) => setImmediate(r));
+  const probe0 = probe();
   const th0 = threadSeconds();
   const g0 = { ...gc };
   steady(sys, 'read', 4096, 256);
   steady(sys, 'write', 4096, 256);
   steady(sys, 'read', 512, 512);
   const th1 = threadSeconds();
+  const c1 = cpuSeconds();
+  const probe1 = probe();
+  await new Promise((r) => setImmediate(r));
+  const gcEnd = { ...gc };
   rows.push({
+    probe: (probe0 + probe1) / 2,
     main: th1.main - th0.main,
     others: th1.others - th0.others,
     gc: {
-      minor: gc.minor - g0.minor,
-      major: gc.major - g0.major,
-      minorS: gc.minorS - g0.minorS,
-      majorS: gc.majorS - g0.majorS,
+      minor: gcEnd.minor - g0.minor,
+      major: gcEnd.major - g0.major,
+      minorS: gcEnd.minorS - g0.minorS,
+      majorS: gcEnd.majorS - g0.majorS,
     },
-    cpu: cpuSeconds() - c0,
+    cpu: c1 - c0,
     inRun: inRun - r0,
     cycles: sys.sim.cycle - y0,
     tlps: tlps(sys) - t0,
@@ -150,17 +177,21 @@ if (session) writeFileSync(profile!, JSON.stringify(((await post('Profiler.stop'
 sys.finish();
 let replayCps = 0;
 const replayRates: number[] = [];
+const replayProbes: number[] = [];
 for (let i = 0; i < Number(process.env.REPLAYS ?? 3); i++) {
+  replayProbes.push(probe());
   const c = cpuSeconds();
   const r = sys.sim.runFree();
   replayRates.push(r.cycles / (cpuSeconds() - c));
   replayCps = Math.max(replayCps, r.cycles / (cpuSeconds() - c));
 }
-console.log(`${ring} replays: ${replayRates.map((r) => (r / 1e6).toFixed(3)).join(', ')} M cycles per CPU second`);
+console.log(
+  `${ring} replays: ${replayRates.map((r) => (r / 1e6).toFixed(3)).join(', ')} M cycles per CPU second; probe ${replayProbes.map((p) => (p * 1e3).toFixed(1)).join(', ')} ms`,
+);
 sys.close();
 for (const [i, r] of rows.entries()) {
   const replay = r.cycles / replayCps;
   console.log(
-    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls; main thread ${r.main.toFixed(3)} s, other threads ${r.others.toFixed(3)} s, in run() beyond replay ${(r.inRun - replay).toFixed(3)} s; gc ${r.gc.minor} minor ${(r.gc.minorS * 1e3).toFixed(0)} ms, ${r.gc.major} major ${(r.gc.majorS * 1e3).toFixed(0)} ms`,
+    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls; main thread ${r.main.toFixed(3)} s, other threads ${r.others.toFixed(3)} s, in run() beyond replay ${(r.inRun - replay).toFixed(3)} s; gc ${r.gc.minor} minor ${(r.gc.minorS * 1e3).toFixed(0)} ms, ${r.gc.major} major ${(r.gc.majorS * 1e3).toFixed(0)} ms; probe ${(r.probe * 1e3).toFixed(1)} ms`,
   );
 }
