@@ -28,7 +28,7 @@ const threadSeconds = (): { main: number; others: number } => {
   let main = 0;
   let others = 0;
   for (const tid of readdirSync('/proc/self/task')) {
-    let ns = 0;
+    let ns: number;
     try {
       ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
     } catch {
