@@ -368,21 +368,33 @@ export class Completer {
   private readonly chunks = new CplChunkTable();
   /** The batch sendCompletions() reuses (grown when a read needs more completions). */
   private batch: TlpBatch = tlpBatch(16);
-  /** A successful CplD's fields for read `t` (byte count and lower address set per completion). */
+  /**
+   * A successful CplD's fields for read `t` (byte count and lower address set per completion), in one object reused
+   * from read to read: encodeCplDHeader() reads them at once and keeps nothing (an object per read was garbage).
+   */
   private cplFields(t: MemReadTlp): CplDHeader & { byteCount: number; lowerAddress: number } {
-    return {
-      type: 'CplD',
-      completerId: this.rc.opts.rcId,
-      requesterId: t.requesterId,
-      tag: t.tag,
-      tc: t.tc,
-      attr: t.attr,
-      status: CplStatus.SC,
-      byteCount: 0,
-      lowerAddress: 0,
-      ep: false,
-    };
+    const c = this.cpl;
+    c.completerId = this.rc.opts.rcId;
+    c.requesterId = t.requesterId;
+    c.tag = t.tag;
+    c.tc = t.tc;
+    c.attr = t.attr;
+    c.byteCount = 0;
+    c.lowerAddress = 0;
+    return c;
   }
+  private readonly cpl: CplDHeader & { byteCount: number; lowerAddress: number } = {
+    type: 'CplD',
+    completerId: 0,
+    requesterId: 0,
+    tag: 0,
+    tc: 0,
+    attr: 0,
+    status: CplStatus.SC,
+    byteCount: 0,
+    lowerAddress: 0,
+    ep: false,
+  };
 
   /**
    * The UR / CA completion ending read `t`: `byteCount` bytes still outstanding, `lowerAddress` of the next byte
