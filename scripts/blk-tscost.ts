@@ -2,11 +2,14 @@
 // [rounds]` builds the bench's system (scripts/bench.ts blkWorkload: same options, same warm-up), runs the mix
 // `rounds` times (default 5) and prints per run: CPU seconds, CPU seconds inside Sim.run() (process.cpuUsage
 // around each call), TLPs, and after a replay of the whole recording, the TS-driven / replay ratio in CPU time as
-// the bench computes it and the CPU us per TLP beyond the replay. The bench itself reads the third run.
+// the bench computes it and the CPU us per TLP beyond the replay; also the main thread's CPU apart from the other
+// threads', run()'s CPU beyond the replay of the same cycles, and a compute-bound probe of the machine's speed (see
+// docs/simulation.md, "Why the TypeScript cost per TLP looked bimodal"). The bench itself reports the fastest of runs
+// 3-5. Environment: MARK=1 (a line per run, for --trace-deopt / --trace-gc), PROFILE=file, HEAP=file, PERF_CTL=fifo
+// (run 3 on), INRUN=0, REPLAYS=n.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { PerformanceObserver } from 'node:perf_hooks';
 import type { DataWidth } from '../gen/pcie/streams';
 import { BlkSystem, buildBlkTop, type RingFormat } from '../tb/virtio/blk/system';
 import { sequentialWorkload } from '../tb/virtio/blk/workload';
@@ -39,21 +42,6 @@ const threadSeconds = (): { main: number; others: number } => {
   }
   return { main, others };
 };
-/** Garbage collection pauses on the main thread (PerformanceObserver 'gc'): count and seconds, major (mark-compact) apart. */
-const gc = { minor: 0, major: 0, minorS: 0, majorS: 0 };
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
-    // NODE_PERFORMANCE_GC_MAJOR = 4 (mark-compact); minor (scavenge) 1, incremental 8, weak callbacks 16
-    if (kind === 4) {
-      gc.major++;
-      gc.majorS += e.duration / 1000;
-    } else {
-      gc.minor++;
-      gc.minorS += e.duration / 1000;
-    }
-  }
-}).observe({ entryTypes: ['gc'] });
 /**
  * The machine's speed now: CPU seconds of a fixed native job (SHA-256 of 4 MiB, ~10 ms), the fastest of three. On the
  * shared machine the same code's CPU time moves with what the other core and the host run; this tells a slow run of
@@ -117,54 +105,55 @@ const rows: {
   runs: number;
   main: number;
   others: number;
-  gc: typeof gc;
   probe: number;
 }[] = [];
 // PROFILE=file: a V8 CPU profile (the .cpuprofile format) of the runs from the third on
 const profile = process.env.PROFILE;
 // PERF_CTL=fifo: `perf record -D -1 --control fifo:<fifo>` samples only the runs from the third on
 const perfCtl = process.env.PERF_CTL;
-const session = profile ? new Session() : undefined;
+// HEAP=file: V8's sampling heap profile (the .heapprofile format, every 256 bytes, the collected objects included) of
+// the third run
+const heap = process.env.HEAP;
+const session = profile || heap ? new Session() : undefined;
 const post = (m: string, p?: object) =>
   new Promise<unknown>((res, rej) => session!.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
-if (session) {
-  session.connect();
+if (session) session.connect();
+if (profile) {
   await post('Profiler.enable');
   await post('Profiler.setSamplingInterval', { interval: 100 });
 }
 for (let i = 0; i < rounds; i++) {
   // MARK=1: a line at each run's start, to place V8's --trace-deopt / --trace-opt output (stdout) in the runs
   if (process.env.MARK) console.log(`=== ${ring} run ${i + 1}`);
-  if (session && i === 2) await post('Profiler.start');
+  if (profile && i === 2) await post('Profiler.start');
+  if (heap && i === 2) {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 256,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   if (perfCtl && i === 2) writeFileSync(perfCtl, 'enable\n');
+  const probe0 = probe();
   const n0 = sys.sim.stats().runCalls;
-  const c0 = cpuSeconds();
   const r0 = inRun;
   const y0 = sys.sim.cycle;
   const t0 = tlps(sys);
-  // the PerformanceObserver's entries are delivered from the event loop: let them in before the run, not during it
-  await new Promise((r) => setImmediate(r));
-  const probe0 = probe();
   const th0 = threadSeconds();
-  const g0 = { ...gc };
+  const c0 = cpuSeconds();
   steady(sys, 'read', 4096, 256);
   steady(sys, 'write', 4096, 256);
   steady(sys, 'read', 512, 512);
-  const th1 = threadSeconds();
   const c1 = cpuSeconds();
+  const th1 = threadSeconds();
+  if (heap && i === 2)
+    writeFileSync(heap, JSON.stringify(((await post('HeapProfiler.stopSampling')) as { profile: unknown }).profile));
   const probe1 = probe();
-  await new Promise((r) => setImmediate(r));
-  const gcEnd = { ...gc };
   rows.push({
     probe: (probe0 + probe1) / 2,
     main: th1.main - th0.main,
     others: th1.others - th0.others,
-    gc: {
-      minor: gcEnd.minor - g0.minor,
-      major: gcEnd.major - g0.major,
-      minorS: gcEnd.minorS - g0.minorS,
-      majorS: gcEnd.majorS - g0.majorS,
-    },
     cpu: c1 - c0,
     inRun: inRun - r0,
     cycles: sys.sim.cycle - y0,
@@ -173,7 +162,7 @@ for (let i = 0; i < rounds; i++) {
   });
 }
 if (perfCtl) writeFileSync(perfCtl, 'disable\n');
-if (session) writeFileSync(profile!, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+if (profile) writeFileSync(profile, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
 sys.finish();
 let replayCps = 0;
 const replayRates: number[] = [];
@@ -192,6 +181,6 @@ sys.close();
 for (const [i, r] of rows.entries()) {
   const replay = r.cycles / replayCps;
   console.log(
-    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls; main thread ${r.main.toFixed(3)} s, other threads ${r.others.toFixed(3)} s, in run() beyond replay ${(r.inRun - replay).toFixed(3)} s; gc ${r.gc.minor} minor ${(r.gc.minorS * 1e3).toFixed(0)} ms, ${r.gc.major} major ${(r.gc.majorS * 1e3).toFixed(0)} ms; probe ${(r.probe * 1e3).toFixed(1)} ms`,
+    `${ring} run ${i + 1}: cpu ${r.cpu.toFixed(3)} s, in run() ${r.inRun.toFixed(3)} s, outside ${(r.cpu - r.inRun).toFixed(3)} s (${(((r.cpu - r.inRun) / r.tlps) * 1e6).toFixed(2)} us/TLP), replay ${replay.toFixed(3)} s, ratio ${(replay / r.cpu).toFixed(3)}, beyond replay ${(((r.cpu - replay) / r.tlps) * 1e6).toFixed(2)} us/TLP, ${r.tlps} TLPs, ${r.cycles} cycles, ${r.runs} run() calls; main thread ${r.main.toFixed(3)} s, other threads ${r.others.toFixed(3)} s, in run() beyond replay ${(r.inRun - replay).toFixed(3)} s; probe ${(r.probe * 1e3).toFixed(1)} ms`,
   );
 }

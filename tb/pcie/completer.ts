@@ -8,7 +8,7 @@
  * Writes into the MSI window become interrupt events. Every request is checked first
  * (see checkRequest); violations go to RcCore.violation.
  */
-import { CplChunkTable, splitReadCompletions, splitReadCompletionsInto } from './completions';
+import { CplChunkTable, splitReadCompletions, splitReadCompletionsInto, type SplitOptions } from './completions';
 import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
@@ -338,11 +338,13 @@ export class Completer {
   private sendCompletions(t: MemReadTlp, dws: Uint32Array, at: number, delivered?: (cycle: number) => void): number {
     const { rc } = this;
     const o = rc.opts;
-    const chunks = splitReadCompletionsInto(
-      t,
-      { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng },
-      this.chunks,
-    );
+    // the split's options in one object reused from read to read (read at once; MPS can change between reads)
+    const split = this.splitOpts;
+    split.rcb = o.rcb;
+    split.mps = rc.shadow.mps;
+    split.mode = o.split;
+    split.rng = rc.rng;
+    const chunks = splitReadCompletionsInto(t, split, this.chunks);
     const n = chunks.count;
     if (this.batch.offset.length < n) this.batch = tlpBatch(Math.max(n, 2 * this.batch.offset.length));
     const b = this.batch;
@@ -366,6 +368,7 @@ export class Completer {
   }
   /** The split sendCompletions() reuses. */
   private readonly chunks = new CplChunkTable();
+  private readonly splitOpts: SplitOptions = { rcb: 64, mps: 128, mode: 'max', rng: undefined };
   /** The batch sendCompletions() reuses (grown when a read needs more completions). */
   private batch: TlpBatch = tlpBatch(16);
   /**
