@@ -417,6 +417,15 @@ const BLK_BENCH = { W: 256 as DataWidth, depth: 32, requests4k: 256, requests512
  * noise (0.300 vs 0.290, 0.308 vs 0.303 M cycles per CPU second).
  */
 const BLK_CPU_ROUND = 3;
+/**
+ * Runs of the mix from BLK_CPU_ROUND on whose fastest (in CPU time) gives the rates, as the fastest of REPLAYS replays
+ * gives the replay's: on this shared machine the same code's CPU time moves with what the other core and the host
+ * run, the Verilated model's most (measured 7 December 2026 with scripts/blk-tscost.ts, split, 14 runs in one process:
+ * the C++ time inside run() for a run's ~132,000 cycles was 0.47-0.91 s while the replay of those cycles takes 0.45 s;
+ * the TypeScript outside run() 0.11-0.23 s). One run against the best of three replays charged that noise to the
+ * TypeScript: the "bimodal" TS cost per TLP. Every run is checked as before; only which one's rate is reported changes.
+ */
+const BLK_CPU_BEST = 3;
 const TARGET_BLK = { read4k: 0.9, write4k: 0.85, cycles512: 50, replay: 0.75 };
 
 interface BlkRow {
@@ -435,6 +444,8 @@ interface BlkRow {
   replayCps: number;
   replayCpuCps: number;
   replayMatches?: boolean;
+  /** TS-driven cycles per CPU second of each run of the mix whose fastest gave the rates (BLK_CPU_BEST). */
+  cpuRates: number[];
 }
 
 /**
@@ -443,9 +454,10 @@ interface BlkRow {
  * access against the ring invariants and the root complex's checks, the disk compared at the end. A workload's
  * figure is taken between the completions of its requests depth and depth + n (the queue full: no fill, no drain).
  * Rates and shares cover the three workloads run again on the same system, the `cpuRound`th time (V8 warmed up:
- * BLK_CPU_ROUND); the replay re-runs the whole recorded stimulus in C++.
+ * BLK_CPU_ROUND) and the `bestOf - 1` times after it, the fastest in CPU time (BLK_CPU_BEST); the replay re-runs the
+ * whole recorded stimulus in C++.
  */
-function blkWorkload(ring: RingFormat, replays = REPLAYS, cpuRound = BLK_CPU_ROUND): BlkRow {
+function blkWorkload(ring: RingFormat, replays = REPLAYS, cpuRound = BLK_CPU_ROUND, bestOf = BLK_CPU_BEST): BlkRow {
   const b = DMA_BENCH;
   const sys = new BlkSystem({
     W: BLK_BENCH.W,
@@ -505,9 +517,19 @@ function blkWorkload(ring: RingFormat, replays = REPLAYS, cpuRound = BLK_CPU_ROU
     };
     // The simulated figures: the first run of the mix (the same stimulus history as ever, so they stay comparable).
     const figs = mix();
-    // The rates: a later run of the same mix on the same system (see BLK_CPU_ROUND).
+    // The rates: the fastest of runs cpuRound .. cpuRound + bestOf - 1 of the same mix on the same system (see
+    // BLK_CPU_ROUND, BLK_CPU_BEST).
     let speed = figs;
-    for (let i = 1; i < cpuRound; i++) speed = mix();
+    const cpuRates: number[] = [];
+    const consider = (m: typeof figs) => {
+      cpuRates.push(m.cycles / m.cpu);
+      if (cpuRates.length === 1 || m.cycles / m.cpu > speed.cycles / speed.cpu) speed = m;
+    };
+    if (cpuRound <= 1) consider(figs);
+    for (let run = 2; run < cpuRound + bestOf; run++) {
+      const m = mix();
+      if (run >= cpuRound) consider(m);
+    }
     const row: BlkRow = {
       ring,
       read4k: 4096 / figs.rd / (BLK_BENCH.W / 8),
@@ -523,6 +545,7 @@ function blkWorkload(ring: RingFormat, replays = REPLAYS, cpuRound = BLK_CPU_ROU
       cpu: speed.cpu,
       replayCps: NaN,
       replayCpuCps: 0,
+      cpuRates,
     };
     sys.finish();
     let best: ReturnType<Sim['runFree']> | undefined;
@@ -548,9 +571,10 @@ function blkWorkloadOrFailure(
   ring: RingFormat,
   replays = REPLAYS,
   cpuRound = BLK_CPU_ROUND,
+  bestOf = BLK_CPU_BEST,
 ): BlkRow | { ring: RingFormat; failure: string } {
   try {
-    return blkWorkload(ring, replays, cpuRound);
+    return blkWorkload(ring, replays, cpuRound, bestOf);
   } catch (e) {
     if (!(e instanceof BlkSystemFailure)) throw e;
     return { ring, failure: e.message };
@@ -568,7 +592,7 @@ if (runs('virtio-blk')) {
   // the packed run's CPU time, on the other core, inside the measured window). One run of the mix each: the measured
   // systems warm up again on their own anyway (BLK_CPU_ROUND).
   for (const ring of rings) buildBlkTop(BLK_BENCH.W, undefined, undefined, ring); // each format on its own build
-  for (const ring of rings) blkWorkloadOrFailure(ring, 0, 1);
+  for (const ring of rings) blkWorkloadOrFailure(ring, 0, 1, 1);
   const results = rings.map((ring) => blkWorkloadOrFailure(ring));
   const failures = results.filter((r) => 'failure' in r);
   for (const f of failures) console.error(`\nvirtio-blk bench: the ${f.ring} ring FAILED: ${f.failure}`);
@@ -630,6 +654,8 @@ if (runs('virtio-blk')) {
         replay_ratio_cpu: r.cycles / r.cpu / r.replayCpuCps,
         cpu_cycles_per_second: r.cycles / r.cpu,
         replay_cpu_cycles_per_second: r.replayCpuCps,
+        // every run of the mix the rates were chosen from (BLK_CPU_BEST), as TS-driven / replay in CPU time
+        replay_ratio_cpu_runs: r.cpuRates.map((c) => c / r.replayCpuCps),
       },
     ]),
   );

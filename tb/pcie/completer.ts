@@ -8,7 +8,7 @@
  * Writes into the MSI window become interrupt events. Every request is checked first
  * (see checkRequest); violations go to RcCore.violation.
  */
-import { CplChunkTable, splitReadCompletions, splitReadCompletionsInto } from './completions';
+import { CplChunkTable, splitReadCompletions, splitReadCompletionsInto, type SplitOptions } from './completions';
 import type { RcCore } from './core';
 import type { TlpContext } from './errors';
 import { DmaFault } from './hostmem';
@@ -338,11 +338,13 @@ export class Completer {
   private sendCompletions(t: MemReadTlp, dws: Uint32Array, at: number, delivered?: (cycle: number) => void): number {
     const { rc } = this;
     const o = rc.opts;
-    const chunks = splitReadCompletionsInto(
-      t,
-      { rcb: o.rcb, mps: rc.shadow.mps, mode: o.split, rng: rc.rng },
-      this.chunks,
-    );
+    // the split's options in one object reused from read to read (read at once; MPS can change between reads)
+    const split = this.splitOpts;
+    split.rcb = o.rcb;
+    split.mps = rc.shadow.mps;
+    split.mode = o.split;
+    split.rng = rc.rng;
+    const chunks = splitReadCompletionsInto(t, split, this.chunks);
     const n = chunks.count;
     if (this.batch.offset.length < n) this.batch = tlpBatch(Math.max(n, 2 * this.batch.offset.length));
     const b = this.batch;
@@ -366,23 +368,36 @@ export class Completer {
   }
   /** The split sendCompletions() reuses. */
   private readonly chunks = new CplChunkTable();
+  private readonly splitOpts: SplitOptions = { rcb: 64, mps: 128, mode: 'max', rng: undefined };
   /** The batch sendCompletions() reuses (grown when a read needs more completions). */
   private batch: TlpBatch = tlpBatch(16);
-  /** A successful CplD's fields for read `t` (byte count and lower address set per completion). */
+  /**
+   * A successful CplD's fields for read `t` (byte count and lower address set per completion), in one object reused
+   * from read to read: encodeCplDHeader() reads them at once and keeps nothing (an object per read was garbage).
+   */
   private cplFields(t: MemReadTlp): CplDHeader & { byteCount: number; lowerAddress: number } {
-    return {
-      type: 'CplD',
-      completerId: this.rc.opts.rcId,
-      requesterId: t.requesterId,
-      tag: t.tag,
-      tc: t.tc,
-      attr: t.attr,
-      status: CplStatus.SC,
-      byteCount: 0,
-      lowerAddress: 0,
-      ep: false,
-    };
+    const c = this.cpl;
+    c.completerId = this.rc.opts.rcId;
+    c.requesterId = t.requesterId;
+    c.tag = t.tag;
+    c.tc = t.tc;
+    c.attr = t.attr;
+    c.byteCount = 0;
+    c.lowerAddress = 0;
+    return c;
   }
+  private readonly cpl: CplDHeader & { byteCount: number; lowerAddress: number } = {
+    type: 'CplD',
+    completerId: 0,
+    requesterId: 0,
+    tag: 0,
+    tc: 0,
+    attr: 0,
+    status: CplStatus.SC,
+    byteCount: 0,
+    lowerAddress: 0,
+    ep: false,
+  };
 
   /**
    * The UR / CA completion ending read `t`: `byteCount` bytes still outstanding, `lowerAddress` of the next byte
