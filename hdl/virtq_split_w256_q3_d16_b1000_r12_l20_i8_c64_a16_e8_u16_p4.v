@@ -494,29 +494,29 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:223
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:223
   reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:223
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1158
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1159
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1160
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1162
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1162
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1162
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1163
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1164
-  reg u_drop;  // gen/virtq/split_engine.ts:1165
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1166
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1167
-  wire u_abandon;  // gen/virtq/split_engine.ts:1168
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1171
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1171
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1172
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1180
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1180
-  reg note_clear;  // gen/virtq/split_engine.ts:1181
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1161
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1162
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1163
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1165
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1165
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1165
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1166
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1167
+  reg u_drop;  // gen/virtq/split_engine.ts:1168
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1169
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1170
+  wire u_abandon;  // gen/virtq/split_engine.ts:1171
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1174
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1174
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1175
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1183
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1183
+  reg note_clear;  // gen/virtq/split_engine.ts:1184
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:223
   reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:223
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1274
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1275
-  wire n_abandon;  // gen/virtq/split_engine.ts:1276
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1277
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1278
+  wire n_abandon;  // gen/virtq/split_engine.ts:1279
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -571,7 +571,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:319
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:1166
+  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:1169
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:319
   /* verilator lint_on UNUSEDSIGNAL */
@@ -637,10 +637,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [15:0] _slice_36;  // gen/virtq/split_engine.ts:1031
   reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1057
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_40;  // gen/virtq/split_engine.ts:1089
+  wire [16:0] _add_40;  // gen/virtq/split_engine.ts:1092
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:1136
-  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:1218
+  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:1139
+  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:1221
   reg [15:0] _select_43;  // gen/virtq/split_engine.ts:224
   reg [15:0] _select_44;  // gen/virtq/split_engine.ts:224
   reg [63:0] _select_45;  // gen/virtq/split_engine.ts:224
@@ -710,11 +710,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] _select_79;  // gen/virtq/split_engine.ts:224
   reg [15:0] _select_80;  // gen/virtq/split_engine.ts:224
   reg [63:0] _select_81;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_82;  // gen/virtq/split_engine.ts:1209
+  reg [15:0] _select_82;  // gen/virtq/split_engine.ts:1212
   reg [15:0] _select_83;  // gen/virtq/split_engine.ts:224
   reg [63:0] _select_84;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_85;  // gen/virtq/split_engine.ts:1288
-  reg [15:0] _select_86;  // gen/virtq/split_engine.ts:1289
+  reg [15:0] _select_85;  // gen/virtq/split_engine.ts:1291
+  reg [15:0] _select_86;  // gen/virtq/split_engine.ts:1292
 
   // ---- instances
   dma_ram_w256_b2048 fetch_ram (  // gen/virtq/split_engine.ts:195
@@ -790,7 +790,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   assign _sub_11 = (rd_ended2 - _select_12) - 6'd1;  // gen/virtq/split_engine.ts:319
-  always @* begin  // gen/virtq/split_engine.ts:1166
+  always @* begin  // gen/virtq/split_engine.ts:1169
     case (uq)
       2'd0: _select_13 = used_idx_0;
       2'd1: _select_13 = used_idx_1;
@@ -831,8 +831,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_39 = expect_head_2;
     endcase
   end
-  assign _add_40 = count + 17'd1;  // gen/virtq/split_engine.ts:1089
-  always @* begin  // gen/virtq/split_engine.ts:1136
+  assign _add_40 = count + 17'd1;  // gen/virtq/split_engine.ts:1092
+  always @* begin  // gen/virtq/split_engine.ts:1139
     case (cq)
       2'd0: _select_41 = handed_0;
       2'd1: _select_41 = handed_1;
@@ -840,7 +840,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_41 = handed_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1218
+  always @* begin  // gen/virtq/split_engine.ts:1221
     case (uq)
       2'd0: _select_42 = returned_0;
       2'd1: _select_42 = returned_1;
@@ -1179,7 +1179,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_81 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1209
+  always @* begin  // gen/virtq/split_engine.ts:1212
     case (uq)
       2'd0: _select_82 = used_idx_0;
       2'd1: _select_82 = used_idx_1;
@@ -1203,7 +1203,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_84 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1288
+  always @* begin  // gen/virtq/split_engine.ts:1291
     case (nq)
       2'd0: _select_85 = noted_idx_0;
       2'd1: _select_85 = noted_idx_1;
@@ -1211,7 +1211,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_85 = noted_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1289
+  always @* begin  // gen/virtq/split_engine.ts:1292
     case (nq)
       2'd0: _select_86 = used_idx_0;
       2'd1: _select_86 = used_idx_1;
@@ -1219,11 +1219,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_86 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1350
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1351
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1352
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1353
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1354
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1353
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1354
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1355
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1356
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1357
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:268
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:269
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:270
@@ -1233,11 +1233,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:274
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:276
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1169
-    case (used)  // gen/virtq/split_engine.ts:1198
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1172
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1217
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1220
         end
       end
       default: begin end
@@ -1288,8 +1288,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1079
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:1080
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
             fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:433
@@ -1323,8 +1323,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1079
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:1080
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
             fetch_ram_rd_addr = desc_off[10:5];  // gen/virtq/split_engine.ts:434
@@ -1375,15 +1375,15 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:259
     case (seq)  // gen/virtq/split_engine.ts:734
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1091
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1092
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1111
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1112
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1113
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1114
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1115
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1094
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1095
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1114
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1115
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1116
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1117
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1118
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1117
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1120
         end
       end
       default: begin end
@@ -1414,10 +1414,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (note)  // gen/virtq/split_engine.ts:1278
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
           rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
         end
       end
@@ -1473,16 +1473,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1232
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1233
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1235
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1236
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
         end
       end
@@ -1500,16 +1500,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
         end
       end
@@ -1526,16 +1526,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:386
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:386
         end
       end
@@ -1552,16 +1552,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:387
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:387
         end
       end
@@ -1578,16 +1578,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
             out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:388
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
           out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:388
         end
       end
@@ -1599,12 +1599,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign desc_off = win_off + ({7'd0, _sub_10[3:0]} << 4);  // gen/virtq/split_engine.ts:480
   always @* begin
     rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:521
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1222
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1223
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1225
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1226
             end
           end
         end
@@ -1614,12 +1614,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:522
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1222
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1224
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1225
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1227
             end
           end
         end
@@ -1655,8 +1655,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       default: begin end
     endcase
-    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1326
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1327
+    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1329
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1330
     end
   end
   always @* begin
@@ -1728,16 +1728,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:604
     case (seq)  // gen/virtq/split_engine.ts:734
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1143
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1146
       end
       default: begin end
     endcase
   end
   always @* begin
     u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:605
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1260
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1263
       end
       default: begin end
     endcase
@@ -1746,8 +1746,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:606
     case (seq)  // gen/virtq/split_engine.ts:734
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1144
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1144
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1147
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1147
         end
       end
       default: begin end
@@ -1755,10 +1755,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:607
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1261
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1261
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1264
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1264
         end
       end
       default: begin end
@@ -1766,19 +1766,19 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:608
-    case (note)  // gen/virtq/split_engine.ts:1278
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1320
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1323
       end
       default: begin end
     endcase
   end
   always @* begin
     n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:609
-    case (note)  // gen/virtq/split_engine.ts:1278
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1321
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1321
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1324
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1324
         end
       end
       default: begin end
@@ -1786,10 +1786,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:610
-    case (note)  // gen/virtq/split_engine.ts:1278
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1315
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1315
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1318
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1318
         end
       end
       default: begin end
@@ -1841,14 +1841,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:660
   assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:689
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1159
-    case (used)  // gen/virtq/split_engine.ts:1198
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1162
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1249
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1250
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1251
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1252
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1253
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1254
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1254
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1257
           end
         end
       end
@@ -1856,31 +1856,31 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1160
-    case (note)  // gen/virtq/split_engine.ts:1278
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1163
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1290
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1293
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_13 & u_num_mask;  // gen/virtq/split_engine.ts:1166
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1167
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1168
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1172
+  assign u_slot = _select_13 & u_num_mask;  // gen/virtq/split_engine.ts:1169
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1170
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1171
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1175
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1181
-    case (note)  // gen/virtq/split_engine.ts:1278
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1184
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1299
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1302
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1276
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1279
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -2404,8 +2404,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
         end
         SEQ_DESC_MEM: begin
-          if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1079
-          end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:1080
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
           end else begin
             if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
@@ -2413,149 +2413,149 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end
             if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
               mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:443
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1081
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1084
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1091
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1094
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1092
-            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1093
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1095
+            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1096
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
             end else begin
-              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1102
+              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1105
               end else begin
-                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:1106
+                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:1109
               end
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1108
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1111
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1111
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1114
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1112
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1115
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1113
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1116
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1114
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1117
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1115
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1118
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1118
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1122
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1124
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1121
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1125
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1127
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1127
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1133
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1134
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1134
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1130
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1136
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1137
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1137
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1134
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1134
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1137
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1137
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1134
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1134
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1137
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1137
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1135
-                expect_head_0 <= (head + (in_indirect ? slots : _add_40[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1135
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1138
+                expect_head_0 <= (head + (in_indirect ? slots : _add_40[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1138
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1135
-                expect_head_1 <= (head + (in_indirect ? slots : _add_40[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1135
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1138
+                expect_head_1 <= (head + (in_indirect ? slots : _add_40[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1138
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1135
-                expect_head_2 <= (head + (in_indirect ? slots : _add_40[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1135
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1138
+                expect_head_2 <= (head + (in_indirect ? slots : _add_40[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1138
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1136
-                handed_0 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1136
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1139
+                handed_0 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1139
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1136
-                handed_1 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1136
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1139
+                handed_1 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1139
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1136
-                handed_2 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1136
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1139
+                handed_2 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1139
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1137
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1140
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1145
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1148
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1161
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1189
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1164
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1192
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1194
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1189
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1192
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1194
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1189
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1192
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1194
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1189
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1191
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1192
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1194
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1195
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1196
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1196
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1198
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1199
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1199
       end
-      case (used)  // gen/virtq/split_engine.ts:1198
+      case (used)  // gen/virtq/split_engine.ts:1201
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1200
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1201
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1202
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1203
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1204
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1205
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1210
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1213
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1218
-              returned_0 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1218
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1221
+              returned_0 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1221
             end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1218
-              returned_1 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1218
+            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1221
+              returned_1 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1221
             end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1218
-              returned_2 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1218
+            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1221
+              returned_2 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1221
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1232
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1232
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1233
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1235
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1235
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1236
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1236
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1239
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1244
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1244
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1247
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1249
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1250
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1250
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1251
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1251
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1252
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1253
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1253
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1254
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1254
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1253
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1253
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1256
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1256
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1253
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1253
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1256
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1256
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1253
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1253
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1256
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1256
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1255
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1258
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1262
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1265
         end
         default: begin end
       endcase
@@ -2570,110 +2570,110 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1278
+      case (note)  // gen/virtq/split_engine.ts:1281
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1280
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1281
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1282
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1283
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1284
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1285
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1291
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1294
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1296
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1299
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1300
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1303
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1304
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1305
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1305
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1306
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1306
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1307
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1308
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1309
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1309
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1307
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1310
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1308
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1308
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1311
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1311
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1316
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1316
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1319
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1319
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1316
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1316
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1319
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1319
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1316
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1316
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1319
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1319
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1317
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1320
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1322
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1325
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1325
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1326
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1328
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1329
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1330
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1331
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1332
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1333
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1328
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1329
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1331
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1332
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1333
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1334
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1335
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1336
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1335
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1335
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1338
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1338
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1336
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1337
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1339
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+      if (|forget) begin  // gen/virtq/split_engine.ts:1339
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1340
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1342
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1339
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1342
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1339
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1341
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1342
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1344
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1344
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1347
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1347
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1344
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1344
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1347
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1347
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1346
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1346
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1349
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1349
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1347
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1347
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1350
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1350
       end
     end
   end
@@ -3266,8 +3266,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_MEM: begin
-        if (win_ahead & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1079
-        end else if (win_ahead & rd_err2) begin  // gen/virtq/split_engine.ts:1080
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
             mem_off <= desc_off[4:0];  // gen/virtq/split_engine.ts:435
@@ -3281,38 +3281,38 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_40 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1091
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1092
-          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1093
+        if (_add_40 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1094
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1095
+          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1096
           end else begin
-            slots <= _add_40[15:0];  // gen/virtq/split_engine.ts:1094
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:1095
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:1096
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:1097
-            j <= 16'd0;  // gen/virtq/split_engine.ts:1098
-            count <= 17'd0;  // gen/virtq/split_engine.ts:1099
-            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1102
-              win_off <= (11'd384 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:1103
-              win_start <= 16'd0;  // gen/virtq/split_engine.ts:1104
-              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:1105
+            slots <= _add_40[15:0];  // gen/virtq/split_engine.ts:1097
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:1098
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:1099
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:1100
+            j <= 16'd0;  // gen/virtq/split_engine.ts:1101
+            count <= 17'd0;  // gen/virtq/split_engine.ts:1102
+            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1105
+              win_off <= (11'd384 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:1106
+              win_start <= 16'd0;  // gen/virtq/split_engine.ts:1107
+              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:1108
             end
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1111
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1112
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1113
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1114
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1115
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1114
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1115
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1116
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1117
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1118
         end else begin
-          count <= _add_40;  // gen/virtq/split_engine.ts:1119
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1120
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1121
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1122
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1123
+          count <= _add_40;  // gen/virtq/split_engine.ts:1122
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1123
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1124
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1125
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1126
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1128
-            out_id <= head;  // gen/virtq/split_engine.ts:1129
-            out_slots <= in_indirect ? slots : _add_40[15:0];  // gen/virtq/split_engine.ts:1131
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1132
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1131
+            out_id <= head;  // gen/virtq/split_engine.ts:1132
+            out_slots <= in_indirect ? slots : _add_40[15:0];  // gen/virtq/split_engine.ts:1134
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1135
           end
         end
       end
@@ -3321,31 +3321,31 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     u_num <= _select_79;  // gen/virtq/split_engine.ts:224
     u_num_mask <= _select_80;  // gen/virtq/split_engine.ts:224
     u_device_base <= _select_81;  // gen/virtq/split_engine.ts:224
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1189
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1190
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1192
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1193
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1189
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1190
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1192
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1193
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1189
-      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1190
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1192
+      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1193
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1189
-      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1190
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1192
+      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1193
     end
-    case (used)  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1201
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1206
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_31)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1208
-        u_old <= _select_82;  // gen/virtq/split_engine.ts:1209
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1209
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_31)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1211
+        u_old <= _select_82;  // gen/virtq/split_engine.ts:1212
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1216
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1219
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1226
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1229
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1232
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1233
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1235
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1236
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:327
           wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:328
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:329
@@ -3353,7 +3353,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1241
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:327
           wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:328
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:329
@@ -3364,14 +3364,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
     n_num <= _select_83;  // gen/virtq/split_engine.ts:224
     n_driver_base <= _select_84;  // gen/virtq/split_engine.ts:224
-    case (note)  // gen/virtq/split_engine.ts:1278
+    case (note)  // gen/virtq/split_engine.ts:1281
       NOTE_LOAD: begin
-        n_old <= _select_85;  // gen/virtq/split_engine.ts:1288
-        n_new <= _select_86;  // gen/virtq/split_engine.ts:1289
+        n_old <= _select_85;  // gen/virtq/split_engine.ts:1291
+        n_new <= _select_86;  // gen/virtq/split_engine.ts:1292
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1296
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1296
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
           rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:327
           rd_dev <= 16'd4392;  // gen/virtq/split_engine.ts:328
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:329
@@ -3383,7 +3383,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1348
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1351
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end

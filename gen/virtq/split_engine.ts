@@ -1075,9 +1075,12 @@ export const SplitEngine = defineModule(
       },
       desc_wait: () => onReadStatus(() => st.goto('desc_mem')),
       desc_mem: () => {
-        // a slot's descriptors once their read has ended (a read ahead's error is the pool queue's: cq's)
-        m.if(winAhead.and(pfReady.bit(winSlot).not()), () => {})
-          .elseIf(winAhead.and(pool.err), fail)
+        // a slot's descriptors once their read has ended (a read ahead's error is the pool queue's: cq's). A
+        // window read already asked for is waited for whatever arrives meanwhile: leaving with mem_busy set would
+        // leave it set for good (its data would come to no state), and every later fetch-RAM read would wait.
+        const notAsked = memBusy.not().and(winAhead);
+        m.if(notAsked.and(pfReady.bit(winSlot).not()), () => {})
+          .elseIf(notAsked.and(pool.err), fail)
           .else(() => fetchWindow(descOff, () => st.goto('desc_walk')));
       },
       // the checks of the golden model (tb/virtio/ring/device.ts nextSplit, walkSplitIndirect, addSeg)
