@@ -126,6 +126,28 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
   reg [2:0] tgt_bar;  // gen/virtio/cfg_space.ts:277
   reg [3:0] tgt_len_mask;  // gen/virtio/cfg_space.ts:279
   reg tgt_issued;  // gen/virtio/cfg_space.ts:283
+  wire [31:0] rd_common_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_multiplier;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pciCfg_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_data;  // gen/virtio/cfg_space.ts:387
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [31:0] _mux_0;  // gen/virtio/cfg_space.ts:63
   /* verilator lint_on UNUSEDSIGNAL */
@@ -139,7 +161,7 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
   assign req_ready = (state == STATE_IDLE) & access_idle;  // gen/virtio/cfg_space.ts:222
   assign cpl_valid = state == STATE_RESP;  // gen/pcie/streams.ts:166
   assign cpl_hdr = hdr;  // gen/pcie/streams.ts:167
-  assign cpl_status = resp_status;  // gen/virtio/cfg_space.ts:394
+  assign cpl_status = resp_status;  // gen/virtio/cfg_space.ts:395
   assign cpl_data = {32'd0, resp_data};  // gen/pcie/streams.ts:168
   assign cpl_keep = 2'd1;  // gen/pcie/streams.ts:169
   assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:170
@@ -168,6 +190,28 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
   assign pci_ev_detected_parity = ev_detected_parity;  // gen/virtio/cfg_space.ts:371
   assign pci_interrupt_status = interrupt_status;  // gen/virtio/cfg_space.ts:372
   assign pci_transactions_pending = transactions_pending;  // gen/virtio/cfg_space.ts:373
+  assign rd_common_cap = 32'd17866761;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_offset = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_length = 32'd60;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_cap = 32'd34911241;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_offset = 32'd4096;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_length = 32'd8;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_multiplier = 32'd4;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_cap = 32'd51430409;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_offset = 32'd64;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_length = 32'd4;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_cap = 32'd68211721;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_offset = 32'd256;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_length = 32'd96;  // gen/virtio/cfg_space.ts:387
+  assign rd_pciCfg_cap = 32'd85196809;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_bar = cfg_pci_cfg_bar & 32'd255;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_offset = cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_length = cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_data = cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:387
 
   // ---- registers
   always @(posedge clk) begin
@@ -283,9 +327,9 @@ module virtio_cfg_space_default_forwarded90_100_w64 (
     tgt_dw <= cfg_pci_cfg_offset[13:2];  // gen/virtio/cfg_space.ts:276
     tgt_bar <= cfg_pci_cfg_bar[2:0];  // gen/virtio/cfg_space.ts:278
     tgt_len_mask <= _mux_1;  // gen/virtio/cfg_space.ts:280
-    if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:389
-      resp_data <= rd_in ? (rd_dw[5] ? (rd_dw[4] ? (rd_dw[3] ? (rd_dw[2] ? 32'd0 : (rd_dw[1] ? 32'd0 : (rd_dw[0] ? cfg_pci_cfg_data : cfg_pci_cfg_length))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? cfg_pci_cfg_offset : (cfg_pci_cfg_bar & 32'd255)) : (rd_dw[0] ? 32'd85196809 : 32'd96)) : (rd_dw[1] ? (rd_dw[0] ? 32'd256 : 32'd0) : (rd_dw[0] ? 32'd68211721 : 32'd4)))) : (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd64 : 32'd0) : (rd_dw[0] ? 32'd51430409 : 32'd4)) : (rd_dw[1] ? (rd_dw[0] ? 32'd8 : 32'd4096) : (rd_dw[0] ? 32'd0 : 32'd34911241))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd60 : 32'd0) : (rd_dw[0] ? 32'd0 : 32'd17866761)) : 32'd0))) : 32'd0) : 32'd0;  // gen/virtio/cfg_space.ts:390
-      resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:391
+    if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:390
+      resp_data <= rd_in ? (rd_dw[5] ? (rd_dw[4] ? (rd_dw[3] ? (rd_dw[2] ? 32'd0 : (rd_dw[1] ? 32'd0 : (rd_dw[0] ? rd_pci_cfg_data : rd_pci_cfg_length))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_pci_cfg_offset : rd_pci_cfg_bar) : (rd_dw[0] ? rd_pciCfg_cap : rd_device_length)) : (rd_dw[1] ? (rd_dw[0] ? rd_device_offset : rd_device_bar) : (rd_dw[0] ? rd_device_cap : rd_isr_length)))) : (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_isr_offset : rd_isr_bar) : (rd_dw[0] ? rd_isr_cap : rd_notify_multiplier)) : (rd_dw[1] ? (rd_dw[0] ? rd_notify_length : rd_notify_offset) : (rd_dw[0] ? rd_notify_bar : rd_notify_cap))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_common_length : rd_common_offset) : (rd_dw[0] ? rd_common_bar : rd_common_cap)) : 32'd0))) : 32'd0) : 32'd0;  // gen/virtio/cfg_space.ts:391
+      resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:392
     end
   end
 

@@ -130,6 +130,51 @@ module virtio_cfg_space_ptile_w256 (
   reg [2:0] tgt_bar;  // gen/virtio/cfg_space.ts:277
   reg [3:0] tgt_len_mask;  // gen/virtio/cfg_space.ts:279
   reg tgt_issued;  // gen/virtio/cfg_space.ts:283
+  wire [31:0] rd_id;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_command_status;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_class_revision;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_header_type;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_bar0;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_bar1_upper;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_subsystem;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_cap_ptr;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_interrupt;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pm_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pm_csr;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_common_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_notify_multiplier;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_devcap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_devctl;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_lnkcap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_lnkctl;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_devcap2;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_devctl2;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_lnkcap2;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pcie_lnkctl2;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_msix_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_msix_table;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_msix_pba;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_isr_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_device_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pciCfg_cap;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_bar;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_offset;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_length;  // gen/virtio/cfg_space.ts:387
+  wire [31:0] rd_pci_cfg_data;  // gen/virtio/cfg_space.ts:387
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [31:0] _mux_0;  // gen/virtio/cfg_space.ts:349
   /* verilator lint_on UNUSEDSIGNAL */
@@ -161,7 +206,7 @@ module virtio_cfg_space_ptile_w256 (
   assign req_ready = (state == STATE_IDLE) & access_idle;  // gen/virtio/cfg_space.ts:222
   assign cpl_valid = state == STATE_RESP;  // gen/pcie/streams.ts:166
   assign cpl_hdr = hdr;  // gen/pcie/streams.ts:167
-  assign cpl_status = resp_status;  // gen/virtio/cfg_space.ts:394
+  assign cpl_status = resp_status;  // gen/virtio/cfg_space.ts:395
   assign cpl_data = {224'd0, resp_data};  // gen/pcie/streams.ts:168
   assign cpl_keep = 8'd1;  // gen/pcie/streams.ts:169
   assign cpl_sop = 1'b1;  // gen/pcie/streams.ts:170
@@ -185,6 +230,51 @@ module virtio_cfg_space_ptile_w256 (
   assign msix_function_mask = cfg_msix_cap[30];  // gen/virtio/cfg_space.ts:163
   assign bar0_base = {cfg_bar1_upper, {cfg_bar0[31:4], 4'd0}};  // gen/virtio/cfg_space.ts:166
   assign flr = flr_q;  // gen/virtio/cfg_space.ts:168
+  assign rd_id = 32'd272767732;  // gen/virtio/cfg_space.ts:387
+  assign rd_command_status = ((cfg_command_status & 32'd4177528134) | 32'd1048576) | ((interrupt_status ? 32'd524288 : 32'd0) & 32'd524288);  // gen/virtio/cfg_space.ts:387
+  assign rd_class_revision = 32'd16777217;  // gen/virtio/cfg_space.ts:387
+  assign rd_header_type = cfg_header_type & 32'd255;  // gen/virtio/cfg_space.ts:387
+  assign rd_bar0 = (cfg_bar0 & 32'd4294950912) | 32'd4;  // gen/virtio/cfg_space.ts:387
+  assign rd_bar1_upper = cfg_bar1_upper;  // gen/virtio/cfg_space.ts:387
+  assign rd_subsystem = 32'd4332276;  // gen/virtio/cfg_space.ts:387
+  assign rd_cap_ptr = 32'd64;  // gen/virtio/cfg_space.ts:387
+  assign rd_interrupt = (cfg_interrupt & 32'd255) | 32'd256;  // gen/virtio/cfg_space.ts:387
+  assign rd_pm_cap = 32'd215041;  // gen/virtio/cfg_space.ts:387
+  assign rd_pm_csr = (cfg_pm_csr & 32'd3) | 32'd8;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_cap = 32'd17848329;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_offset = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_common_length = 32'd60;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_cap = 32'd34893833;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_offset = 32'd4096;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_length = 32'd8;  // gen/virtio/cfg_space.ts:387
+  assign rd_notify_multiplier = 32'd4;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_cap = 32'd176144;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_devcap = 32'd268472290;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_devctl = (cfg_pcie_devctl & 32'd1014271) | ((transactions_pending ? 32'd2097152 : 32'd0) & 32'd2097152);  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_lnkcap = 32'd260;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_lnkctl = (cfg_pcie_lnkctl & 32'd203) | 32'd285474816;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_devcap2 = 32'd16;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_devctl2 = cfg_pcie_devctl2 & 32'd16;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_lnkcap2 = 32'd30;  // gen/virtio/cfg_space.ts:387
+  assign rd_pcie_lnkctl2 = cfg_pcie_lnkctl2 & 32'd15;  // gen/virtio/cfg_space.ts:387
+  assign rd_msix_cap = (cfg_msix_cap & 32'd3221225472) | 32'd179217;  // gen/virtio/cfg_space.ts:387
+  assign rd_msix_table = 32'd8192;  // gen/virtio/cfg_space.ts:387
+  assign rd_msix_pba = 32'd12288;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_cap = 32'd51432457;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_offset = 32'd64;  // gen/virtio/cfg_space.ts:387
+  assign rd_isr_length = 32'd4;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_cap = 32'd68213769;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_bar = 32'd0;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_offset = 32'd256;  // gen/virtio/cfg_space.ts:387
+  assign rd_device_length = 32'd96;  // gen/virtio/cfg_space.ts:387
+  assign rd_pciCfg_cap = 32'd85196809;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_bar = cfg_pci_cfg_bar & 32'd255;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_offset = cfg_pci_cfg_offset;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_length = cfg_pci_cfg_length;  // gen/virtio/cfg_space.ts:387
+  assign rd_pci_cfg_data = cfg_pci_cfg_data;  // gen/virtio/cfg_space.ts:387
 
   // ---- registers
   always @(posedge clk) begin
@@ -400,9 +490,9 @@ module virtio_cfg_space_ptile_w256 (
     tgt_dw <= cfg_pci_cfg_offset[13:2];  // gen/virtio/cfg_space.ts:276
     tgt_bar <= cfg_pci_cfg_bar[2:0];  // gen/virtio/cfg_space.ts:278
     tgt_len_mask <= _mux_6;  // gen/virtio/cfg_space.ts:280
-    if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:389
-      resp_data <= rd_in ? (rd_dw[5] ? (rd_dw[4] ? (rd_dw[3] ? (rd_dw[2] ? 32'd0 : (rd_dw[1] ? (rd_dw[0] ? cfg_pci_cfg_data : cfg_pci_cfg_length) : (rd_dw[0] ? cfg_pci_cfg_offset : (cfg_pci_cfg_bar & 32'd255)))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd85196809 : 32'd96) : (rd_dw[0] ? 32'd256 : 32'd0)) : (rd_dw[1] ? (rd_dw[0] ? 32'd68213769 : 32'd4) : (rd_dw[0] ? 32'd64 : 32'd0)))) : (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd51432457 : 32'd12288) : (rd_dw[0] ? 32'd8192 : ((cfg_msix_cap & 32'd3221225472) | 32'd179217))) : (rd_dw[1] ? 32'd0 : (rd_dw[0] ? 32'd0 : (cfg_pcie_lnkctl2 & 32'd15)))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd30 : (cfg_pcie_devctl2 & 32'd16)) : (rd_dw[0] ? 32'd16 : 32'd0)) : (rd_dw[1] ? 32'd0 : (rd_dw[0] ? 32'd0 : ((cfg_pcie_lnkctl & 32'd203) | 32'd285474816)))))) : (rd_dw[4] ? (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd260 : ((cfg_pcie_devctl & 32'd1014271) | ((transactions_pending ? 32'd2097152 : 32'd0) & 32'd2097152))) : (rd_dw[0] ? 32'd268472290 : 32'd176144)) : (rd_dw[1] ? (rd_dw[0] ? 32'd0 : 32'd4) : (rd_dw[0] ? 32'd8 : 32'd4096))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? 32'd0 : 32'd34893833) : (rd_dw[0] ? 32'd60 : 32'd0)) : (rd_dw[1] ? (rd_dw[0] ? 32'd0 : 32'd17848329) : (rd_dw[0] ? ((cfg_pm_csr & 32'd3) | 32'd8) : 32'd215041)))) : (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? ((cfg_interrupt & 32'd255) | 32'd256) : 32'd0) : (rd_dw[0] ? 32'd64 : 32'd0)) : (rd_dw[1] ? (rd_dw[0] ? 32'd4332276 : 32'd0) : 32'd0)) : (rd_dw[2] ? (rd_dw[1] ? 32'd0 : (rd_dw[0] ? cfg_bar1_upper : ((cfg_bar0 & 32'd4294950912) | 32'd4))) : (rd_dw[1] ? (rd_dw[0] ? (cfg_header_type & 32'd255) : 32'd16777217) : (rd_dw[0] ? (((cfg_command_status & 32'd4177528134) | 32'd1048576) | ((interrupt_status ? 32'd524288 : 32'd0) & 32'd524288)) : 32'd272767732)))))) : 32'd0;  // gen/virtio/cfg_space.ts:390
-      resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:391
+    if (state == STATE_EXEC) begin  // gen/virtio/cfg_space.ts:390
+      resp_data <= rd_in ? (rd_dw[5] ? (rd_dw[4] ? (rd_dw[3] ? (rd_dw[2] ? 32'd0 : (rd_dw[1] ? (rd_dw[0] ? rd_pci_cfg_data : rd_pci_cfg_length) : (rd_dw[0] ? rd_pci_cfg_offset : rd_pci_cfg_bar))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_pciCfg_cap : rd_device_length) : (rd_dw[0] ? rd_device_offset : rd_device_bar)) : (rd_dw[1] ? (rd_dw[0] ? rd_device_cap : rd_isr_length) : (rd_dw[0] ? rd_isr_offset : rd_isr_bar)))) : (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_isr_cap : rd_msix_pba) : (rd_dw[0] ? rd_msix_table : rd_msix_cap)) : (rd_dw[1] ? 32'd0 : (rd_dw[0] ? 32'd0 : rd_pcie_lnkctl2))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_pcie_lnkcap2 : rd_pcie_devctl2) : (rd_dw[0] ? rd_pcie_devcap2 : 32'd0)) : (rd_dw[1] ? 32'd0 : (rd_dw[0] ? 32'd0 : rd_pcie_lnkctl))))) : (rd_dw[4] ? (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_pcie_lnkcap : rd_pcie_devctl) : (rd_dw[0] ? rd_pcie_devcap : rd_pcie_cap)) : (rd_dw[1] ? (rd_dw[0] ? 32'd0 : rd_notify_multiplier) : (rd_dw[0] ? rd_notify_length : rd_notify_offset))) : (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_notify_bar : rd_notify_cap) : (rd_dw[0] ? rd_common_length : rd_common_offset)) : (rd_dw[1] ? (rd_dw[0] ? rd_common_bar : rd_common_cap) : (rd_dw[0] ? rd_pm_csr : rd_pm_cap)))) : (rd_dw[3] ? (rd_dw[2] ? (rd_dw[1] ? (rd_dw[0] ? rd_interrupt : 32'd0) : (rd_dw[0] ? rd_cap_ptr : 32'd0)) : (rd_dw[1] ? (rd_dw[0] ? rd_subsystem : 32'd0) : 32'd0)) : (rd_dw[2] ? (rd_dw[1] ? 32'd0 : (rd_dw[0] ? rd_bar1_upper : rd_bar0)) : (rd_dw[1] ? (rd_dw[0] ? rd_header_type : rd_class_revision) : (rd_dw[0] ? rd_command_status : rd_id)))))) : 32'd0;  // gen/virtio/cfg_space.ts:391
+      resp_status <= fn_ok ? 3'd0 : 3'd1;  // gen/virtio/cfg_space.ts:392
     end
   end
 

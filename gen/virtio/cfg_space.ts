@@ -383,7 +383,8 @@ export const VirtioCfgSpace = defineModule(
     const items: Expr[] = [];
     for (const d of dwords) {
       const lv = live.get(d.offset);
-      items[d.offset >> 2] = lv ? stored(d).or(lv.and(lit(d.live, 32))) : stored(d);
+      // Named (rd_<dword>), so the dwords a block serves can be told from its Verilog.
+      items[d.offset >> 2] = m.let(`rd_${d.name}`, lv ? stored(d).or(lv.and(lit(d.live, 32))) : stored(d));
     }
     const rdata = mux(rdIn, muxTreeOrZero(rdDw, items, 32), lit(0, 32));
     m.if(exec, () => {
