@@ -29,6 +29,13 @@ export interface MsixParams {
    * `reset_table` (the table and Pending bits return to their reset values: Function Level Reset). Default off.
    */
   softReset?: boolean;
+  /**
+   * The register port's read data a cycle after its address (registered here) instead of combinationally. The
+   * table's bytes not written since the last reset read 0 (below): registered, the entry's dword and its four
+   * written flags are held apart and ANDed after the register, so the flag lookup (a mux over every entry dword's
+   * flags) is computed once, not copied into the read logic of each of the 32 bits. Default false.
+   */
+  registeredRead?: boolean;
 }
 
 export const Msix = defineModule(
@@ -99,8 +106,13 @@ export const Msix = defineModule(
     const pendVec = m.let('pending_vec', N === 1 ? pending.item(0) : cat(...[...pending.items].reverse()));
     pendingOut.set(pendVec);
     const rdata = m.wire('rdata', 32, { default: 0 });
+    // With registeredRead the entry's bytes are registered unmasked, their written flags beside them.
+    const rdEntry = table.readAsync(rel);
+    const inEntry = inTable.and(isCtrl.not());
     m.if(inTable, () =>
-      rdata.set(mux(isCtrl, masked.at(rel.bits(ab - 1, 2)).zext(32), liveAt(rel, table.readAsync(rel)))),
+      rdata.set(
+        mux(isCtrl, masked.at(rel.bits(ab - 1, 2)).zext(32), p.registeredRead ? rdEntry : liveAt(rel, rdEntry)),
+      ),
     );
     const sw = m.switch(reg.addr);
     for (let q = 0; q < 2 * Math.ceil(N / 64); q++) {
@@ -110,7 +122,13 @@ export const Msix = defineModule(
       const bits = pendVec.bits(hi, lo);
       sw.case(lit(pbaDw + q, aw), () => rdata.set(bits.width === 32 ? bits : bits.zext(32)));
     }
-    reg.rdata.set(rdata);
+    if (p.registeredRead) {
+      const rdataQ = m.reg('rd_data_q', 32);
+      const lanesQ = m.reg('rd_lanes_q', 4);
+      rdataQ.next(rdata);
+      lanesQ.next(mux(inEntry, written.at(rel), lit(0xf, 4)));
+      reg.rdata.set(rdataQ.and(lanesOf(lanesQ)));
+    } else reg.rdata.set(rdata);
 
     // ---- message generator: pick a vector (and clear its Pending bit), then read its entry from the RAM's
     // second port, a dword a cycle (Upper Address, Address, Data), into the message registers. Each register
@@ -197,7 +215,8 @@ export const Msix = defineModule(
   {
     name: (p) =>
       `pcie_msix_w${p.W}_v${p.vectors}` +
-      (p.softReset ? `_sr_t${p.tableOffset.toString(16)}_p${p.pbaOffset.toString(16)}_b${p.barLog2}` : ''),
+      (p.softReset ? `_sr_t${p.tableOffset.toString(16)}_p${p.pbaOffset.toString(16)}_b${p.barLog2}` : '') +
+      (p.registeredRead ? '_rr' : ''),
     doc: 'MSI-X table, PBA and message generator.',
   },
 );

@@ -28,7 +28,8 @@
 // FLR (Initiate Function Level Reset, PCI Express Base 6.6.2) is a one-cycle pulse after the write that asks for
 // it: every register here returns to its reset value except Link Control and the captured Bus/Device number
 // (choices.ts "flr"); the other blocks reset their function state on the same pulse.
-import { bit, cat, defineModule, type Expr, lit, mux, orAll, paramError, type Signal } from '../hdl';
+import { bit, bitsFor, cat, defineModule, type Expr, lit, mux, orAll, paramError, type Signal } from '../hdl';
+import { muxTreeOrZero } from '../lib/mux';
 import { type CfgDword, cfgEventsSet, cfgWritten } from '../pcie/cfg_space';
 import { cplReqStream, type DataWidth, driveOneBeat, tlpRxStream } from '../pcie/streams';
 import { CplStatus, tlpFields } from '../pcie/tlp';
@@ -206,7 +207,15 @@ export const VirtioCfgSpace = defineModule(
     const fnOk = m.reg('fn_ok', bit);
     const respData = m.reg('resp_data', 32);
     const respStatus = m.reg('resp_status', 3);
-    const hit = dwords.map((d) => m.reg(`hit_${d.name}`, bit, { reset: 0 }));
+    // A registered hit for each dword a write changes (the read goes by the registered dword index, below).
+    const hit = dwords.map((d) => (regs.has(d.offset) ? m.reg(`hit_${d.name}`, bit, { reset: 0 }) : undefined));
+    const hitAt = (i: number): Signal => {
+      if (!hit[i]) throw paramError(`virtio cfg space: ${dwords[i].name} has no write hit`);
+      return hit[i];
+    };
+    const idxBits = Math.max(1, bitsFor(Math.max(...dwords.map((d) => d.offset >> 2))));
+    const rdDw = m.reg('rd_dw', idxBits);
+    const rdIn = m.reg('rd_in', bit, { reset: 0 });
 
     const f = tlpFields(req.hdr);
     busy.set(st.is('idle').not());
@@ -220,7 +229,13 @@ export const VirtioCfgSpace = defineModule(
       fnOk.next(req.func.eq(0));
     });
     dwords.forEach((d, i) => {
-      m.if(take, () => hit[i].next(f.cfgDword.eq(d.offset >> 2).and(f.firstBe.orR())));
+      const h = hit[i];
+      if (h) m.if(take, () => h.next(f.cfgDword.eq(d.offset >> 2).and(f.firstBe.orR())));
+    });
+    m.if(take, () => {
+      rdDw.next(f.cfgDword.trunc(idxBits));
+      const high = f.cfgDword.width > idxBits ? f.cfgDword.bits(f.cfgDword.width - 1, idxBits).eq(0) : lit(1, 1);
+      rdIn.next(high.and(f.firstBe.orR()));
     });
     // The Completer ID: captured from every configuration write this function completes (2.2.6.2); kept by FLR.
     if (completerId)
@@ -294,7 +309,7 @@ export const VirtioCfgSpace = defineModule(
       );
       // Placed after the write logic below (last assignment wins over the plain register update).
       deferred.push(() => m.if(st.is('win_rd').and(w.done), () => data.next(merged)));
-      return { ok, touches: hit[dwords.findIndex((d) => d.offset === map.pciCfgData)], done: w.done };
+      return { ok, touches: hitAt(dwords.findIndex((d) => d.offset === map.pciCfgData)), done: w.done };
     }
     const winDone = win ? win.done : lit(0, 1);
 
@@ -331,7 +346,7 @@ export const VirtioCfgSpace = defineModule(
         const ps = written.bits(1, 0);
         written = mux(ps.eq(1).or(ps.eq(2)), cat(written.bits(31, 2), r.bits(1, 0)), written);
       }
-      let next = mux(doWrite.and(hit[i]), written, r);
+      let next = mux(doWrite.and(hitAt(i)), written, r);
       const set = sets.get(d.offset);
       if (set) next = cfgEventsSet(next, set, d);
       r.next(next);
@@ -344,7 +359,7 @@ export const VirtioCfgSpace = defineModule(
     flr.next(
       l.pcie.flr && devctlIdx >= 0
         ? doWrite
-            .and(hit[devctlIdx])
+            .and(hitAt(devctlIdx))
             .and(be.bit(1))
             .and(wdata.and(lit(DEVCTL_INITIATE_FLR, 32)).orR())
         : lit(0, 1),
@@ -358,17 +373,20 @@ export const VirtioCfgSpace = defineModule(
       pciIn.transactions_pending.set(evIn!.pending);
     }
 
-    // ---- reads: the hit dword with its live bits, registered
+    // ---- reads: the dword at the registered index with its live bits (a mux tree, gen/lib muxTreeOrZero;
+    // dwords the space does not define read 0), registered. An AND-OR of a registered hit per dword cost a
+    // compare for each of the 45 dwords and more LUTs per read bit.
     const live = new Map<number, Expr>([
       [map.command, mux(ev.intx, lit(STATUS_INTERRUPT << 16, 32), lit(0, 32))],
       [map.devctl, mux(ev.pending, lit(DEVSTA_TRANSACTIONS_PENDING << 16, 32), lit(0, 32))],
     ]);
-    let rdata: Expr = lit(0, 32);
-    dwords.forEach((d, i) => {
+    const items: Expr[] = [];
+    for (const d of dwords) {
       const lv = live.get(d.offset);
-      const v = lv ? stored(d).or(lv.and(lit(d.live, 32))) : stored(d);
-      rdata = rdata.or(mux(hit[i], v, lit(0, 32)));
-    });
+      // Named (rd_<dword>), so the dwords a block serves can be told from its Verilog.
+      items[d.offset >> 2] = m.let(`rd_${d.name}`, lv ? stored(d).or(lv.and(lit(d.live, 32))) : stored(d));
+    }
+    const rdata = mux(rdIn, muxTreeOrZero(rdDw, items, 32), lit(0, 32));
     m.if(exec, () => {
       respData.next(rdata);
       respStatus.next(mux(fnOk, lit(CplStatus.SC, 3), lit(CplStatus.UR, 3)));

@@ -422,8 +422,12 @@ export function endpointConfigTag(p: {
   deviceConfig?: object;
   requiredFeatures?: readonly string[];
   dataPlaneFeatures?: readonly string[];
+  staticDeviceConfig?: boolean;
 }): string {
   const own = { c: p.deviceConfig, r: p.requiredFeatures, d: p.dataPlaneFeatures };
-  if (own.c === undefined && own.r === undefined && own.d === undefined) return '';
-  return `_c${createHash('sha256').update(stableJson(own)).digest('hex').slice(0, 8)}`;
+  const hash =
+    own.c === undefined && own.r === undefined && own.d === undefined
+      ? ''
+      : `_c${createHash('sha256').update(stableJson(own)).digest('hex').slice(0, 8)}`;
+  return hash + (p.staticDeviceConfig ? '_sdc' : '');
 }

@@ -11,7 +11,7 @@
 //   decode   the op's BAR and dword against every dword that holds a field: a registered one-hot hit (the MSI-X
 //            table's read data is registered here too);
 //   execute  field writes (byte-merged into the field, then the field's rule, in address order) and reads
-//            (AND-OR of the hit dword's value, registered: rd_valid / rd_data two cycles after the op).
+//            (the read mux by the registered dword address, registered: rd_valid / rd_data two cycles after the op).
 import {
   bit,
   bitsFor,
@@ -69,6 +69,14 @@ export interface VirtioRegsParams {
    * DATA_PLANE_TRANSPORT_FEATURES have their register half here; others need nothing of the transport).
    */
   dataPlaneFeatures?: readonly string[];
+  /**
+   * The data plane never changes the device configuration (it ties the handover's `cfg_valid` to 0, as the
+   * virtio-blk function's does): the fields the driver cannot write are constants, `config_generation` reads 0
+   * (only a device-side change advances it), no configuration-change interrupt is raised, and `cfg_valid`,
+   * `cfg_field` and `cfg_value` are ignored. Without it those are registers with their compares and read
+   * multiplexers, which a build that ties `cfg_valid` to 0 folds to constants anyway. Default false.
+   */
+  staticDeviceConfig?: boolean;
 }
 
 /** A field's bytes inside one dword: bytes byteLo..byteLo+n-1 of the field at byte lane `lane`. */
@@ -247,15 +255,20 @@ export const VirtioRegs = defineModule(
     const queueSelect = m.reg('queue_select', 16, { reset: 0 });
     const acceptable = m.reg('features_acceptable', bit, { reset: 0 });
     const isr = m.reg('isr', 2, { reset: 0 });
-    const generation = m.reg('config_generation', 8, { reset: 0 });
-    const dirty = m.reg('config_dirty', bit, { reset: 0 });
+    // Advanced only by a device-side configuration change (choices.ts "configGeneration").
+    const generation = p.staticDeviceConfig ? lit(0, 8) : m.reg('config_generation', 8, { reset: 0 });
     // Selectors sampled once per access (choices.ts "partialWrites").
     const dfsLo = m.reg('dfs_sel0', bit, { reset: 1 });
     const dfsHi = m.reg('dfs_sel1', bit, { reset: 0 });
     const gfsLo = m.reg('gfs_sel0', bit, { reset: 1 });
     const gfsHi = m.reg('gfs_sel1', bit, { reset: 0 });
     const qOh = m.regArray('qsel', Q, bit, { reset: 0 });
+    // The same selection as an index (the read mux's) and a flag for a queue_select that names no queue.
+    const qIdx = m.reg('qsel_idx', Math.max(1, bitsFor(Q - 1)), { reset: 0 });
+    const qNone = m.reg('qsel_none', bit, { reset: 0 });
     m.if(latchSel, () => {
+      qIdx.next(queueSelect.trunc(qIdx.width));
+      qNone.next(queueSelect.ge(Q));
       dfsLo.next(dfs.eq(0));
       dfsHi.next(dfs.eq(1));
       gfsLo.next(gfs.eq(0));
@@ -335,22 +348,24 @@ export const VirtioRegs = defineModule(
       s.resetPending.next(0);
     };
 
-    // Device configuration: a register for each field the device may change (its feature offered, or none) or
-    // the driver may write; the rest are constants.
+    // Device configuration: a register for each field the device may change (its feature offered, or none; not
+    // with staticDeviceConfig) or the driver may write; the rest are constants.
     const dcInit = { ...deviceConfigDefaults(l.deviceType, Q), ...(p.deviceConfig ?? {}) };
     const dcFields = type.config.map((f, index) => {
       const live = !f.feature || has(f.feature);
       const init = BigInt(dcInit[f.name] ?? 0);
       const driverWritable = f.access === 'rw' && live;
+      const changes = live && !p.staticDeviceConfig;
       return {
         ...f,
         index,
         init,
-        live,
+        changes,
         driverWritable,
-        value: live
-          ? m.reg(`dc_${f.name.replace(/[^a-z0-9]/gi, '_')}`, 8 * f.width, { reset: init })
-          : lit(init, 8 * f.width),
+        value:
+          changes || driverWritable
+            ? m.reg(`dc_${f.name.replace(/[^a-z0-9]/gi, '_')}`, 8 * f.width, { reset: init })
+            : lit(init, 8 * f.width),
       };
     });
     for (const k of Object.keys(p.deviceConfig ?? {}))
@@ -400,7 +415,6 @@ export const VirtioRegs = defineModule(
     const dBe = m.reg('d_be', 4);
     const dWdata = m.reg('d_wdata', 32);
     const dDw = m.reg('d_dw', aw);
-    const dMsixRd = m.reg('d_msix_rdata', 32);
     dValid.next(op.valid);
     dMsix.next(op.valid.and(op.bar.eq(msixBar.index)));
     m.if(op.valid, () => {
@@ -420,6 +434,7 @@ export const VirtioRegs = defineModule(
       pbaOffset: l.msix.pba.offset,
       barLog2: msixLog2,
       softReset: true,
+      registeredRead: true,
     }).io;
     const wr = dValid.and(dWrite);
     const rd = dValid.and(dWrite.not());
@@ -428,7 +443,8 @@ export const VirtioRegs = defineModule(
     msix.reg.wr.set(wr.and(dMsix));
     msix.reg.wdata.set(dWdata);
     msix.reg.wbe.set(dBe);
-    dMsixRd.next(msix.reg.rdata);
+    // Read at the decode stage, registered inside the table (its read data is the execute stage's).
+    const dMsixRd = msix.reg.rdata;
 
     // ================================================================ execute stage
     const lanes = (e: Expr, lo: number, n: number) => e.bits(8 * (lo + n) - 1, 8 * lo);
@@ -690,7 +706,7 @@ export const VirtioRegs = defineModule(
           const f = dcFields.find((x) => x.name === seg.field)!;
           const v = lanes(f.value, seg.byteLo, seg.n);
           place(v, seg.lane);
-          m.if(hit().and(rd).and(touched(seg)), () => dcRead.set(1));
+          if (!p.staticDeviceConfig) m.if(hit().and(rd).and(touched(seg)), () => dcRead.set(1));
           if (f.driverWritable) {
             const r = f.value as Signal;
             m.if(hit().and(wr).and(touched(seg)), () => r.next(merged(r, seg)));
@@ -722,10 +738,13 @@ export const VirtioRegs = defineModule(
     });
 
     // The read mux. Slots are grouped in blocks of 2^G dwords of a BAR (the common configuration and ISR are one
-    // block in the default layout, the device configuration another); a registered hit per block, and inside it a
-    // mux tree by the dword address (gen/lib muxTreeOrZero: LUT6 and MUXF levels, absent dwords read 0). The queue
-    // fields have a tree per queue, selected by the registered queue select after the tree: selecting the queue in
-    // every dword first (an AND-OR of hit, queue and value per term) cost about a third more LUTs.
+    // block in the default layout, the device configuration another); a registered hit per block, and inside it
+    // one mux tree (gen/lib muxTreeOrZero: LUT6 and MUXF levels, absent dwords read 0) by the registered dword
+    // address, whose leaves for the dwords of queue fields are a mux by the registered queue index (the index
+    // the lowest select bit: a LUT6 takes two queues of two dwords). A queue_select past the last queue (the
+    // queue fields read 0) clears the block's hit for a dword that holds only queue fields. Before, the queue
+    // fields had a tree per queue, each ANDed with its queue-select bit and ORed after the trees: the virtio-blk
+    // function's endpoint measured about 110 LUTs more (docs/virtio-transport.md, "The fourth pass").
     const G = Math.min(5, aw);
     const blocks = new Map<string, { bar: number; index: number; slots: number[] }>();
     slots.forEach((s, i) => {
@@ -735,25 +754,37 @@ export const VirtioRegs = defineModule(
     });
     let rdata: Expr = mux(dMsix, dMsixRd, lit(0, 32));
     for (const b of blocks.values()) {
-      const leaves = (pick: (i: number) => Expr[]) => {
-        const items: (Expr | undefined)[] = [];
-        for (const i of b.slots) {
-          const parts = pick(i);
-          if (parts.length) items[slots[i].dw % 2 ** G] = orAll(...parts);
+      const items: (Expr | undefined)[] = [];
+      /** Local dword indexes whose slot holds queue fields only: they read 0 when queue_select names no queue. */
+      const queueOnly: number[] = [];
+      for (const i of b.slots) {
+        const r = reads[i];
+        const local = slots[i].dw % 2 ** G;
+        const base = r.base.length ? orAll(...r.base) : undefined;
+        const own = r.perQueue.map((parts) => (parts.length ? orAll(...parts) : undefined));
+        if (!own.some((x) => x)) {
+          items[local] = base;
+          continue;
         }
-        return items;
-      };
-      const trees: Expr[] = [];
-      const base = leaves((i) => reads[i].base);
-      if (base.some((x) => x)) trees.push(muxTreeOrZero(dDw.trunc(G), base, 32));
-      for (let q = 0; q < Q; q++) {
-        const own = leaves((i) => reads[i].perQueue[q]);
-        if (own.some((x) => x)) trees.push(mux(qOh.item(q), muxTreeOrZero(dDw.trunc(G), own, 32), lit(0, 32)));
+        // The selected queue's value (absent queues of the index's range read 0; queue_select >= Q: below).
+        const picked = Q === 1 ? own[0]! : muxTreeOrZero(qIdx, own, 32);
+        if (base) items[local] = base.or(mux(qNone, lit(0, 32), picked));
+        else {
+          items[local] = picked;
+          queueOnly.push(local);
+        }
       }
-      if (!trees.length) continue;
+      if (!items.some((x) => x)) continue;
       const blockHit = m.reg(`hit_block_${b.bar}_${(b.index << (G + 2)).toString(16)}`, bit, { reset: 0 });
-      blockHit.next(op.valid.and(op.bar.eq(b.bar)).and(G === aw ? lit(1, 1) : op.dw.bits(aw - 1, G).eq(b.index)));
-      rdata = rdata.or(mux(blockHit, orAll(...trees), lit(0, 32)));
+      const local = op.dw.trunc(G);
+      const noQueue = queueOnly.length ? qNone.and(orAll(...queueOnly.map((d) => local.eq(d)))) : lit(0, 1);
+      blockHit.next(
+        op.valid
+          .and(op.bar.eq(b.bar))
+          .and(G === aw ? lit(1, 1) : op.dw.bits(aw - 1, G).eq(b.index))
+          .and(noQueue.not()),
+      );
+      rdata = rdata.or(mux(blockHit, muxTreeOrZero(dDw.trunc(G), items, 32), lit(0, 32)));
     }
     const rdValid = m.reg('rd_valid_q', bit, { reset: 0 });
     const rdData = m.reg('rd_data_q', 32);
@@ -767,35 +798,41 @@ export const VirtioRegs = defineModule(
 
     // ================================================================ device-side events
     // Device configuration changes from the data plane (golden DeviceConfig.change): the new value, and the
-    // generation rule (choices.ts "configGeneration").
-    const cfgValid = m.reg('cfg_wr_valid', bit, { reset: 0 });
-    const cfgField = m.reg('cfg_wr_field', cfgFieldBits);
-    const cfgValue = m.reg('cfg_wr_value', 64);
-    cfgValid.next(dp.cfg_valid);
-    cfgField.next(dp.cfg_field);
-    cfgValue.next(dp.cfg_value);
-    // The new value lands one cycle after the request, with a flag per field saying it differed; the OR of the
-    // flags is registered once more before it reaches the generation and the interrupts (a change is reported
-    // two cycles after the request: each stage is a compare or an OR within a few LUT levels).
-    const changes: Expr[] = [];
-    for (const f of dcFields) {
-      if (!f.live) continue;
-      const nv = cfgValue.trunc(8 * f.width);
-      const hit = cfgValid.and(cfgField.eq(f.index));
-      const differs = m.reg(`dc_${f.name.replace(/[^a-z0-9]/gi, '_')}_changed`, bit, { reset: 0 });
-      const change = hit.and(nv.ne(f.value));
-      differs.next(change);
-      changes.push(differs);
-      m.if(change, () => (f.value as Signal).next(nv));
-    }
-    const changed = m.reg('config_changed', bit, { reset: 0 });
-    changed.next(changes.length ? orAll(...changes) : lit(0, 1));
-    m.if(changed.and(dirty.not().or(dcRead)), () => generation.next(generation.inc()));
-    m.if(changed, () => dirty.next(1)).elseIf(dcRead, () => dirty.next(0));
-    m.if(flr, () => {
-      dirty.next(0);
-      generation.next(0);
-    });
+    // generation rule (choices.ts "configGeneration"). None with staticDeviceConfig.
+    const deviceChanges = () => {
+      const cfgValid = m.reg('cfg_wr_valid', bit, { reset: 0 });
+      const cfgField = m.reg('cfg_wr_field', cfgFieldBits);
+      const cfgValue = m.reg('cfg_wr_value', 64);
+      cfgValid.next(dp.cfg_valid);
+      cfgField.next(dp.cfg_field);
+      cfgValue.next(dp.cfg_value);
+      // The new value lands one cycle after the request, with a flag per field saying it differed; the OR of the
+      // flags is registered once more before it reaches the generation and the interrupts (a change is reported
+      // two cycles after the request: each stage is a compare or an OR within a few LUT levels).
+      const changes: Expr[] = [];
+      for (const f of dcFields) {
+        if (!f.changes) continue;
+        const nv = cfgValue.trunc(8 * f.width);
+        const hit = cfgValid.and(cfgField.eq(f.index));
+        const differs = m.reg(`dc_${f.name.replace(/[^a-z0-9]/gi, '_')}_changed`, bit, { reset: 0 });
+        const change = hit.and(nv.ne(f.value));
+        differs.next(change);
+        changes.push(differs);
+        m.if(change, () => (f.value as Signal).next(nv));
+      }
+      const changed = m.reg('config_changed', bit, { reset: 0 });
+      changed.next(changes.length ? orAll(...changes) : lit(0, 1));
+      const dirty = m.reg('config_dirty', bit, { reset: 0 });
+      const gen = generation as Signal;
+      m.if(changed.and(dirty.not().or(dcRead)), () => gen.next(gen.inc()));
+      m.if(changed, () => dirty.next(1)).elseIf(dcRead, () => dirty.next(0));
+      m.if(flr, () => {
+        dirty.next(0);
+        gen.next(0);
+      });
+      return changed;
+    };
+    const changed: Expr = p.staticDeviceConfig ? lit(0, 1) : deviceChanges();
 
     // Interrupts: used buffer notifications per queue, configuration changes and fatal errors.
     const irqQ = m.reg('irq_queue_q', Q, { reset: 0 });

@@ -68,6 +68,7 @@ function instantiateBlocks(m: ModuleBuilder, p: VirtioEndpointParams) {
       deviceConfig: p.deviceConfig,
       requiredFeatures: p.requiredFeatures,
       dataPlaneFeatures: p.dataPlaneFeatures,
+      staticDeviceConfig: p.staticDeviceConfig,
     }).io,
     ur: m.instance('ur', UrResponder, { W }).io,
     intx: m.instance('intx', IntxMessages, { W }).io,

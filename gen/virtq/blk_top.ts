@@ -124,6 +124,9 @@ export function virtioBlkConfig(p: VirtioBlkTopParams): {
       W,
       deviceConfig,
       dataPlaneFeatures: DATA_PLANE_FEATURES,
+      // The data plane never changes the device configuration (dataplane.ts ties cfg_valid to 0): its fields are
+      // constants in the endpoint, not registers (gen/virtio/regs.ts).
+      staticDeviceConfig: true,
       // virtio 1.2 2.2.2: a device that cannot honour a subset the driver accepted MUST fail FEATURES_OK; a
       // packed-only build cannot serve split rings.
       ...(rings === 'packed' ? { requiredFeatures: [RING_PACKED] } : {}),

@@ -48,8 +48,10 @@ describe('forwarded-range parameter', () => {
     const v = [...emitDesign(VirtioCfgSpace.elaborate({ layout: L, W: 64, serve: 'forwarded', forward: FWD }))]
       .map(([, text]) => text)
       .join('\n');
-    for (const inside of ['hit_common_cap', 'hit_pci_cfg_data', 'cfg_pci_cfg_offset']) expect(v).toContain(inside);
-    for (const outside of ['hit_id', 'cfg_command_status', 'hit_pcie_devctl', 'cfg_msix_cap', 'cfg_bar0'])
+    // Every dword served has its read value (rd_<dword>); a dword with writable bits its register and write hit.
+    for (const inside of ['rd_common_cap', 'rd_pci_cfg_data', 'hit_pci_cfg_data', 'cfg_pci_cfg_offset'])
+      expect(v).toContain(inside);
+    for (const outside of ['rd_id', 'rd_pcie_cap', 'cfg_command_status', 'hit_pcie_devctl', 'cfg_msix_cap', 'cfg_bar0'])
       expect(v).not.toContain(outside);
     for (const input of ['pci_mem_enable', 'pci_bar0_base', 'pci_flr'])
       expect(v).toMatch(new RegExp(`input\\s+wire.*\\s${input},`));
