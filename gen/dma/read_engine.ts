@@ -111,24 +111,46 @@ export const DmaRead = defineModule(
     const reqValid = m.reg('mrd_valid', bit, { reset: 0 });
     const reqHdr = m.reg('mrd_hdr', 128);
 
-    const usable = tags.valid.items.map((v, t) => (t < 32 ? v.not() : v.not().and(extTagEn)));
-    const encode = (name: string, u: Expr[]) =>
-      priorityEncode(m, name, m.let(`${name}_in_tags`, cat(...[...u].reverse())));
-    // Over 32 tags the free tag is picked in one half (the lower while it had a usable tag the cycle before), so
-    // the pick stays a 32-way priority encoder (64 ways was 10 LUT levels into alloc_tag). A stale choice only
-    // costs a cycle: the pick is always a free tag of the half it looks at.
-    const pickFree = (): { valid: Expr; index: Expr } => {
-      if (T === 1) return { valid: usable[0], index: lit(0, tw) };
-      if (T <= 32) return encode('free_tag', usable);
-      const H = 32;
-      const loAny = m.reg('free_lo_any', bit, { reset: 0 });
-      loAny.next(orAll(...usable.slice(0, H)));
-      const lo = encode('free_tag_lo', usable.slice(0, H));
-      const hi = encode('free_tag_hi', usable.slice(H));
-      const hiIndex = T <= 2 * H ? hi.index.zext(tw).or(lit(H, tw)) : hi.index.zext(tw).add(lit(H, tw));
-      return { valid: mux(loAny, lo.valid, hi.valid), index: mux(loAny, lo.index.zext(tw), hiIndex) };
-    };
-    const free = pickFree();
+    // The free tag is picked from registers, in two steps a cycle apart, so that no path runs from the tags'
+    // valid bits through a 64-way priority encoder into `alloc_tag` (8-11 LUT levels in the whole function). A
+    // cycle before, each group of 8 tags registers whether it has a free tag and the lowest one's index within the
+    // group (`free_grp_*`); the pick takes the lowest group with one (tags from 32 up only with the Extended Tag
+    // Field Enable, applied here so that it is never a cycle late). The registered groups are a cycle old: a tag
+    // freed shows a cycle later (the pick waits a cycle when no other tag is free), and the tag given out last
+    // (in `alloc_tag` while the state is `issue`, its valid bit set only when its request leaves) is masked out of
+    // them, so the pick never offers a tag in use: the next pick is at least a cycle after `issue`, by which time
+    // the tag's valid bit is set.
+    const G = 8;
+    const groups = Math.ceil(T / G);
+    const pending = st.is('issue');
+    const freeGroups = [...Array(groups).keys()].map((g) => {
+      const n = Math.min(G, T - g * G);
+      const any = m.reg(`free_grp_any_${g}`, bit, { reset: 0 });
+      const idx = m.reg(`free_grp_idx_${g}`, Math.max(1, log2ceil(n)), { reset: 0 });
+      const free = [...Array(n).keys()].map((i) => {
+        const t = g * G + i;
+        return tags.valid
+          .item(t)
+          .not()
+          .and(pending.and(allocTag.eq(t)).not());
+      });
+      const enc =
+        n === 1
+          ? { valid: free[0], index: lit(0, 1) }
+          : priorityEncode(m, `free_grp_${g}`, cat(...[...free].reverse()));
+      any.next(enc.valid);
+      idx.next(enc.index);
+      return { any: g * G < 32 ? any : any.and(extTagEn), idx };
+    });
+    const free = ((): { valid: Expr; index: Expr } => {
+      if (groups === 1) return { valid: freeGroups[0].any, index: freeGroups[0].idx.zext(tw).trunc(tw) };
+      const g = priorityEncode(m, 'free_grp', cat(...freeGroups.map((f) => f.any).reverse()));
+      const within = muxTree(
+        g.index,
+        freeGroups.map((f) => f.idx.zext(log2ceil(G))),
+      );
+      return { valid: g.valid, index: cat(g.index, within).trunc(tw) };
+    })();
     // Whether the command being cut is done: all its bytes requested, or an error recorded for its slot. Both
     // are kept as registers beside `rem` and the slot errors (a compare over `rem` and a lookup of the slot's
     // error would be long paths into the slot registers): `remZero` is rem == 0, `curFailed` slot_err[cur] != 0.

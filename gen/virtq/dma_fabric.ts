@@ -180,7 +180,7 @@ export const DmaFabric = defineModule(
       const host = m.reg(`${name}_host`, 64);
       const dev = m.reg(`${name}_dev`, e.read.devBits);
       const len = m.reg(`${name}_len`, p.lenBits);
-      const id = m.reg(`${name}_id`, engIdBits);
+      const id = m.reg(`${name}_id`, engIdBits - 1);
       const free = m.let(`${name}_free`, valid.not().or(eng.cmd.ready));
       const req = cat(...ins.map((c) => c.valid).reverse());
       const a = roundRobinArbiter(m, `${name}_arb`, req, free);
@@ -189,16 +189,7 @@ export const DmaFabric = defineModule(
       // back (the packed engine drops a ring read it no longer wants): only a command still offered is taken, or
       // an empty command (id 0, length 0) would end with a status the client never asked for.
       const offered = m.let(`${name}_offered`, a.grant.and(req).ne(0));
-      // A command fits when offset + len <= 2^bits (len 0 fits anywhere).
-      const fits = clients.map((c, i) => {
-        const w = Math.max(c.bits, p.lenBits) + 1;
-        return ins[i].dev_addr
-          .zext(w)
-          .add(ins[i].len.zext(w))
-          .le(lit(2 ** c.bits, w));
-      });
       const idx = a.index;
-      const fit = select(a.index, fits);
       m.if(free, () => {
         valid.next(offered);
         host.next(
@@ -218,18 +209,13 @@ export const DmaFabric = defineModule(
           ),
         );
         len.next(
-          mux(
-            fit,
-            select(
-              a.index,
-              ins.map((c) => c.len),
-            ),
-            lit(0, p.lenBits),
+          select(
+            a.index,
+            ins.map((c) => c.len),
           ),
         );
         id.next(
           cat(
-            fit.not(),
             idx,
             select(
               a.index,
@@ -241,8 +227,28 @@ export const DmaFabric = defineModule(
       eng.cmd.valid.set(valid);
       eng.cmd.host_addr.set(host);
       eng.cmd.dev_addr.set(dev);
-      eng.cmd.len.set(len);
-      eng.cmd.id.set(id);
+      // The region check, once, on the registered command (a check per client before the arbiter was an adder
+      // and a compare each): a command fits when offset + len <= 2^bits of its client's region (len 0 fits
+      // anywhere). One that does not goes on with length 0 and the rejected bit of its id set.
+      const client = dev.bits(e.read.devBits - 1, e.read.devBits - cb);
+      const sw = Math.max(offBits, p.lenBits) + 1;
+      const end = m.let(
+        `${name}_end`,
+        dev
+          .bits(offBits - 1, 0)
+          .zext(sw)
+          .add(len.zext(sw)),
+      );
+      const fit = m.let(
+        `${name}_fit`,
+        select(
+          client,
+          clients.map((c) => end.le(lit(2 ** c.bits, sw))),
+          lit(0, 1),
+        ),
+      );
+      eng.cmd.len.set(mux(fit, len, lit(0, p.lenBits)));
+      eng.cmd.id.set(cat(fit.not(), id));
 
       // statuses back to the client in the id, through a register slice each
       const sid = eng.status.id;
