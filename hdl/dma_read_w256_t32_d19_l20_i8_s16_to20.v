@@ -131,105 +131,105 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   reg [5:0] slot_pending_15;  // gen/dma/read_engine.ts:89
   reg [4:0] slot_head;  // gen/dma/read_engine.ts:90
   reg [4:0] slot_tail;  // gen/dma/read_engine.ts:91
-  reg tag_valid_0;  // gen/dma/read_tags.ts:97
-  reg tag_valid_1;  // gen/dma/read_tags.ts:97
-  reg tag_valid_2;  // gen/dma/read_tags.ts:97
-  reg tag_valid_3;  // gen/dma/read_tags.ts:97
-  reg tag_valid_4;  // gen/dma/read_tags.ts:97
-  reg tag_valid_5;  // gen/dma/read_tags.ts:97
-  reg tag_valid_6;  // gen/dma/read_tags.ts:97
-  reg tag_valid_7;  // gen/dma/read_tags.ts:97
-  reg tag_valid_8;  // gen/dma/read_tags.ts:97
-  reg tag_valid_9;  // gen/dma/read_tags.ts:97
-  reg tag_valid_10;  // gen/dma/read_tags.ts:97
-  reg tag_valid_11;  // gen/dma/read_tags.ts:97
-  reg tag_valid_12;  // gen/dma/read_tags.ts:97
-  reg tag_valid_13;  // gen/dma/read_tags.ts:97
-  reg tag_valid_14;  // gen/dma/read_tags.ts:97
-  reg tag_valid_15;  // gen/dma/read_tags.ts:97
-  reg tag_valid_16;  // gen/dma/read_tags.ts:97
-  reg tag_valid_17;  // gen/dma/read_tags.ts:97
-  reg tag_valid_18;  // gen/dma/read_tags.ts:97
-  reg tag_valid_19;  // gen/dma/read_tags.ts:97
-  reg tag_valid_20;  // gen/dma/read_tags.ts:97
-  reg tag_valid_21;  // gen/dma/read_tags.ts:97
-  reg tag_valid_22;  // gen/dma/read_tags.ts:97
-  reg tag_valid_23;  // gen/dma/read_tags.ts:97
-  reg tag_valid_24;  // gen/dma/read_tags.ts:97
-  reg tag_valid_25;  // gen/dma/read_tags.ts:97
-  reg tag_valid_26;  // gen/dma/read_tags.ts:97
-  reg tag_valid_27;  // gen/dma/read_tags.ts:97
-  reg tag_valid_28;  // gen/dma/read_tags.ts:97
-  reg tag_valid_29;  // gen/dma/read_tags.ts:97
-  reg tag_valid_30;  // gen/dma/read_tags.ts:97
-  reg tag_valid_31;  // gen/dma/read_tags.ts:97
-  reg tag_fresh_0;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_1;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_2;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_3;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_4;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_5;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_6;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_7;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_8;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_9;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_10;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_11;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_12;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_13;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_14;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_15;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_16;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_17;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_18;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_19;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_20;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_21;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_22;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_23;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_24;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_25;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_26;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_27;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_28;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_29;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_30;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_31;  // gen/dma/read_tags.ts:100
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:103
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:105
-  wire timeout_tick;  // gen/dma/read_tags.ts:106
-  reg [31:0] tag_live;  // gen/dma/read_tags.ts:114
+  reg tag_valid_0;  // gen/dma/read_tags.ts:95
+  reg tag_valid_1;  // gen/dma/read_tags.ts:95
+  reg tag_valid_2;  // gen/dma/read_tags.ts:95
+  reg tag_valid_3;  // gen/dma/read_tags.ts:95
+  reg tag_valid_4;  // gen/dma/read_tags.ts:95
+  reg tag_valid_5;  // gen/dma/read_tags.ts:95
+  reg tag_valid_6;  // gen/dma/read_tags.ts:95
+  reg tag_valid_7;  // gen/dma/read_tags.ts:95
+  reg tag_valid_8;  // gen/dma/read_tags.ts:95
+  reg tag_valid_9;  // gen/dma/read_tags.ts:95
+  reg tag_valid_10;  // gen/dma/read_tags.ts:95
+  reg tag_valid_11;  // gen/dma/read_tags.ts:95
+  reg tag_valid_12;  // gen/dma/read_tags.ts:95
+  reg tag_valid_13;  // gen/dma/read_tags.ts:95
+  reg tag_valid_14;  // gen/dma/read_tags.ts:95
+  reg tag_valid_15;  // gen/dma/read_tags.ts:95
+  reg tag_valid_16;  // gen/dma/read_tags.ts:95
+  reg tag_valid_17;  // gen/dma/read_tags.ts:95
+  reg tag_valid_18;  // gen/dma/read_tags.ts:95
+  reg tag_valid_19;  // gen/dma/read_tags.ts:95
+  reg tag_valid_20;  // gen/dma/read_tags.ts:95
+  reg tag_valid_21;  // gen/dma/read_tags.ts:95
+  reg tag_valid_22;  // gen/dma/read_tags.ts:95
+  reg tag_valid_23;  // gen/dma/read_tags.ts:95
+  reg tag_valid_24;  // gen/dma/read_tags.ts:95
+  reg tag_valid_25;  // gen/dma/read_tags.ts:95
+  reg tag_valid_26;  // gen/dma/read_tags.ts:95
+  reg tag_valid_27;  // gen/dma/read_tags.ts:95
+  reg tag_valid_28;  // gen/dma/read_tags.ts:95
+  reg tag_valid_29;  // gen/dma/read_tags.ts:95
+  reg tag_valid_30;  // gen/dma/read_tags.ts:95
+  reg tag_valid_31;  // gen/dma/read_tags.ts:95
+  reg tag_fresh_0;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_1;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_2;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_3;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_4;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_5;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_6;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_7;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_8;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_9;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_10;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_11;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_12;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_13;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_14;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_15;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_16;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_17;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_18;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_19;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_20;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_21;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_22;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_23;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_24;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_25;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_26;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_27;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_28;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_29;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_30;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_31;  // gen/dma/read_tags.ts:98
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:101
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:103
+  wire timeout_tick;  // gen/dma/read_tags.ts:104
+  reg [31:0] tag_live;  // gen/dma/read_tags.ts:112
   reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
@@ -243,9 +243,9 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   wire advance;  // gen/dma/read_cpl.ts:88
   wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
   wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
-  wire [38:0] tag_ends_rd0;  // gen/dma/read_tags.ts:67
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:71
-  wire [3:0] tag_slot_rd0;  // gen/dma/read_tags.ts:74
+  wire [38:0] tag_ends_rd0;  // gen/dma/read_tags.ts:66
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:70
+  wire [3:0] tag_slot_rd0;  // gen/dma/read_tags.ts:73
   reg ra_valid;  // gen/dma/read_cpl.ts:114
   reg ra_sop;  // gen/dma/read_cpl.ts:115
   reg ra_eop;  // gen/dma/read_cpl.ts:116
@@ -334,23 +334,15 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   reg [63:0] r3_be;  // gen/dma/read_cpl.ts:366
   reg r3_retire;  // gen/dma/read_cpl.ts:367
   reg [3:0] r3_slot;  // gen/dma/read_cpl.ts:368
-  reg [31:0] timed_out;  // gen/dma/read_tags.ts:141
-  wire [31:0] timeout_pick_or_p1;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_or_p2;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_or_p3;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_or_p4;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_or_p5;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_onehot;  // gen/lib/priority.ts:66
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:155
-  reg [31:0] expire_onehot;  // gen/dma/read_tags.ts:156
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:157
-  reg [3:0] expire_slot;  // gen/dma/read_tags.ts:158
-  reg expire_keep;  // gen/dma/read_tags.ts:159
-  wire [4:0] expire_index_index;  // gen/lib/priority.ts:82
-  wire [3:0] tag_slot_rd1;  // gen/dma/read_tags.ts:161
-  reg closed_valid;  // gen/dma/read_tags.ts:164
-  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:164
-  wire expire_now;  // gen/dma/read_tags.ts:190
+  reg [31:0] timed_out;  // gen/dma/read_tags.ts:139
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:145
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:146
+  reg [3:0] expire_slot;  // gen/dma/read_tags.ts:147
+  reg expire_keep;  // gen/dma/read_tags.ts:148
+  reg closed_valid;  // gen/dma/read_tags.ts:153
+  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:153
+  wire [3:0] tag_slot_rd1;  // gen/dma/read_tags.ts:160
+  wire expire_now;  // gen/dma/read_tags.ts:168
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:104
   reg [63:0] host;  // gen/dma/read_engine.ts:105
   reg [18:0] dev;  // gen/dma/read_engine.ts:106
@@ -462,9 +454,9 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   wire retire;  // gen/dma/read_engine.ts:275
   wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:281
   reg [7:0] slot_id [0:15];  // gen/dma/read_engine.ts:86
-  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:99
-  reg [38:0] tag_ends [0:31];  // gen/dma/read_tags.ts:101
-  reg [3:0] tag_slot [0:31];  // gen/dma/read_tags.ts:102
+  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:97
+  reg [38:0] tag_ends [0:31];  // gen/dma/read_tags.ts:99
+  reg [3:0] tag_slot [0:31];  // gen/dma/read_tags.ts:100
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
@@ -480,24 +472,24 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_1;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [12:0] _select_7;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_6;  // gen/pcie/dma_common.ts:42
+  wire _mux_5;  // gen/lib/mux.ts:20
+  wire _mux_6;  // gen/lib/mux.ts:20
+  reg [12:0] _select_9;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_8;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
+  wire [19:0] _mux_7;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_8;  // gen/pcie/tlp.ts:242
+  wire [13:0] _add_10;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_10;  // gen/pcie/tlp.ts:244
+  wire [13:0] _sub_12;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_9;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_11;  // gen/pcie/tlp.ts:227
-  wire _or_12;  // gen/dma/read_engine.ts:249
-  wire _not_14;  // gen/dma/read_engine.ts:230
-  wire _and_13;  // gen/dma/read_engine.ts:230
-  wire _or_15;  // gen/dma/read_engine.ts:249
-  wire _or_16;  // gen/dma/read_engine.ts:249
+  reg [3:0] _select_11;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_13;  // gen/pcie/tlp.ts:227
+  wire _or_14;  // gen/dma/read_engine.ts:249
+  wire _not_16;  // gen/dma/read_engine.ts:230
+  wire _and_15;  // gen/dma/read_engine.ts:230
   wire _or_17;  // gen/dma/read_engine.ts:249
   wire _or_18;  // gen/dma/read_engine.ts:249
   wire _or_19;  // gen/dma/read_engine.ts:249
@@ -511,6 +503,8 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   wire _or_27;  // gen/dma/read_engine.ts:249
   wire _or_28;  // gen/dma/read_engine.ts:249
   wire _or_29;  // gen/dma/read_engine.ts:249
+  wire _or_30;  // gen/dma/read_engine.ts:249
+  wire _or_31;  // gen/dma/read_engine.ts:249
 
   // ---- instances
   fifo_w111_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -531,57 +525,59 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   assign _mux_3 = r2_shift[1] ? {_mux_4[239:0], _mux_4[255:240]} : _mux_4;  // gen/dma/shift.ts:20
   assign _mux_2 = r2_shift[2] ? {_mux_3[223:0], _mux_3[255:224]} : _mux_3;  // gen/dma/shift.ts:20
   assign _mux_1 = r2_shift[3] ? {_mux_2[191:0], _mux_2[255:192]} : _mux_2;  // gen/dma/shift.ts:20
+  assign _mux_5 = expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])));  // gen/lib/mux.ts:20
+  assign _mux_6 = expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0])));  // gen/lib/mux.ts:20
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_7 = 13'd128;
-      3'd1: _select_7 = 13'd256;
-      3'd2: _select_7 = 13'd512;
-      3'd3: _select_7 = 13'd1024;
-      3'd4: _select_7 = 13'd2048;
-      3'd5: _select_7 = 13'd4096;
-      default: _select_7 = 13'd4096;
+      3'd0: _select_9 = 13'd128;
+      3'd1: _select_9 = 13'd256;
+      3'd2: _select_9 = 13'd512;
+      3'd3: _select_9 = 13'd1024;
+      3'd4: _select_9 = 13'd2048;
+      3'd5: _select_9 = 13'd4096;
+      default: _select_9 = 13'd4096;
     endcase
   end
-  assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
-  assign _add_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_8 = {7'd0, (_select_9 - ({1'b0, host[11:0]} & (_select_9 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_7 = (rem < _zext_8) ? rem : _zext_8;  // gen/pcie/dma_common.ts:43
+  assign _add_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_12 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_10[1:0])
-      2'd0: _select_9 = 4'd1;
-      2'd1: _select_9 = 4'd3;
-      2'd2: _select_9 = 4'd7;
-      2'd3: _select_9 = 4'd15;
-      default: _select_9 = 4'd1;
+    case (_sub_12[1:0])
+      2'd0: _select_11 = 4'd1;
+      2'd1: _select_11 = 4'd3;
+      2'd2: _select_11 = 4'd7;
+      2'd3: _select_11 = 4'd15;
+      default: _select_11 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_11 = 4'd15;
-      2'd1: _select_11 = 4'd14;
-      2'd2: _select_11 = 4'd12;
-      2'd3: _select_11 = 4'd8;
-      default: _select_11 = 4'd15;
+      2'd0: _select_13 = 4'd15;
+      2'd1: _select_13 = 4'd14;
+      2'd2: _select_13 = 4'd12;
+      2'd3: _select_13 = 4'd8;
+      default: _select_13 = 4'd15;
     endcase
   end
-  assign _or_12 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0)) & (expire_now & (expire_slot == 4'd0))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0)) | (expire_now & (expire_slot == 4'd0))) & (~(issue_now & (cur_slot == 4'd0))));  // gen/dma/read_engine.ts:249
-  assign _not_14 = ~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0]));  // gen/dma/read_engine.ts:230
-  assign _and_13 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_14;  // gen/dma/read_engine.ts:230
-  assign _or_15 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1)) & (expire_now & (expire_slot == 4'd1))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1)) | (expire_now & (expire_slot == 4'd1))) & (~(issue_now & (cur_slot == 4'd1))));  // gen/dma/read_engine.ts:249
-  assign _or_16 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2)) & (expire_now & (expire_slot == 4'd2))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2)) | (expire_now & (expire_slot == 4'd2))) & (~(issue_now & (cur_slot == 4'd2))));  // gen/dma/read_engine.ts:249
-  assign _or_17 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3)) & (expire_now & (expire_slot == 4'd3))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3)) | (expire_now & (expire_slot == 4'd3))) & (~(issue_now & (cur_slot == 4'd3))));  // gen/dma/read_engine.ts:249
-  assign _or_18 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4)) & (expire_now & (expire_slot == 4'd4))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4)) | (expire_now & (expire_slot == 4'd4))) & (~(issue_now & (cur_slot == 4'd4))));  // gen/dma/read_engine.ts:249
-  assign _or_19 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5)) & (expire_now & (expire_slot == 4'd5))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5)) | (expire_now & (expire_slot == 4'd5))) & (~(issue_now & (cur_slot == 4'd5))));  // gen/dma/read_engine.ts:249
-  assign _or_20 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6)) & (expire_now & (expire_slot == 4'd6))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6)) | (expire_now & (expire_slot == 4'd6))) & (~(issue_now & (cur_slot == 4'd6))));  // gen/dma/read_engine.ts:249
-  assign _or_21 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7)) & (expire_now & (expire_slot == 4'd7))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7)) | (expire_now & (expire_slot == 4'd7))) & (~(issue_now & (cur_slot == 4'd7))));  // gen/dma/read_engine.ts:249
-  assign _or_22 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8)) & (expire_now & (expire_slot == 4'd8))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8)) | (expire_now & (expire_slot == 4'd8))) & (~(issue_now & (cur_slot == 4'd8))));  // gen/dma/read_engine.ts:249
-  assign _or_23 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9)) & (expire_now & (expire_slot == 4'd9))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9)) | (expire_now & (expire_slot == 4'd9))) & (~(issue_now & (cur_slot == 4'd9))));  // gen/dma/read_engine.ts:249
-  assign _or_24 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10)) & (expire_now & (expire_slot == 4'd10))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10)) | (expire_now & (expire_slot == 4'd10))) & (~(issue_now & (cur_slot == 4'd10))));  // gen/dma/read_engine.ts:249
-  assign _or_25 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11)) & (expire_now & (expire_slot == 4'd11))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11)) | (expire_now & (expire_slot == 4'd11))) & (~(issue_now & (cur_slot == 4'd11))));  // gen/dma/read_engine.ts:249
-  assign _or_26 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12)) & (expire_now & (expire_slot == 4'd12))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12)) | (expire_now & (expire_slot == 4'd12))) & (~(issue_now & (cur_slot == 4'd12))));  // gen/dma/read_engine.ts:249
-  assign _or_27 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13)) & (expire_now & (expire_slot == 4'd13))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13)) | (expire_now & (expire_slot == 4'd13))) & (~(issue_now & (cur_slot == 4'd13))));  // gen/dma/read_engine.ts:249
-  assign _or_28 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14)) & (expire_now & (expire_slot == 4'd14))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14)) | (expire_now & (expire_slot == 4'd14))) & (~(issue_now & (cur_slot == 4'd14))));  // gen/dma/read_engine.ts:249
-  assign _or_29 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15)) & (expire_now & (expire_slot == 4'd15))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15)) | (expire_now & (expire_slot == 4'd15))) & (~(issue_now & (cur_slot == 4'd15))));  // gen/dma/read_engine.ts:249
+  assign _or_14 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0)) & (expire_now & (expire_slot == 4'd0))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0)) | (expire_now & (expire_slot == 4'd0))) & (~(issue_now & (cur_slot == 4'd0))));  // gen/dma/read_engine.ts:249
+  assign _not_16 = ~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0]));  // gen/dma/read_engine.ts:230
+  assign _and_15 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_16;  // gen/dma/read_engine.ts:230
+  assign _or_17 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1)) & (expire_now & (expire_slot == 4'd1))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1)) | (expire_now & (expire_slot == 4'd1))) & (~(issue_now & (cur_slot == 4'd1))));  // gen/dma/read_engine.ts:249
+  assign _or_18 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2)) & (expire_now & (expire_slot == 4'd2))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2)) | (expire_now & (expire_slot == 4'd2))) & (~(issue_now & (cur_slot == 4'd2))));  // gen/dma/read_engine.ts:249
+  assign _or_19 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3)) & (expire_now & (expire_slot == 4'd3))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3)) | (expire_now & (expire_slot == 4'd3))) & (~(issue_now & (cur_slot == 4'd3))));  // gen/dma/read_engine.ts:249
+  assign _or_20 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4)) & (expire_now & (expire_slot == 4'd4))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4)) | (expire_now & (expire_slot == 4'd4))) & (~(issue_now & (cur_slot == 4'd4))));  // gen/dma/read_engine.ts:249
+  assign _or_21 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5)) & (expire_now & (expire_slot == 4'd5))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5)) | (expire_now & (expire_slot == 4'd5))) & (~(issue_now & (cur_slot == 4'd5))));  // gen/dma/read_engine.ts:249
+  assign _or_22 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6)) & (expire_now & (expire_slot == 4'd6))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6)) | (expire_now & (expire_slot == 4'd6))) & (~(issue_now & (cur_slot == 4'd6))));  // gen/dma/read_engine.ts:249
+  assign _or_23 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7)) & (expire_now & (expire_slot == 4'd7))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7)) | (expire_now & (expire_slot == 4'd7))) & (~(issue_now & (cur_slot == 4'd7))));  // gen/dma/read_engine.ts:249
+  assign _or_24 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8)) & (expire_now & (expire_slot == 4'd8))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8)) | (expire_now & (expire_slot == 4'd8))) & (~(issue_now & (cur_slot == 4'd8))));  // gen/dma/read_engine.ts:249
+  assign _or_25 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9)) & (expire_now & (expire_slot == 4'd9))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9)) | (expire_now & (expire_slot == 4'd9))) & (~(issue_now & (cur_slot == 4'd9))));  // gen/dma/read_engine.ts:249
+  assign _or_26 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10)) & (expire_now & (expire_slot == 4'd10))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10)) | (expire_now & (expire_slot == 4'd10))) & (~(issue_now & (cur_slot == 4'd10))));  // gen/dma/read_engine.ts:249
+  assign _or_27 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11)) & (expire_now & (expire_slot == 4'd11))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11)) | (expire_now & (expire_slot == 4'd11))) & (~(issue_now & (cur_slot == 4'd11))));  // gen/dma/read_engine.ts:249
+  assign _or_28 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12)) & (expire_now & (expire_slot == 4'd12))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12)) | (expire_now & (expire_slot == 4'd12))) & (~(issue_now & (cur_slot == 4'd12))));  // gen/dma/read_engine.ts:249
+  assign _or_29 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13)) & (expire_now & (expire_slot == 4'd13))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13)) | (expire_now & (expire_slot == 4'd13))) & (~(issue_now & (cur_slot == 4'd13))));  // gen/dma/read_engine.ts:249
+  assign _or_30 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14)) & (expire_now & (expire_slot == 4'd14))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14)) | (expire_now & (expire_slot == 4'd14))) & (~(issue_now & (cur_slot == 4'd14))));  // gen/dma/read_engine.ts:249
+  assign _or_31 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15)) & (expire_now & (expire_slot == 4'd15))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15)) | (expire_now & (expire_slot == 4'd15))) & (~(issue_now & (cur_slot == 4'd15))));  // gen/dma/read_engine.ts:249
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
   assign status_valid = st_valid;  // gen/dma/read_engine.ts:285
   assign status_id = st_id;  // gen/dma/read_engine.ts:286
@@ -607,7 +603,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0])));  // gen/dma/read_engine.ts:188
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:106
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:104
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
@@ -691,14 +687,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     end
   end
   assign beat_first_byte = r1_dev_end - {5'd0, r1_back};  // gen/dma/read_cpl.ts:320
-  assign timeout_pick_or_p1 = {(timed_out[31] | timed_out[30]), timed_out[30], (timed_out[29] | timed_out[28]), timed_out[28], (timed_out[27] | timed_out[26]), timed_out[26], (timed_out[25] | timed_out[24]), timed_out[24], (timed_out[23] | timed_out[22]), timed_out[22], (timed_out[21] | timed_out[20]), timed_out[20], (timed_out[19] | timed_out[18]), timed_out[18], (timed_out[17] | timed_out[16]), timed_out[16], (timed_out[15] | timed_out[14]), timed_out[14], (timed_out[13] | timed_out[12]), timed_out[12], (timed_out[11] | timed_out[10]), timed_out[10], (timed_out[9] | timed_out[8]), timed_out[8], (timed_out[7] | timed_out[6]), timed_out[6], (timed_out[5] | timed_out[4]), timed_out[4], (timed_out[3] | timed_out[2]), timed_out[2], (timed_out[1] | timed_out[0]), timed_out[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_or_p2 = {(timeout_pick_or_p1[31] | timeout_pick_or_p1[29]), (timeout_pick_or_p1[30] | timeout_pick_or_p1[29]), timeout_pick_or_p1[29], timeout_pick_or_p1[28], (timeout_pick_or_p1[27] | timeout_pick_or_p1[25]), (timeout_pick_or_p1[26] | timeout_pick_or_p1[25]), timeout_pick_or_p1[25], timeout_pick_or_p1[24], (timeout_pick_or_p1[23] | timeout_pick_or_p1[21]), (timeout_pick_or_p1[22] | timeout_pick_or_p1[21]), timeout_pick_or_p1[21], timeout_pick_or_p1[20], (timeout_pick_or_p1[19] | timeout_pick_or_p1[17]), (timeout_pick_or_p1[18] | timeout_pick_or_p1[17]), timeout_pick_or_p1[17], timeout_pick_or_p1[16], (timeout_pick_or_p1[15] | timeout_pick_or_p1[13]), (timeout_pick_or_p1[14] | timeout_pick_or_p1[13]), timeout_pick_or_p1[13], timeout_pick_or_p1[12], (timeout_pick_or_p1[11] | timeout_pick_or_p1[9]), (timeout_pick_or_p1[10] | timeout_pick_or_p1[9]), timeout_pick_or_p1[9], timeout_pick_or_p1[8], (timeout_pick_or_p1[7] | timeout_pick_or_p1[5]), (timeout_pick_or_p1[6] | timeout_pick_or_p1[5]), timeout_pick_or_p1[5], timeout_pick_or_p1[4], (timeout_pick_or_p1[3] | timeout_pick_or_p1[1]), (timeout_pick_or_p1[2] | timeout_pick_or_p1[1]), timeout_pick_or_p1[1], timeout_pick_or_p1[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_or_p3 = {(timeout_pick_or_p2[31] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[30] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[29] | timeout_pick_or_p2[27]), (timeout_pick_or_p2[28] | timeout_pick_or_p2[27]), timeout_pick_or_p2[27], timeout_pick_or_p2[26], timeout_pick_or_p2[25], timeout_pick_or_p2[24], (timeout_pick_or_p2[23] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[22] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[21] | timeout_pick_or_p2[19]), (timeout_pick_or_p2[20] | timeout_pick_or_p2[19]), timeout_pick_or_p2[19], timeout_pick_or_p2[18], timeout_pick_or_p2[17], timeout_pick_or_p2[16], (timeout_pick_or_p2[15] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[14] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[13] | timeout_pick_or_p2[11]), (timeout_pick_or_p2[12] | timeout_pick_or_p2[11]), timeout_pick_or_p2[11], timeout_pick_or_p2[10], timeout_pick_or_p2[9], timeout_pick_or_p2[8], (timeout_pick_or_p2[7] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[6] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[5] | timeout_pick_or_p2[3]), (timeout_pick_or_p2[4] | timeout_pick_or_p2[3]), timeout_pick_or_p2[3], timeout_pick_or_p2[2], timeout_pick_or_p2[1], timeout_pick_or_p2[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_or_p4 = {(timeout_pick_or_p3[31] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[30] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[29] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[28] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[27] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[26] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[25] | timeout_pick_or_p3[23]), (timeout_pick_or_p3[24] | timeout_pick_or_p3[23]), timeout_pick_or_p3[23], timeout_pick_or_p3[22], timeout_pick_or_p3[21], timeout_pick_or_p3[20], timeout_pick_or_p3[19], timeout_pick_or_p3[18], timeout_pick_or_p3[17], timeout_pick_or_p3[16], (timeout_pick_or_p3[15] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[14] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[13] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[12] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[11] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[10] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[9] | timeout_pick_or_p3[7]), (timeout_pick_or_p3[8] | timeout_pick_or_p3[7]), timeout_pick_or_p3[7], timeout_pick_or_p3[6], timeout_pick_or_p3[5], timeout_pick_or_p3[4], timeout_pick_or_p3[3], timeout_pick_or_p3[2], timeout_pick_or_p3[1], timeout_pick_or_p3[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_or_p5 = {(timeout_pick_or_p4[31] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[30] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[29] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[28] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[27] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[26] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[25] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[24] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[23] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[22] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[21] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[20] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[19] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[18] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[17] | timeout_pick_or_p4[15]), (timeout_pick_or_p4[16] | timeout_pick_or_p4[15]), timeout_pick_or_p4[15], timeout_pick_or_p4[14], timeout_pick_or_p4[13], timeout_pick_or_p4[12], timeout_pick_or_p4[11], timeout_pick_or_p4[10], timeout_pick_or_p4[9], timeout_pick_or_p4[8], timeout_pick_or_p4[7], timeout_pick_or_p4[6], timeout_pick_or_p4[5], timeout_pick_or_p4[4], timeout_pick_or_p4[3], timeout_pick_or_p4[2], timeout_pick_or_p4[1], timeout_pick_or_p4[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_onehot = timed_out & (~(timeout_pick_or_p5 << 1));  // gen/lib/priority.ts:66
-  assign expire_index_index = {(((((((((((((((expire_onehot[16] | expire_onehot[17]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[8] | expire_onehot[9]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[4] | expire_onehot[5]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[2] | expire_onehot[3]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[30]) | expire_onehot[31]), (((((((((((((((expire_onehot[1] | expire_onehot[3]) | expire_onehot[5]) | expire_onehot[7]) | expire_onehot[9]) | expire_onehot[11]) | expire_onehot[13]) | expire_onehot[15]) | expire_onehot[17]) | expire_onehot[19]) | expire_onehot[21]) | expire_onehot[23]) | expire_onehot[25]) | expire_onehot[27]) | expire_onehot[29]) | expire_onehot[31])};  // gen/lib/priority.ts:82
-  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:190
+  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:168
   assign free_grp_0_in = {((~tag_valid_7) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd7)))), ((~tag_valid_6) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd6)))), ((~tag_valid_5) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd5)))), ((~tag_valid_4) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd4)))), ((~tag_valid_3) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd3)))), ((~tag_valid_2) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd2)))), ((~tag_valid_1) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd1)))), ((~tag_valid_0) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd0))))};  // gen/lib/priority.ts:8
   assign free_grp_0_v_1_0 = free_grp_0_in[0] | free_grp_0_in[1];  // gen/lib/priority.ts:29
   assign free_grp_0_i_1_0 = ~free_grp_0_in[0];  // gen/lib/priority.ts:36
@@ -784,101 +773,101 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:106
     end
     if (advance) begin  // gen/dma/read_cpl.ts:90
       r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
@@ -973,19 +962,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:376
       r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:377
     end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:166
-    case (expire_stage)  // gen/dma/read_tags.ts:168
-      2'd0: begin
-        if (|timed_out) begin  // gen/dma/read_tags.ts:170
-          expire_onehot <= timeout_pick_onehot;  // gen/dma/read_tags.ts:171
-        end
-      end
+    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:155
+    case (expire_stage)  // gen/dma/read_tags.ts:157
       2'd1: begin
-        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:176
-      end
-      2'd2: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:180
-        expire_keep <= (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:181
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:160
+        expire_keep <= (expire_tag[4] ? _mux_5 : _mux_6) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:161
       end
       default: begin end
     endcase
@@ -1001,336 +982,336 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         if (cur_done) begin  // gen/dma/read_engine.ts:176
         end else if (~bus_master) begin  // gen/dma/read_engine.ts:177
         end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:178
-          chunk <= _mux_5[12:0];  // gen/dma/read_engine.ts:179
+          chunk <= _mux_7[12:0];  // gen/dma/read_engine.ts:179
           alloc_tag <= {free_grp_index, (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0))};  // gen/dma/read_engine.ts:180
         end
       end
       default: begin end
     endcase
     if (issue_now) begin  // gen/dma/read_engine.ts:191
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_8[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_8[13:2] == 12'd1) ? 4'd0 : _select_9), ((_add_8[13:2] == 12'd1) ? (_select_11 & _select_9) : _select_11)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:193
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_10[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_10[13:2] == 12'd1) ? 4'd0 : _select_11), ((_add_10[13:2] == 12'd1) ? (_select_13 & _select_11) : _select_13)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:193
       host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:204
       dev <= dev + {6'd0, chunk};  // gen/dma/read_engine.ts:205
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:223
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:201
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:223
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:201
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:223
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:201
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:223
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:201
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:223
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:201
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:223
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:201
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:223
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:201
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:223
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:201
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:223
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:201
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:223
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:201
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:223
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:201
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:223
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:201
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:223
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:201
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:223
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:201
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:223
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:201
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:223
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:201
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:223
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:201
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:223
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:201
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:223
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:201
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:223
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:201
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:223
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:201
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:223
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:201
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:223
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:201
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:223
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:201
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:223
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:201
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:223
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:201
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:223
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:201
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:223
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:201
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:223
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:201
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:223
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:201
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:223
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:201
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:223
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:201
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
     if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:238
       if (bme_lost & (cur_slot == 4'd0)) begin  // gen/dma/read_engine.ts:239
@@ -1343,11 +1324,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_0 <= slot_pending_0 + {_or_12, _or_12, _or_12, _or_12, _or_12, (((issue_now & (cur_slot == 4'd0)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0))) ^ (expire_now & (expire_slot == 4'd0)))};  // gen/dma/read_engine.ts:251
+    slot_pending_0 <= slot_pending_0 + {_or_14, _or_14, _or_14, _or_14, _or_14, (((issue_now & (cur_slot == 4'd0)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd0))) ^ (expire_now & (expire_slot == 4'd0)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd0)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd0)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd0)) begin  // gen/dma/read_engine.ts:253
       slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1362,11 +1343,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_1 <= slot_pending_1 + {_or_15, _or_15, _or_15, _or_15, _or_15, (((issue_now & (cur_slot == 4'd1)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1))) ^ (expire_now & (expire_slot == 4'd1)))};  // gen/dma/read_engine.ts:251
+    slot_pending_1 <= slot_pending_1 + {_or_17, _or_17, _or_17, _or_17, _or_17, (((issue_now & (cur_slot == 4'd1)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd1))) ^ (expire_now & (expire_slot == 4'd1)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd1)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd1)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd1)) begin  // gen/dma/read_engine.ts:253
       slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1381,11 +1362,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_2 <= slot_pending_2 + {_or_16, _or_16, _or_16, _or_16, _or_16, (((issue_now & (cur_slot == 4'd2)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2))) ^ (expire_now & (expire_slot == 4'd2)))};  // gen/dma/read_engine.ts:251
+    slot_pending_2 <= slot_pending_2 + {_or_18, _or_18, _or_18, _or_18, _or_18, (((issue_now & (cur_slot == 4'd2)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd2))) ^ (expire_now & (expire_slot == 4'd2)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd2)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd2)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd2)) begin  // gen/dma/read_engine.ts:253
       slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1400,11 +1381,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_3 <= slot_pending_3 + {_or_17, _or_17, _or_17, _or_17, _or_17, (((issue_now & (cur_slot == 4'd3)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3))) ^ (expire_now & (expire_slot == 4'd3)))};  // gen/dma/read_engine.ts:251
+    slot_pending_3 <= slot_pending_3 + {_or_19, _or_19, _or_19, _or_19, _or_19, (((issue_now & (cur_slot == 4'd3)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd3))) ^ (expire_now & (expire_slot == 4'd3)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd3)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd3)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd3)) begin  // gen/dma/read_engine.ts:253
       slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1419,11 +1400,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_4 <= slot_pending_4 + {_or_18, _or_18, _or_18, _or_18, _or_18, (((issue_now & (cur_slot == 4'd4)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4))) ^ (expire_now & (expire_slot == 4'd4)))};  // gen/dma/read_engine.ts:251
+    slot_pending_4 <= slot_pending_4 + {_or_20, _or_20, _or_20, _or_20, _or_20, (((issue_now & (cur_slot == 4'd4)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd4))) ^ (expire_now & (expire_slot == 4'd4)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd4)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd4)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd4)) begin  // gen/dma/read_engine.ts:253
       slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1438,11 +1419,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_5 <= slot_pending_5 + {_or_19, _or_19, _or_19, _or_19, _or_19, (((issue_now & (cur_slot == 4'd5)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5))) ^ (expire_now & (expire_slot == 4'd5)))};  // gen/dma/read_engine.ts:251
+    slot_pending_5 <= slot_pending_5 + {_or_21, _or_21, _or_21, _or_21, _or_21, (((issue_now & (cur_slot == 4'd5)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd5))) ^ (expire_now & (expire_slot == 4'd5)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd5)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd5)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd5)) begin  // gen/dma/read_engine.ts:253
       slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1457,11 +1438,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_6 <= slot_pending_6 + {_or_20, _or_20, _or_20, _or_20, _or_20, (((issue_now & (cur_slot == 4'd6)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6))) ^ (expire_now & (expire_slot == 4'd6)))};  // gen/dma/read_engine.ts:251
+    slot_pending_6 <= slot_pending_6 + {_or_22, _or_22, _or_22, _or_22, _or_22, (((issue_now & (cur_slot == 4'd6)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd6))) ^ (expire_now & (expire_slot == 4'd6)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd6)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd6)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd6)) begin  // gen/dma/read_engine.ts:253
       slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1476,11 +1457,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_7 <= slot_pending_7 + {_or_21, _or_21, _or_21, _or_21, _or_21, (((issue_now & (cur_slot == 4'd7)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7))) ^ (expire_now & (expire_slot == 4'd7)))};  // gen/dma/read_engine.ts:251
+    slot_pending_7 <= slot_pending_7 + {_or_23, _or_23, _or_23, _or_23, _or_23, (((issue_now & (cur_slot == 4'd7)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd7))) ^ (expire_now & (expire_slot == 4'd7)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd7)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd7)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd7)) begin  // gen/dma/read_engine.ts:253
       slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1495,11 +1476,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_8 <= slot_pending_8 + {_or_22, _or_22, _or_22, _or_22, _or_22, (((issue_now & (cur_slot == 4'd8)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8))) ^ (expire_now & (expire_slot == 4'd8)))};  // gen/dma/read_engine.ts:251
+    slot_pending_8 <= slot_pending_8 + {_or_24, _or_24, _or_24, _or_24, _or_24, (((issue_now & (cur_slot == 4'd8)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd8))) ^ (expire_now & (expire_slot == 4'd8)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd8)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd8)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd8)) begin  // gen/dma/read_engine.ts:253
       slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1514,11 +1495,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_9 <= slot_pending_9 + {_or_23, _or_23, _or_23, _or_23, _or_23, (((issue_now & (cur_slot == 4'd9)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9))) ^ (expire_now & (expire_slot == 4'd9)))};  // gen/dma/read_engine.ts:251
+    slot_pending_9 <= slot_pending_9 + {_or_25, _or_25, _or_25, _or_25, _or_25, (((issue_now & (cur_slot == 4'd9)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd9))) ^ (expire_now & (expire_slot == 4'd9)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd9)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd9)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd9)) begin  // gen/dma/read_engine.ts:253
       slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1533,11 +1514,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_10 <= slot_pending_10 + {_or_24, _or_24, _or_24, _or_24, _or_24, (((issue_now & (cur_slot == 4'd10)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10))) ^ (expire_now & (expire_slot == 4'd10)))};  // gen/dma/read_engine.ts:251
+    slot_pending_10 <= slot_pending_10 + {_or_26, _or_26, _or_26, _or_26, _or_26, (((issue_now & (cur_slot == 4'd10)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd10))) ^ (expire_now & (expire_slot == 4'd10)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd10)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd10)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd10)) begin  // gen/dma/read_engine.ts:253
       slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1552,11 +1533,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_11 <= slot_pending_11 + {_or_25, _or_25, _or_25, _or_25, _or_25, (((issue_now & (cur_slot == 4'd11)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11))) ^ (expire_now & (expire_slot == 4'd11)))};  // gen/dma/read_engine.ts:251
+    slot_pending_11 <= slot_pending_11 + {_or_27, _or_27, _or_27, _or_27, _or_27, (((issue_now & (cur_slot == 4'd11)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd11))) ^ (expire_now & (expire_slot == 4'd11)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd11)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd11)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd11)) begin  // gen/dma/read_engine.ts:253
       slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1571,11 +1552,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_12 <= slot_pending_12 + {_or_26, _or_26, _or_26, _or_26, _or_26, (((issue_now & (cur_slot == 4'd12)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12))) ^ (expire_now & (expire_slot == 4'd12)))};  // gen/dma/read_engine.ts:251
+    slot_pending_12 <= slot_pending_12 + {_or_28, _or_28, _or_28, _or_28, _or_28, (((issue_now & (cur_slot == 4'd12)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd12))) ^ (expire_now & (expire_slot == 4'd12)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd12)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd12)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd12)) begin  // gen/dma/read_engine.ts:253
       slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1590,11 +1571,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_13 <= slot_pending_13 + {_or_27, _or_27, _or_27, _or_27, _or_27, (((issue_now & (cur_slot == 4'd13)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13))) ^ (expire_now & (expire_slot == 4'd13)))};  // gen/dma/read_engine.ts:251
+    slot_pending_13 <= slot_pending_13 + {_or_29, _or_29, _or_29, _or_29, _or_29, (((issue_now & (cur_slot == 4'd13)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd13))) ^ (expire_now & (expire_slot == 4'd13)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd13)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd13)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd13)) begin  // gen/dma/read_engine.ts:253
       slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1609,11 +1590,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_14 <= slot_pending_14 + {_or_28, _or_28, _or_28, _or_28, _or_28, (((issue_now & (cur_slot == 4'd14)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14))) ^ (expire_now & (expire_slot == 4'd14)))};  // gen/dma/read_engine.ts:251
+    slot_pending_14 <= slot_pending_14 + {_or_30, _or_30, _or_30, _or_30, _or_30, (((issue_now & (cur_slot == 4'd14)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd14))) ^ (expire_now & (expire_slot == 4'd14)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd14)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd14)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd14)) begin  // gen/dma/read_engine.ts:253
       slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1628,11 +1609,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_15 <= slot_pending_15 + {_or_29, _or_29, _or_29, _or_29, _or_29, (((issue_now & (cur_slot == 4'd15)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15))) ^ (expire_now & (expire_slot == 4'd15)))};  // gen/dma/read_engine.ts:251
+    slot_pending_15 <= slot_pending_15 + {_or_31, _or_31, _or_31, _or_31, _or_31, (((issue_now & (cur_slot == 4'd15)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 4'd15))) ^ (expire_now & (expire_slot == 4'd15)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd15)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_13 & (slot_tail[3:0] == 4'd15)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[3:0] == 4'd15)) begin  // gen/dma/read_engine.ts:253
       slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1686,6 +1667,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       r1_valid <= 1'b0;
       r2_valid <= 1'b0;
       timed_out <= 32'd0;
+      expire_tag <= 5'd0;
       expire_stage <= 2'd0;
       closed_valid <= 1'b0;
       issue_state <= ISSUE_STATE_IDLE;
@@ -1719,8 +1701,8 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       slot_ended_14 <= 1'b0;
       slot_ended_15 <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:107
-      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:115
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:105
+      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:113
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
@@ -1739,22 +1721,22 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       if (advance) begin  // gen/dma/read_cpl.ts:370
         r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:371
       end
-      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:142
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:165
-      case (expire_stage)  // gen/dma/read_tags.ts:168
+      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:140
+      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:154
+      case (expire_stage)  // gen/dma/read_tags.ts:157
         2'd0: begin
-          if (|timed_out) begin  // gen/dma/read_tags.ts:170
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:172
+          if (expire_tag[4] ? _mux_5 : _mux_6) begin  // gen/dma/read_tags.ts:158
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:158
+          end else begin
+            expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:158
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:177
-        end
-        2'd2: begin
-          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:187
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:162
         end
         default: begin
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:189
+          expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:165
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:166
         end
       endcase
       free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:141
@@ -1796,311 +1778,311 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       end else if (req_ready) begin  // gen/dma/read_engine.ts:209
         mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:209
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      cur_failed <= _and_13 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:234
-      slot_ended_0 <= ((~(_and_13 & (slot_tail[3:0] == 4'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_1 <= ((~(_and_13 & (slot_tail[3:0] == 4'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_2 <= ((~(_and_13 & (slot_tail[3:0] == 4'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_3 <= ((~(_and_13 & (slot_tail[3:0] == 4'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_4 <= ((~(_and_13 & (slot_tail[3:0] == 4'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_5 <= ((~(_and_13 & (slot_tail[3:0] == 4'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_6 <= ((~(_and_13 & (slot_tail[3:0] == 4'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_7 <= ((~(_and_13 & (slot_tail[3:0] == 4'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_8 <= ((~(_and_13 & (slot_tail[3:0] == 4'd8))) & slot_issued_8) & (slot_pending_8 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_9 <= ((~(_and_13 & (slot_tail[3:0] == 4'd9))) & slot_issued_9) & (slot_pending_9 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_10 <= ((~(_and_13 & (slot_tail[3:0] == 4'd10))) & slot_issued_10) & (slot_pending_10 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_11 <= ((~(_and_13 & (slot_tail[3:0] == 4'd11))) & slot_issued_11) & (slot_pending_11 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_12 <= ((~(_and_13 & (slot_tail[3:0] == 4'd12))) & slot_issued_12) & (slot_pending_12 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_13 <= ((~(_and_13 & (slot_tail[3:0] == 4'd13))) & slot_issued_13) & (slot_pending_13 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_14 <= ((~(_and_13 & (slot_tail[3:0] == 4'd14))) & slot_issued_14) & (slot_pending_14 == 6'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_15 <= ((~(_and_13 & (slot_tail[3:0] == 4'd15))) & slot_issued_15) & (slot_pending_15 == 6'd0);  // gen/dma/read_engine.ts:268
+      cur_failed <= _and_15 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:234
+      slot_ended_0 <= ((~(_and_15 & (slot_tail[3:0] == 4'd0))) & slot_issued_0) & (slot_pending_0 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_1 <= ((~(_and_15 & (slot_tail[3:0] == 4'd1))) & slot_issued_1) & (slot_pending_1 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_2 <= ((~(_and_15 & (slot_tail[3:0] == 4'd2))) & slot_issued_2) & (slot_pending_2 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_3 <= ((~(_and_15 & (slot_tail[3:0] == 4'd3))) & slot_issued_3) & (slot_pending_3 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_4 <= ((~(_and_15 & (slot_tail[3:0] == 4'd4))) & slot_issued_4) & (slot_pending_4 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_5 <= ((~(_and_15 & (slot_tail[3:0] == 4'd5))) & slot_issued_5) & (slot_pending_5 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_6 <= ((~(_and_15 & (slot_tail[3:0] == 4'd6))) & slot_issued_6) & (slot_pending_6 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_7 <= ((~(_and_15 & (slot_tail[3:0] == 4'd7))) & slot_issued_7) & (slot_pending_7 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_8 <= ((~(_and_15 & (slot_tail[3:0] == 4'd8))) & slot_issued_8) & (slot_pending_8 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_9 <= ((~(_and_15 & (slot_tail[3:0] == 4'd9))) & slot_issued_9) & (slot_pending_9 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_10 <= ((~(_and_15 & (slot_tail[3:0] == 4'd10))) & slot_issued_10) & (slot_pending_10 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_11 <= ((~(_and_15 & (slot_tail[3:0] == 4'd11))) & slot_issued_11) & (slot_pending_11 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_12 <= ((~(_and_15 & (slot_tail[3:0] == 4'd12))) & slot_issued_12) & (slot_pending_12 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_13 <= ((~(_and_15 & (slot_tail[3:0] == 4'd13))) & slot_issued_13) & (slot_pending_13 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_14 <= ((~(_and_15 & (slot_tail[3:0] == 4'd14))) & slot_issued_14) & (slot_pending_14 == 6'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_15 <= ((~(_and_15 & (slot_tail[3:0] == 4'd15))) & slot_issued_15) & (slot_pending_15 == 6'd0);  // gen/dma/read_engine.ts:268
       if (retire) begin  // gen/dma/read_engine.ts:279
         st_valid <= 1'b1;  // gen/dma/read_engine.ts:280
         slot_head <= slot_head + 5'd1;  // gen/dma/read_engine.ts:283
@@ -2112,30 +2094,30 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
 
   // ---- memories
   always @(posedge clk) begin  // gen/dma/read_engine.ts:235
-    if (_and_13) begin
+    if (_and_15) begin
       slot_id[slot_tail[3:0]] <= cmd_queue_deq_data[7:0];
     end
   end
   assign slot_id_rd0 = slot_id[slot_head[3:0]];  // gen/dma/read_engine.ts:281
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:214
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:192
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:71
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:212
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:70
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:190
     if (issue_now) begin
       tag_ends[alloc_tag] <= {chunk, (dev + {6'd0, chunk}), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:67
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:213
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:66
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:191
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:74
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:161
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:73
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:160
 
 endmodule
 

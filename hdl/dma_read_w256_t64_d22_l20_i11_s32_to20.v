@@ -177,201 +177,201 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   reg [6:0] slot_pending_31;  // gen/dma/read_engine.ts:89
   reg [5:0] slot_head;  // gen/dma/read_engine.ts:90
   reg [5:0] slot_tail;  // gen/dma/read_engine.ts:91
-  reg tag_valid_0;  // gen/dma/read_tags.ts:97
-  reg tag_valid_1;  // gen/dma/read_tags.ts:97
-  reg tag_valid_2;  // gen/dma/read_tags.ts:97
-  reg tag_valid_3;  // gen/dma/read_tags.ts:97
-  reg tag_valid_4;  // gen/dma/read_tags.ts:97
-  reg tag_valid_5;  // gen/dma/read_tags.ts:97
-  reg tag_valid_6;  // gen/dma/read_tags.ts:97
-  reg tag_valid_7;  // gen/dma/read_tags.ts:97
-  reg tag_valid_8;  // gen/dma/read_tags.ts:97
-  reg tag_valid_9;  // gen/dma/read_tags.ts:97
-  reg tag_valid_10;  // gen/dma/read_tags.ts:97
-  reg tag_valid_11;  // gen/dma/read_tags.ts:97
-  reg tag_valid_12;  // gen/dma/read_tags.ts:97
-  reg tag_valid_13;  // gen/dma/read_tags.ts:97
-  reg tag_valid_14;  // gen/dma/read_tags.ts:97
-  reg tag_valid_15;  // gen/dma/read_tags.ts:97
-  reg tag_valid_16;  // gen/dma/read_tags.ts:97
-  reg tag_valid_17;  // gen/dma/read_tags.ts:97
-  reg tag_valid_18;  // gen/dma/read_tags.ts:97
-  reg tag_valid_19;  // gen/dma/read_tags.ts:97
-  reg tag_valid_20;  // gen/dma/read_tags.ts:97
-  reg tag_valid_21;  // gen/dma/read_tags.ts:97
-  reg tag_valid_22;  // gen/dma/read_tags.ts:97
-  reg tag_valid_23;  // gen/dma/read_tags.ts:97
-  reg tag_valid_24;  // gen/dma/read_tags.ts:97
-  reg tag_valid_25;  // gen/dma/read_tags.ts:97
-  reg tag_valid_26;  // gen/dma/read_tags.ts:97
-  reg tag_valid_27;  // gen/dma/read_tags.ts:97
-  reg tag_valid_28;  // gen/dma/read_tags.ts:97
-  reg tag_valid_29;  // gen/dma/read_tags.ts:97
-  reg tag_valid_30;  // gen/dma/read_tags.ts:97
-  reg tag_valid_31;  // gen/dma/read_tags.ts:97
-  reg tag_valid_32;  // gen/dma/read_tags.ts:97
-  reg tag_valid_33;  // gen/dma/read_tags.ts:97
-  reg tag_valid_34;  // gen/dma/read_tags.ts:97
-  reg tag_valid_35;  // gen/dma/read_tags.ts:97
-  reg tag_valid_36;  // gen/dma/read_tags.ts:97
-  reg tag_valid_37;  // gen/dma/read_tags.ts:97
-  reg tag_valid_38;  // gen/dma/read_tags.ts:97
-  reg tag_valid_39;  // gen/dma/read_tags.ts:97
-  reg tag_valid_40;  // gen/dma/read_tags.ts:97
-  reg tag_valid_41;  // gen/dma/read_tags.ts:97
-  reg tag_valid_42;  // gen/dma/read_tags.ts:97
-  reg tag_valid_43;  // gen/dma/read_tags.ts:97
-  reg tag_valid_44;  // gen/dma/read_tags.ts:97
-  reg tag_valid_45;  // gen/dma/read_tags.ts:97
-  reg tag_valid_46;  // gen/dma/read_tags.ts:97
-  reg tag_valid_47;  // gen/dma/read_tags.ts:97
-  reg tag_valid_48;  // gen/dma/read_tags.ts:97
-  reg tag_valid_49;  // gen/dma/read_tags.ts:97
-  reg tag_valid_50;  // gen/dma/read_tags.ts:97
-  reg tag_valid_51;  // gen/dma/read_tags.ts:97
-  reg tag_valid_52;  // gen/dma/read_tags.ts:97
-  reg tag_valid_53;  // gen/dma/read_tags.ts:97
-  reg tag_valid_54;  // gen/dma/read_tags.ts:97
-  reg tag_valid_55;  // gen/dma/read_tags.ts:97
-  reg tag_valid_56;  // gen/dma/read_tags.ts:97
-  reg tag_valid_57;  // gen/dma/read_tags.ts:97
-  reg tag_valid_58;  // gen/dma/read_tags.ts:97
-  reg tag_valid_59;  // gen/dma/read_tags.ts:97
-  reg tag_valid_60;  // gen/dma/read_tags.ts:97
-  reg tag_valid_61;  // gen/dma/read_tags.ts:97
-  reg tag_valid_62;  // gen/dma/read_tags.ts:97
-  reg tag_valid_63;  // gen/dma/read_tags.ts:97
-  reg tag_fresh_0;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_1;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_2;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_3;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_4;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_5;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_6;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_7;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_8;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_9;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_10;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_11;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_12;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_13;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_14;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_15;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_16;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_17;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_18;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_19;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_20;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_21;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_22;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_23;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_24;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_25;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_26;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_27;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_28;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_29;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_30;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_31;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_32;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_33;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_34;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_35;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_36;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_37;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_38;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_39;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_40;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_41;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_42;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_43;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_44;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_45;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_46;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_47;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_48;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_49;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_50;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_51;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_52;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_53;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_54;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_55;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_56;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_57;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_58;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_59;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_60;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_61;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_62;  // gen/dma/read_tags.ts:100
-  reg tag_fresh_63;  // gen/dma/read_tags.ts:100
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_32;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_33;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_34;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_35;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_36;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_37;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_38;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_39;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_40;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_41;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_42;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_43;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_44;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_45;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_46;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_47;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_48;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_49;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_50;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_51;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_52;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_53;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_54;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_55;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_56;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_57;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_58;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_59;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_60;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_61;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_62;  // gen/dma/read_tags.ts:103
-  reg [2:0] tag_age_63;  // gen/dma/read_tags.ts:103
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:105
-  wire timeout_tick;  // gen/dma/read_tags.ts:106
-  reg [63:0] tag_live;  // gen/dma/read_tags.ts:114
+  reg tag_valid_0;  // gen/dma/read_tags.ts:95
+  reg tag_valid_1;  // gen/dma/read_tags.ts:95
+  reg tag_valid_2;  // gen/dma/read_tags.ts:95
+  reg tag_valid_3;  // gen/dma/read_tags.ts:95
+  reg tag_valid_4;  // gen/dma/read_tags.ts:95
+  reg tag_valid_5;  // gen/dma/read_tags.ts:95
+  reg tag_valid_6;  // gen/dma/read_tags.ts:95
+  reg tag_valid_7;  // gen/dma/read_tags.ts:95
+  reg tag_valid_8;  // gen/dma/read_tags.ts:95
+  reg tag_valid_9;  // gen/dma/read_tags.ts:95
+  reg tag_valid_10;  // gen/dma/read_tags.ts:95
+  reg tag_valid_11;  // gen/dma/read_tags.ts:95
+  reg tag_valid_12;  // gen/dma/read_tags.ts:95
+  reg tag_valid_13;  // gen/dma/read_tags.ts:95
+  reg tag_valid_14;  // gen/dma/read_tags.ts:95
+  reg tag_valid_15;  // gen/dma/read_tags.ts:95
+  reg tag_valid_16;  // gen/dma/read_tags.ts:95
+  reg tag_valid_17;  // gen/dma/read_tags.ts:95
+  reg tag_valid_18;  // gen/dma/read_tags.ts:95
+  reg tag_valid_19;  // gen/dma/read_tags.ts:95
+  reg tag_valid_20;  // gen/dma/read_tags.ts:95
+  reg tag_valid_21;  // gen/dma/read_tags.ts:95
+  reg tag_valid_22;  // gen/dma/read_tags.ts:95
+  reg tag_valid_23;  // gen/dma/read_tags.ts:95
+  reg tag_valid_24;  // gen/dma/read_tags.ts:95
+  reg tag_valid_25;  // gen/dma/read_tags.ts:95
+  reg tag_valid_26;  // gen/dma/read_tags.ts:95
+  reg tag_valid_27;  // gen/dma/read_tags.ts:95
+  reg tag_valid_28;  // gen/dma/read_tags.ts:95
+  reg tag_valid_29;  // gen/dma/read_tags.ts:95
+  reg tag_valid_30;  // gen/dma/read_tags.ts:95
+  reg tag_valid_31;  // gen/dma/read_tags.ts:95
+  reg tag_valid_32;  // gen/dma/read_tags.ts:95
+  reg tag_valid_33;  // gen/dma/read_tags.ts:95
+  reg tag_valid_34;  // gen/dma/read_tags.ts:95
+  reg tag_valid_35;  // gen/dma/read_tags.ts:95
+  reg tag_valid_36;  // gen/dma/read_tags.ts:95
+  reg tag_valid_37;  // gen/dma/read_tags.ts:95
+  reg tag_valid_38;  // gen/dma/read_tags.ts:95
+  reg tag_valid_39;  // gen/dma/read_tags.ts:95
+  reg tag_valid_40;  // gen/dma/read_tags.ts:95
+  reg tag_valid_41;  // gen/dma/read_tags.ts:95
+  reg tag_valid_42;  // gen/dma/read_tags.ts:95
+  reg tag_valid_43;  // gen/dma/read_tags.ts:95
+  reg tag_valid_44;  // gen/dma/read_tags.ts:95
+  reg tag_valid_45;  // gen/dma/read_tags.ts:95
+  reg tag_valid_46;  // gen/dma/read_tags.ts:95
+  reg tag_valid_47;  // gen/dma/read_tags.ts:95
+  reg tag_valid_48;  // gen/dma/read_tags.ts:95
+  reg tag_valid_49;  // gen/dma/read_tags.ts:95
+  reg tag_valid_50;  // gen/dma/read_tags.ts:95
+  reg tag_valid_51;  // gen/dma/read_tags.ts:95
+  reg tag_valid_52;  // gen/dma/read_tags.ts:95
+  reg tag_valid_53;  // gen/dma/read_tags.ts:95
+  reg tag_valid_54;  // gen/dma/read_tags.ts:95
+  reg tag_valid_55;  // gen/dma/read_tags.ts:95
+  reg tag_valid_56;  // gen/dma/read_tags.ts:95
+  reg tag_valid_57;  // gen/dma/read_tags.ts:95
+  reg tag_valid_58;  // gen/dma/read_tags.ts:95
+  reg tag_valid_59;  // gen/dma/read_tags.ts:95
+  reg tag_valid_60;  // gen/dma/read_tags.ts:95
+  reg tag_valid_61;  // gen/dma/read_tags.ts:95
+  reg tag_valid_62;  // gen/dma/read_tags.ts:95
+  reg tag_valid_63;  // gen/dma/read_tags.ts:95
+  reg tag_fresh_0;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_1;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_2;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_3;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_4;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_5;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_6;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_7;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_8;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_9;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_10;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_11;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_12;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_13;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_14;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_15;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_16;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_17;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_18;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_19;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_20;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_21;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_22;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_23;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_24;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_25;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_26;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_27;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_28;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_29;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_30;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_31;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_32;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_33;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_34;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_35;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_36;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_37;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_38;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_39;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_40;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_41;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_42;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_43;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_44;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_45;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_46;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_47;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_48;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_49;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_50;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_51;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_52;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_53;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_54;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_55;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_56;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_57;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_58;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_59;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_60;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_61;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_62;  // gen/dma/read_tags.ts:98
+  reg tag_fresh_63;  // gen/dma/read_tags.ts:98
+  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_32;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_33;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_34;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_35;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_36;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_37;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_38;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_39;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_40;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_41;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_42;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_43;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_44;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_45;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_46;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_47;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_48;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_49;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_50;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_51;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_52;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_53;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_54;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_55;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_56;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_57;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_58;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_59;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_60;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_61;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_62;  // gen/dma/read_tags.ts:101
+  reg [2:0] tag_age_63;  // gen/dma/read_tags.ts:101
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:103
+  wire timeout_tick;  // gen/dma/read_tags.ts:104
+  reg [63:0] tag_live;  // gen/dma/read_tags.ts:112
   reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
@@ -385,9 +385,9 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   wire advance;  // gen/dma/read_cpl.ts:88
   wire [5:0] cpl_tag;  // gen/dma/read_cpl.ts:101
   wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
-  wire [41:0] tag_ends_rd0;  // gen/dma/read_tags.ts:67
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:71
-  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:74
+  wire [41:0] tag_ends_rd0;  // gen/dma/read_tags.ts:66
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:70
+  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:73
   reg ra_valid;  // gen/dma/read_cpl.ts:114
   reg ra_sop;  // gen/dma/read_cpl.ts:115
   reg ra_eop;  // gen/dma/read_cpl.ts:116
@@ -476,32 +476,15 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   reg [63:0] r3_be;  // gen/dma/read_cpl.ts:366
   reg r3_retire;  // gen/dma/read_cpl.ts:367
   reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:368
-  reg [63:0] timed_out;  // gen/dma/read_tags.ts:141
-  reg timed_out_lo_any;  // gen/dma/read_tags.ts:149
-  wire [31:0] timeout_pick_lo_or_p0;  // gen/lib/priority.ts:8
-  wire [31:0] timeout_pick_lo_or_p1;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_lo_or_p2;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_lo_or_p3;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_lo_or_p4;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_lo_or_p5;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_lo_onehot;  // gen/lib/priority.ts:66
-  wire [31:0] timeout_pick_hi_or_p0;  // gen/lib/priority.ts:8
-  wire [31:0] timeout_pick_hi_or_p1;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_hi_or_p2;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_hi_or_p3;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_hi_or_p4;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_hi_or_p5;  // gen/lib/priority.ts:57
-  wire [31:0] timeout_pick_hi_onehot;  // gen/lib/priority.ts:66
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:155
-  reg [63:0] expire_onehot;  // gen/dma/read_tags.ts:156
-  reg [5:0] expire_tag;  // gen/dma/read_tags.ts:157
-  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:158
-  reg expire_keep;  // gen/dma/read_tags.ts:159
-  wire [5:0] expire_index_index;  // gen/lib/priority.ts:82
-  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:161
-  reg closed_valid;  // gen/dma/read_tags.ts:164
-  reg [5:0] closed_tag;  // gen/dma/read_tags.ts:164
-  wire expire_now;  // gen/dma/read_tags.ts:190
+  reg [63:0] timed_out;  // gen/dma/read_tags.ts:139
+  reg [5:0] expire_tag;  // gen/dma/read_tags.ts:145
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:146
+  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:147
+  reg expire_keep;  // gen/dma/read_tags.ts:148
+  reg closed_valid;  // gen/dma/read_tags.ts:153
+  reg [5:0] closed_tag;  // gen/dma/read_tags.ts:153
+  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:160
+  wire expire_now;  // gen/dma/read_tags.ts:168
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:104
   reg [63:0] host;  // gen/dma/read_engine.ts:105
   reg [21:0] dev;  // gen/dma/read_engine.ts:106
@@ -705,11 +688,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   wire retire;  // gen/dma/read_engine.ts:275
   wire [10:0] slot_id_rd0;  // gen/dma/read_engine.ts:281
   reg [10:0] slot_id [0:31];  // gen/dma/read_engine.ts:86
-  reg [12:0] tag_remaining [0:63];  // gen/dma/read_tags.ts:99
-  reg [41:0] tag_ends [0:63];  // gen/dma/read_tags.ts:101
-  reg [4:0] tag_slot [0:63];  // gen/dma/read_tags.ts:102
-  wire [61:0] _cat_0;  // gen/dma/read_tags.ts:195
-  wire [61:0] _cat_1;  // gen/dma/read_tags.ts:195
+  reg [12:0] tag_remaining [0:63];  // gen/dma/read_tags.ts:97
+  reg [41:0] tag_ends [0:63];  // gen/dma/read_tags.ts:99
+  reg [4:0] tag_slot [0:63];  // gen/dma/read_tags.ts:100
+  wire [61:0] _cat_0;  // gen/dma/read_tags.ts:173
+  wire [61:0] _cat_1;  // gen/dma/read_tags.ts:173
   wire _or_2;  // gen/dma/read_engine.ts:289
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [12:0] _mux_3;  // gen/dma/read_cpl.ts:326
@@ -726,24 +709,24 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_4;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [12:0] _select_10;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_9;  // gen/pcie/dma_common.ts:42
+  wire _mux_8;  // gen/lib/mux.ts:20
+  wire _mux_9;  // gen/lib/mux.ts:20
+  reg [12:0] _select_12;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_11;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_8;  // gen/pcie/dma_common.ts:43
+  wire [19:0] _mux_10;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_11;  // gen/pcie/tlp.ts:242
+  wire [13:0] _add_13;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_13;  // gen/pcie/tlp.ts:244
+  wire [13:0] _sub_15;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_12;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_14;  // gen/pcie/tlp.ts:227
-  wire _or_15;  // gen/dma/read_engine.ts:249
-  wire _not_17;  // gen/dma/read_engine.ts:230
-  wire _and_16;  // gen/dma/read_engine.ts:230
-  wire _or_18;  // gen/dma/read_engine.ts:249
-  wire _or_19;  // gen/dma/read_engine.ts:249
+  reg [3:0] _select_14;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_16;  // gen/pcie/tlp.ts:227
+  wire _or_17;  // gen/dma/read_engine.ts:249
+  wire _not_19;  // gen/dma/read_engine.ts:230
+  wire _and_18;  // gen/dma/read_engine.ts:230
   wire _or_20;  // gen/dma/read_engine.ts:249
   wire _or_21;  // gen/dma/read_engine.ts:249
   wire _or_22;  // gen/dma/read_engine.ts:249
@@ -773,6 +756,8 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   wire _or_46;  // gen/dma/read_engine.ts:249
   wire _or_47;  // gen/dma/read_engine.ts:249
   wire _or_48;  // gen/dma/read_engine.ts:249
+  wire _or_49;  // gen/dma/read_engine.ts:249
+  wire _or_50;  // gen/dma/read_engine.ts:249
 
   // ---- instances
   fifo_w117_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -788,81 +773,83 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   );
 
   // ---- combinational logic
-  assign _cat_0 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 != 3'd5)), (tag_valid_62 & (tag_age_62 != 3'd5))}, (tag_valid_61 & (tag_age_61 != 3'd5))}, (tag_valid_60 & (tag_age_60 != 3'd5))}, (tag_valid_59 & (tag_age_59 != 3'd5))}, (tag_valid_58 & (tag_age_58 != 3'd5))}, (tag_valid_57 & (tag_age_57 != 3'd5))}, (tag_valid_56 & (tag_age_56 != 3'd5))}, (tag_valid_55 & (tag_age_55 != 3'd5))}, (tag_valid_54 & (tag_age_54 != 3'd5))}, (tag_valid_53 & (tag_age_53 != 3'd5))}, (tag_valid_52 & (tag_age_52 != 3'd5))}, (tag_valid_51 & (tag_age_51 != 3'd5))}, (tag_valid_50 & (tag_age_50 != 3'd5))}, (tag_valid_49 & (tag_age_49 != 3'd5))}, (tag_valid_48 & (tag_age_48 != 3'd5))}, (tag_valid_47 & (tag_age_47 != 3'd5))}, (tag_valid_46 & (tag_age_46 != 3'd5))}, (tag_valid_45 & (tag_age_45 != 3'd5))}, (tag_valid_44 & (tag_age_44 != 3'd5))}, (tag_valid_43 & (tag_age_43 != 3'd5))}, (tag_valid_42 & (tag_age_42 != 3'd5))}, (tag_valid_41 & (tag_age_41 != 3'd5))}, (tag_valid_40 & (tag_age_40 != 3'd5))}, (tag_valid_39 & (tag_age_39 != 3'd5))}, (tag_valid_38 & (tag_age_38 != 3'd5))}, (tag_valid_37 & (tag_age_37 != 3'd5))}, (tag_valid_36 & (tag_age_36 != 3'd5))}, (tag_valid_35 & (tag_age_35 != 3'd5))}, (tag_valid_34 & (tag_age_34 != 3'd5))}, (tag_valid_33 & (tag_age_33 != 3'd5))}, (tag_valid_32 & (tag_age_32 != 3'd5))}, (tag_valid_31 & (tag_age_31 != 3'd5))}, (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))};  // gen/dma/read_tags.ts:195
-  assign _cat_1 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 == 3'd5)), (tag_valid_62 & (tag_age_62 == 3'd5))}, (tag_valid_61 & (tag_age_61 == 3'd5))}, (tag_valid_60 & (tag_age_60 == 3'd5))}, (tag_valid_59 & (tag_age_59 == 3'd5))}, (tag_valid_58 & (tag_age_58 == 3'd5))}, (tag_valid_57 & (tag_age_57 == 3'd5))}, (tag_valid_56 & (tag_age_56 == 3'd5))}, (tag_valid_55 & (tag_age_55 == 3'd5))}, (tag_valid_54 & (tag_age_54 == 3'd5))}, (tag_valid_53 & (tag_age_53 == 3'd5))}, (tag_valid_52 & (tag_age_52 == 3'd5))}, (tag_valid_51 & (tag_age_51 == 3'd5))}, (tag_valid_50 & (tag_age_50 == 3'd5))}, (tag_valid_49 & (tag_age_49 == 3'd5))}, (tag_valid_48 & (tag_age_48 == 3'd5))}, (tag_valid_47 & (tag_age_47 == 3'd5))}, (tag_valid_46 & (tag_age_46 == 3'd5))}, (tag_valid_45 & (tag_age_45 == 3'd5))}, (tag_valid_44 & (tag_age_44 == 3'd5))}, (tag_valid_43 & (tag_age_43 == 3'd5))}, (tag_valid_42 & (tag_age_42 == 3'd5))}, (tag_valid_41 & (tag_age_41 == 3'd5))}, (tag_valid_40 & (tag_age_40 == 3'd5))}, (tag_valid_39 & (tag_age_39 == 3'd5))}, (tag_valid_38 & (tag_age_38 == 3'd5))}, (tag_valid_37 & (tag_age_37 == 3'd5))}, (tag_valid_36 & (tag_age_36 == 3'd5))}, (tag_valid_35 & (tag_age_35 == 3'd5))}, (tag_valid_34 & (tag_age_34 == 3'd5))}, (tag_valid_33 & (tag_age_33 == 3'd5))}, (tag_valid_32 & (tag_age_32 == 3'd5))}, (tag_valid_31 & (tag_age_31 == 3'd5))}, (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))};  // gen/dma/read_tags.ts:195
+  assign _cat_0 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 != 3'd5)), (tag_valid_62 & (tag_age_62 != 3'd5))}, (tag_valid_61 & (tag_age_61 != 3'd5))}, (tag_valid_60 & (tag_age_60 != 3'd5))}, (tag_valid_59 & (tag_age_59 != 3'd5))}, (tag_valid_58 & (tag_age_58 != 3'd5))}, (tag_valid_57 & (tag_age_57 != 3'd5))}, (tag_valid_56 & (tag_age_56 != 3'd5))}, (tag_valid_55 & (tag_age_55 != 3'd5))}, (tag_valid_54 & (tag_age_54 != 3'd5))}, (tag_valid_53 & (tag_age_53 != 3'd5))}, (tag_valid_52 & (tag_age_52 != 3'd5))}, (tag_valid_51 & (tag_age_51 != 3'd5))}, (tag_valid_50 & (tag_age_50 != 3'd5))}, (tag_valid_49 & (tag_age_49 != 3'd5))}, (tag_valid_48 & (tag_age_48 != 3'd5))}, (tag_valid_47 & (tag_age_47 != 3'd5))}, (tag_valid_46 & (tag_age_46 != 3'd5))}, (tag_valid_45 & (tag_age_45 != 3'd5))}, (tag_valid_44 & (tag_age_44 != 3'd5))}, (tag_valid_43 & (tag_age_43 != 3'd5))}, (tag_valid_42 & (tag_age_42 != 3'd5))}, (tag_valid_41 & (tag_age_41 != 3'd5))}, (tag_valid_40 & (tag_age_40 != 3'd5))}, (tag_valid_39 & (tag_age_39 != 3'd5))}, (tag_valid_38 & (tag_age_38 != 3'd5))}, (tag_valid_37 & (tag_age_37 != 3'd5))}, (tag_valid_36 & (tag_age_36 != 3'd5))}, (tag_valid_35 & (tag_age_35 != 3'd5))}, (tag_valid_34 & (tag_age_34 != 3'd5))}, (tag_valid_33 & (tag_age_33 != 3'd5))}, (tag_valid_32 & (tag_age_32 != 3'd5))}, (tag_valid_31 & (tag_age_31 != 3'd5))}, (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))};  // gen/dma/read_tags.ts:173
+  assign _cat_1 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 == 3'd5)), (tag_valid_62 & (tag_age_62 == 3'd5))}, (tag_valid_61 & (tag_age_61 == 3'd5))}, (tag_valid_60 & (tag_age_60 == 3'd5))}, (tag_valid_59 & (tag_age_59 == 3'd5))}, (tag_valid_58 & (tag_age_58 == 3'd5))}, (tag_valid_57 & (tag_age_57 == 3'd5))}, (tag_valid_56 & (tag_age_56 == 3'd5))}, (tag_valid_55 & (tag_age_55 == 3'd5))}, (tag_valid_54 & (tag_age_54 == 3'd5))}, (tag_valid_53 & (tag_age_53 == 3'd5))}, (tag_valid_52 & (tag_age_52 == 3'd5))}, (tag_valid_51 & (tag_age_51 == 3'd5))}, (tag_valid_50 & (tag_age_50 == 3'd5))}, (tag_valid_49 & (tag_age_49 == 3'd5))}, (tag_valid_48 & (tag_age_48 == 3'd5))}, (tag_valid_47 & (tag_age_47 == 3'd5))}, (tag_valid_46 & (tag_age_46 == 3'd5))}, (tag_valid_45 & (tag_age_45 == 3'd5))}, (tag_valid_44 & (tag_age_44 == 3'd5))}, (tag_valid_43 & (tag_age_43 == 3'd5))}, (tag_valid_42 & (tag_age_42 == 3'd5))}, (tag_valid_41 & (tag_age_41 == 3'd5))}, (tag_valid_40 & (tag_age_40 == 3'd5))}, (tag_valid_39 & (tag_age_39 == 3'd5))}, (tag_valid_38 & (tag_age_38 == 3'd5))}, (tag_valid_37 & (tag_age_37 == 3'd5))}, (tag_valid_36 & (tag_age_36 == 3'd5))}, (tag_valid_35 & (tag_age_35 == 3'd5))}, (tag_valid_34 & (tag_age_34 == 3'd5))}, (tag_valid_33 & (tag_age_33 == 3'd5))}, (tag_valid_32 & (tag_age_32 == 3'd5))}, (tag_valid_31 & (tag_age_31 == 3'd5))}, (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))};  // gen/dma/read_tags.ts:173
   assign _or_2 = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31) | tag_valid_32) | tag_valid_33) | tag_valid_34) | tag_valid_35) | tag_valid_36) | tag_valid_37) | tag_valid_38) | tag_valid_39) | tag_valid_40) | tag_valid_41) | tag_valid_42) | tag_valid_43) | tag_valid_44) | tag_valid_45) | tag_valid_46) | tag_valid_47) | tag_valid_48) | tag_valid_49) | tag_valid_50) | tag_valid_51) | tag_valid_52) | tag_valid_53) | tag_valid_54) | tag_valid_55) | tag_valid_56) | tag_valid_57) | tag_valid_58) | tag_valid_59) | tag_valid_60) | tag_valid_61) | tag_valid_62) | tag_valid_63;  // gen/dma/read_engine.ts:289
   assign _mux_3 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:326
   assign _mux_7 = r2_shift[0] ? {r2_data[247:0], r2_data[255:248]} : r2_data;  // gen/dma/shift.ts:20
   assign _mux_6 = r2_shift[1] ? {_mux_7[239:0], _mux_7[255:240]} : _mux_7;  // gen/dma/shift.ts:20
   assign _mux_5 = r2_shift[2] ? {_mux_6[223:0], _mux_6[255:224]} : _mux_6;  // gen/dma/shift.ts:20
   assign _mux_4 = r2_shift[3] ? {_mux_5[191:0], _mux_5[255:192]} : _mux_5;  // gen/dma/shift.ts:20
+  assign _mux_8 = expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[63] : timed_out[62]) : (expire_tag[0] ? timed_out[61] : timed_out[60])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[59] : timed_out[58]) : (expire_tag[0] ? timed_out[57] : timed_out[56]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[55] : timed_out[54]) : (expire_tag[0] ? timed_out[53] : timed_out[52])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[51] : timed_out[50]) : (expire_tag[0] ? timed_out[49] : timed_out[48])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[47] : timed_out[46]) : (expire_tag[0] ? timed_out[45] : timed_out[44])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[43] : timed_out[42]) : (expire_tag[0] ? timed_out[41] : timed_out[40]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[39] : timed_out[38]) : (expire_tag[0] ? timed_out[37] : timed_out[36])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[35] : timed_out[34]) : (expire_tag[0] ? timed_out[33] : timed_out[32]))));  // gen/lib/mux.ts:20
+  assign _mux_9 = expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0]))));  // gen/lib/mux.ts:20
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_10 = 13'd128;
-      3'd1: _select_10 = 13'd256;
-      3'd2: _select_10 = 13'd512;
-      3'd3: _select_10 = 13'd1024;
-      3'd4: _select_10 = 13'd2048;
-      3'd5: _select_10 = 13'd4096;
-      default: _select_10 = 13'd4096;
+      3'd0: _select_12 = 13'd128;
+      3'd1: _select_12 = 13'd256;
+      3'd2: _select_12 = 13'd512;
+      3'd3: _select_12 = 13'd1024;
+      3'd4: _select_12 = 13'd2048;
+      3'd5: _select_12 = 13'd4096;
+      default: _select_12 = 13'd4096;
     endcase
   end
-  assign _zext_9 = {7'd0, (_select_10 - ({1'b0, host[11:0]} & (_select_10 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_8 = (rem < _zext_9) ? rem : _zext_9;  // gen/pcie/dma_common.ts:43
-  assign _add_11 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_13 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_11 = {7'd0, (_select_12 - ({1'b0, host[11:0]} & (_select_12 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_10 = (rem < _zext_11) ? rem : _zext_11;  // gen/pcie/dma_common.ts:43
+  assign _add_13 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_15 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_13[1:0])
-      2'd0: _select_12 = 4'd1;
-      2'd1: _select_12 = 4'd3;
-      2'd2: _select_12 = 4'd7;
-      2'd3: _select_12 = 4'd15;
-      default: _select_12 = 4'd1;
+    case (_sub_15[1:0])
+      2'd0: _select_14 = 4'd1;
+      2'd1: _select_14 = 4'd3;
+      2'd2: _select_14 = 4'd7;
+      2'd3: _select_14 = 4'd15;
+      default: _select_14 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_14 = 4'd15;
-      2'd1: _select_14 = 4'd14;
-      2'd2: _select_14 = 4'd12;
-      2'd3: _select_14 = 4'd8;
-      default: _select_14 = 4'd15;
+      2'd0: _select_16 = 4'd15;
+      2'd1: _select_16 = 4'd14;
+      2'd2: _select_16 = 4'd12;
+      2'd3: _select_16 = 4'd8;
+      default: _select_16 = 4'd15;
     endcase
   end
-  assign _or_15 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0)) & (expire_now & (expire_slot == 5'd0))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0)) | (expire_now & (expire_slot == 5'd0))) & (~(issue_now & (cur_slot == 5'd0))));  // gen/dma/read_engine.ts:249
-  assign _not_17 = ~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0]));  // gen/dma/read_engine.ts:230
-  assign _and_16 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_17;  // gen/dma/read_engine.ts:230
-  assign _or_18 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1)) & (expire_now & (expire_slot == 5'd1))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1)) | (expire_now & (expire_slot == 5'd1))) & (~(issue_now & (cur_slot == 5'd1))));  // gen/dma/read_engine.ts:249
-  assign _or_19 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2)) & (expire_now & (expire_slot == 5'd2))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2)) | (expire_now & (expire_slot == 5'd2))) & (~(issue_now & (cur_slot == 5'd2))));  // gen/dma/read_engine.ts:249
-  assign _or_20 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3)) & (expire_now & (expire_slot == 5'd3))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3)) | (expire_now & (expire_slot == 5'd3))) & (~(issue_now & (cur_slot == 5'd3))));  // gen/dma/read_engine.ts:249
-  assign _or_21 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4)) & (expire_now & (expire_slot == 5'd4))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4)) | (expire_now & (expire_slot == 5'd4))) & (~(issue_now & (cur_slot == 5'd4))));  // gen/dma/read_engine.ts:249
-  assign _or_22 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5)) & (expire_now & (expire_slot == 5'd5))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5)) | (expire_now & (expire_slot == 5'd5))) & (~(issue_now & (cur_slot == 5'd5))));  // gen/dma/read_engine.ts:249
-  assign _or_23 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6)) & (expire_now & (expire_slot == 5'd6))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6)) | (expire_now & (expire_slot == 5'd6))) & (~(issue_now & (cur_slot == 5'd6))));  // gen/dma/read_engine.ts:249
-  assign _or_24 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7)) & (expire_now & (expire_slot == 5'd7))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7)) | (expire_now & (expire_slot == 5'd7))) & (~(issue_now & (cur_slot == 5'd7))));  // gen/dma/read_engine.ts:249
-  assign _or_25 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8)) & (expire_now & (expire_slot == 5'd8))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8)) | (expire_now & (expire_slot == 5'd8))) & (~(issue_now & (cur_slot == 5'd8))));  // gen/dma/read_engine.ts:249
-  assign _or_26 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9)) & (expire_now & (expire_slot == 5'd9))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9)) | (expire_now & (expire_slot == 5'd9))) & (~(issue_now & (cur_slot == 5'd9))));  // gen/dma/read_engine.ts:249
-  assign _or_27 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10)) & (expire_now & (expire_slot == 5'd10))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10)) | (expire_now & (expire_slot == 5'd10))) & (~(issue_now & (cur_slot == 5'd10))));  // gen/dma/read_engine.ts:249
-  assign _or_28 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11)) & (expire_now & (expire_slot == 5'd11))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11)) | (expire_now & (expire_slot == 5'd11))) & (~(issue_now & (cur_slot == 5'd11))));  // gen/dma/read_engine.ts:249
-  assign _or_29 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12)) & (expire_now & (expire_slot == 5'd12))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12)) | (expire_now & (expire_slot == 5'd12))) & (~(issue_now & (cur_slot == 5'd12))));  // gen/dma/read_engine.ts:249
-  assign _or_30 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13)) & (expire_now & (expire_slot == 5'd13))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13)) | (expire_now & (expire_slot == 5'd13))) & (~(issue_now & (cur_slot == 5'd13))));  // gen/dma/read_engine.ts:249
-  assign _or_31 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14)) & (expire_now & (expire_slot == 5'd14))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14)) | (expire_now & (expire_slot == 5'd14))) & (~(issue_now & (cur_slot == 5'd14))));  // gen/dma/read_engine.ts:249
-  assign _or_32 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15)) & (expire_now & (expire_slot == 5'd15))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15)) | (expire_now & (expire_slot == 5'd15))) & (~(issue_now & (cur_slot == 5'd15))));  // gen/dma/read_engine.ts:249
-  assign _or_33 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16)) & (expire_now & (expire_slot == 5'd16))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16)) | (expire_now & (expire_slot == 5'd16))) & (~(issue_now & (cur_slot == 5'd16))));  // gen/dma/read_engine.ts:249
-  assign _or_34 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17)) & (expire_now & (expire_slot == 5'd17))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17)) | (expire_now & (expire_slot == 5'd17))) & (~(issue_now & (cur_slot == 5'd17))));  // gen/dma/read_engine.ts:249
-  assign _or_35 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18)) & (expire_now & (expire_slot == 5'd18))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18)) | (expire_now & (expire_slot == 5'd18))) & (~(issue_now & (cur_slot == 5'd18))));  // gen/dma/read_engine.ts:249
-  assign _or_36 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19)) & (expire_now & (expire_slot == 5'd19))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19)) | (expire_now & (expire_slot == 5'd19))) & (~(issue_now & (cur_slot == 5'd19))));  // gen/dma/read_engine.ts:249
-  assign _or_37 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20)) & (expire_now & (expire_slot == 5'd20))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20)) | (expire_now & (expire_slot == 5'd20))) & (~(issue_now & (cur_slot == 5'd20))));  // gen/dma/read_engine.ts:249
-  assign _or_38 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21)) & (expire_now & (expire_slot == 5'd21))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21)) | (expire_now & (expire_slot == 5'd21))) & (~(issue_now & (cur_slot == 5'd21))));  // gen/dma/read_engine.ts:249
-  assign _or_39 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22)) & (expire_now & (expire_slot == 5'd22))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22)) | (expire_now & (expire_slot == 5'd22))) & (~(issue_now & (cur_slot == 5'd22))));  // gen/dma/read_engine.ts:249
-  assign _or_40 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23)) & (expire_now & (expire_slot == 5'd23))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23)) | (expire_now & (expire_slot == 5'd23))) & (~(issue_now & (cur_slot == 5'd23))));  // gen/dma/read_engine.ts:249
-  assign _or_41 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24)) & (expire_now & (expire_slot == 5'd24))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24)) | (expire_now & (expire_slot == 5'd24))) & (~(issue_now & (cur_slot == 5'd24))));  // gen/dma/read_engine.ts:249
-  assign _or_42 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25)) & (expire_now & (expire_slot == 5'd25))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25)) | (expire_now & (expire_slot == 5'd25))) & (~(issue_now & (cur_slot == 5'd25))));  // gen/dma/read_engine.ts:249
-  assign _or_43 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26)) & (expire_now & (expire_slot == 5'd26))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26)) | (expire_now & (expire_slot == 5'd26))) & (~(issue_now & (cur_slot == 5'd26))));  // gen/dma/read_engine.ts:249
-  assign _or_44 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27)) & (expire_now & (expire_slot == 5'd27))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27)) | (expire_now & (expire_slot == 5'd27))) & (~(issue_now & (cur_slot == 5'd27))));  // gen/dma/read_engine.ts:249
-  assign _or_45 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28)) & (expire_now & (expire_slot == 5'd28))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28)) | (expire_now & (expire_slot == 5'd28))) & (~(issue_now & (cur_slot == 5'd28))));  // gen/dma/read_engine.ts:249
-  assign _or_46 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29)) & (expire_now & (expire_slot == 5'd29))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29)) | (expire_now & (expire_slot == 5'd29))) & (~(issue_now & (cur_slot == 5'd29))));  // gen/dma/read_engine.ts:249
-  assign _or_47 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30)) & (expire_now & (expire_slot == 5'd30))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30)) | (expire_now & (expire_slot == 5'd30))) & (~(issue_now & (cur_slot == 5'd30))));  // gen/dma/read_engine.ts:249
-  assign _or_48 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31)) & (expire_now & (expire_slot == 5'd31))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31)) | (expire_now & (expire_slot == 5'd31))) & (~(issue_now & (cur_slot == 5'd31))));  // gen/dma/read_engine.ts:249
+  assign _or_17 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0)) & (expire_now & (expire_slot == 5'd0))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0)) | (expire_now & (expire_slot == 5'd0))) & (~(issue_now & (cur_slot == 5'd0))));  // gen/dma/read_engine.ts:249
+  assign _not_19 = ~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0]));  // gen/dma/read_engine.ts:230
+  assign _and_18 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_19;  // gen/dma/read_engine.ts:230
+  assign _or_20 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1)) & (expire_now & (expire_slot == 5'd1))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1)) | (expire_now & (expire_slot == 5'd1))) & (~(issue_now & (cur_slot == 5'd1))));  // gen/dma/read_engine.ts:249
+  assign _or_21 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2)) & (expire_now & (expire_slot == 5'd2))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2)) | (expire_now & (expire_slot == 5'd2))) & (~(issue_now & (cur_slot == 5'd2))));  // gen/dma/read_engine.ts:249
+  assign _or_22 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3)) & (expire_now & (expire_slot == 5'd3))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3)) | (expire_now & (expire_slot == 5'd3))) & (~(issue_now & (cur_slot == 5'd3))));  // gen/dma/read_engine.ts:249
+  assign _or_23 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4)) & (expire_now & (expire_slot == 5'd4))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4)) | (expire_now & (expire_slot == 5'd4))) & (~(issue_now & (cur_slot == 5'd4))));  // gen/dma/read_engine.ts:249
+  assign _or_24 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5)) & (expire_now & (expire_slot == 5'd5))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5)) | (expire_now & (expire_slot == 5'd5))) & (~(issue_now & (cur_slot == 5'd5))));  // gen/dma/read_engine.ts:249
+  assign _or_25 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6)) & (expire_now & (expire_slot == 5'd6))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6)) | (expire_now & (expire_slot == 5'd6))) & (~(issue_now & (cur_slot == 5'd6))));  // gen/dma/read_engine.ts:249
+  assign _or_26 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7)) & (expire_now & (expire_slot == 5'd7))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7)) | (expire_now & (expire_slot == 5'd7))) & (~(issue_now & (cur_slot == 5'd7))));  // gen/dma/read_engine.ts:249
+  assign _or_27 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8)) & (expire_now & (expire_slot == 5'd8))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8)) | (expire_now & (expire_slot == 5'd8))) & (~(issue_now & (cur_slot == 5'd8))));  // gen/dma/read_engine.ts:249
+  assign _or_28 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9)) & (expire_now & (expire_slot == 5'd9))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9)) | (expire_now & (expire_slot == 5'd9))) & (~(issue_now & (cur_slot == 5'd9))));  // gen/dma/read_engine.ts:249
+  assign _or_29 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10)) & (expire_now & (expire_slot == 5'd10))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10)) | (expire_now & (expire_slot == 5'd10))) & (~(issue_now & (cur_slot == 5'd10))));  // gen/dma/read_engine.ts:249
+  assign _or_30 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11)) & (expire_now & (expire_slot == 5'd11))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11)) | (expire_now & (expire_slot == 5'd11))) & (~(issue_now & (cur_slot == 5'd11))));  // gen/dma/read_engine.ts:249
+  assign _or_31 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12)) & (expire_now & (expire_slot == 5'd12))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12)) | (expire_now & (expire_slot == 5'd12))) & (~(issue_now & (cur_slot == 5'd12))));  // gen/dma/read_engine.ts:249
+  assign _or_32 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13)) & (expire_now & (expire_slot == 5'd13))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13)) | (expire_now & (expire_slot == 5'd13))) & (~(issue_now & (cur_slot == 5'd13))));  // gen/dma/read_engine.ts:249
+  assign _or_33 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14)) & (expire_now & (expire_slot == 5'd14))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14)) | (expire_now & (expire_slot == 5'd14))) & (~(issue_now & (cur_slot == 5'd14))));  // gen/dma/read_engine.ts:249
+  assign _or_34 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15)) & (expire_now & (expire_slot == 5'd15))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15)) | (expire_now & (expire_slot == 5'd15))) & (~(issue_now & (cur_slot == 5'd15))));  // gen/dma/read_engine.ts:249
+  assign _or_35 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16)) & (expire_now & (expire_slot == 5'd16))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16)) | (expire_now & (expire_slot == 5'd16))) & (~(issue_now & (cur_slot == 5'd16))));  // gen/dma/read_engine.ts:249
+  assign _or_36 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17)) & (expire_now & (expire_slot == 5'd17))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17)) | (expire_now & (expire_slot == 5'd17))) & (~(issue_now & (cur_slot == 5'd17))));  // gen/dma/read_engine.ts:249
+  assign _or_37 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18)) & (expire_now & (expire_slot == 5'd18))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18)) | (expire_now & (expire_slot == 5'd18))) & (~(issue_now & (cur_slot == 5'd18))));  // gen/dma/read_engine.ts:249
+  assign _or_38 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19)) & (expire_now & (expire_slot == 5'd19))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19)) | (expire_now & (expire_slot == 5'd19))) & (~(issue_now & (cur_slot == 5'd19))));  // gen/dma/read_engine.ts:249
+  assign _or_39 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20)) & (expire_now & (expire_slot == 5'd20))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20)) | (expire_now & (expire_slot == 5'd20))) & (~(issue_now & (cur_slot == 5'd20))));  // gen/dma/read_engine.ts:249
+  assign _or_40 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21)) & (expire_now & (expire_slot == 5'd21))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21)) | (expire_now & (expire_slot == 5'd21))) & (~(issue_now & (cur_slot == 5'd21))));  // gen/dma/read_engine.ts:249
+  assign _or_41 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22)) & (expire_now & (expire_slot == 5'd22))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22)) | (expire_now & (expire_slot == 5'd22))) & (~(issue_now & (cur_slot == 5'd22))));  // gen/dma/read_engine.ts:249
+  assign _or_42 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23)) & (expire_now & (expire_slot == 5'd23))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23)) | (expire_now & (expire_slot == 5'd23))) & (~(issue_now & (cur_slot == 5'd23))));  // gen/dma/read_engine.ts:249
+  assign _or_43 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24)) & (expire_now & (expire_slot == 5'd24))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24)) | (expire_now & (expire_slot == 5'd24))) & (~(issue_now & (cur_slot == 5'd24))));  // gen/dma/read_engine.ts:249
+  assign _or_44 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25)) & (expire_now & (expire_slot == 5'd25))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25)) | (expire_now & (expire_slot == 5'd25))) & (~(issue_now & (cur_slot == 5'd25))));  // gen/dma/read_engine.ts:249
+  assign _or_45 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26)) & (expire_now & (expire_slot == 5'd26))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26)) | (expire_now & (expire_slot == 5'd26))) & (~(issue_now & (cur_slot == 5'd26))));  // gen/dma/read_engine.ts:249
+  assign _or_46 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27)) & (expire_now & (expire_slot == 5'd27))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27)) | (expire_now & (expire_slot == 5'd27))) & (~(issue_now & (cur_slot == 5'd27))));  // gen/dma/read_engine.ts:249
+  assign _or_47 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28)) & (expire_now & (expire_slot == 5'd28))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28)) | (expire_now & (expire_slot == 5'd28))) & (~(issue_now & (cur_slot == 5'd28))));  // gen/dma/read_engine.ts:249
+  assign _or_48 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29)) & (expire_now & (expire_slot == 5'd29))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29)) | (expire_now & (expire_slot == 5'd29))) & (~(issue_now & (cur_slot == 5'd29))));  // gen/dma/read_engine.ts:249
+  assign _or_49 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30)) & (expire_now & (expire_slot == 5'd30))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30)) | (expire_now & (expire_slot == 5'd30))) & (~(issue_now & (cur_slot == 5'd30))));  // gen/dma/read_engine.ts:249
+  assign _or_50 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31)) & (expire_now & (expire_slot == 5'd31))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31)) | (expire_now & (expire_slot == 5'd31))) & (~(issue_now & (cur_slot == 5'd31))));  // gen/dma/read_engine.ts:249
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
   assign status_valid = st_valid;  // gen/dma/read_engine.ts:285
   assign status_id = st_id;  // gen/dma/read_engine.ts:286
@@ -888,7 +875,7 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:188
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:106
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:104
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[45:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
@@ -972,22 +959,7 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
     end
   end
   assign beat_first_byte = r1_dev_end - {8'd0, r1_back};  // gen/dma/read_cpl.ts:320
-  assign timeout_pick_lo_or_p0 = timed_out[31:0];  // gen/lib/priority.ts:8
-  assign timeout_pick_lo_or_p1 = {(timeout_pick_lo_or_p0[31] | timeout_pick_lo_or_p0[30]), timeout_pick_lo_or_p0[30], (timeout_pick_lo_or_p0[29] | timeout_pick_lo_or_p0[28]), timeout_pick_lo_or_p0[28], (timeout_pick_lo_or_p0[27] | timeout_pick_lo_or_p0[26]), timeout_pick_lo_or_p0[26], (timeout_pick_lo_or_p0[25] | timeout_pick_lo_or_p0[24]), timeout_pick_lo_or_p0[24], (timeout_pick_lo_or_p0[23] | timeout_pick_lo_or_p0[22]), timeout_pick_lo_or_p0[22], (timeout_pick_lo_or_p0[21] | timeout_pick_lo_or_p0[20]), timeout_pick_lo_or_p0[20], (timeout_pick_lo_or_p0[19] | timeout_pick_lo_or_p0[18]), timeout_pick_lo_or_p0[18], (timeout_pick_lo_or_p0[17] | timeout_pick_lo_or_p0[16]), timeout_pick_lo_or_p0[16], (timeout_pick_lo_or_p0[15] | timeout_pick_lo_or_p0[14]), timeout_pick_lo_or_p0[14], (timeout_pick_lo_or_p0[13] | timeout_pick_lo_or_p0[12]), timeout_pick_lo_or_p0[12], (timeout_pick_lo_or_p0[11] | timeout_pick_lo_or_p0[10]), timeout_pick_lo_or_p0[10], (timeout_pick_lo_or_p0[9] | timeout_pick_lo_or_p0[8]), timeout_pick_lo_or_p0[8], (timeout_pick_lo_or_p0[7] | timeout_pick_lo_or_p0[6]), timeout_pick_lo_or_p0[6], (timeout_pick_lo_or_p0[5] | timeout_pick_lo_or_p0[4]), timeout_pick_lo_or_p0[4], (timeout_pick_lo_or_p0[3] | timeout_pick_lo_or_p0[2]), timeout_pick_lo_or_p0[2], (timeout_pick_lo_or_p0[1] | timeout_pick_lo_or_p0[0]), timeout_pick_lo_or_p0[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_lo_or_p2 = {(timeout_pick_lo_or_p1[31] | timeout_pick_lo_or_p1[29]), (timeout_pick_lo_or_p1[30] | timeout_pick_lo_or_p1[29]), timeout_pick_lo_or_p1[29], timeout_pick_lo_or_p1[28], (timeout_pick_lo_or_p1[27] | timeout_pick_lo_or_p1[25]), (timeout_pick_lo_or_p1[26] | timeout_pick_lo_or_p1[25]), timeout_pick_lo_or_p1[25], timeout_pick_lo_or_p1[24], (timeout_pick_lo_or_p1[23] | timeout_pick_lo_or_p1[21]), (timeout_pick_lo_or_p1[22] | timeout_pick_lo_or_p1[21]), timeout_pick_lo_or_p1[21], timeout_pick_lo_or_p1[20], (timeout_pick_lo_or_p1[19] | timeout_pick_lo_or_p1[17]), (timeout_pick_lo_or_p1[18] | timeout_pick_lo_or_p1[17]), timeout_pick_lo_or_p1[17], timeout_pick_lo_or_p1[16], (timeout_pick_lo_or_p1[15] | timeout_pick_lo_or_p1[13]), (timeout_pick_lo_or_p1[14] | timeout_pick_lo_or_p1[13]), timeout_pick_lo_or_p1[13], timeout_pick_lo_or_p1[12], (timeout_pick_lo_or_p1[11] | timeout_pick_lo_or_p1[9]), (timeout_pick_lo_or_p1[10] | timeout_pick_lo_or_p1[9]), timeout_pick_lo_or_p1[9], timeout_pick_lo_or_p1[8], (timeout_pick_lo_or_p1[7] | timeout_pick_lo_or_p1[5]), (timeout_pick_lo_or_p1[6] | timeout_pick_lo_or_p1[5]), timeout_pick_lo_or_p1[5], timeout_pick_lo_or_p1[4], (timeout_pick_lo_or_p1[3] | timeout_pick_lo_or_p1[1]), (timeout_pick_lo_or_p1[2] | timeout_pick_lo_or_p1[1]), timeout_pick_lo_or_p1[1], timeout_pick_lo_or_p1[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_lo_or_p3 = {(timeout_pick_lo_or_p2[31] | timeout_pick_lo_or_p2[27]), (timeout_pick_lo_or_p2[30] | timeout_pick_lo_or_p2[27]), (timeout_pick_lo_or_p2[29] | timeout_pick_lo_or_p2[27]), (timeout_pick_lo_or_p2[28] | timeout_pick_lo_or_p2[27]), timeout_pick_lo_or_p2[27], timeout_pick_lo_or_p2[26], timeout_pick_lo_or_p2[25], timeout_pick_lo_or_p2[24], (timeout_pick_lo_or_p2[23] | timeout_pick_lo_or_p2[19]), (timeout_pick_lo_or_p2[22] | timeout_pick_lo_or_p2[19]), (timeout_pick_lo_or_p2[21] | timeout_pick_lo_or_p2[19]), (timeout_pick_lo_or_p2[20] | timeout_pick_lo_or_p2[19]), timeout_pick_lo_or_p2[19], timeout_pick_lo_or_p2[18], timeout_pick_lo_or_p2[17], timeout_pick_lo_or_p2[16], (timeout_pick_lo_or_p2[15] | timeout_pick_lo_or_p2[11]), (timeout_pick_lo_or_p2[14] | timeout_pick_lo_or_p2[11]), (timeout_pick_lo_or_p2[13] | timeout_pick_lo_or_p2[11]), (timeout_pick_lo_or_p2[12] | timeout_pick_lo_or_p2[11]), timeout_pick_lo_or_p2[11], timeout_pick_lo_or_p2[10], timeout_pick_lo_or_p2[9], timeout_pick_lo_or_p2[8], (timeout_pick_lo_or_p2[7] | timeout_pick_lo_or_p2[3]), (timeout_pick_lo_or_p2[6] | timeout_pick_lo_or_p2[3]), (timeout_pick_lo_or_p2[5] | timeout_pick_lo_or_p2[3]), (timeout_pick_lo_or_p2[4] | timeout_pick_lo_or_p2[3]), timeout_pick_lo_or_p2[3], timeout_pick_lo_or_p2[2], timeout_pick_lo_or_p2[1], timeout_pick_lo_or_p2[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_lo_or_p4 = {(timeout_pick_lo_or_p3[31] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[30] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[29] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[28] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[27] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[26] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[25] | timeout_pick_lo_or_p3[23]), (timeout_pick_lo_or_p3[24] | timeout_pick_lo_or_p3[23]), timeout_pick_lo_or_p3[23], timeout_pick_lo_or_p3[22], timeout_pick_lo_or_p3[21], timeout_pick_lo_or_p3[20], timeout_pick_lo_or_p3[19], timeout_pick_lo_or_p3[18], timeout_pick_lo_or_p3[17], timeout_pick_lo_or_p3[16], (timeout_pick_lo_or_p3[15] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[14] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[13] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[12] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[11] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[10] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[9] | timeout_pick_lo_or_p3[7]), (timeout_pick_lo_or_p3[8] | timeout_pick_lo_or_p3[7]), timeout_pick_lo_or_p3[7], timeout_pick_lo_or_p3[6], timeout_pick_lo_or_p3[5], timeout_pick_lo_or_p3[4], timeout_pick_lo_or_p3[3], timeout_pick_lo_or_p3[2], timeout_pick_lo_or_p3[1], timeout_pick_lo_or_p3[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_lo_or_p5 = {(timeout_pick_lo_or_p4[31] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[30] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[29] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[28] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[27] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[26] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[25] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[24] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[23] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[22] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[21] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[20] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[19] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[18] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[17] | timeout_pick_lo_or_p4[15]), (timeout_pick_lo_or_p4[16] | timeout_pick_lo_or_p4[15]), timeout_pick_lo_or_p4[15], timeout_pick_lo_or_p4[14], timeout_pick_lo_or_p4[13], timeout_pick_lo_or_p4[12], timeout_pick_lo_or_p4[11], timeout_pick_lo_or_p4[10], timeout_pick_lo_or_p4[9], timeout_pick_lo_or_p4[8], timeout_pick_lo_or_p4[7], timeout_pick_lo_or_p4[6], timeout_pick_lo_or_p4[5], timeout_pick_lo_or_p4[4], timeout_pick_lo_or_p4[3], timeout_pick_lo_or_p4[2], timeout_pick_lo_or_p4[1], timeout_pick_lo_or_p4[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_lo_onehot = timed_out[31:0] & (~(timeout_pick_lo_or_p5 << 1));  // gen/lib/priority.ts:66
-  assign timeout_pick_hi_or_p0 = timed_out[63:32];  // gen/lib/priority.ts:8
-  assign timeout_pick_hi_or_p1 = {(timeout_pick_hi_or_p0[31] | timeout_pick_hi_or_p0[30]), timeout_pick_hi_or_p0[30], (timeout_pick_hi_or_p0[29] | timeout_pick_hi_or_p0[28]), timeout_pick_hi_or_p0[28], (timeout_pick_hi_or_p0[27] | timeout_pick_hi_or_p0[26]), timeout_pick_hi_or_p0[26], (timeout_pick_hi_or_p0[25] | timeout_pick_hi_or_p0[24]), timeout_pick_hi_or_p0[24], (timeout_pick_hi_or_p0[23] | timeout_pick_hi_or_p0[22]), timeout_pick_hi_or_p0[22], (timeout_pick_hi_or_p0[21] | timeout_pick_hi_or_p0[20]), timeout_pick_hi_or_p0[20], (timeout_pick_hi_or_p0[19] | timeout_pick_hi_or_p0[18]), timeout_pick_hi_or_p0[18], (timeout_pick_hi_or_p0[17] | timeout_pick_hi_or_p0[16]), timeout_pick_hi_or_p0[16], (timeout_pick_hi_or_p0[15] | timeout_pick_hi_or_p0[14]), timeout_pick_hi_or_p0[14], (timeout_pick_hi_or_p0[13] | timeout_pick_hi_or_p0[12]), timeout_pick_hi_or_p0[12], (timeout_pick_hi_or_p0[11] | timeout_pick_hi_or_p0[10]), timeout_pick_hi_or_p0[10], (timeout_pick_hi_or_p0[9] | timeout_pick_hi_or_p0[8]), timeout_pick_hi_or_p0[8], (timeout_pick_hi_or_p0[7] | timeout_pick_hi_or_p0[6]), timeout_pick_hi_or_p0[6], (timeout_pick_hi_or_p0[5] | timeout_pick_hi_or_p0[4]), timeout_pick_hi_or_p0[4], (timeout_pick_hi_or_p0[3] | timeout_pick_hi_or_p0[2]), timeout_pick_hi_or_p0[2], (timeout_pick_hi_or_p0[1] | timeout_pick_hi_or_p0[0]), timeout_pick_hi_or_p0[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_hi_or_p2 = {(timeout_pick_hi_or_p1[31] | timeout_pick_hi_or_p1[29]), (timeout_pick_hi_or_p1[30] | timeout_pick_hi_or_p1[29]), timeout_pick_hi_or_p1[29], timeout_pick_hi_or_p1[28], (timeout_pick_hi_or_p1[27] | timeout_pick_hi_or_p1[25]), (timeout_pick_hi_or_p1[26] | timeout_pick_hi_or_p1[25]), timeout_pick_hi_or_p1[25], timeout_pick_hi_or_p1[24], (timeout_pick_hi_or_p1[23] | timeout_pick_hi_or_p1[21]), (timeout_pick_hi_or_p1[22] | timeout_pick_hi_or_p1[21]), timeout_pick_hi_or_p1[21], timeout_pick_hi_or_p1[20], (timeout_pick_hi_or_p1[19] | timeout_pick_hi_or_p1[17]), (timeout_pick_hi_or_p1[18] | timeout_pick_hi_or_p1[17]), timeout_pick_hi_or_p1[17], timeout_pick_hi_or_p1[16], (timeout_pick_hi_or_p1[15] | timeout_pick_hi_or_p1[13]), (timeout_pick_hi_or_p1[14] | timeout_pick_hi_or_p1[13]), timeout_pick_hi_or_p1[13], timeout_pick_hi_or_p1[12], (timeout_pick_hi_or_p1[11] | timeout_pick_hi_or_p1[9]), (timeout_pick_hi_or_p1[10] | timeout_pick_hi_or_p1[9]), timeout_pick_hi_or_p1[9], timeout_pick_hi_or_p1[8], (timeout_pick_hi_or_p1[7] | timeout_pick_hi_or_p1[5]), (timeout_pick_hi_or_p1[6] | timeout_pick_hi_or_p1[5]), timeout_pick_hi_or_p1[5], timeout_pick_hi_or_p1[4], (timeout_pick_hi_or_p1[3] | timeout_pick_hi_or_p1[1]), (timeout_pick_hi_or_p1[2] | timeout_pick_hi_or_p1[1]), timeout_pick_hi_or_p1[1], timeout_pick_hi_or_p1[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_hi_or_p3 = {(timeout_pick_hi_or_p2[31] | timeout_pick_hi_or_p2[27]), (timeout_pick_hi_or_p2[30] | timeout_pick_hi_or_p2[27]), (timeout_pick_hi_or_p2[29] | timeout_pick_hi_or_p2[27]), (timeout_pick_hi_or_p2[28] | timeout_pick_hi_or_p2[27]), timeout_pick_hi_or_p2[27], timeout_pick_hi_or_p2[26], timeout_pick_hi_or_p2[25], timeout_pick_hi_or_p2[24], (timeout_pick_hi_or_p2[23] | timeout_pick_hi_or_p2[19]), (timeout_pick_hi_or_p2[22] | timeout_pick_hi_or_p2[19]), (timeout_pick_hi_or_p2[21] | timeout_pick_hi_or_p2[19]), (timeout_pick_hi_or_p2[20] | timeout_pick_hi_or_p2[19]), timeout_pick_hi_or_p2[19], timeout_pick_hi_or_p2[18], timeout_pick_hi_or_p2[17], timeout_pick_hi_or_p2[16], (timeout_pick_hi_or_p2[15] | timeout_pick_hi_or_p2[11]), (timeout_pick_hi_or_p2[14] | timeout_pick_hi_or_p2[11]), (timeout_pick_hi_or_p2[13] | timeout_pick_hi_or_p2[11]), (timeout_pick_hi_or_p2[12] | timeout_pick_hi_or_p2[11]), timeout_pick_hi_or_p2[11], timeout_pick_hi_or_p2[10], timeout_pick_hi_or_p2[9], timeout_pick_hi_or_p2[8], (timeout_pick_hi_or_p2[7] | timeout_pick_hi_or_p2[3]), (timeout_pick_hi_or_p2[6] | timeout_pick_hi_or_p2[3]), (timeout_pick_hi_or_p2[5] | timeout_pick_hi_or_p2[3]), (timeout_pick_hi_or_p2[4] | timeout_pick_hi_or_p2[3]), timeout_pick_hi_or_p2[3], timeout_pick_hi_or_p2[2], timeout_pick_hi_or_p2[1], timeout_pick_hi_or_p2[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_hi_or_p4 = {(timeout_pick_hi_or_p3[31] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[30] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[29] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[28] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[27] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[26] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[25] | timeout_pick_hi_or_p3[23]), (timeout_pick_hi_or_p3[24] | timeout_pick_hi_or_p3[23]), timeout_pick_hi_or_p3[23], timeout_pick_hi_or_p3[22], timeout_pick_hi_or_p3[21], timeout_pick_hi_or_p3[20], timeout_pick_hi_or_p3[19], timeout_pick_hi_or_p3[18], timeout_pick_hi_or_p3[17], timeout_pick_hi_or_p3[16], (timeout_pick_hi_or_p3[15] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[14] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[13] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[12] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[11] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[10] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[9] | timeout_pick_hi_or_p3[7]), (timeout_pick_hi_or_p3[8] | timeout_pick_hi_or_p3[7]), timeout_pick_hi_or_p3[7], timeout_pick_hi_or_p3[6], timeout_pick_hi_or_p3[5], timeout_pick_hi_or_p3[4], timeout_pick_hi_or_p3[3], timeout_pick_hi_or_p3[2], timeout_pick_hi_or_p3[1], timeout_pick_hi_or_p3[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_hi_or_p5 = {(timeout_pick_hi_or_p4[31] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[30] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[29] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[28] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[27] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[26] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[25] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[24] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[23] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[22] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[21] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[20] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[19] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[18] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[17] | timeout_pick_hi_or_p4[15]), (timeout_pick_hi_or_p4[16] | timeout_pick_hi_or_p4[15]), timeout_pick_hi_or_p4[15], timeout_pick_hi_or_p4[14], timeout_pick_hi_or_p4[13], timeout_pick_hi_or_p4[12], timeout_pick_hi_or_p4[11], timeout_pick_hi_or_p4[10], timeout_pick_hi_or_p4[9], timeout_pick_hi_or_p4[8], timeout_pick_hi_or_p4[7], timeout_pick_hi_or_p4[6], timeout_pick_hi_or_p4[5], timeout_pick_hi_or_p4[4], timeout_pick_hi_or_p4[3], timeout_pick_hi_or_p4[2], timeout_pick_hi_or_p4[1], timeout_pick_hi_or_p4[0]};  // gen/lib/priority.ts:57
-  assign timeout_pick_hi_onehot = timed_out[63:32] & (~(timeout_pick_hi_or_p5 << 1));  // gen/lib/priority.ts:66
-  assign expire_index_index = {(((((((((((((((((((((((((((((((expire_onehot[32] | expire_onehot[33]) | expire_onehot[34]) | expire_onehot[35]) | expire_onehot[36]) | expire_onehot[37]) | expire_onehot[38]) | expire_onehot[39]) | expire_onehot[40]) | expire_onehot[41]) | expire_onehot[42]) | expire_onehot[43]) | expire_onehot[44]) | expire_onehot[45]) | expire_onehot[46]) | expire_onehot[47]) | expire_onehot[48]) | expire_onehot[49]) | expire_onehot[50]) | expire_onehot[51]) | expire_onehot[52]) | expire_onehot[53]) | expire_onehot[54]) | expire_onehot[55]) | expire_onehot[56]) | expire_onehot[57]) | expire_onehot[58]) | expire_onehot[59]) | expire_onehot[60]) | expire_onehot[61]) | expire_onehot[62]) | expire_onehot[63]), (((((((((((((((((((((((((((((((expire_onehot[16] | expire_onehot[17]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]) | expire_onehot[48]) | expire_onehot[49]) | expire_onehot[50]) | expire_onehot[51]) | expire_onehot[52]) | expire_onehot[53]) | expire_onehot[54]) | expire_onehot[55]) | expire_onehot[56]) | expire_onehot[57]) | expire_onehot[58]) | expire_onehot[59]) | expire_onehot[60]) | expire_onehot[61]) | expire_onehot[62]) | expire_onehot[63]), (((((((((((((((((((((((((((((((expire_onehot[8] | expire_onehot[9]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[24]) | expire_onehot[25]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]) | expire_onehot[40]) | expire_onehot[41]) | expire_onehot[42]) | expire_onehot[43]) | expire_onehot[44]) | expire_onehot[45]) | expire_onehot[46]) | expire_onehot[47]) | expire_onehot[56]) | expire_onehot[57]) | expire_onehot[58]) | expire_onehot[59]) | expire_onehot[60]) | expire_onehot[61]) | expire_onehot[62]) | expire_onehot[63]), (((((((((((((((((((((((((((((((expire_onehot[4] | expire_onehot[5]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[12]) | expire_onehot[13]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[20]) | expire_onehot[21]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[28]) | expire_onehot[29]) | expire_onehot[30]) | expire_onehot[31]) | expire_onehot[36]) | expire_onehot[37]) | expire_onehot[38]) | expire_onehot[39]) | expire_onehot[44]) | expire_onehot[45]) | expire_onehot[46]) | expire_onehot[47]) | expire_onehot[52]) | expire_onehot[53]) | expire_onehot[54]) | expire_onehot[55]) | expire_onehot[60]) | expire_onehot[61]) | expire_onehot[62]) | expire_onehot[63]), (((((((((((((((((((((((((((((((expire_onehot[2] | expire_onehot[3]) | expire_onehot[6]) | expire_onehot[7]) | expire_onehot[10]) | expire_onehot[11]) | expire_onehot[14]) | expire_onehot[15]) | expire_onehot[18]) | expire_onehot[19]) | expire_onehot[22]) | expire_onehot[23]) | expire_onehot[26]) | expire_onehot[27]) | expire_onehot[30]) | expire_onehot[31]) | expire_onehot[34]) | expire_onehot[35]) | expire_onehot[38]) | expire_onehot[39]) | expire_onehot[42]) | expire_onehot[43]) | expire_onehot[46]) | expire_onehot[47]) | expire_onehot[50]) | expire_onehot[51]) | expire_onehot[54]) | expire_onehot[55]) | expire_onehot[58]) | expire_onehot[59]) | expire_onehot[62]) | expire_onehot[63]), (((((((((((((((((((((((((((((((expire_onehot[1] | expire_onehot[3]) | expire_onehot[5]) | expire_onehot[7]) | expire_onehot[9]) | expire_onehot[11]) | expire_onehot[13]) | expire_onehot[15]) | expire_onehot[17]) | expire_onehot[19]) | expire_onehot[21]) | expire_onehot[23]) | expire_onehot[25]) | expire_onehot[27]) | expire_onehot[29]) | expire_onehot[31]) | expire_onehot[33]) | expire_onehot[35]) | expire_onehot[37]) | expire_onehot[39]) | expire_onehot[41]) | expire_onehot[43]) | expire_onehot[45]) | expire_onehot[47]) | expire_onehot[49]) | expire_onehot[51]) | expire_onehot[53]) | expire_onehot[55]) | expire_onehot[57]) | expire_onehot[59]) | expire_onehot[61]) | expire_onehot[63])};  // gen/lib/priority.ts:82
-  assign expire_now = (expire_stage == 2'd3) & expire_keep;  // gen/dma/read_tags.ts:190
+  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:168
   assign free_grp_0_in = {((~tag_valid_7) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd7)))), ((~tag_valid_6) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd6)))), ((~tag_valid_5) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd5)))), ((~tag_valid_4) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd4)))), ((~tag_valid_3) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd3)))), ((~tag_valid_2) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd2)))), ((~tag_valid_1) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd1)))), ((~tag_valid_0) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd0))))};  // gen/lib/priority.ts:8
   assign free_grp_0_v_1_0 = free_grp_0_in[0] | free_grp_0_in[1];  // gen/lib/priority.ts:29
   assign free_grp_0_i_1_0 = ~free_grp_0_in[0];  // gen/lib/priority.ts:36
@@ -1141,197 +1113,197 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_32 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_32 <= tag_age_32 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_32 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_32 <= tag_age_32 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_33 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_33 <= tag_age_33 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_33 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_33 <= tag_age_33 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_34 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_34 <= tag_age_34 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_34 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_34 <= tag_age_34 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_35 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_35 <= tag_age_35 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_35 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_35 <= tag_age_35 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_36 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_36 <= tag_age_36 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_36 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_36 <= tag_age_36 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_37 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_37 <= tag_age_37 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_37 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_37 <= tag_age_37 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_38 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_38 <= tag_age_38 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_38 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_38 <= tag_age_38 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_39 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_39 <= tag_age_39 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_39 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_39 <= tag_age_39 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_40 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_40 <= tag_age_40 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_40 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_40 <= tag_age_40 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_41 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_41 <= tag_age_41 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_41 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_41 <= tag_age_41 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_42 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_42 <= tag_age_42 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_42 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_42 <= tag_age_42 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_43 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_43 <= tag_age_43 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_43 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_43 <= tag_age_43 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_44 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_44 <= tag_age_44 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_44 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_44 <= tag_age_44 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_45 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_45 <= tag_age_45 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_45 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_45 <= tag_age_45 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_46 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_46 <= tag_age_46 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_46 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_46 <= tag_age_46 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_47 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_47 <= tag_age_47 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_47 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_47 <= tag_age_47 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_48 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_48 <= tag_age_48 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_48 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_48 <= tag_age_48 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_49 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_49 <= tag_age_49 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_49 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_49 <= tag_age_49 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_50 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_50 <= tag_age_50 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_50 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_50 <= tag_age_50 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_51 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_51 <= tag_age_51 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_51 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_51 <= tag_age_51 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_52 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_52 <= tag_age_52 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_52 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_52 <= tag_age_52 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_53 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_53 <= tag_age_53 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_53 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_53 <= tag_age_53 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_54 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_54 <= tag_age_54 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_54 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_54 <= tag_age_54 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_55 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_55 <= tag_age_55 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_55 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_55 <= tag_age_55 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_56 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_56 <= tag_age_56 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_56 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_56 <= tag_age_56 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_57 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_57 <= tag_age_57 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_57 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_57 <= tag_age_57 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_58 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_58 <= tag_age_58 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_58 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_58 <= tag_age_58 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_59 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_59 <= tag_age_59 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_59 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_59 <= tag_age_59 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_60 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_60 <= tag_age_60 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_60 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_60 <= tag_age_60 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_61 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_61 <= tag_age_61 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_61 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_61 <= tag_age_61 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_62 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_62 <= tag_age_62 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_62 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_62 <= tag_age_62 + 3'd1;  // gen/dma/read_tags.ts:106
     end
-    if (timeout_tick & (tag_age_63 != 3'd5)) begin  // gen/dma/read_tags.ts:108
-      tag_age_63 <= tag_age_63 + 3'd1;  // gen/dma/read_tags.ts:108
+    if (timeout_tick & (tag_age_63 != 3'd5)) begin  // gen/dma/read_tags.ts:106
+      tag_age_63 <= tag_age_63 + 3'd1;  // gen/dma/read_tags.ts:106
     end
     if (advance) begin  // gen/dma/read_cpl.ts:90
       r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
@@ -1426,19 +1398,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:376
       r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:377
     end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:166
-    case (expire_stage)  // gen/dma/read_tags.ts:168
-      2'd0: begin
-        if (|timed_out) begin  // gen/dma/read_tags.ts:170
-          expire_onehot <= timed_out_lo_any ? {32'd0, timeout_pick_lo_onehot} : {timeout_pick_hi_onehot, 32'd0};  // gen/dma/read_tags.ts:171
-        end
-      end
+    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:155
+    case (expire_stage)  // gen/dma/read_tags.ts:157
       2'd1: begin
-        expire_tag <= expire_index_index;  // gen/dma/read_tags.ts:176
-      end
-      2'd2: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:180
-        expire_keep <= (expire_tag[5] ? (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[63] : timed_out[62]) : (expire_tag[0] ? timed_out[61] : timed_out[60])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[59] : timed_out[58]) : (expire_tag[0] ? timed_out[57] : timed_out[56]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[55] : timed_out[54]) : (expire_tag[0] ? timed_out[53] : timed_out[52])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[51] : timed_out[50]) : (expire_tag[0] ? timed_out[49] : timed_out[48])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[47] : timed_out[46]) : (expire_tag[0] ? timed_out[45] : timed_out[44])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[43] : timed_out[42]) : (expire_tag[0] ? timed_out[41] : timed_out[40]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[39] : timed_out[38]) : (expire_tag[0] ? timed_out[37] : timed_out[36])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[35] : timed_out[34]) : (expire_tag[0] ? timed_out[33] : timed_out[32]))))) : (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0])))))) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:181
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:160
+        expire_keep <= (expire_tag[5] ? _mux_8 : _mux_9) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:161
       end
       default: begin end
     endcase
@@ -1454,656 +1418,656 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         if (cur_done) begin  // gen/dma/read_engine.ts:176
         end else if (~bus_master) begin  // gen/dma/read_engine.ts:177
         end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:178
-          chunk <= _mux_8[12:0];  // gen/dma/read_engine.ts:179
+          chunk <= _mux_10[12:0];  // gen/dma/read_engine.ts:179
           alloc_tag <= {free_grp_index, (free_grp_index[2] ? (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_7 : free_grp_idx_6) : (free_grp_index[0] ? free_grp_idx_5 : free_grp_idx_4)) : (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0)))};  // gen/dma/read_engine.ts:180
         end
       end
       default: begin end
     endcase
     if (issue_now) begin  // gen/dma/read_engine.ts:191
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_11[11:2]}, {requester_id, {2'd0, alloc_tag}, ((_add_11[13:2] == 12'd1) ? 4'd0 : _select_12), ((_add_11[13:2] == 12'd1) ? (_select_14 & _select_12) : _select_14)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:193
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_13[11:2]}, {requester_id, {2'd0, alloc_tag}, ((_add_13[13:2] == 12'd1) ? 4'd0 : _select_14), ((_add_13[13:2] == 12'd1) ? (_select_16 & _select_14) : _select_16)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:193
       host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:204
       dev <= dev + {9'd0, chunk};  // gen/dma/read_engine.ts:205
     end
-    if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd0)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd0)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd0)) begin  // gen/dma/read_tags.ts:223
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd0)) begin  // gen/dma/read_tags.ts:201
+      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd1)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd1)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd1)) begin  // gen/dma/read_tags.ts:223
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd1)) begin  // gen/dma/read_tags.ts:201
+      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd2)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd2)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd2)) begin  // gen/dma/read_tags.ts:223
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd2)) begin  // gen/dma/read_tags.ts:201
+      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd3)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd3)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd3)) begin  // gen/dma/read_tags.ts:223
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd3)) begin  // gen/dma/read_tags.ts:201
+      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd4)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd4)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd4)) begin  // gen/dma/read_tags.ts:223
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd4)) begin  // gen/dma/read_tags.ts:201
+      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd5)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd5)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd5)) begin  // gen/dma/read_tags.ts:223
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd5)) begin  // gen/dma/read_tags.ts:201
+      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd6)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd6)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd6)) begin  // gen/dma/read_tags.ts:223
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd6)) begin  // gen/dma/read_tags.ts:201
+      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd7)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd7)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd7)) begin  // gen/dma/read_tags.ts:223
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd7)) begin  // gen/dma/read_tags.ts:201
+      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd8)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd8)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd8)) begin  // gen/dma/read_tags.ts:223
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd8)) begin  // gen/dma/read_tags.ts:201
+      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd9)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd9)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd9)) begin  // gen/dma/read_tags.ts:223
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd9)) begin  // gen/dma/read_tags.ts:201
+      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd10)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd10)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd10)) begin  // gen/dma/read_tags.ts:223
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd10)) begin  // gen/dma/read_tags.ts:201
+      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd11)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd11)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd11)) begin  // gen/dma/read_tags.ts:223
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd11)) begin  // gen/dma/read_tags.ts:201
+      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd12)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd12)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd12)) begin  // gen/dma/read_tags.ts:223
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd12)) begin  // gen/dma/read_tags.ts:201
+      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd13)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd13)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd13)) begin  // gen/dma/read_tags.ts:223
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd13)) begin  // gen/dma/read_tags.ts:201
+      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd14)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd14)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd14)) begin  // gen/dma/read_tags.ts:223
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd14)) begin  // gen/dma/read_tags.ts:201
+      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd15)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd15)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd15)) begin  // gen/dma/read_tags.ts:223
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd15)) begin  // gen/dma/read_tags.ts:201
+      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd16)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd16)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd16)) begin  // gen/dma/read_tags.ts:223
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd16)) begin  // gen/dma/read_tags.ts:201
+      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd17)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd17)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd17)) begin  // gen/dma/read_tags.ts:223
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd17)) begin  // gen/dma/read_tags.ts:201
+      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd18)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd18)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd18)) begin  // gen/dma/read_tags.ts:223
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd18)) begin  // gen/dma/read_tags.ts:201
+      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd19)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd19)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd19)) begin  // gen/dma/read_tags.ts:223
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd19)) begin  // gen/dma/read_tags.ts:201
+      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd20)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd20)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd20)) begin  // gen/dma/read_tags.ts:223
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd20)) begin  // gen/dma/read_tags.ts:201
+      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd21)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd21)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd21)) begin  // gen/dma/read_tags.ts:223
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd21)) begin  // gen/dma/read_tags.ts:201
+      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd22)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd22)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd22)) begin  // gen/dma/read_tags.ts:223
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd22)) begin  // gen/dma/read_tags.ts:201
+      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd23)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd23)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd23)) begin  // gen/dma/read_tags.ts:223
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd23)) begin  // gen/dma/read_tags.ts:201
+      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd24)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd24)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd24)) begin  // gen/dma/read_tags.ts:223
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd24)) begin  // gen/dma/read_tags.ts:201
+      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd25)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd25)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd25)) begin  // gen/dma/read_tags.ts:223
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd25)) begin  // gen/dma/read_tags.ts:201
+      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd26)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd26)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd26)) begin  // gen/dma/read_tags.ts:223
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd26)) begin  // gen/dma/read_tags.ts:201
+      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd27)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd27)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd27)) begin  // gen/dma/read_tags.ts:223
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd27)) begin  // gen/dma/read_tags.ts:201
+      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd28)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd28)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd28)) begin  // gen/dma/read_tags.ts:223
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd28)) begin  // gen/dma/read_tags.ts:201
+      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd29)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd29)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd29)) begin  // gen/dma/read_tags.ts:223
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd29)) begin  // gen/dma/read_tags.ts:201
+      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd30)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd30)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd30)) begin  // gen/dma/read_tags.ts:223
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd30)) begin  // gen/dma/read_tags.ts:201
+      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd31)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd31)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd31)) begin  // gen/dma/read_tags.ts:223
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd31)) begin  // gen/dma/read_tags.ts:201
+      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_32 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_32 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_32 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_32 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd32)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_32 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd32)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_32 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd32)) begin  // gen/dma/read_tags.ts:223
-      tag_age_32 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd32)) begin  // gen/dma/read_tags.ts:201
+      tag_age_32 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_33 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_33 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_33 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_33 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd33)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_33 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd33)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_33 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd33)) begin  // gen/dma/read_tags.ts:223
-      tag_age_33 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd33)) begin  // gen/dma/read_tags.ts:201
+      tag_age_33 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_34 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_34 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_34 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_34 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd34)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_34 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd34)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_34 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd34)) begin  // gen/dma/read_tags.ts:223
-      tag_age_34 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd34)) begin  // gen/dma/read_tags.ts:201
+      tag_age_34 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_35 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_35 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_35 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_35 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd35)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_35 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd35)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_35 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd35)) begin  // gen/dma/read_tags.ts:223
-      tag_age_35 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd35)) begin  // gen/dma/read_tags.ts:201
+      tag_age_35 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_36 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_36 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_36 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_36 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd36)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_36 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd36)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_36 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd36)) begin  // gen/dma/read_tags.ts:223
-      tag_age_36 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd36)) begin  // gen/dma/read_tags.ts:201
+      tag_age_36 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_37 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_37 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_37 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_37 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd37)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_37 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd37)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_37 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd37)) begin  // gen/dma/read_tags.ts:223
-      tag_age_37 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd37)) begin  // gen/dma/read_tags.ts:201
+      tag_age_37 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_38 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_38 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_38 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_38 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd38)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_38 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd38)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_38 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd38)) begin  // gen/dma/read_tags.ts:223
-      tag_age_38 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd38)) begin  // gen/dma/read_tags.ts:201
+      tag_age_38 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_39 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_39 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_39 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_39 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd39)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_39 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd39)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_39 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd39)) begin  // gen/dma/read_tags.ts:223
-      tag_age_39 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd39)) begin  // gen/dma/read_tags.ts:201
+      tag_age_39 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_40 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_40 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_40 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_40 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd40)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_40 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd40)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_40 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd40)) begin  // gen/dma/read_tags.ts:223
-      tag_age_40 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd40)) begin  // gen/dma/read_tags.ts:201
+      tag_age_40 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_41 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_41 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_41 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_41 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd41)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_41 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd41)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_41 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd41)) begin  // gen/dma/read_tags.ts:223
-      tag_age_41 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd41)) begin  // gen/dma/read_tags.ts:201
+      tag_age_41 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_42 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_42 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_42 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_42 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd42)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_42 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd42)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_42 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd42)) begin  // gen/dma/read_tags.ts:223
-      tag_age_42 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd42)) begin  // gen/dma/read_tags.ts:201
+      tag_age_42 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_43 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_43 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_43 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_43 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd43)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_43 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd43)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_43 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd43)) begin  // gen/dma/read_tags.ts:223
-      tag_age_43 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd43)) begin  // gen/dma/read_tags.ts:201
+      tag_age_43 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_44 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_44 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_44 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_44 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd44)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_44 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd44)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_44 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd44)) begin  // gen/dma/read_tags.ts:223
-      tag_age_44 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd44)) begin  // gen/dma/read_tags.ts:201
+      tag_age_44 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_45 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_45 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_45 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_45 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd45)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_45 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd45)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_45 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd45)) begin  // gen/dma/read_tags.ts:223
-      tag_age_45 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd45)) begin  // gen/dma/read_tags.ts:201
+      tag_age_45 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_46 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_46 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_46 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_46 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd46)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_46 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd46)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_46 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd46)) begin  // gen/dma/read_tags.ts:223
-      tag_age_46 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd46)) begin  // gen/dma/read_tags.ts:201
+      tag_age_46 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_47 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_47 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_47 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_47 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd47)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_47 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd47)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_47 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd47)) begin  // gen/dma/read_tags.ts:223
-      tag_age_47 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd47)) begin  // gen/dma/read_tags.ts:201
+      tag_age_47 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_48 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_48 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_48 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_48 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd48)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_48 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd48)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_48 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd48)) begin  // gen/dma/read_tags.ts:223
-      tag_age_48 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd48)) begin  // gen/dma/read_tags.ts:201
+      tag_age_48 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_49 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_49 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_49 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_49 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd49)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_49 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd49)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_49 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd49)) begin  // gen/dma/read_tags.ts:223
-      tag_age_49 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd49)) begin  // gen/dma/read_tags.ts:201
+      tag_age_49 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_50 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_50 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_50 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_50 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd50)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_50 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd50)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_50 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd50)) begin  // gen/dma/read_tags.ts:223
-      tag_age_50 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd50)) begin  // gen/dma/read_tags.ts:201
+      tag_age_50 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_51 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_51 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_51 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_51 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd51)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_51 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd51)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_51 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd51)) begin  // gen/dma/read_tags.ts:223
-      tag_age_51 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd51)) begin  // gen/dma/read_tags.ts:201
+      tag_age_51 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_52 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_52 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_52 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_52 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd52)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_52 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd52)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_52 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd52)) begin  // gen/dma/read_tags.ts:223
-      tag_age_52 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd52)) begin  // gen/dma/read_tags.ts:201
+      tag_age_52 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_53 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_53 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_53 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_53 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd53)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_53 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd53)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_53 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd53)) begin  // gen/dma/read_tags.ts:223
-      tag_age_53 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd53)) begin  // gen/dma/read_tags.ts:201
+      tag_age_53 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_54 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_54 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_54 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_54 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd54)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_54 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd54)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_54 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd54)) begin  // gen/dma/read_tags.ts:223
-      tag_age_54 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd54)) begin  // gen/dma/read_tags.ts:201
+      tag_age_54 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_55 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_55 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_55 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_55 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd55)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_55 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd55)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_55 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd55)) begin  // gen/dma/read_tags.ts:223
-      tag_age_55 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd55)) begin  // gen/dma/read_tags.ts:201
+      tag_age_55 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_56 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_56 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_56 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_56 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd56)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_56 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd56)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_56 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd56)) begin  // gen/dma/read_tags.ts:223
-      tag_age_56 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd56)) begin  // gen/dma/read_tags.ts:201
+      tag_age_56 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_57 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_57 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_57 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_57 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd57)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_57 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd57)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_57 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd57)) begin  // gen/dma/read_tags.ts:223
-      tag_age_57 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd57)) begin  // gen/dma/read_tags.ts:201
+      tag_age_57 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_58 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_58 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_58 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_58 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd58)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_58 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd58)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_58 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd58)) begin  // gen/dma/read_tags.ts:223
-      tag_age_58 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd58)) begin  // gen/dma/read_tags.ts:201
+      tag_age_58 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_59 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_59 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_59 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_59 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd59)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_59 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd59)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_59 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd59)) begin  // gen/dma/read_tags.ts:223
-      tag_age_59 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd59)) begin  // gen/dma/read_tags.ts:201
+      tag_age_59 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_60 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_60 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_60 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_60 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd60)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_60 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd60)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_60 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd60)) begin  // gen/dma/read_tags.ts:223
-      tag_age_60 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd60)) begin  // gen/dma/read_tags.ts:201
+      tag_age_60 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_61 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_61 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_61 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_61 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd61)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_61 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd61)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_61 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd61)) begin  // gen/dma/read_tags.ts:223
-      tag_age_61 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd61)) begin  // gen/dma/read_tags.ts:201
+      tag_age_61 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_62 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_62 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_62 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_62 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd62)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_62 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd62)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_62 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd62)) begin  // gen/dma/read_tags.ts:223
-      tag_age_62 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd62)) begin  // gen/dma/read_tags.ts:201
+      tag_age_62 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:216
-      tag_fresh_63 <= 1'b1;  // gen/dma/read_tags.ts:218
-      tag_age_63 <= 3'd0;  // gen/dma/read_tags.ts:219
+    if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:194
+      tag_fresh_63 <= 1'b1;  // gen/dma/read_tags.ts:196
+      tag_age_63 <= 3'd0;  // gen/dma/read_tags.ts:197
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd63)) begin  // gen/dma/read_tags.ts:221
-      tag_fresh_63 <= 1'b0;  // gen/dma/read_tags.ts:221
+    if ((cpl_start & cpl_update) & (ra_tag == 6'd63)) begin  // gen/dma/read_tags.ts:199
+      tag_fresh_63 <= 1'b0;  // gen/dma/read_tags.ts:199
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd63)) begin  // gen/dma/read_tags.ts:223
-      tag_age_63 <= 3'd0;  // gen/dma/read_tags.ts:223
+    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd63)) begin  // gen/dma/read_tags.ts:201
+      tag_age_63 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
     if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:238
       if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:239
@@ -2116,11 +2080,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_0 <= slot_pending_0 + {_or_15, _or_15, _or_15, _or_15, _or_15, _or_15, (((issue_now & (cur_slot == 5'd0)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0))) ^ (expire_now & (expire_slot == 5'd0)))};  // gen/dma/read_engine.ts:251
+    slot_pending_0 <= slot_pending_0 + {_or_17, _or_17, _or_17, _or_17, _or_17, _or_17, (((issue_now & (cur_slot == 5'd0)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0))) ^ (expire_now & (expire_slot == 5'd0)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd0)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd0)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd0)) begin  // gen/dma/read_engine.ts:253
       slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2135,11 +2099,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_1 <= slot_pending_1 + {_or_18, _or_18, _or_18, _or_18, _or_18, _or_18, (((issue_now & (cur_slot == 5'd1)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1))) ^ (expire_now & (expire_slot == 5'd1)))};  // gen/dma/read_engine.ts:251
+    slot_pending_1 <= slot_pending_1 + {_or_20, _or_20, _or_20, _or_20, _or_20, _or_20, (((issue_now & (cur_slot == 5'd1)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1))) ^ (expire_now & (expire_slot == 5'd1)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd1)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd1)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd1)) begin  // gen/dma/read_engine.ts:253
       slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2154,11 +2118,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_2 <= slot_pending_2 + {_or_19, _or_19, _or_19, _or_19, _or_19, _or_19, (((issue_now & (cur_slot == 5'd2)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2))) ^ (expire_now & (expire_slot == 5'd2)))};  // gen/dma/read_engine.ts:251
+    slot_pending_2 <= slot_pending_2 + {_or_21, _or_21, _or_21, _or_21, _or_21, _or_21, (((issue_now & (cur_slot == 5'd2)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2))) ^ (expire_now & (expire_slot == 5'd2)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd2)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd2)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd2)) begin  // gen/dma/read_engine.ts:253
       slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2173,11 +2137,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_3 <= slot_pending_3 + {_or_20, _or_20, _or_20, _or_20, _or_20, _or_20, (((issue_now & (cur_slot == 5'd3)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3))) ^ (expire_now & (expire_slot == 5'd3)))};  // gen/dma/read_engine.ts:251
+    slot_pending_3 <= slot_pending_3 + {_or_22, _or_22, _or_22, _or_22, _or_22, _or_22, (((issue_now & (cur_slot == 5'd3)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3))) ^ (expire_now & (expire_slot == 5'd3)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd3)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd3)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd3)) begin  // gen/dma/read_engine.ts:253
       slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2192,11 +2156,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_4 <= slot_pending_4 + {_or_21, _or_21, _or_21, _or_21, _or_21, _or_21, (((issue_now & (cur_slot == 5'd4)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4))) ^ (expire_now & (expire_slot == 5'd4)))};  // gen/dma/read_engine.ts:251
+    slot_pending_4 <= slot_pending_4 + {_or_23, _or_23, _or_23, _or_23, _or_23, _or_23, (((issue_now & (cur_slot == 5'd4)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4))) ^ (expire_now & (expire_slot == 5'd4)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd4)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd4)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd4)) begin  // gen/dma/read_engine.ts:253
       slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2211,11 +2175,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_5 <= slot_pending_5 + {_or_22, _or_22, _or_22, _or_22, _or_22, _or_22, (((issue_now & (cur_slot == 5'd5)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5))) ^ (expire_now & (expire_slot == 5'd5)))};  // gen/dma/read_engine.ts:251
+    slot_pending_5 <= slot_pending_5 + {_or_24, _or_24, _or_24, _or_24, _or_24, _or_24, (((issue_now & (cur_slot == 5'd5)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5))) ^ (expire_now & (expire_slot == 5'd5)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd5)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd5)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd5)) begin  // gen/dma/read_engine.ts:253
       slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2230,11 +2194,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_6 <= slot_pending_6 + {_or_23, _or_23, _or_23, _or_23, _or_23, _or_23, (((issue_now & (cur_slot == 5'd6)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6))) ^ (expire_now & (expire_slot == 5'd6)))};  // gen/dma/read_engine.ts:251
+    slot_pending_6 <= slot_pending_6 + {_or_25, _or_25, _or_25, _or_25, _or_25, _or_25, (((issue_now & (cur_slot == 5'd6)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6))) ^ (expire_now & (expire_slot == 5'd6)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd6)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd6)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd6)) begin  // gen/dma/read_engine.ts:253
       slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2249,11 +2213,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_7 <= slot_pending_7 + {_or_24, _or_24, _or_24, _or_24, _or_24, _or_24, (((issue_now & (cur_slot == 5'd7)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7))) ^ (expire_now & (expire_slot == 5'd7)))};  // gen/dma/read_engine.ts:251
+    slot_pending_7 <= slot_pending_7 + {_or_26, _or_26, _or_26, _or_26, _or_26, _or_26, (((issue_now & (cur_slot == 5'd7)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7))) ^ (expire_now & (expire_slot == 5'd7)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd7)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd7)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd7)) begin  // gen/dma/read_engine.ts:253
       slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2268,11 +2232,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_8 <= slot_pending_8 + {_or_25, _or_25, _or_25, _or_25, _or_25, _or_25, (((issue_now & (cur_slot == 5'd8)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8))) ^ (expire_now & (expire_slot == 5'd8)))};  // gen/dma/read_engine.ts:251
+    slot_pending_8 <= slot_pending_8 + {_or_27, _or_27, _or_27, _or_27, _or_27, _or_27, (((issue_now & (cur_slot == 5'd8)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8))) ^ (expire_now & (expire_slot == 5'd8)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd8)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd8)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd8)) begin  // gen/dma/read_engine.ts:253
       slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2287,11 +2251,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_9 <= slot_pending_9 + {_or_26, _or_26, _or_26, _or_26, _or_26, _or_26, (((issue_now & (cur_slot == 5'd9)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9))) ^ (expire_now & (expire_slot == 5'd9)))};  // gen/dma/read_engine.ts:251
+    slot_pending_9 <= slot_pending_9 + {_or_28, _or_28, _or_28, _or_28, _or_28, _or_28, (((issue_now & (cur_slot == 5'd9)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9))) ^ (expire_now & (expire_slot == 5'd9)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd9)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd9)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd9)) begin  // gen/dma/read_engine.ts:253
       slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2306,11 +2270,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_10 <= slot_pending_10 + {_or_27, _or_27, _or_27, _or_27, _or_27, _or_27, (((issue_now & (cur_slot == 5'd10)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10))) ^ (expire_now & (expire_slot == 5'd10)))};  // gen/dma/read_engine.ts:251
+    slot_pending_10 <= slot_pending_10 + {_or_29, _or_29, _or_29, _or_29, _or_29, _or_29, (((issue_now & (cur_slot == 5'd10)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10))) ^ (expire_now & (expire_slot == 5'd10)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd10)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd10)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd10)) begin  // gen/dma/read_engine.ts:253
       slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2325,11 +2289,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_11 <= slot_pending_11 + {_or_28, _or_28, _or_28, _or_28, _or_28, _or_28, (((issue_now & (cur_slot == 5'd11)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11))) ^ (expire_now & (expire_slot == 5'd11)))};  // gen/dma/read_engine.ts:251
+    slot_pending_11 <= slot_pending_11 + {_or_30, _or_30, _or_30, _or_30, _or_30, _or_30, (((issue_now & (cur_slot == 5'd11)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11))) ^ (expire_now & (expire_slot == 5'd11)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd11)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd11)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd11)) begin  // gen/dma/read_engine.ts:253
       slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2344,11 +2308,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_12 <= slot_pending_12 + {_or_29, _or_29, _or_29, _or_29, _or_29, _or_29, (((issue_now & (cur_slot == 5'd12)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12))) ^ (expire_now & (expire_slot == 5'd12)))};  // gen/dma/read_engine.ts:251
+    slot_pending_12 <= slot_pending_12 + {_or_31, _or_31, _or_31, _or_31, _or_31, _or_31, (((issue_now & (cur_slot == 5'd12)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12))) ^ (expire_now & (expire_slot == 5'd12)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd12)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd12)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd12)) begin  // gen/dma/read_engine.ts:253
       slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2363,11 +2327,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_13 <= slot_pending_13 + {_or_30, _or_30, _or_30, _or_30, _or_30, _or_30, (((issue_now & (cur_slot == 5'd13)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13))) ^ (expire_now & (expire_slot == 5'd13)))};  // gen/dma/read_engine.ts:251
+    slot_pending_13 <= slot_pending_13 + {_or_32, _or_32, _or_32, _or_32, _or_32, _or_32, (((issue_now & (cur_slot == 5'd13)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13))) ^ (expire_now & (expire_slot == 5'd13)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd13)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd13)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd13)) begin  // gen/dma/read_engine.ts:253
       slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2382,11 +2346,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_14 <= slot_pending_14 + {_or_31, _or_31, _or_31, _or_31, _or_31, _or_31, (((issue_now & (cur_slot == 5'd14)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14))) ^ (expire_now & (expire_slot == 5'd14)))};  // gen/dma/read_engine.ts:251
+    slot_pending_14 <= slot_pending_14 + {_or_33, _or_33, _or_33, _or_33, _or_33, _or_33, (((issue_now & (cur_slot == 5'd14)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14))) ^ (expire_now & (expire_slot == 5'd14)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd14)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd14)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd14)) begin  // gen/dma/read_engine.ts:253
       slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2401,11 +2365,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_15 <= slot_pending_15 + {_or_32, _or_32, _or_32, _or_32, _or_32, _or_32, (((issue_now & (cur_slot == 5'd15)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15))) ^ (expire_now & (expire_slot == 5'd15)))};  // gen/dma/read_engine.ts:251
+    slot_pending_15 <= slot_pending_15 + {_or_34, _or_34, _or_34, _or_34, _or_34, _or_34, (((issue_now & (cur_slot == 5'd15)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15))) ^ (expire_now & (expire_slot == 5'd15)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd15)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd15)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd15)) begin  // gen/dma/read_engine.ts:253
       slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2420,11 +2384,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_16 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_16 <= slot_pending_16 + {_or_33, _or_33, _or_33, _or_33, _or_33, _or_33, (((issue_now & (cur_slot == 5'd16)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16))) ^ (expire_now & (expire_slot == 5'd16)))};  // gen/dma/read_engine.ts:251
+    slot_pending_16 <= slot_pending_16 + {_or_35, _or_35, _or_35, _or_35, _or_35, _or_35, (((issue_now & (cur_slot == 5'd16)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16))) ^ (expire_now & (expire_slot == 5'd16)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd16)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_16 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd16)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd16)) begin  // gen/dma/read_engine.ts:253
       slot_err_16 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_16 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2439,11 +2403,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_17 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_17 <= slot_pending_17 + {_or_34, _or_34, _or_34, _or_34, _or_34, _or_34, (((issue_now & (cur_slot == 5'd17)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17))) ^ (expire_now & (expire_slot == 5'd17)))};  // gen/dma/read_engine.ts:251
+    slot_pending_17 <= slot_pending_17 + {_or_36, _or_36, _or_36, _or_36, _or_36, _or_36, (((issue_now & (cur_slot == 5'd17)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17))) ^ (expire_now & (expire_slot == 5'd17)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd17)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_17 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd17)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd17)) begin  // gen/dma/read_engine.ts:253
       slot_err_17 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_17 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2458,11 +2422,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_18 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_18 <= slot_pending_18 + {_or_35, _or_35, _or_35, _or_35, _or_35, _or_35, (((issue_now & (cur_slot == 5'd18)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18))) ^ (expire_now & (expire_slot == 5'd18)))};  // gen/dma/read_engine.ts:251
+    slot_pending_18 <= slot_pending_18 + {_or_37, _or_37, _or_37, _or_37, _or_37, _or_37, (((issue_now & (cur_slot == 5'd18)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18))) ^ (expire_now & (expire_slot == 5'd18)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd18)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_18 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd18)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd18)) begin  // gen/dma/read_engine.ts:253
       slot_err_18 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_18 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2477,11 +2441,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_19 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_19 <= slot_pending_19 + {_or_36, _or_36, _or_36, _or_36, _or_36, _or_36, (((issue_now & (cur_slot == 5'd19)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19))) ^ (expire_now & (expire_slot == 5'd19)))};  // gen/dma/read_engine.ts:251
+    slot_pending_19 <= slot_pending_19 + {_or_38, _or_38, _or_38, _or_38, _or_38, _or_38, (((issue_now & (cur_slot == 5'd19)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19))) ^ (expire_now & (expire_slot == 5'd19)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd19)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_19 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd19)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd19)) begin  // gen/dma/read_engine.ts:253
       slot_err_19 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_19 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2496,11 +2460,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_20 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_20 <= slot_pending_20 + {_or_37, _or_37, _or_37, _or_37, _or_37, _or_37, (((issue_now & (cur_slot == 5'd20)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20))) ^ (expire_now & (expire_slot == 5'd20)))};  // gen/dma/read_engine.ts:251
+    slot_pending_20 <= slot_pending_20 + {_or_39, _or_39, _or_39, _or_39, _or_39, _or_39, (((issue_now & (cur_slot == 5'd20)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20))) ^ (expire_now & (expire_slot == 5'd20)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd20)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_20 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd20)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd20)) begin  // gen/dma/read_engine.ts:253
       slot_err_20 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_20 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2515,11 +2479,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_21 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_21 <= slot_pending_21 + {_or_38, _or_38, _or_38, _or_38, _or_38, _or_38, (((issue_now & (cur_slot == 5'd21)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21))) ^ (expire_now & (expire_slot == 5'd21)))};  // gen/dma/read_engine.ts:251
+    slot_pending_21 <= slot_pending_21 + {_or_40, _or_40, _or_40, _or_40, _or_40, _or_40, (((issue_now & (cur_slot == 5'd21)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21))) ^ (expire_now & (expire_slot == 5'd21)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd21)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_21 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd21)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd21)) begin  // gen/dma/read_engine.ts:253
       slot_err_21 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_21 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2534,11 +2498,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_22 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_22 <= slot_pending_22 + {_or_39, _or_39, _or_39, _or_39, _or_39, _or_39, (((issue_now & (cur_slot == 5'd22)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22))) ^ (expire_now & (expire_slot == 5'd22)))};  // gen/dma/read_engine.ts:251
+    slot_pending_22 <= slot_pending_22 + {_or_41, _or_41, _or_41, _or_41, _or_41, _or_41, (((issue_now & (cur_slot == 5'd22)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22))) ^ (expire_now & (expire_slot == 5'd22)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd22)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_22 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd22)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd22)) begin  // gen/dma/read_engine.ts:253
       slot_err_22 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_22 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2553,11 +2517,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_23 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_23 <= slot_pending_23 + {_or_40, _or_40, _or_40, _or_40, _or_40, _or_40, (((issue_now & (cur_slot == 5'd23)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23))) ^ (expire_now & (expire_slot == 5'd23)))};  // gen/dma/read_engine.ts:251
+    slot_pending_23 <= slot_pending_23 + {_or_42, _or_42, _or_42, _or_42, _or_42, _or_42, (((issue_now & (cur_slot == 5'd23)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23))) ^ (expire_now & (expire_slot == 5'd23)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd23)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_23 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd23)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd23)) begin  // gen/dma/read_engine.ts:253
       slot_err_23 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_23 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2572,11 +2536,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_24 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_24 <= slot_pending_24 + {_or_41, _or_41, _or_41, _or_41, _or_41, _or_41, (((issue_now & (cur_slot == 5'd24)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24))) ^ (expire_now & (expire_slot == 5'd24)))};  // gen/dma/read_engine.ts:251
+    slot_pending_24 <= slot_pending_24 + {_or_43, _or_43, _or_43, _or_43, _or_43, _or_43, (((issue_now & (cur_slot == 5'd24)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24))) ^ (expire_now & (expire_slot == 5'd24)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd24)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_24 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd24)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd24)) begin  // gen/dma/read_engine.ts:253
       slot_err_24 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_24 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2591,11 +2555,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_25 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_25 <= slot_pending_25 + {_or_42, _or_42, _or_42, _or_42, _or_42, _or_42, (((issue_now & (cur_slot == 5'd25)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25))) ^ (expire_now & (expire_slot == 5'd25)))};  // gen/dma/read_engine.ts:251
+    slot_pending_25 <= slot_pending_25 + {_or_44, _or_44, _or_44, _or_44, _or_44, _or_44, (((issue_now & (cur_slot == 5'd25)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25))) ^ (expire_now & (expire_slot == 5'd25)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd25)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_25 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd25)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd25)) begin  // gen/dma/read_engine.ts:253
       slot_err_25 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_25 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2610,11 +2574,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_26 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_26 <= slot_pending_26 + {_or_43, _or_43, _or_43, _or_43, _or_43, _or_43, (((issue_now & (cur_slot == 5'd26)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26))) ^ (expire_now & (expire_slot == 5'd26)))};  // gen/dma/read_engine.ts:251
+    slot_pending_26 <= slot_pending_26 + {_or_45, _or_45, _or_45, _or_45, _or_45, _or_45, (((issue_now & (cur_slot == 5'd26)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26))) ^ (expire_now & (expire_slot == 5'd26)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd26)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_26 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd26)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd26)) begin  // gen/dma/read_engine.ts:253
       slot_err_26 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_26 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2629,11 +2593,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_27 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_27 <= slot_pending_27 + {_or_44, _or_44, _or_44, _or_44, _or_44, _or_44, (((issue_now & (cur_slot == 5'd27)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27))) ^ (expire_now & (expire_slot == 5'd27)))};  // gen/dma/read_engine.ts:251
+    slot_pending_27 <= slot_pending_27 + {_or_46, _or_46, _or_46, _or_46, _or_46, _or_46, (((issue_now & (cur_slot == 5'd27)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27))) ^ (expire_now & (expire_slot == 5'd27)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd27)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_27 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd27)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd27)) begin  // gen/dma/read_engine.ts:253
       slot_err_27 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_27 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2648,11 +2612,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_28 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_28 <= slot_pending_28 + {_or_45, _or_45, _or_45, _or_45, _or_45, _or_45, (((issue_now & (cur_slot == 5'd28)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28))) ^ (expire_now & (expire_slot == 5'd28)))};  // gen/dma/read_engine.ts:251
+    slot_pending_28 <= slot_pending_28 + {_or_47, _or_47, _or_47, _or_47, _or_47, _or_47, (((issue_now & (cur_slot == 5'd28)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28))) ^ (expire_now & (expire_slot == 5'd28)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd28)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_28 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd28)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd28)) begin  // gen/dma/read_engine.ts:253
       slot_err_28 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_28 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2667,11 +2631,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_29 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_29 <= slot_pending_29 + {_or_46, _or_46, _or_46, _or_46, _or_46, _or_46, (((issue_now & (cur_slot == 5'd29)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29))) ^ (expire_now & (expire_slot == 5'd29)))};  // gen/dma/read_engine.ts:251
+    slot_pending_29 <= slot_pending_29 + {_or_48, _or_48, _or_48, _or_48, _or_48, _or_48, (((issue_now & (cur_slot == 5'd29)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29))) ^ (expire_now & (expire_slot == 5'd29)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd29)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_29 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd29)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd29)) begin  // gen/dma/read_engine.ts:253
       slot_err_29 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_29 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2686,11 +2650,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_30 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_30 <= slot_pending_30 + {_or_47, _or_47, _or_47, _or_47, _or_47, _or_47, (((issue_now & (cur_slot == 5'd30)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30))) ^ (expire_now & (expire_slot == 5'd30)))};  // gen/dma/read_engine.ts:251
+    slot_pending_30 <= slot_pending_30 + {_or_49, _or_49, _or_49, _or_49, _or_49, _or_49, (((issue_now & (cur_slot == 5'd30)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30))) ^ (expire_now & (expire_slot == 5'd30)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd30)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_30 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd30)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd30)) begin  // gen/dma/read_engine.ts:253
       slot_err_30 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_30 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2705,11 +2669,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
         slot_err_31 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
       end
     end
-    slot_pending_31 <= slot_pending_31 + {_or_48, _or_48, _or_48, _or_48, _or_48, _or_48, (((issue_now & (cur_slot == 5'd31)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31))) ^ (expire_now & (expire_slot == 5'd31)))};  // gen/dma/read_engine.ts:251
+    slot_pending_31 <= slot_pending_31 + {_or_50, _or_50, _or_50, _or_50, _or_50, _or_50, (((issue_now & (cur_slot == 5'd31)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31))) ^ (expire_now & (expire_slot == 5'd31)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd31)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_31 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd31)) begin  // gen/dma/read_engine.ts:253
+    if (_and_18 & (slot_tail[4:0] == 5'd31)) begin  // gen/dma/read_engine.ts:253
       slot_err_31 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_31 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -2795,7 +2759,7 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       r1_valid <= 1'b0;
       r2_valid <= 1'b0;
       timed_out <= 64'd0;
-      timed_out_lo_any <= 1'b0;
+      expire_tag <= 6'd0;
       expire_stage <= 2'd0;
       closed_valid <= 1'b0;
       issue_state <= ISSUE_STATE_IDLE;
@@ -2853,8 +2817,8 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       slot_ended_30 <= 1'b0;
       slot_ended_31 <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:107
-      tag_live <= {{_cat_0, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:115
+      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:105
+      tag_live <= {{_cat_0, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:113
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
@@ -2873,23 +2837,22 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       if (advance) begin  // gen/dma/read_cpl.ts:370
         r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:371
       end
-      timed_out <= {{_cat_1, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:142
-      timed_out_lo_any <= |{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:150
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:165
-      case (expire_stage)  // gen/dma/read_tags.ts:168
+      timed_out <= {{_cat_1, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:140
+      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:154
+      case (expire_stage)  // gen/dma/read_tags.ts:157
         2'd0: begin
-          if (|timed_out) begin  // gen/dma/read_tags.ts:170
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:172
+          if (expire_tag[5] ? _mux_8 : _mux_9) begin  // gen/dma/read_tags.ts:158
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:158
+          end else begin
+            expire_tag <= (expire_tag == 6'd63) ? 6'd0 : (expire_tag + 6'd1);  // gen/dma/read_tags.ts:158
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:177
-        end
-        2'd2: begin
-          expire_stage <= 2'd3;  // gen/dma/read_tags.ts:187
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:162
         end
         default: begin
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:189
+          expire_tag <= (expire_tag == 6'd63) ? 6'd0 : (expire_tag + 6'd1);  // gen/dma/read_tags.ts:165
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:166
         end
       endcase
       free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:141
@@ -2939,615 +2902,615 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       end else if (req_ready) begin  // gen/dma/read_engine.ts:209
         mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:209
       end
-      if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd0)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd0)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[0]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd0)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd1)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd1)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[1]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd1)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd2)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd2)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[2]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd2)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd3)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd3)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[3]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd3)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd4)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd4)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[4]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd4)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd5)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd5)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[5]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd5)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd6)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd6)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[6]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd6)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd7)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd7)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[7]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd7)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd8)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd8)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[8]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd8)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd9)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd9)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[9]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd9)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd10)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd10)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[10]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd10)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd11)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd11)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[11]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd11)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd12)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd12)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[12]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd12)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd13)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd13)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[13]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd13)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd14)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd14)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[14]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd14)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd15)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd15)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[15]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd15)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd16)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd16)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[16]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd16)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd17)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd17)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[17]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd17)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd18)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd18)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[18]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd18)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd19)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd19)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[19]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd19)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd20)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd20)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[20]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd20)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd21)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd21)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[21]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd21)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd22)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd22)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[22]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd22)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd23)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd23)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[23]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd23)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd24)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd24)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[24]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd24)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd25)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd25)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[25]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd25)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd26)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd26)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[26]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd26)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd27)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd27)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[27]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd27)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd28)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd28)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[28]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd28)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd29)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd29)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[29]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd29)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd30)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd30)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[30]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd30)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd31)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd31)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[31]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd31)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_32 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_32 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd32)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd32)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[32]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd32)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_33 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_33 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd33)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd33)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[33]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd33)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_34 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_34 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd34)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd34)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[34]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd34)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_35 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_35 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd35)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd35)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[35]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd35)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_36 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_36 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd36)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd36)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[36]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd36)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_37 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_37 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd37)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd37)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[37]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd37)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_38 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_38 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd38)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd38)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[38]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd38)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_39 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_39 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd39)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd39)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[39]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd39)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_40 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_40 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd40)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd40)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[40]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd40)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_41 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_41 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd41)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd41)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[41]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd41)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_42 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_42 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd42)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd42)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[42]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd42)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_43 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_43 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd43)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd43)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[43]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd43)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_44 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_44 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd44)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd44)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[44]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd44)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_45 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_45 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd45)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd45)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[45]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd45)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_46 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_46 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd46)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd46)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[46]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd46)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_47 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_47 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd47)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd47)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[47]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd47)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_48 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_48 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd48)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd48)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[48]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd48)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_49 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_49 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd49)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd49)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[49]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd49)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_50 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_50 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd50)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd50)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[50]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd50)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_51 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_51 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd51)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd51)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[51]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd51)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_52 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_52 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd52)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd52)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[52]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd52)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_53 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_53 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd53)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd53)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[53]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd53)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_54 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_54 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd54)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd54)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[54]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd54)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_55 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_55 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd55)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd55)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[55]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd55)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_56 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_56 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd56)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd56)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[56]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd56)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_57 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_57 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd57)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd57)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[57]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd57)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_58 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_58 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd58)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd58)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[58]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd58)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_59 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_59 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd59)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd59)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[59]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd59)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_60 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_60 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd60)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd60)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[60]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd60)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_61 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_61 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd61)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd61)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[61]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd61)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_62 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_62 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd62)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd62)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[62]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd62)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:216
-        tag_valid_63 <= 1'b1;  // gen/dma/read_tags.ts:217
+      if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:194
+        tag_valid_63 <= 1'b1;  // gen/dma/read_tags.ts:195
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd63)) begin  // gen/dma/read_tags.ts:224
-        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:224
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd63)) begin  // gen/dma/read_tags.ts:202
+        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:202
       end
-      if (expire_now & expire_onehot[63]) begin  // gen/dma/read_tags.ts:225
-        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:225
+      if (expire_now & (expire_tag == 6'd63)) begin  // gen/dma/read_tags.ts:203
+        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      cur_failed <= _and_16 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:234
-      slot_ended_0 <= ((~(_and_16 & (slot_tail[4:0] == 5'd0))) & slot_issued_0) & (slot_pending_0 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_1 <= ((~(_and_16 & (slot_tail[4:0] == 5'd1))) & slot_issued_1) & (slot_pending_1 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_2 <= ((~(_and_16 & (slot_tail[4:0] == 5'd2))) & slot_issued_2) & (slot_pending_2 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_3 <= ((~(_and_16 & (slot_tail[4:0] == 5'd3))) & slot_issued_3) & (slot_pending_3 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_4 <= ((~(_and_16 & (slot_tail[4:0] == 5'd4))) & slot_issued_4) & (slot_pending_4 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_5 <= ((~(_and_16 & (slot_tail[4:0] == 5'd5))) & slot_issued_5) & (slot_pending_5 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_6 <= ((~(_and_16 & (slot_tail[4:0] == 5'd6))) & slot_issued_6) & (slot_pending_6 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_7 <= ((~(_and_16 & (slot_tail[4:0] == 5'd7))) & slot_issued_7) & (slot_pending_7 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_8 <= ((~(_and_16 & (slot_tail[4:0] == 5'd8))) & slot_issued_8) & (slot_pending_8 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_9 <= ((~(_and_16 & (slot_tail[4:0] == 5'd9))) & slot_issued_9) & (slot_pending_9 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_10 <= ((~(_and_16 & (slot_tail[4:0] == 5'd10))) & slot_issued_10) & (slot_pending_10 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_11 <= ((~(_and_16 & (slot_tail[4:0] == 5'd11))) & slot_issued_11) & (slot_pending_11 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_12 <= ((~(_and_16 & (slot_tail[4:0] == 5'd12))) & slot_issued_12) & (slot_pending_12 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_13 <= ((~(_and_16 & (slot_tail[4:0] == 5'd13))) & slot_issued_13) & (slot_pending_13 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_14 <= ((~(_and_16 & (slot_tail[4:0] == 5'd14))) & slot_issued_14) & (slot_pending_14 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_15 <= ((~(_and_16 & (slot_tail[4:0] == 5'd15))) & slot_issued_15) & (slot_pending_15 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_16 <= ((~(_and_16 & (slot_tail[4:0] == 5'd16))) & slot_issued_16) & (slot_pending_16 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_17 <= ((~(_and_16 & (slot_tail[4:0] == 5'd17))) & slot_issued_17) & (slot_pending_17 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_18 <= ((~(_and_16 & (slot_tail[4:0] == 5'd18))) & slot_issued_18) & (slot_pending_18 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_19 <= ((~(_and_16 & (slot_tail[4:0] == 5'd19))) & slot_issued_19) & (slot_pending_19 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_20 <= ((~(_and_16 & (slot_tail[4:0] == 5'd20))) & slot_issued_20) & (slot_pending_20 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_21 <= ((~(_and_16 & (slot_tail[4:0] == 5'd21))) & slot_issued_21) & (slot_pending_21 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_22 <= ((~(_and_16 & (slot_tail[4:0] == 5'd22))) & slot_issued_22) & (slot_pending_22 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_23 <= ((~(_and_16 & (slot_tail[4:0] == 5'd23))) & slot_issued_23) & (slot_pending_23 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_24 <= ((~(_and_16 & (slot_tail[4:0] == 5'd24))) & slot_issued_24) & (slot_pending_24 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_25 <= ((~(_and_16 & (slot_tail[4:0] == 5'd25))) & slot_issued_25) & (slot_pending_25 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_26 <= ((~(_and_16 & (slot_tail[4:0] == 5'd26))) & slot_issued_26) & (slot_pending_26 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_27 <= ((~(_and_16 & (slot_tail[4:0] == 5'd27))) & slot_issued_27) & (slot_pending_27 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_28 <= ((~(_and_16 & (slot_tail[4:0] == 5'd28))) & slot_issued_28) & (slot_pending_28 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_29 <= ((~(_and_16 & (slot_tail[4:0] == 5'd29))) & slot_issued_29) & (slot_pending_29 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_30 <= ((~(_and_16 & (slot_tail[4:0] == 5'd30))) & slot_issued_30) & (slot_pending_30 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_31 <= ((~(_and_16 & (slot_tail[4:0] == 5'd31))) & slot_issued_31) & (slot_pending_31 == 7'd0);  // gen/dma/read_engine.ts:268
+      cur_failed <= _and_18 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:234
+      slot_ended_0 <= ((~(_and_18 & (slot_tail[4:0] == 5'd0))) & slot_issued_0) & (slot_pending_0 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_1 <= ((~(_and_18 & (slot_tail[4:0] == 5'd1))) & slot_issued_1) & (slot_pending_1 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_2 <= ((~(_and_18 & (slot_tail[4:0] == 5'd2))) & slot_issued_2) & (slot_pending_2 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_3 <= ((~(_and_18 & (slot_tail[4:0] == 5'd3))) & slot_issued_3) & (slot_pending_3 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_4 <= ((~(_and_18 & (slot_tail[4:0] == 5'd4))) & slot_issued_4) & (slot_pending_4 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_5 <= ((~(_and_18 & (slot_tail[4:0] == 5'd5))) & slot_issued_5) & (slot_pending_5 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_6 <= ((~(_and_18 & (slot_tail[4:0] == 5'd6))) & slot_issued_6) & (slot_pending_6 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_7 <= ((~(_and_18 & (slot_tail[4:0] == 5'd7))) & slot_issued_7) & (slot_pending_7 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_8 <= ((~(_and_18 & (slot_tail[4:0] == 5'd8))) & slot_issued_8) & (slot_pending_8 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_9 <= ((~(_and_18 & (slot_tail[4:0] == 5'd9))) & slot_issued_9) & (slot_pending_9 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_10 <= ((~(_and_18 & (slot_tail[4:0] == 5'd10))) & slot_issued_10) & (slot_pending_10 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_11 <= ((~(_and_18 & (slot_tail[4:0] == 5'd11))) & slot_issued_11) & (slot_pending_11 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_12 <= ((~(_and_18 & (slot_tail[4:0] == 5'd12))) & slot_issued_12) & (slot_pending_12 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_13 <= ((~(_and_18 & (slot_tail[4:0] == 5'd13))) & slot_issued_13) & (slot_pending_13 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_14 <= ((~(_and_18 & (slot_tail[4:0] == 5'd14))) & slot_issued_14) & (slot_pending_14 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_15 <= ((~(_and_18 & (slot_tail[4:0] == 5'd15))) & slot_issued_15) & (slot_pending_15 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_16 <= ((~(_and_18 & (slot_tail[4:0] == 5'd16))) & slot_issued_16) & (slot_pending_16 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_17 <= ((~(_and_18 & (slot_tail[4:0] == 5'd17))) & slot_issued_17) & (slot_pending_17 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_18 <= ((~(_and_18 & (slot_tail[4:0] == 5'd18))) & slot_issued_18) & (slot_pending_18 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_19 <= ((~(_and_18 & (slot_tail[4:0] == 5'd19))) & slot_issued_19) & (slot_pending_19 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_20 <= ((~(_and_18 & (slot_tail[4:0] == 5'd20))) & slot_issued_20) & (slot_pending_20 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_21 <= ((~(_and_18 & (slot_tail[4:0] == 5'd21))) & slot_issued_21) & (slot_pending_21 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_22 <= ((~(_and_18 & (slot_tail[4:0] == 5'd22))) & slot_issued_22) & (slot_pending_22 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_23 <= ((~(_and_18 & (slot_tail[4:0] == 5'd23))) & slot_issued_23) & (slot_pending_23 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_24 <= ((~(_and_18 & (slot_tail[4:0] == 5'd24))) & slot_issued_24) & (slot_pending_24 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_25 <= ((~(_and_18 & (slot_tail[4:0] == 5'd25))) & slot_issued_25) & (slot_pending_25 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_26 <= ((~(_and_18 & (slot_tail[4:0] == 5'd26))) & slot_issued_26) & (slot_pending_26 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_27 <= ((~(_and_18 & (slot_tail[4:0] == 5'd27))) & slot_issued_27) & (slot_pending_27 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_28 <= ((~(_and_18 & (slot_tail[4:0] == 5'd28))) & slot_issued_28) & (slot_pending_28 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_29 <= ((~(_and_18 & (slot_tail[4:0] == 5'd29))) & slot_issued_29) & (slot_pending_29 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_30 <= ((~(_and_18 & (slot_tail[4:0] == 5'd30))) & slot_issued_30) & (slot_pending_30 == 7'd0);  // gen/dma/read_engine.ts:268
+      slot_ended_31 <= ((~(_and_18 & (slot_tail[4:0] == 5'd31))) & slot_issued_31) & (slot_pending_31 == 7'd0);  // gen/dma/read_engine.ts:268
       if (retire) begin  // gen/dma/read_engine.ts:279
         st_valid <= 1'b1;  // gen/dma/read_engine.ts:280
         slot_head <= slot_head + 6'd1;  // gen/dma/read_engine.ts:283
@@ -3559,30 +3522,30 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
 
   // ---- memories
   always @(posedge clk) begin  // gen/dma/read_engine.ts:235
-    if (_and_16) begin
+    if (_and_18) begin
       slot_id[slot_tail[4:0]] <= cmd_queue_deq_data[10:0];
     end
   end
   assign slot_id_rd0 = slot_id[slot_head[4:0]];  // gen/dma/read_engine.ts:281
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:214
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:192
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:71
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:212
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:70
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:190
     if (issue_now) begin
       tag_ends[alloc_tag] <= {chunk, (dev + {9'd0, chunk}), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:67
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:213
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:66
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:191
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:74
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:161
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:73
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:160
 
 endmodule
 

@@ -13,7 +13,7 @@
 // The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
 // up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
-// freed a few cycles later (tagExpiry).
+// freed within `tags` + 3 cycles (tagExpiry's scan).
 import {
   bit,
   cat,
@@ -27,7 +27,6 @@ import {
   type SignalArray,
 } from '../hdl';
 import { muxTree } from '../lib/mux';
-import { isolateLowest, oneHotIndex } from '../lib/priority';
 
 /** Ticks of the prescaler after which an outstanding tag has timed out. */
 export const TIMEOUT_TICKS = 5;
@@ -75,10 +74,9 @@ export function lookupTag(
   };
 }
 
-/** A timed-out tag freed this cycle (one every four cycles at most): the tag, one-hot and encoded, and its slot. */
+/** A timed-out tag freed this cycle (one every three cycles at most): the tag and its slot. */
 export interface TagExpiry {
   valid: Expr;
-  oneHot: Expr;
   tag: Expr;
   slot: Expr;
 }
@@ -118,14 +116,14 @@ export function readTags(
 }
 
 /**
- * The completion timeout's end of a read, over four cycles, one tag at a time (timeouts are rare; the pick
- * over all tags and the lookups are long paths): the lowest timed-out tag is picked (one-hot), its index and
- * slot are found, it is checked again, and it is freed. No tag is picked while one is on its way.
+ * The completion timeout's end of a read, one tag at a time (timeouts are rare): a scan visits one tag per
+ * cycle and stops at a timed-out one; its slot is found while it is checked again, and it is freed the cycle
+ * after (three cycles from the scan's stop). No other tag is looked at while one is on its way.
  *
  * The check keeps a read from ending twice, by its timeout and by a completion. A completion is judged two
  * cycles after its tag was looked up (gen/dma/read_cpl.ts), so one found in time may be judged after its tag
- * timed out, and it may be held in the completion path while the memory refuses writes. So the pick is
- * dropped (and made again later if the tag is still out of time) when the tag is no longer timed out (a
+ * timed out, and it may be held in the completion path while the memory refuses writes. So the tag is
+ * let go (and found again by the next scan if it is still out of time) when the tag is no longer timed out (a
  * completion ended the read: its age restarted) or when a completion for it is in the completion path before
  * its verdict (`inFlight`). One that reaches the lookup after the check finds the tag timed out, then freed.
  */
@@ -136,29 +134,20 @@ export function tagExpiry(
   update: { en: Expr; tag: Expr; closing: Expr },
 ): TagExpiry {
   const T = tags.valid.length;
-  // The pick is made from the timed-out tags of the cycle before (a register cuts the age compares from it):
-  // the check drops a pick that is out of date.
+  // The timed-out tags of the cycle before (a register cuts the age compares from the scan and the check): the
+  // check drops a tag that is out of date.
   const timedOut = m.reg('timed_out', T, { reset: 0 });
   timedOut.next(catBits(tags.timedOut));
-  // Over 32 tags the pick is made in one half (the lower one while any of its tags timed out, registered with
-  // them), so that it stays a 32-bit priority pick: any timed-out tag may go first, each is freed in turn.
-  let pick: Expr;
-  if (T <= 32) pick = isolateLowest(m, 'timeout_pick', timedOut);
-  else {
-    const H = T >> 1;
-    const loAny = m.reg('timed_out_lo_any', bit, { reset: 0 });
-    loAny.next(catBits(tags.timedOut.slice(0, H)).orR());
-    const lo = isolateLowest(m, 'timeout_pick_lo', timedOut.bits(H - 1, 0));
-    const hi = isolateLowest(m, 'timeout_pick_hi', timedOut.bits(T - 1, H));
-    pick = mux(loAny, lo.zext(T), cat(hi, lit(0, H)));
-  }
-  const stage = m.reg('expire_stage', 2, { reset: 0 }); // 0 idle, 1 picked, 2 found, 3 checked: freed if kept
-  const oneHot = m.reg('expire_onehot', T);
-  const tag = m.reg('expire_tag', log2ceil(T));
+  const timedOutBits = [...Array(T).keys()].map((t) => timedOut.bit(t));
+  // A scan, one tag per cycle, instead of a priority pick over all tags (two 32-bit pickers, a one-hot register
+  // and its encoder): a timed-out tag is found within `tags` cycles, which the timeout's coarse ticks dwarf.
+  // The scan stops at a timed-out tag while it is checked and freed, and `tag` is the scan position.
+  const tag = m.reg('expire_tag', log2ceil(T), { reset: 0 });
+  const stage = m.reg('expire_stage', 2, { reset: 0 }); // 0 scanning, 1 found, 2 checked: freed if kept
   const slot = m.reg('expire_slot', tags.slotBits);
   const keep = m.reg('expire_keep', bit);
-  const index = T === 1 ? lit(0, tag.width) : oneHotIndex(m, 'expire_index', oneHot);
-  const slotOfTag = tags.slot.readAsync(tag);
+  const timedOutAt = T === 1 ? timedOutBits[0] : muxTree(tag, timedOutBits);
+  const nextTag = T === 1 ? lit(0, 1) : mux(tag.eq(T - 1), lit(0, tag.width), tag.inc());
   // The check looks at the timed-out tags of the cycle before (registered), so a read ended by a completion
   // in that cycle (its verdict was in the completion path then) is remembered for a cycle.
   const closed = { valid: m.reg('closed_valid', bit, { reset: 0 }), tag: m.reg('closed_tag', tag.width) };
@@ -166,28 +155,17 @@ export function tagExpiry(
   closed.tag.next(update.tag);
   const held = orAll(closed.valid.and(closed.tag.eq(tag)), ...inFlight.map((f) => f.valid.and(f.tag.eq(tag))));
   m.switch(stage)
-    .case(0, () =>
-      m.if(timedOut.orR(), () => {
-        oneHot.next(pick);
-        stage.next(1);
-      }),
-    )
+    .case(0, () => m.if(timedOutAt, () => stage.next(1)).else(() => tag.next(nextTag)))
     .case(1, () => {
-      tag.next(index);
+      slot.next(tags.slot.readAsync(tag));
+      keep.next(timedOutAt.and(held.not()));
       stage.next(2);
     })
-    .case(2, () => {
-      slot.next(slotOfTag);
-      keep.next(
-        muxTree(
-          tag,
-          [...Array(T).keys()].map((t) => timedOut.bit(t)),
-        ).and(held.not()),
-      );
-      stage.next(3);
-    })
-    .default(() => stage.next(0));
-  return { valid: m.let('expire_now', stage.eq(3).and(keep)), oneHot, tag, slot };
+    .default(() => {
+      tag.next(nextTag);
+      stage.next(0);
+    });
+  return { valid: m.let('expire_now', stage.eq(2).and(keep)), tag, slot };
 }
 
 /** Bits b[0] (lsb) .. b[n-1] as one vector. */
@@ -222,6 +200,6 @@ export function updateReadTags(
     // The completion that ends the read is being received: it cannot time out before its last beat.
     m.if(update.en.and(update.closing).and(update.tag.eq(t)), () => tags.age.item(t).next(0));
     m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
-    m.if(expire.valid.and(expire.oneHot.bit(t)), () => v.next(0));
+    m.if(expire.valid.and(expire.tag.eq(t)), () => v.next(0));
   });
 }
