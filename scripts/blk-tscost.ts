@@ -6,7 +6,7 @@
 // threads', run()'s CPU beyond the replay of the same cycles, and a compute-bound probe of the machine's speed (see
 // docs/simulation.md, "Why the TypeScript cost per TLP looked bimodal"). The bench itself reports the fastest of runs
 // 3-5. Environment: MARK=1 (a line per run, for --trace-deopt / --trace-gc), PROFILE=file, HEAP=file, PERF_CTL=fifo
-// (run 3 on), INRUN=0, REPLAYS=n.
+// (run 3 on), INRUN=0, REPLAYS=n, POLLUTE=bytes (see below).
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -85,9 +85,15 @@ const tlps = (sys: BlkSystem) => {
 const sys = make();
 let inRun = 0;
 const run = sys.sim.run.bind(sys.sim);
+// POLLUTE=bytes: before every run(), write one byte per 64-byte line of a buffer of that size (outside the timing of
+// run()): how much the model's time in run() depends on what the TypeScript between two calls evicts from the caches
+const pollute = new Uint8Array(Number(process.env.POLLUTE ?? 0));
+let polluteRound = 0;
 // INRUN=0: no process.cpuUsage() around every run() (it costs a few us a call)
 if (process.env.INRUN !== '0')
   sys.sim.run = (o) => {
+    polluteRound = (polluteRound + 1) & 0xff;
+    for (let i = 0; i < pollute.length; i += 64) pollute[i] = polluteRound;
     const c = cpuSeconds();
     try {
       return run(o);
