@@ -166,3 +166,23 @@ export const RoundRobinArbiter = defineModule('rr_arb', (m, p: ArbiterParams) =>
 export const FixedPriorityArbiter = defineModule('fp_arb', (m, p: ArbiterParams) => arbiterModule(m, p, false), {
   name: (p) => `fp_arb_n${p.n}`,
 });
+
+/**
+ * Registered-grant round-robin arbiter module (see `registeredRoundRobinArbiter`). Ports: `req` (n), `ack`;
+ * `grant` (one-hot, n), `grant_idx`: registers, no input reaches them combinationally.
+ */
+export const RegisteredRoundRobinArbiter = defineModule(
+  'rr_arb_reg',
+  (m, p: ArbiterParams) => {
+    intParam('RegisteredRoundRobinArbiter: n', p.n, 1, 65536);
+    const req = m.input('req', p.n);
+    const ack = m.input('ack', 1);
+    const grant = m.output('grant', p.n);
+    const grantIndex = m.output('grant_idx', log2ceil(p.n));
+    const a = registeredRoundRobinArbiter(m, 'arb', req, ack);
+    grant.set(a.grant);
+    grantIndex.set(a.index);
+    return { req, ack, grant, grant_idx: grantIndex };
+  },
+  { name: (p) => `rr_arb_reg_n${p.n}` },
+);
