@@ -200,109 +200,91 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   reg [19:0] rd_cmd_len;  // gen/virtq/dma_fabric.ts:182
   reg [8:0] rd_cmd_id;  // gen/virtq/dma_fabric.ts:183
   wire rd_cmd_free;  // gen/virtq/dma_fabric.ts:184
-  reg rd_cmd_arb_locked;  // gen/lib/arbiter.ts:44
-  reg rd_cmd_arb_lock_index;  // gen/lib/arbiter.ts:45
-  reg [1:0] rd_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:46
-  reg [1:0] rd_cmd_arb_mask;  // gen/lib/arbiter.ts:59
-  wire [1:0] rd_cmd_arb_after_or_p0;  // gen/lib/priority.ts:8
-  wire [1:0] rd_cmd_arb_after_or_p1;  // gen/lib/priority.ts:57
-  wire [1:0] rd_cmd_arb_after_in;  // gen/lib/priority.ts:8
-  wire rd_cmd_arb_after_valid;  // gen/lib/priority.ts:29
-  wire rd_cmd_arb_after_index;  // gen/lib/priority.ts:36
-  wire [1:0] rd_cmd_arb_all_or_p0;  // gen/lib/priority.ts:8
-  wire [1:0] rd_cmd_arb_all_or_p1;  // gen/lib/priority.ts:57
-  wire [1:0] rd_cmd_arb_all_in;  // gen/lib/priority.ts:8
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire rd_cmd_arb_all_valid;  // gen/lib/priority.ts:29
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire rd_cmd_arb_all_index;  // gen/lib/priority.ts:36
-  wire rd_cmd_arb_index;  // gen/lib/arbiter.ts:73
-  wire rd_cmd_arb_valid;  // gen/lib/arbiter.ts:74
-  wire [1:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:75
-  reg [1:0] rd_cmd_arb_lock_above;  // gen/lib/arbiter.ts:77
-  wire [1:0] rd_cmd_arb_above;  // gen/lib/arbiter.ts:78
-  wire rd_cmd_offered;  // gen/virtq/dma_fabric.ts:191
-  wire [20:0] rd_cmd_end;  // gen/virtq/dma_fabric.ts:235
-  wire rd_cmd_fit;  // gen/virtq/dma_fabric.ts:242
-  wire rd_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] rd_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] rd_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] rd_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:258
-  wire rd_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] rd_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:258
+  reg [1:0] rd_cmd_arb_grant;  // gen/lib/arbiter.ts:117
+  reg rd_cmd_arb_index;  // gen/lib/arbiter.ts:118
+  reg [1:0] rd_cmd_arb_after;  // gen/lib/arbiter.ts:120
+  wire [1:0] rd_cmd_arb_others;  // gen/lib/arbiter.ts:122
+  wire [1:0] rd_cmd_arb_next_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] rd_cmd_arb_next_or_p1;  // gen/lib/priority.ts:57
+  wire [1:0] rd_cmd_arb_next_in;  // gen/lib/priority.ts:8
+  wire rd_cmd_arb_next_valid;  // gen/lib/priority.ts:29
+  wire rd_cmd_arb_next_index;  // gen/lib/priority.ts:36
+  wire [1:0] rd_cmd_arb_wrap_or_p1;  // gen/lib/priority.ts:57
+  wire rd_cmd_arb_wrap_valid;  // gen/lib/priority.ts:29
+  wire rd_cmd_arb_wrap_index;  // gen/lib/priority.ts:36
+  wire rd_cmd_offered;  // gen/virtq/dma_fabric.ts:195
+  wire [20:0] rd_cmd_end;  // gen/virtq/dma_fabric.ts:239
+  wire rd_cmd_fit;  // gen/virtq/dma_fabric.ts:246
+  wire rd_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] rd_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] rd_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] rd_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:262
+  wire rd_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] rd_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:262
   reg wr_cmd_valid;  // gen/virtq/dma_fabric.ts:179
   reg [63:0] wr_cmd_host;  // gen/virtq/dma_fabric.ts:180
   reg [20:0] wr_cmd_dev;  // gen/virtq/dma_fabric.ts:181
   reg [19:0] wr_cmd_len;  // gen/virtq/dma_fabric.ts:182
   reg [8:0] wr_cmd_id;  // gen/virtq/dma_fabric.ts:183
   wire wr_cmd_free;  // gen/virtq/dma_fabric.ts:184
-  reg wr_cmd_arb_locked;  // gen/lib/arbiter.ts:44
-  reg wr_cmd_arb_lock_index;  // gen/lib/arbiter.ts:45
-  reg [1:0] wr_cmd_arb_lock_grant;  // gen/lib/arbiter.ts:46
-  reg [1:0] wr_cmd_arb_mask;  // gen/lib/arbiter.ts:59
-  wire [1:0] wr_cmd_arb_after_or_p0;  // gen/lib/priority.ts:8
-  wire [1:0] wr_cmd_arb_after_or_p1;  // gen/lib/priority.ts:57
-  wire [1:0] wr_cmd_arb_after_in;  // gen/lib/priority.ts:8
-  wire wr_cmd_arb_after_valid;  // gen/lib/priority.ts:29
-  wire wr_cmd_arb_after_index;  // gen/lib/priority.ts:36
-  wire [1:0] wr_cmd_arb_all_or_p0;  // gen/lib/priority.ts:8
-  wire [1:0] wr_cmd_arb_all_or_p1;  // gen/lib/priority.ts:57
-  wire [1:0] wr_cmd_arb_all_in;  // gen/lib/priority.ts:8
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire wr_cmd_arb_all_valid;  // gen/lib/priority.ts:29
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire wr_cmd_arb_all_index;  // gen/lib/priority.ts:36
-  wire wr_cmd_arb_index;  // gen/lib/arbiter.ts:73
-  wire wr_cmd_arb_valid;  // gen/lib/arbiter.ts:74
-  wire [1:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:75
-  reg [1:0] wr_cmd_arb_lock_above;  // gen/lib/arbiter.ts:77
-  wire [1:0] wr_cmd_arb_above;  // gen/lib/arbiter.ts:78
-  wire wr_cmd_offered;  // gen/virtq/dma_fabric.ts:191
-  wire [20:0] wr_cmd_end;  // gen/virtq/dma_fabric.ts:235
-  wire wr_cmd_fit;  // gen/virtq/dma_fabric.ts:242
-  wire wr_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] wr_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] wr_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] wr_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:258
-  wire wr_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:258
-  wire [10:0] wr_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:258
-  reg rd_target;  // gen/virtq/dma_fabric.ts:356
-  reg [3:0] rd_pending;  // gen/virtq/dma_fabric.ts:357
-  reg [3:0] tx_in_path;  // gen/virtq/dma_fabric.ts:428
-  reg [1:0] irq_a;  // gen/virtq/dma_fabric.ts:432
-  reg [3:0] irq_a_ahead;  // gen/virtq/dma_fabric.ts:433
-  reg [1:0] irq_b;  // gen/virtq/dma_fabric.ts:434
-  reg [3:0] irq_b_ahead;  // gen/virtq/dma_fabric.ts:435
-  reg [1:0] irq_out_q;  // gen/virtq/dma_fabric.ts:436
-  reg _select_0;  // gen/virtq/dma_fabric.ts:269
-  reg _select_1;  // gen/virtq/dma_fabric.ts:297
-  reg _select_2;  // gen/virtq/dma_fabric.ts:269
-  reg _select_3;  // gen/virtq/dma_fabric.ts:363
-  reg _select_4;  // gen/virtq/dma_fabric.ts:370
-  reg [127:0] _select_5;  // gen/virtq/dma_fabric.ts:380
-  reg _select_6;  // gen/virtq/dma_fabric.ts:244
-  reg _select_7;  // gen/virtq/dma_fabric.ts:244
-  wire [3:0] _add_8;  // gen/virtq/dma_fabric.ts:430
-  reg [63:0] _select_9;  // gen/virtq/dma_fabric.ts:196
-  reg [18:0] _select_10;  // gen/virtq/dma_fabric.ts:205
-  reg [19:0] _select_11;  // gen/virtq/dma_fabric.ts:212
-  reg [7:0] _select_12;  // gen/virtq/dma_fabric.ts:220
-  reg [63:0] _select_13;  // gen/virtq/dma_fabric.ts:196
-  reg [18:0] _select_14;  // gen/virtq/dma_fabric.ts:205
-  reg [19:0] _select_15;  // gen/virtq/dma_fabric.ts:212
-  reg [7:0] _select_16;  // gen/virtq/dma_fabric.ts:220
+  reg [1:0] wr_cmd_arb_grant;  // gen/lib/arbiter.ts:117
+  reg wr_cmd_arb_index;  // gen/lib/arbiter.ts:118
+  reg [1:0] wr_cmd_arb_after;  // gen/lib/arbiter.ts:120
+  wire [1:0] wr_cmd_arb_others;  // gen/lib/arbiter.ts:122
+  wire [1:0] wr_cmd_arb_next_or_p0;  // gen/lib/priority.ts:8
+  wire [1:0] wr_cmd_arb_next_or_p1;  // gen/lib/priority.ts:57
+  wire [1:0] wr_cmd_arb_next_in;  // gen/lib/priority.ts:8
+  wire wr_cmd_arb_next_valid;  // gen/lib/priority.ts:29
+  wire wr_cmd_arb_next_index;  // gen/lib/priority.ts:36
+  wire [1:0] wr_cmd_arb_wrap_or_p1;  // gen/lib/priority.ts:57
+  wire wr_cmd_arb_wrap_valid;  // gen/lib/priority.ts:29
+  wire wr_cmd_arb_wrap_index;  // gen/lib/priority.ts:36
+  wire wr_cmd_offered;  // gen/virtq/dma_fabric.ts:195
+  wire [20:0] wr_cmd_end;  // gen/virtq/dma_fabric.ts:239
+  wire wr_cmd_fit;  // gen/virtq/dma_fabric.ts:246
+  wire wr_cmd_status_0_in_valid;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_0_in_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] wr_cmd_status_0_in_data;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_0_out_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] wr_cmd_status_0_out_data;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_1_in_valid;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_1_in_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] wr_cmd_status_1_in_data;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:262
+  wire wr_cmd_status_1_out_ready;  // gen/virtq/dma_fabric.ts:262
+  wire [10:0] wr_cmd_status_1_out_data;  // gen/virtq/dma_fabric.ts:262
+  reg rd_target;  // gen/virtq/dma_fabric.ts:360
+  reg [3:0] rd_pending;  // gen/virtq/dma_fabric.ts:361
+  reg [3:0] tx_in_path;  // gen/virtq/dma_fabric.ts:432
+  reg [1:0] irq_a;  // gen/virtq/dma_fabric.ts:436
+  reg [3:0] irq_a_ahead;  // gen/virtq/dma_fabric.ts:437
+  reg [1:0] irq_b;  // gen/virtq/dma_fabric.ts:438
+  reg [3:0] irq_b_ahead;  // gen/virtq/dma_fabric.ts:439
+  reg [1:0] irq_out_q;  // gen/virtq/dma_fabric.ts:440
+  reg _select_0;  // gen/virtq/dma_fabric.ts:273
+  reg _select_1;  // gen/virtq/dma_fabric.ts:301
+  reg _select_2;  // gen/virtq/dma_fabric.ts:273
+  reg _select_3;  // gen/virtq/dma_fabric.ts:367
+  reg _select_4;  // gen/virtq/dma_fabric.ts:374
+  reg [127:0] _select_5;  // gen/virtq/dma_fabric.ts:384
+  reg _select_6;  // gen/virtq/dma_fabric.ts:248
+  reg _select_7;  // gen/virtq/dma_fabric.ts:248
+  wire [3:0] _add_8;  // gen/virtq/dma_fabric.ts:434
+  reg [63:0] _select_9;  // gen/virtq/dma_fabric.ts:200
+  reg [18:0] _select_10;  // gen/virtq/dma_fabric.ts:209
+  reg [19:0] _select_11;  // gen/virtq/dma_fabric.ts:216
+  reg [7:0] _select_12;  // gen/virtq/dma_fabric.ts:224
+  reg [63:0] _select_13;  // gen/virtq/dma_fabric.ts:200
+  reg [18:0] _select_14;  // gen/virtq/dma_fabric.ts:209
+  reg [19:0] _select_15;  // gen/virtq/dma_fabric.ts:216
+  reg [7:0] _select_16;  // gen/virtq/dma_fabric.ts:224
 
   // ---- instances
   dma_read_w64_t64_d21_l20_i10_s32_to20 dma_rd (  // gen/virtq/dma_fabric.ts:166
@@ -409,7 +391,7 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
     .out_sop   (tx_arb_out_sop),
     .out_eop   (tx_arb_out_eop)
   );
-  skid_w11 rd_cmd_status_0 (  // gen/virtq/dma_fabric.ts:258
+  skid_w11 rd_cmd_status_0 (  // gen/virtq/dma_fabric.ts:262
     .clk       (clk),
     .rst       (rst),
     .in_valid  (rd_cmd_status_0_in_valid),
@@ -419,7 +401,7 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
     .out_ready (rd_cmd_status_0_out_ready),
     .out_data  (rd_cmd_status_0_out_data)
   );
-  skid_w11 rd_cmd_status_1 (  // gen/virtq/dma_fabric.ts:258
+  skid_w11 rd_cmd_status_1 (  // gen/virtq/dma_fabric.ts:262
     .clk       (clk),
     .rst       (rst),
     .in_valid  (rd_cmd_status_1_in_valid),
@@ -429,7 +411,7 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
     .out_ready (rd_cmd_status_1_out_ready),
     .out_data  (rd_cmd_status_1_out_data)
   );
-  skid_w11 wr_cmd_status_0 (  // gen/virtq/dma_fabric.ts:258
+  skid_w11 wr_cmd_status_0 (  // gen/virtq/dma_fabric.ts:262
     .clk       (clk),
     .rst       (rst),
     .in_valid  (wr_cmd_status_0_in_valid),
@@ -439,7 +421,7 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
     .out_ready (wr_cmd_status_0_out_ready),
     .out_data  (wr_cmd_status_0_out_data)
   );
-  skid_w11 wr_cmd_status_1 (  // gen/virtq/dma_fabric.ts:258
+  skid_w11 wr_cmd_status_1 (  // gen/virtq/dma_fabric.ts:262
     .clk       (clk),
     .rst       (rst),
     .in_valid  (wr_cmd_status_1_in_valid),
@@ -451,275 +433,261 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
   );
 
   // ---- combinational logic
-  always @* begin  // gen/virtq/dma_fabric.ts:269
+  always @* begin  // gen/virtq/dma_fabric.ts:273
     case (dma_rd_status_id[8])
       1'b0: _select_0 = rd_cmd_status_0_in_ready;
       1'b1: _select_0 = rd_cmd_status_1_in_ready;
       default: _select_0 = rd_cmd_status_0_in_ready;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:297
+  always @* begin  // gen/virtq/dma_fabric.ts:301
     case (dma_rd_mem_wr_addr[17] + dma_rd_mem_wr_addr[16])
       1'b0: _select_1 = c0_mem_wr_ready;
       1'b1: _select_1 = c1_mem_wr_ready;
       default: _select_1 = c0_mem_wr_ready;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:269
+  always @* begin  // gen/virtq/dma_fabric.ts:273
     case (dma_wr_status_id[8])
       1'b0: _select_2 = wr_cmd_status_0_in_ready;
       1'b1: _select_2 = wr_cmd_status_1_in_ready;
       default: _select_2 = wr_cmd_status_0_in_ready;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:363
+  always @* begin  // gen/virtq/dma_fabric.ts:367
     case (dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16])
       1'b0: _select_3 = c0_mem_rd_ready;
       1'b1: _select_3 = c1_mem_rd_ready;
       default: _select_3 = c0_mem_rd_ready;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:370
+  always @* begin  // gen/virtq/dma_fabric.ts:374
     case (rd_target)
       1'b0: _select_4 = c0_mem_rd_rvalid;
       1'b1: _select_4 = c1_mem_rd_rvalid;
       default: _select_4 = c0_mem_rd_rvalid;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:380
+  always @* begin  // gen/virtq/dma_fabric.ts:384
     case (rd_target)
       1'b0: _select_5 = c0_mem_rd_rdata;
       1'b1: _select_5 = c1_mem_rd_rdata;
       default: _select_5 = c0_mem_rd_rdata;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:244
+  always @* begin  // gen/virtq/dma_fabric.ts:248
     case (rd_cmd_dev[20])
       1'b0: _select_6 = rd_cmd_end <= 21'd4096;
       1'b1: _select_6 = rd_cmd_end <= 21'd524288;
       default: _select_6 = rd_cmd_end <= 21'd4096;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:244
+  always @* begin  // gen/virtq/dma_fabric.ts:248
     case (wr_cmd_dev[20])
       1'b0: _select_7 = wr_cmd_end <= 21'd4096;
       1'b1: _select_7 = wr_cmd_end <= 21'd524288;
       default: _select_7 = wr_cmd_end <= 21'd4096;
     endcase
   end
-  assign _add_8 = (tx_in_path + {3'd0, ((dma_rd_req_valid & dma_rd_req_ready) & dma_rd_req_eop)}) + {3'd0, ((dma_wr_req_valid & dma_wr_req_ready) & dma_wr_req_eop)};  // gen/virtq/dma_fabric.ts:430
-  always @* begin  // gen/virtq/dma_fabric.ts:196
+  assign _add_8 = (tx_in_path + {3'd0, ((dma_rd_req_valid & dma_rd_req_ready) & dma_rd_req_eop)}) + {3'd0, ((dma_wr_req_valid & dma_wr_req_ready) & dma_wr_req_eop)};  // gen/virtq/dma_fabric.ts:434
+  always @* begin  // gen/virtq/dma_fabric.ts:200
     case (rd_cmd_arb_index)
       1'b0: _select_9 = c0_rd_cmd_host_addr;
       1'b1: _select_9 = c1_rd_cmd_host_addr;
       default: _select_9 = c0_rd_cmd_host_addr;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:205
+  always @* begin  // gen/virtq/dma_fabric.ts:209
     case (rd_cmd_arb_index)
       1'b0: _select_10 = {7'd0, c0_rd_cmd_dev_addr};
       1'b1: _select_10 = c1_rd_cmd_dev_addr;
       default: _select_10 = {7'd0, c0_rd_cmd_dev_addr};
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:212
+  always @* begin  // gen/virtq/dma_fabric.ts:216
     case (rd_cmd_arb_index)
       1'b0: _select_11 = c0_rd_cmd_len;
       1'b1: _select_11 = c1_rd_cmd_len;
       default: _select_11 = c0_rd_cmd_len;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:220
+  always @* begin  // gen/virtq/dma_fabric.ts:224
     case (rd_cmd_arb_index)
       1'b0: _select_12 = c0_rd_cmd_id;
       1'b1: _select_12 = c1_rd_cmd_id;
       default: _select_12 = c0_rd_cmd_id;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:196
+  always @* begin  // gen/virtq/dma_fabric.ts:200
     case (wr_cmd_arb_index)
       1'b0: _select_13 = c0_wr_cmd_host_addr;
       1'b1: _select_13 = c1_wr_cmd_host_addr;
       default: _select_13 = c0_wr_cmd_host_addr;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:205
+  always @* begin  // gen/virtq/dma_fabric.ts:209
     case (wr_cmd_arb_index)
       1'b0: _select_14 = {7'd0, c0_wr_cmd_dev_addr};
       1'b1: _select_14 = c1_wr_cmd_dev_addr;
       default: _select_14 = {7'd0, c0_wr_cmd_dev_addr};
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:212
+  always @* begin  // gen/virtq/dma_fabric.ts:216
     case (wr_cmd_arb_index)
       1'b0: _select_15 = c0_wr_cmd_len;
       1'b1: _select_15 = c1_wr_cmd_len;
       default: _select_15 = c0_wr_cmd_len;
     endcase
   end
-  always @* begin  // gen/virtq/dma_fabric.ts:220
+  always @* begin  // gen/virtq/dma_fabric.ts:224
     case (wr_cmd_arb_index)
       1'b0: _select_16 = c0_wr_cmd_id;
       1'b1: _select_16 = c1_wr_cmd_id;
       default: _select_16 = c0_wr_cmd_id;
     endcase
   end
-  assign c0_rd_cmd_ready = rd_cmd_arb_grant[0] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:187
-  assign c0_rd_status_valid = rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:262
-  assign c0_rd_status_id = rd_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:263
-  assign c0_rd_status_error = rd_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:264
-  assign c0_wr_cmd_ready = wr_cmd_arb_grant[0] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:187
-  assign c0_wr_status_valid = wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:262
-  assign c0_wr_status_id = wr_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:263
-  assign c0_wr_status_error = wr_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:264
-  assign c0_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[17] + dma_rd_mem_wr_addr[16]) == 1'b0);  // gen/virtq/dma_fabric.ts:290
-  assign c0_mem_wr_addr = dma_rd_mem_wr_addr[8:0];  // gen/virtq/dma_fabric.ts:291
-  assign c0_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:292
-  assign c0_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:293
-  assign c0_mem_rd_valid = (dma_wr_mem_rd_valid & (((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == rd_target) | (rd_pending == 4'd0))) & ((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == 1'b0);  // gen/virtq/dma_fabric.ts:360
-  assign c0_mem_rd_addr = dma_wr_mem_rd_addr[8:0];  // gen/virtq/dma_fabric.ts:361
-  assign c1_rd_cmd_ready = rd_cmd_arb_grant[1] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:187
-  assign c1_rd_status_valid = rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:262
-  assign c1_rd_status_id = rd_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:263
-  assign c1_rd_status_error = rd_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:264
-  assign c1_wr_cmd_ready = wr_cmd_arb_grant[1] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:187
-  assign c1_wr_status_valid = wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:262
-  assign c1_wr_status_id = wr_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:263
-  assign c1_wr_status_error = wr_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:264
-  assign c1_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[17] + dma_rd_mem_wr_addr[16]) == 1'b1);  // gen/virtq/dma_fabric.ts:290
-  assign c1_mem_wr_addr = dma_rd_mem_wr_addr[15:0];  // gen/virtq/dma_fabric.ts:291
-  assign c1_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:292
-  assign c1_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:293
-  assign c1_mem_rd_valid = (dma_wr_mem_rd_valid & (((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == rd_target) | (rd_pending == 4'd0))) & ((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == 1'b1);  // gen/virtq/dma_fabric.ts:360
-  assign c1_mem_rd_addr = dma_wr_mem_rd_addr[15:0];  // gen/virtq/dma_fabric.ts:361
-  assign tx_valid = tx_arb_out_valid;  // gen/virtq/dma_fabric.ts:401
-  assign tx_hdr = tx_arb_out_hdr;  // gen/virtq/dma_fabric.ts:401
-  assign tx_data = tx_arb_out_data;  // gen/virtq/dma_fabric.ts:401
-  assign tx_keep = tx_arb_out_keep;  // gen/virtq/dma_fabric.ts:401
-  assign tx_sop = tx_arb_out_sop;  // gen/virtq/dma_fabric.ts:401
-  assign tx_eop = tx_arb_out_eop;  // gen/virtq/dma_fabric.ts:401
-  assign cpl_ready = dma_rd_cpl_ready;  // gen/virtq/dma_fabric.ts:403
-  assign irq_out = irq_out_q;  // gen/virtq/dma_fabric.ts:461
-  assign busy = (((((dma_rd_busy | dma_wr_busy) | ((rd_cmd_valid | rd_cmd_status_0_out_valid) | rd_cmd_status_1_out_valid)) | ((wr_cmd_valid | wr_cmd_status_0_out_valid) | wr_cmd_status_1_out_valid)) | (rd_pending != 4'd0)) | (tx_in_path != 4'd0)) | (|irq_a);  // gen/virtq/dma_fabric.ts:463
-  assign outstanding = dma_rd_outstanding;  // gen/virtq/dma_fabric.ts:464
-  assign ev_unexpected = dma_rd_ev_unexpected;  // gen/virtq/dma_fabric.ts:465
-  assign ev_ur = dma_rd_ev_ur;  // gen/virtq/dma_fabric.ts:466
-  assign ev_ca = dma_rd_ev_ca;  // gen/virtq/dma_fabric.ts:467
-  assign ev_poisoned = dma_rd_ev_poisoned;  // gen/virtq/dma_fabric.ts:468
-  assign ev_timeout = dma_rd_ev_timeout;  // gen/virtq/dma_fabric.ts:469
-  assign dma_rd_cmd_valid = rd_cmd_valid;  // gen/virtq/dma_fabric.ts:227
-  assign dma_rd_cmd_host_addr = rd_cmd_host;  // gen/virtq/dma_fabric.ts:228
-  assign dma_rd_cmd_dev_addr = rd_cmd_dev;  // gen/virtq/dma_fabric.ts:229
-  assign dma_rd_cmd_len = rd_cmd_fit ? rd_cmd_len : 20'd0;  // gen/virtq/dma_fabric.ts:250
-  assign dma_rd_cmd_id = {(~rd_cmd_fit), rd_cmd_id};  // gen/virtq/dma_fabric.ts:251
-  assign dma_rd_status_ready = _select_0;  // gen/virtq/dma_fabric.ts:268
-  assign dma_rd_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:415
-  assign dma_rd_max_read_req = max_read_req;  // gen/virtq/dma_fabric.ts:418
-  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/virtq/dma_fabric.ts:419
-  assign dma_rd_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:416
-  assign dma_rd_timeout = timeout;  // gen/virtq/dma_fabric.ts:420
-  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/virtq/dma_fabric.ts:394
-  assign dma_rd_cpl_valid = cpl_valid;  // gen/virtq/dma_fabric.ts:402
-  assign dma_rd_cpl_hdr = cpl_hdr;  // gen/virtq/dma_fabric.ts:404
-  assign dma_rd_cpl_data = cpl_data;  // gen/virtq/dma_fabric.ts:405
-  assign dma_rd_cpl_keep = cpl_keep;  // gen/virtq/dma_fabric.ts:406
-  assign dma_rd_cpl_sop = cpl_sop;  // gen/virtq/dma_fabric.ts:407
-  assign dma_rd_cpl_eop = cpl_eop;  // gen/virtq/dma_fabric.ts:408
-  assign dma_rd_cpl_bar = 3'd0;  // gen/virtq/dma_fabric.ts:409
-  assign dma_rd_cpl_offset = 64'd0;  // gen/virtq/dma_fabric.ts:410
-  assign dma_rd_cpl_func = 8'd0;  // gen/virtq/dma_fabric.ts:411
-  assign dma_rd_cpl_error = cpl_hdr[110] ? 4'd1 : 4'd0;  // gen/virtq/dma_fabric.ts:412
-  assign dma_rd_mem_wr_ready = _select_1;  // gen/virtq/dma_fabric.ts:296
-  assign dma_wr_cmd_valid = wr_cmd_valid;  // gen/virtq/dma_fabric.ts:227
-  assign dma_wr_cmd_host_addr = wr_cmd_host;  // gen/virtq/dma_fabric.ts:228
-  assign dma_wr_cmd_dev_addr = wr_cmd_dev;  // gen/virtq/dma_fabric.ts:229
-  assign dma_wr_cmd_len = wr_cmd_fit ? wr_cmd_len : 20'd0;  // gen/virtq/dma_fabric.ts:250
-  assign dma_wr_cmd_id = {(~wr_cmd_fit), wr_cmd_id};  // gen/virtq/dma_fabric.ts:251
-  assign dma_wr_status_ready = _select_2;  // gen/virtq/dma_fabric.ts:268
-  assign dma_wr_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:415
-  assign dma_wr_max_payload = max_payload;  // gen/virtq/dma_fabric.ts:421
-  assign dma_wr_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:416
-  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/virtq/dma_fabric.ts:400
-  assign dma_wr_mem_rd_ready = (((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == rd_target) | (rd_pending == 4'd0)) & _select_3;  // gen/virtq/dma_fabric.ts:368
-  assign dma_wr_mem_rd_rvalid = _select_4;  // gen/virtq/dma_fabric.ts:378
-  assign dma_wr_mem_rd_rdata = _select_5;  // gen/virtq/dma_fabric.ts:379
-  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:393
-  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:395
-  assign tx_arb_in0_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:396
-  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:397
-  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:398
-  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:399
-  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/virtq/dma_fabric.ts:400
-  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/virtq/dma_fabric.ts:400
-  assign tx_arb_in1_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:400
-  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/virtq/dma_fabric.ts:400
-  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/virtq/dma_fabric.ts:400
-  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:400
-  assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:401
+  assign c0_rd_cmd_ready = rd_cmd_arb_grant[0] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:192
+  assign c0_rd_status_valid = rd_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:266
+  assign c0_rd_status_id = rd_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:267
+  assign c0_rd_status_error = rd_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:268
+  assign c0_wr_cmd_ready = wr_cmd_arb_grant[0] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:192
+  assign c0_wr_status_valid = wr_cmd_status_0_out_valid;  // gen/virtq/dma_fabric.ts:266
+  assign c0_wr_status_id = wr_cmd_status_0_out_data[10:3];  // gen/virtq/dma_fabric.ts:267
+  assign c0_wr_status_error = wr_cmd_status_0_out_data[2:0];  // gen/virtq/dma_fabric.ts:268
+  assign c0_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[17] + dma_rd_mem_wr_addr[16]) == 1'b0);  // gen/virtq/dma_fabric.ts:294
+  assign c0_mem_wr_addr = dma_rd_mem_wr_addr[8:0];  // gen/virtq/dma_fabric.ts:295
+  assign c0_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:296
+  assign c0_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:297
+  assign c0_mem_rd_valid = (dma_wr_mem_rd_valid & (((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == rd_target) | (rd_pending == 4'd0))) & ((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == 1'b0);  // gen/virtq/dma_fabric.ts:364
+  assign c0_mem_rd_addr = dma_wr_mem_rd_addr[8:0];  // gen/virtq/dma_fabric.ts:365
+  assign c1_rd_cmd_ready = rd_cmd_arb_grant[1] & rd_cmd_free;  // gen/virtq/dma_fabric.ts:192
+  assign c1_rd_status_valid = rd_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:266
+  assign c1_rd_status_id = rd_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:267
+  assign c1_rd_status_error = rd_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:268
+  assign c1_wr_cmd_ready = wr_cmd_arb_grant[1] & wr_cmd_free;  // gen/virtq/dma_fabric.ts:192
+  assign c1_wr_status_valid = wr_cmd_status_1_out_valid;  // gen/virtq/dma_fabric.ts:266
+  assign c1_wr_status_id = wr_cmd_status_1_out_data[10:3];  // gen/virtq/dma_fabric.ts:267
+  assign c1_wr_status_error = wr_cmd_status_1_out_data[2:0];  // gen/virtq/dma_fabric.ts:268
+  assign c1_mem_wr_valid = dma_rd_mem_wr_valid & ((dma_rd_mem_wr_addr[17] + dma_rd_mem_wr_addr[16]) == 1'b1);  // gen/virtq/dma_fabric.ts:294
+  assign c1_mem_wr_addr = dma_rd_mem_wr_addr[15:0];  // gen/virtq/dma_fabric.ts:295
+  assign c1_mem_wr_data = dma_rd_mem_wr_data;  // gen/virtq/dma_fabric.ts:296
+  assign c1_mem_wr_be = dma_rd_mem_wr_be;  // gen/virtq/dma_fabric.ts:297
+  assign c1_mem_rd_valid = (dma_wr_mem_rd_valid & (((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == rd_target) | (rd_pending == 4'd0))) & ((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == 1'b1);  // gen/virtq/dma_fabric.ts:364
+  assign c1_mem_rd_addr = dma_wr_mem_rd_addr[15:0];  // gen/virtq/dma_fabric.ts:365
+  assign tx_valid = tx_arb_out_valid;  // gen/virtq/dma_fabric.ts:405
+  assign tx_hdr = tx_arb_out_hdr;  // gen/virtq/dma_fabric.ts:405
+  assign tx_data = tx_arb_out_data;  // gen/virtq/dma_fabric.ts:405
+  assign tx_keep = tx_arb_out_keep;  // gen/virtq/dma_fabric.ts:405
+  assign tx_sop = tx_arb_out_sop;  // gen/virtq/dma_fabric.ts:405
+  assign tx_eop = tx_arb_out_eop;  // gen/virtq/dma_fabric.ts:405
+  assign cpl_ready = dma_rd_cpl_ready;  // gen/virtq/dma_fabric.ts:407
+  assign irq_out = irq_out_q;  // gen/virtq/dma_fabric.ts:465
+  assign busy = (((((dma_rd_busy | dma_wr_busy) | ((rd_cmd_valid | rd_cmd_status_0_out_valid) | rd_cmd_status_1_out_valid)) | ((wr_cmd_valid | wr_cmd_status_0_out_valid) | wr_cmd_status_1_out_valid)) | (rd_pending != 4'd0)) | (tx_in_path != 4'd0)) | (|irq_a);  // gen/virtq/dma_fabric.ts:467
+  assign outstanding = dma_rd_outstanding;  // gen/virtq/dma_fabric.ts:468
+  assign ev_unexpected = dma_rd_ev_unexpected;  // gen/virtq/dma_fabric.ts:469
+  assign ev_ur = dma_rd_ev_ur;  // gen/virtq/dma_fabric.ts:470
+  assign ev_ca = dma_rd_ev_ca;  // gen/virtq/dma_fabric.ts:471
+  assign ev_poisoned = dma_rd_ev_poisoned;  // gen/virtq/dma_fabric.ts:472
+  assign ev_timeout = dma_rd_ev_timeout;  // gen/virtq/dma_fabric.ts:473
+  assign dma_rd_cmd_valid = rd_cmd_valid;  // gen/virtq/dma_fabric.ts:231
+  assign dma_rd_cmd_host_addr = rd_cmd_host;  // gen/virtq/dma_fabric.ts:232
+  assign dma_rd_cmd_dev_addr = rd_cmd_dev;  // gen/virtq/dma_fabric.ts:233
+  assign dma_rd_cmd_len = rd_cmd_fit ? rd_cmd_len : 20'd0;  // gen/virtq/dma_fabric.ts:254
+  assign dma_rd_cmd_id = {(~rd_cmd_fit), rd_cmd_id};  // gen/virtq/dma_fabric.ts:255
+  assign dma_rd_status_ready = _select_0;  // gen/virtq/dma_fabric.ts:272
+  assign dma_rd_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:419
+  assign dma_rd_max_read_req = max_read_req;  // gen/virtq/dma_fabric.ts:422
+  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/virtq/dma_fabric.ts:423
+  assign dma_rd_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:420
+  assign dma_rd_timeout = timeout;  // gen/virtq/dma_fabric.ts:424
+  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/virtq/dma_fabric.ts:398
+  assign dma_rd_cpl_valid = cpl_valid;  // gen/virtq/dma_fabric.ts:406
+  assign dma_rd_cpl_hdr = cpl_hdr;  // gen/virtq/dma_fabric.ts:408
+  assign dma_rd_cpl_data = cpl_data;  // gen/virtq/dma_fabric.ts:409
+  assign dma_rd_cpl_keep = cpl_keep;  // gen/virtq/dma_fabric.ts:410
+  assign dma_rd_cpl_sop = cpl_sop;  // gen/virtq/dma_fabric.ts:411
+  assign dma_rd_cpl_eop = cpl_eop;  // gen/virtq/dma_fabric.ts:412
+  assign dma_rd_cpl_bar = 3'd0;  // gen/virtq/dma_fabric.ts:413
+  assign dma_rd_cpl_offset = 64'd0;  // gen/virtq/dma_fabric.ts:414
+  assign dma_rd_cpl_func = 8'd0;  // gen/virtq/dma_fabric.ts:415
+  assign dma_rd_cpl_error = cpl_hdr[110] ? 4'd1 : 4'd0;  // gen/virtq/dma_fabric.ts:416
+  assign dma_rd_mem_wr_ready = _select_1;  // gen/virtq/dma_fabric.ts:300
+  assign dma_wr_cmd_valid = wr_cmd_valid;  // gen/virtq/dma_fabric.ts:231
+  assign dma_wr_cmd_host_addr = wr_cmd_host;  // gen/virtq/dma_fabric.ts:232
+  assign dma_wr_cmd_dev_addr = wr_cmd_dev;  // gen/virtq/dma_fabric.ts:233
+  assign dma_wr_cmd_len = wr_cmd_fit ? wr_cmd_len : 20'd0;  // gen/virtq/dma_fabric.ts:254
+  assign dma_wr_cmd_id = {(~wr_cmd_fit), wr_cmd_id};  // gen/virtq/dma_fabric.ts:255
+  assign dma_wr_status_ready = _select_2;  // gen/virtq/dma_fabric.ts:272
+  assign dma_wr_bus_master = bus_master;  // gen/virtq/dma_fabric.ts:419
+  assign dma_wr_max_payload = max_payload;  // gen/virtq/dma_fabric.ts:425
+  assign dma_wr_requester_id = requester_id;  // gen/virtq/dma_fabric.ts:420
+  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/virtq/dma_fabric.ts:404
+  assign dma_wr_mem_rd_ready = (((dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16]) == rd_target) | (rd_pending == 4'd0)) & _select_3;  // gen/virtq/dma_fabric.ts:372
+  assign dma_wr_mem_rd_rvalid = _select_4;  // gen/virtq/dma_fabric.ts:382
+  assign dma_wr_mem_rd_rdata = _select_5;  // gen/virtq/dma_fabric.ts:383
+  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/virtq/dma_fabric.ts:397
+  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/virtq/dma_fabric.ts:399
+  assign tx_arb_in0_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:400
+  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/virtq/dma_fabric.ts:401
+  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/virtq/dma_fabric.ts:402
+  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/virtq/dma_fabric.ts:403
+  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/virtq/dma_fabric.ts:404
+  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/virtq/dma_fabric.ts:404
+  assign tx_arb_in1_data = dma_wr_req_data;  // gen/virtq/dma_fabric.ts:404
+  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/virtq/dma_fabric.ts:404
+  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/virtq/dma_fabric.ts:404
+  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/virtq/dma_fabric.ts:404
+  assign tx_arb_out_ready = tx_ready;  // gen/virtq/dma_fabric.ts:405
   assign rd_cmd_free = (~rd_cmd_valid) | dma_rd_cmd_ready;  // gen/virtq/dma_fabric.ts:184
-  assign rd_cmd_arb_after_or_p0 = {c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask;  // gen/lib/priority.ts:8
-  assign rd_cmd_arb_after_or_p1 = {(rd_cmd_arb_after_or_p0[1] | rd_cmd_arb_after_or_p0[0]), rd_cmd_arb_after_or_p0[0]};  // gen/lib/priority.ts:57
-  assign rd_cmd_arb_after_in = {c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask;  // gen/lib/priority.ts:8
-  assign rd_cmd_arb_after_valid = rd_cmd_arb_after_in[0] | rd_cmd_arb_after_in[1];  // gen/lib/priority.ts:29
-  assign rd_cmd_arb_after_index = ~rd_cmd_arb_after_in[0];  // gen/lib/priority.ts:36
-  assign rd_cmd_arb_all_or_p0 = {c1_rd_cmd_valid, c0_rd_cmd_valid};  // gen/lib/priority.ts:8
-  assign rd_cmd_arb_all_or_p1 = {(rd_cmd_arb_all_or_p0[1] | rd_cmd_arb_all_or_p0[0]), rd_cmd_arb_all_or_p0[0]};  // gen/lib/priority.ts:57
-  assign rd_cmd_arb_all_in = {c1_rd_cmd_valid, c0_rd_cmd_valid};  // gen/lib/priority.ts:8
-  assign rd_cmd_arb_all_valid = rd_cmd_arb_all_in[0] | rd_cmd_arb_all_in[1];  // gen/lib/priority.ts:29
-  assign rd_cmd_arb_all_index = ~rd_cmd_arb_all_in[0];  // gen/lib/priority.ts:36
-  assign rd_cmd_arb_index = rd_cmd_arb_locked ? rd_cmd_arb_lock_index : (rd_cmd_arb_after_valid ? rd_cmd_arb_after_index : rd_cmd_arb_all_index);  // gen/lib/arbiter.ts:73
-  assign rd_cmd_arb_valid = rd_cmd_arb_locked | (|{c1_rd_cmd_valid, c0_rd_cmd_valid});  // gen/lib/arbiter.ts:74
-  assign rd_cmd_arb_grant = rd_cmd_arb_locked ? rd_cmd_arb_lock_grant : (rd_cmd_arb_after_valid ? (({c1_rd_cmd_valid, c0_rd_cmd_valid} & rd_cmd_arb_mask) & (~(rd_cmd_arb_after_or_p1 << 1))) : ({c1_rd_cmd_valid, c0_rd_cmd_valid} & (~(rd_cmd_arb_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
-  assign rd_cmd_arb_above = rd_cmd_arb_locked ? rd_cmd_arb_lock_above : (rd_cmd_arb_after_valid ? (rd_cmd_arb_after_or_p1 << 1) : (rd_cmd_arb_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign rd_cmd_offered = (rd_cmd_arb_grant & {c1_rd_cmd_valid, c0_rd_cmd_valid}) != 2'd0;  // gen/virtq/dma_fabric.ts:191
-  assign rd_cmd_end = {2'd0, rd_cmd_dev[18:0]} + {1'b0, rd_cmd_len};  // gen/virtq/dma_fabric.ts:235
-  assign rd_cmd_fit = _select_6;  // gen/virtq/dma_fabric.ts:242
-  assign rd_cmd_status_0_in_valid = dma_rd_status_valid & (dma_rd_status_id[8] == 1'b0);  // gen/virtq/dma_fabric.ts:259
-  assign rd_cmd_status_0_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[9] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:260
-  assign rd_cmd_status_0_out_ready = c0_rd_status_ready;  // gen/virtq/dma_fabric.ts:265
-  assign rd_cmd_status_1_in_valid = dma_rd_status_valid & (dma_rd_status_id[8] == 1'b1);  // gen/virtq/dma_fabric.ts:259
-  assign rd_cmd_status_1_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[9] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:260
-  assign rd_cmd_status_1_out_ready = c1_rd_status_ready;  // gen/virtq/dma_fabric.ts:265
+  assign rd_cmd_arb_others = {c1_rd_cmd_valid, c0_rd_cmd_valid} & (~rd_cmd_arb_grant);  // gen/lib/arbiter.ts:122
+  assign rd_cmd_arb_next_or_p0 = rd_cmd_arb_others & rd_cmd_arb_after;  // gen/lib/priority.ts:8
+  assign rd_cmd_arb_next_or_p1 = {(rd_cmd_arb_next_or_p0[1] | rd_cmd_arb_next_or_p0[0]), rd_cmd_arb_next_or_p0[0]};  // gen/lib/priority.ts:57
+  assign rd_cmd_arb_next_in = rd_cmd_arb_others & rd_cmd_arb_after;  // gen/lib/priority.ts:8
+  assign rd_cmd_arb_next_valid = rd_cmd_arb_next_in[0] | rd_cmd_arb_next_in[1];  // gen/lib/priority.ts:29
+  assign rd_cmd_arb_next_index = ~rd_cmd_arb_next_in[0];  // gen/lib/priority.ts:36
+  assign rd_cmd_arb_wrap_or_p1 = {(rd_cmd_arb_others[1] | rd_cmd_arb_others[0]), rd_cmd_arb_others[0]};  // gen/lib/priority.ts:57
+  assign rd_cmd_arb_wrap_valid = rd_cmd_arb_others[0] | rd_cmd_arb_others[1];  // gen/lib/priority.ts:29
+  assign rd_cmd_arb_wrap_index = ~rd_cmd_arb_others[0];  // gen/lib/priority.ts:36
+  assign rd_cmd_offered = (rd_cmd_arb_grant & {c1_rd_cmd_valid, c0_rd_cmd_valid}) != 2'd0;  // gen/virtq/dma_fabric.ts:195
+  assign rd_cmd_end = {2'd0, rd_cmd_dev[18:0]} + {1'b0, rd_cmd_len};  // gen/virtq/dma_fabric.ts:239
+  assign rd_cmd_fit = _select_6;  // gen/virtq/dma_fabric.ts:246
+  assign rd_cmd_status_0_in_valid = dma_rd_status_valid & (dma_rd_status_id[8] == 1'b0);  // gen/virtq/dma_fabric.ts:263
+  assign rd_cmd_status_0_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[9] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:264
+  assign rd_cmd_status_0_out_ready = c0_rd_status_ready;  // gen/virtq/dma_fabric.ts:269
+  assign rd_cmd_status_1_in_valid = dma_rd_status_valid & (dma_rd_status_id[8] == 1'b1);  // gen/virtq/dma_fabric.ts:263
+  assign rd_cmd_status_1_in_data = {dma_rd_status_id[7:0], (dma_rd_status_id[9] ? 3'd6 : dma_rd_status_error)};  // gen/virtq/dma_fabric.ts:264
+  assign rd_cmd_status_1_out_ready = c1_rd_status_ready;  // gen/virtq/dma_fabric.ts:269
   assign wr_cmd_free = (~wr_cmd_valid) | dma_wr_cmd_ready;  // gen/virtq/dma_fabric.ts:184
-  assign wr_cmd_arb_after_or_p0 = {c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask;  // gen/lib/priority.ts:8
-  assign wr_cmd_arb_after_or_p1 = {(wr_cmd_arb_after_or_p0[1] | wr_cmd_arb_after_or_p0[0]), wr_cmd_arb_after_or_p0[0]};  // gen/lib/priority.ts:57
-  assign wr_cmd_arb_after_in = {c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask;  // gen/lib/priority.ts:8
-  assign wr_cmd_arb_after_valid = wr_cmd_arb_after_in[0] | wr_cmd_arb_after_in[1];  // gen/lib/priority.ts:29
-  assign wr_cmd_arb_after_index = ~wr_cmd_arb_after_in[0];  // gen/lib/priority.ts:36
-  assign wr_cmd_arb_all_or_p0 = {c1_wr_cmd_valid, c0_wr_cmd_valid};  // gen/lib/priority.ts:8
-  assign wr_cmd_arb_all_or_p1 = {(wr_cmd_arb_all_or_p0[1] | wr_cmd_arb_all_or_p0[0]), wr_cmd_arb_all_or_p0[0]};  // gen/lib/priority.ts:57
-  assign wr_cmd_arb_all_in = {c1_wr_cmd_valid, c0_wr_cmd_valid};  // gen/lib/priority.ts:8
-  assign wr_cmd_arb_all_valid = wr_cmd_arb_all_in[0] | wr_cmd_arb_all_in[1];  // gen/lib/priority.ts:29
-  assign wr_cmd_arb_all_index = ~wr_cmd_arb_all_in[0];  // gen/lib/priority.ts:36
-  assign wr_cmd_arb_index = wr_cmd_arb_locked ? wr_cmd_arb_lock_index : (wr_cmd_arb_after_valid ? wr_cmd_arb_after_index : wr_cmd_arb_all_index);  // gen/lib/arbiter.ts:73
-  assign wr_cmd_arb_valid = wr_cmd_arb_locked | (|{c1_wr_cmd_valid, c0_wr_cmd_valid});  // gen/lib/arbiter.ts:74
-  assign wr_cmd_arb_grant = wr_cmd_arb_locked ? wr_cmd_arb_lock_grant : (wr_cmd_arb_after_valid ? (({c1_wr_cmd_valid, c0_wr_cmd_valid} & wr_cmd_arb_mask) & (~(wr_cmd_arb_after_or_p1 << 1))) : ({c1_wr_cmd_valid, c0_wr_cmd_valid} & (~(wr_cmd_arb_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
-  assign wr_cmd_arb_above = wr_cmd_arb_locked ? wr_cmd_arb_lock_above : (wr_cmd_arb_after_valid ? (wr_cmd_arb_after_or_p1 << 1) : (wr_cmd_arb_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign wr_cmd_offered = (wr_cmd_arb_grant & {c1_wr_cmd_valid, c0_wr_cmd_valid}) != 2'd0;  // gen/virtq/dma_fabric.ts:191
-  assign wr_cmd_end = {2'd0, wr_cmd_dev[18:0]} + {1'b0, wr_cmd_len};  // gen/virtq/dma_fabric.ts:235
-  assign wr_cmd_fit = _select_7;  // gen/virtq/dma_fabric.ts:242
-  assign wr_cmd_status_0_in_valid = dma_wr_status_valid & (dma_wr_status_id[8] == 1'b0);  // gen/virtq/dma_fabric.ts:259
-  assign wr_cmd_status_0_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[9] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:260
-  assign wr_cmd_status_0_out_ready = c0_wr_status_ready;  // gen/virtq/dma_fabric.ts:265
-  assign wr_cmd_status_1_in_valid = dma_wr_status_valid & (dma_wr_status_id[8] == 1'b1);  // gen/virtq/dma_fabric.ts:259
-  assign wr_cmd_status_1_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[9] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:260
-  assign wr_cmd_status_1_out_ready = c1_wr_status_ready;  // gen/virtq/dma_fabric.ts:265
+  assign wr_cmd_arb_others = {c1_wr_cmd_valid, c0_wr_cmd_valid} & (~wr_cmd_arb_grant);  // gen/lib/arbiter.ts:122
+  assign wr_cmd_arb_next_or_p0 = wr_cmd_arb_others & wr_cmd_arb_after;  // gen/lib/priority.ts:8
+  assign wr_cmd_arb_next_or_p1 = {(wr_cmd_arb_next_or_p0[1] | wr_cmd_arb_next_or_p0[0]), wr_cmd_arb_next_or_p0[0]};  // gen/lib/priority.ts:57
+  assign wr_cmd_arb_next_in = wr_cmd_arb_others & wr_cmd_arb_after;  // gen/lib/priority.ts:8
+  assign wr_cmd_arb_next_valid = wr_cmd_arb_next_in[0] | wr_cmd_arb_next_in[1];  // gen/lib/priority.ts:29
+  assign wr_cmd_arb_next_index = ~wr_cmd_arb_next_in[0];  // gen/lib/priority.ts:36
+  assign wr_cmd_arb_wrap_or_p1 = {(wr_cmd_arb_others[1] | wr_cmd_arb_others[0]), wr_cmd_arb_others[0]};  // gen/lib/priority.ts:57
+  assign wr_cmd_arb_wrap_valid = wr_cmd_arb_others[0] | wr_cmd_arb_others[1];  // gen/lib/priority.ts:29
+  assign wr_cmd_arb_wrap_index = ~wr_cmd_arb_others[0];  // gen/lib/priority.ts:36
+  assign wr_cmd_offered = (wr_cmd_arb_grant & {c1_wr_cmd_valid, c0_wr_cmd_valid}) != 2'd0;  // gen/virtq/dma_fabric.ts:195
+  assign wr_cmd_end = {2'd0, wr_cmd_dev[18:0]} + {1'b0, wr_cmd_len};  // gen/virtq/dma_fabric.ts:239
+  assign wr_cmd_fit = _select_7;  // gen/virtq/dma_fabric.ts:246
+  assign wr_cmd_status_0_in_valid = dma_wr_status_valid & (dma_wr_status_id[8] == 1'b0);  // gen/virtq/dma_fabric.ts:263
+  assign wr_cmd_status_0_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[9] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:264
+  assign wr_cmd_status_0_out_ready = c0_wr_status_ready;  // gen/virtq/dma_fabric.ts:269
+  assign wr_cmd_status_1_in_valid = dma_wr_status_valid & (dma_wr_status_id[8] == 1'b1);  // gen/virtq/dma_fabric.ts:263
+  assign wr_cmd_status_1_in_data = {dma_wr_status_id[7:0], (dma_wr_status_id[9] ? 3'd6 : dma_wr_status_error)};  // gen/virtq/dma_fabric.ts:264
+  assign wr_cmd_status_1_out_ready = c1_wr_status_ready;  // gen/virtq/dma_fabric.ts:269
 
   // ---- registers
   always @(posedge clk) begin
     if (rst) begin
       rd_cmd_valid <= 1'b0;
-      rd_cmd_arb_locked <= 1'b0;
-      rd_cmd_arb_lock_index <= 1'b0;
-      rd_cmd_arb_lock_grant <= 2'd0;
-      rd_cmd_arb_mask <= 2'd0;
-      rd_cmd_arb_lock_above <= 2'd0;
+      rd_cmd_arb_grant <= 2'd0;
+      rd_cmd_arb_index <= 1'b0;
+      rd_cmd_arb_after <= 2'd0;
       wr_cmd_valid <= 1'b0;
-      wr_cmd_arb_locked <= 1'b0;
-      wr_cmd_arb_lock_index <= 1'b0;
-      wr_cmd_arb_lock_grant <= 2'd0;
-      wr_cmd_arb_mask <= 2'd0;
-      wr_cmd_arb_lock_above <= 2'd0;
+      wr_cmd_arb_grant <= 2'd0;
+      wr_cmd_arb_index <= 1'b0;
+      wr_cmd_arb_after <= 2'd0;
       rd_target <= 1'b0;
       rd_pending <= 4'd0;
       tx_in_path <= 4'd0;
@@ -729,72 +697,60 @@ module dma_fabric_w64_r12_19_l20_i8_t64_s32_to20_mps5_ra8_q2 (
       irq_b_ahead <= 4'd0;
       irq_out_q <= 2'd0;
     end else begin
-      if (rd_cmd_arb_valid) begin  // gen/lib/arbiter.ts:79
-        if (rd_cmd_free) begin  // gen/lib/arbiter.ts:80
-          rd_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
-          rd_cmd_arb_mask <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:83
+      if ((~(((rd_cmd_arb_grant & {c1_rd_cmd_valid, c0_rd_cmd_valid}) != 2'd0) & (~rd_cmd_free))) & rd_cmd_arb_wrap_valid) begin  // gen/lib/arbiter.ts:130
+        rd_cmd_arb_grant <= rd_cmd_arb_next_valid ? ((rd_cmd_arb_others & rd_cmd_arb_after) & (~(rd_cmd_arb_next_or_p1 << 1))) : (rd_cmd_arb_others & (~(rd_cmd_arb_wrap_or_p1 << 1)));  // gen/lib/arbiter.ts:131
+        rd_cmd_arb_index <= rd_cmd_arb_next_valid ? rd_cmd_arb_next_index : rd_cmd_arb_wrap_index;  // gen/lib/arbiter.ts:132
+        rd_cmd_arb_after <= rd_cmd_arb_next_valid ? (rd_cmd_arb_next_or_p1 << 1) : (rd_cmd_arb_wrap_or_p1 << 1);  // gen/lib/arbiter.ts:133
+      end
+      if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:197
+        rd_cmd_valid <= rd_cmd_offered;  // gen/virtq/dma_fabric.ts:198
+      end
+      if ((~(((wr_cmd_arb_grant & {c1_wr_cmd_valid, c0_wr_cmd_valid}) != 2'd0) & (~wr_cmd_free))) & wr_cmd_arb_wrap_valid) begin  // gen/lib/arbiter.ts:130
+        wr_cmd_arb_grant <= wr_cmd_arb_next_valid ? ((wr_cmd_arb_others & wr_cmd_arb_after) & (~(wr_cmd_arb_next_or_p1 << 1))) : (wr_cmd_arb_others & (~(wr_cmd_arb_wrap_or_p1 << 1)));  // gen/lib/arbiter.ts:131
+        wr_cmd_arb_index <= wr_cmd_arb_next_valid ? wr_cmd_arb_next_index : wr_cmd_arb_wrap_index;  // gen/lib/arbiter.ts:132
+        wr_cmd_arb_after <= wr_cmd_arb_next_valid ? (wr_cmd_arb_next_or_p1 << 1) : (wr_cmd_arb_wrap_or_p1 << 1);  // gen/lib/arbiter.ts:133
+      end
+      if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:197
+        wr_cmd_valid <= wr_cmd_offered;  // gen/virtq/dma_fabric.ts:198
+      end
+      if (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready) begin  // gen/virtq/dma_fabric.ts:379
+        rd_target <= dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16];  // gen/virtq/dma_fabric.ts:379
+      end
+      rd_pending <= (rd_pending + {3'd0, (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready)}) - {3'd0, _select_4};  // gen/virtq/dma_fabric.ts:381
+      tx_in_path <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:435
+      irq_out_q <= ((|irq_a) & (irq_a_ahead == 4'd0)) ? irq_a : 2'd0;  // gen/virtq/dma_fabric.ts:444
+      if (~(|irq_a)) begin  // gen/virtq/dma_fabric.ts:445
+        irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:446
+        irq_a_ahead <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:447
+      end else if ((|irq_a) & (irq_a_ahead == 4'd0)) begin  // gen/virtq/dma_fabric.ts:449
+        if (|irq_b) begin  // gen/virtq/dma_fabric.ts:450
+          irq_a <= irq_b;  // gen/virtq/dma_fabric.ts:451
+          irq_a_ahead <= ((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead;  // gen/virtq/dma_fabric.ts:452
+          irq_b <= irq_in;  // gen/virtq/dma_fabric.ts:453
+          irq_b_ahead <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:454
         end else begin
-          rd_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
-          rd_cmd_arb_lock_index <= rd_cmd_arb_index;  // gen/lib/arbiter.ts:86
-          rd_cmd_arb_lock_grant <= rd_cmd_arb_grant;  // gen/lib/arbiter.ts:87
-          rd_cmd_arb_lock_above <= rd_cmd_arb_above;  // gen/lib/arbiter.ts:88
-        end
-      end
-      if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:193
-        rd_cmd_valid <= rd_cmd_offered;  // gen/virtq/dma_fabric.ts:194
-      end
-      if (wr_cmd_arb_valid) begin  // gen/lib/arbiter.ts:79
-        if (wr_cmd_free) begin  // gen/lib/arbiter.ts:80
-          wr_cmd_arb_locked <= 1'b0;  // gen/lib/arbiter.ts:81
-          wr_cmd_arb_mask <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:83
-        end else begin
-          wr_cmd_arb_locked <= 1'b1;  // gen/lib/arbiter.ts:85
-          wr_cmd_arb_lock_index <= wr_cmd_arb_index;  // gen/lib/arbiter.ts:86
-          wr_cmd_arb_lock_grant <= wr_cmd_arb_grant;  // gen/lib/arbiter.ts:87
-          wr_cmd_arb_lock_above <= wr_cmd_arb_above;  // gen/lib/arbiter.ts:88
-        end
-      end
-      if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:193
-        wr_cmd_valid <= wr_cmd_offered;  // gen/virtq/dma_fabric.ts:194
-      end
-      if (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready) begin  // gen/virtq/dma_fabric.ts:375
-        rd_target <= dma_wr_mem_rd_addr[17] + dma_wr_mem_rd_addr[16];  // gen/virtq/dma_fabric.ts:375
-      end
-      rd_pending <= (rd_pending + {3'd0, (dma_wr_mem_rd_valid & dma_wr_mem_rd_ready)}) - {3'd0, _select_4};  // gen/virtq/dma_fabric.ts:377
-      tx_in_path <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:431
-      irq_out_q <= ((|irq_a) & (irq_a_ahead == 4'd0)) ? irq_a : 2'd0;  // gen/virtq/dma_fabric.ts:440
-      if (~(|irq_a)) begin  // gen/virtq/dma_fabric.ts:441
-        irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:442
-        irq_a_ahead <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:443
-      end else if ((|irq_a) & (irq_a_ahead == 4'd0)) begin  // gen/virtq/dma_fabric.ts:445
-        if (|irq_b) begin  // gen/virtq/dma_fabric.ts:446
-          irq_a <= irq_b;  // gen/virtq/dma_fabric.ts:447
-          irq_a_ahead <= ((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead;  // gen/virtq/dma_fabric.ts:448
-          irq_b <= irq_in;  // gen/virtq/dma_fabric.ts:449
-          irq_b_ahead <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:450
-        end else begin
-          irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:452
-          irq_a_ahead <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:453
+          irq_a <= irq_in;  // gen/virtq/dma_fabric.ts:456
+          irq_a_ahead <= _add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)};  // gen/virtq/dma_fabric.ts:457
         end
       end else begin
-        irq_a_ahead <= ((irq_a_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_a_ahead - 4'd1) : irq_a_ahead;  // gen/virtq/dma_fabric.ts:457
-        irq_b <= irq_b | irq_in;  // gen/virtq/dma_fabric.ts:458
-        irq_b_ahead <= (|irq_in) ? (_add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)}) : (((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead);  // gen/virtq/dma_fabric.ts:459
+        irq_a_ahead <= ((irq_a_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_a_ahead - 4'd1) : irq_a_ahead;  // gen/virtq/dma_fabric.ts:461
+        irq_b <= irq_b | irq_in;  // gen/virtq/dma_fabric.ts:462
+        irq_b_ahead <= (|irq_in) ? (_add_8 - {3'd0, ((tx_valid & tx_ready) & tx_eop)}) : (((irq_b_ahead != 4'd0) & ((tx_valid & tx_ready) & tx_eop)) ? (irq_b_ahead - 4'd1) : irq_b_ahead);  // gen/virtq/dma_fabric.ts:463
       end
     end
   end
   always @(posedge clk) begin
-    if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:193
-      rd_cmd_host <= _select_9;  // gen/virtq/dma_fabric.ts:195
-      rd_cmd_dev <= {rd_cmd_arb_index, 1'b0, _select_10};  // gen/virtq/dma_fabric.ts:201
-      rd_cmd_len <= _select_11;  // gen/virtq/dma_fabric.ts:211
-      rd_cmd_id <= {rd_cmd_arb_index, _select_12};  // gen/virtq/dma_fabric.ts:217
+    if (rd_cmd_free) begin  // gen/virtq/dma_fabric.ts:197
+      rd_cmd_host <= _select_9;  // gen/virtq/dma_fabric.ts:199
+      rd_cmd_dev <= {rd_cmd_arb_index, 1'b0, _select_10};  // gen/virtq/dma_fabric.ts:205
+      rd_cmd_len <= _select_11;  // gen/virtq/dma_fabric.ts:215
+      rd_cmd_id <= {rd_cmd_arb_index, _select_12};  // gen/virtq/dma_fabric.ts:221
     end
-    if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:193
-      wr_cmd_host <= _select_13;  // gen/virtq/dma_fabric.ts:195
-      wr_cmd_dev <= {wr_cmd_arb_index, 1'b0, _select_14};  // gen/virtq/dma_fabric.ts:201
-      wr_cmd_len <= _select_15;  // gen/virtq/dma_fabric.ts:211
-      wr_cmd_id <= {wr_cmd_arb_index, _select_16};  // gen/virtq/dma_fabric.ts:217
+    if (wr_cmd_free) begin  // gen/virtq/dma_fabric.ts:197
+      wr_cmd_host <= _select_13;  // gen/virtq/dma_fabric.ts:199
+      wr_cmd_dev <= {wr_cmd_arb_index, 1'b0, _select_14};  // gen/virtq/dma_fabric.ts:205
+      wr_cmd_len <= _select_15;  // gen/virtq/dma_fabric.ts:215
+      wr_cmd_id <= {wr_cmd_arb_index, _select_16};  // gen/virtq/dma_fabric.ts:221
     end
   end
 

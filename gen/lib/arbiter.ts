@@ -91,6 +91,50 @@ function arbiter(m: ModuleBuilder, name: string, req: Expr, ack: Expr, roundRobi
   return { grant, index, valid };
 }
 
+/**
+ * Round-robin arbiter whose grant is a register: what it hands a requester this cycle depends only on its own
+ * flip-flops, so a requester's next-state logic that looks at its grant (a valid/ready source's `ready`) sees no
+ * path through the arbiter's priority logic or through the other requesters' `req`. The grant is picked a cycle
+ * ahead, from `req`: a requester that raises `req` is granted the next cycle at the earliest (one cycle more than
+ * `roundRobinArbiter`), unless the grant is already parked on it.
+ *
+ * The granted requester keeps the grant while it requests and is not acknowledged (`ack` = 1: its request is
+ * taken this cycle; `ack` only feeds registers). Otherwise the grant moves to the first other requester after it
+ * (wrapping around), or, when no other requester requests, stays where it is (parked): a lone requester keeps the
+ * grant and is served every cycle. With every input requesting, each is granted once every N grants.
+ * `grant` is zero only until the first request after reset; `index` is its index.
+ */
+export function registeredRoundRobinArbiter(
+  m: ModuleBuilder,
+  name: string,
+  req: Expr,
+  ack: Expr,
+): { grant: Signal; index: Signal } {
+  const n = req.width;
+  oneBit(ack, `arbiter '${name}': ack`);
+  if (req.signed) throw paramError(`arbiter '${name}': req must be unsigned, got ${req.describe()}`);
+  const iw = log2ceil(n);
+  const grant = m.reg(`${name}_grant`, n, { reset: 0 });
+  const index = m.reg(`${name}_index`, iw, { reset: 0 });
+  // The requesters after the granted one (the round robin's order from it); zero while nothing is granted.
+  const after = m.reg(`${name}_after`, n, { reset: 0 });
+  const hold = grant.and(req).ne(0).and(ack.not());
+  const others = m.let(`${name}_others`, req.and(grant.not()));
+  const lowest = (tag: string, vec: Expr) => {
+    const above = n === 1 ? lit(0, 1) : prefixOr(m, `${name}_${tag}_or`, vec).shl(1);
+    return { onehot: vec.and(above.not()), above, pe: priorityEncode(m, `${name}_${tag}`, vec) };
+  };
+  const next = lowest('next', others.and(after));
+  const wrap = lowest('wrap', others);
+  const useNext = next.pe.valid;
+  m.if(hold.not().and(wrap.pe.valid), () => {
+    grant.next(useNext.select(next.onehot, wrap.onehot));
+    index.next(useNext.select(next.pe.index, wrap.pe.index));
+    after.next(useNext.select(next.above, wrap.above));
+  });
+  return { grant, index };
+}
+
 export interface ArbiterParams {
   /** Number of requesters. */
   n: number;
@@ -122,3 +166,23 @@ export const RoundRobinArbiter = defineModule('rr_arb', (m, p: ArbiterParams) =>
 export const FixedPriorityArbiter = defineModule('fp_arb', (m, p: ArbiterParams) => arbiterModule(m, p, false), {
   name: (p) => `fp_arb_n${p.n}`,
 });
+
+/**
+ * Registered-grant round-robin arbiter module (see `registeredRoundRobinArbiter`). Ports: `req` (n), `ack`;
+ * `grant` (one-hot, n), `grant_idx`: registers, no input reaches them combinationally.
+ */
+export const RegisteredRoundRobinArbiter = defineModule(
+  'rr_arb_reg',
+  (m, p: ArbiterParams) => {
+    intParam('RegisteredRoundRobinArbiter: n', p.n, 1, 65536);
+    const req = m.input('req', p.n);
+    const ack = m.input('ack', 1);
+    const grant = m.output('grant', p.n);
+    const grantIndex = m.output('grant_idx', log2ceil(p.n));
+    const a = registeredRoundRobinArbiter(m, 'arb', req, ack);
+    grant.set(a.grant);
+    grantIndex.set(a.index);
+    return { req, ack, grant, grant_idx: grantIndex };
+  },
+  { name: (p) => `rr_arb_reg_n${p.n}` },
+);

@@ -49,7 +49,7 @@ import {
 import { DmaRead } from '../dma/read_engine';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
 import { DmaWrite } from '../dma/write_engine';
-import { roundRobinArbiter } from '../lib/arbiter';
+import { registeredRoundRobinArbiter } from '../lib/arbiter';
 import { Fifo } from '../lib/fifo';
 import { RegSlice } from '../lib/skid';
 import { PacketArbiter } from '../pcie/arbiter';
@@ -183,11 +183,15 @@ export const DmaFabric = defineModule(
       const id = m.reg(`${name}_id`, engIdBits - 1);
       const free = m.let(`${name}_free`, valid.not().or(eng.cmd.ready));
       const req = cat(...ins.map((c) => c.valid).reverse());
-      const a = roundRobinArbiter(m, `${name}_arb`, req, free);
+      // The grant is a register (picked a cycle ahead, parked on the last client when no other asks): a client's
+      // `ready` is its grant bit and `free`, two registers deep, so no client's next state (the split engine's
+      // command register) sees the other clients' `valid` through the arbiter's priority logic (that path was the
+      // whole function's only one of 10 LUT levels). A command from the client the grant is parked on is taken in
+      // the cycle it is offered; one from another client a cycle later.
+      const a = registeredRoundRobinArbiter(m, `${name}_arb`, req, free);
       ins.forEach((c, i) => c.ready.set(a.grant.bit(i).and(free)));
-      // The arbiter keeps a grant it could not hand over (register full) even if its client takes the command
-      // back (the packed engine drops a ring read it no longer wants): only a command still offered is taken, or
-      // an empty command (id 0, length 0) would end with a status the client never asked for.
+      // Only a command still offered is taken (the packed engine drops a ring read it no longer wants), or an
+      // empty command (id 0, length 0) would end with a status the client never asked for.
       const offered = m.let(`${name}_offered`, a.grant.and(req).ne(0));
       const idx = a.index;
       m.if(free, () => {
