@@ -2,6 +2,9 @@
 // 1), so the two consecutive lines of a lineWrite or lineRead (gen/dma/ports.ts) are one access per bank.
 // Each bank is a simple dual-port block RAM with byte enables. Reads take two cycles (the block RAM's
 // register and one more for the bank swap), writes one; both ports are always ready.
+// Two variants for a user that needs one side only narrow (the split queue engine's scratch memory): DmaUnitRam
+// (lineWrite in, aligned units of a few bytes out) and DmaWordRam (whole words in, lineRead out); each drops the
+// 2W-bit bank swap of the narrow side.
 import {
   bit,
   bundle,
