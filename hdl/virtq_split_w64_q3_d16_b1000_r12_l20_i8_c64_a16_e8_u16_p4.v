@@ -123,323 +123,314 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [4:0] SEQ_IDLE = 5'd0;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_QRESET = 5'd1;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_LOAD = 5'd2;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_PLAN = 5'd3;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_IDX_CMD = 5'd4;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_IDX_WAIT = 5'd5;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_IDX_MEM = 5'd6;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_IDX_CHECK = 5'd7;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_IDX_ACT = 5'd8;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_EVENT_CMD = 5'd9;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_EVENT_WAIT = 5'd10;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_HEADS_CMD = 5'd11;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_HEADS_WAIT = 5'd12;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_IDX = 5'd13;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_HEADS = 5'd14;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_ENTRY = 5'd15;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_MATCH = 5'd16;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_DESC = 5'd17;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_SPEC_PLAN = 5'd18;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_SPEC_LOAD = 5'd19;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_SPEC_CMD = 5'd20;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_CHAIN = 5'd21;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_LOOK = 5'd22;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_AHEAD_TABLE = 5'd23;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_HEAD_MEM = 5'd24;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_HEAD_CHECK = 5'd25;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_DESC_NEED = 5'd26;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_DESC_WAIT = 5'd27;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_DESC_MEM = 5'd28;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_DESC_WALK = 5'd29;  // gen/virtq/split_engine.ts:216
-  localparam [4:0] SEQ_FATAL = 5'd30;  // gen/virtq/split_engine.ts:216
-  localparam [2:0] USED_IDLE = 3'd0;  // gen/virtq/split_engine.ts:217
-  localparam [2:0] USED_LOAD = 3'd1;  // gen/virtq/split_engine.ts:217
-  localparam [2:0] USED_TAKE = 3'd2;  // gen/virtq/split_engine.ts:217
-  localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:217
-  localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:217
-  localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:217
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:657
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:657
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:657
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:657
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:657
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:657
+  localparam [4:0] SEQ_IDLE = 5'd0;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_QRESET = 5'd1;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_LOAD = 5'd2;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_PLAN = 5'd3;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_IDX_CMD = 5'd4;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_IDX_WAIT = 5'd5;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_IDX_MEM = 5'd6;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_IDX_CHECK = 5'd7;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_IDX_ACT = 5'd8;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_EVENT_CMD = 5'd9;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_EVENT_WAIT = 5'd10;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_HEADS_CMD = 5'd11;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_HEADS_WAIT = 5'd12;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_IDX = 5'd13;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_HEADS = 5'd14;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_ENTRY = 5'd15;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_MATCH = 5'd16;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_DESC = 5'd17;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_SPEC_PLAN = 5'd18;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_SPEC_LOAD = 5'd19;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_SPEC_CMD = 5'd20;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_CHAIN = 5'd21;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_LOOK = 5'd22;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_AHEAD_TABLE = 5'd23;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_HEAD_MEM = 5'd24;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_HEAD_CHECK = 5'd25;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_DESC_NEED = 5'd26;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_DESC_WAIT = 5'd27;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_DESC_MEM = 5'd28;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_DESC_WALK = 5'd29;  // gen/virtq/split_engine.ts:221
+  localparam [4:0] SEQ_FATAL = 5'd30;  // gen/virtq/split_engine.ts:221
+  localparam [2:0] USED_IDLE = 3'd0;  // gen/virtq/split_engine.ts:222
+  localparam [2:0] USED_LOAD = 3'd1;  // gen/virtq/split_engine.ts:222
+  localparam [2:0] USED_TAKE = 3'd2;  // gen/virtq/split_engine.ts:222
+  localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:222
+  localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:222
+  localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:222
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:651
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:651
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:651
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:651
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:651
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:651
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:191
-  wire fetch_ram_wr_valid;  // gen/virtq/split_engine.ts:195
-  wire fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:195
-  wire [7:0] fetch_ram_wr_addr;  // gen/virtq/split_engine.ts:195
-  wire [127:0] fetch_ram_wr_data;  // gen/virtq/split_engine.ts:195
-  wire [15:0] fetch_ram_wr_be;  // gen/virtq/split_engine.ts:195
-  reg fetch_ram_rd_valid;  // gen/virtq/split_engine.ts:195
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire fetch_ram_rd_ready;  // gen/virtq/split_engine.ts:195
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [7:0] fetch_ram_rd_addr;  // gen/virtq/split_engine.ts:195
-  wire fetch_ram_rd_rvalid;  // gen/virtq/split_engine.ts:195
-  wire [127:0] fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:195
-  wire out_ram_wr_valid;  // gen/virtq/split_engine.ts:196
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire out_ram_wr_ready;  // gen/virtq/split_engine.ts:196
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [4:0] out_ram_wr_addr;  // gen/virtq/split_engine.ts:196
-  wire [127:0] out_ram_wr_data;  // gen/virtq/split_engine.ts:196
-  wire [15:0] out_ram_wr_be;  // gen/virtq/split_engine.ts:196
-  wire out_ram_rd_valid;  // gen/virtq/split_engine.ts:196
-  wire out_ram_rd_ready;  // gen/virtq/split_engine.ts:196
-  wire [4:0] out_ram_rd_addr;  // gen/virtq/split_engine.ts:196
-  wire out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:196
-  wire [127:0] out_ram_rd_rdata;  // gen/virtq/split_engine.ts:196
-  reg [4:0] seq;  // gen/virtq/split_engine.ts:216
-  reg [2:0] used;  // gen/virtq/split_engine.ts:217
-  wire u_writing;  // gen/virtq/split_engine.ts:218
-  reg [1:0] cq;  // gen/virtq/split_engine.ts:219
-  reg [1:0] uq;  // gen/virtq/split_engine.ts:220
-  reg [15:0] num;  // gen/virtq/split_engine.ts:223
-  reg [15:0] num_mask;  // gen/virtq/split_engine.ts:223
-  reg [63:0] desc_base;  // gen/virtq/split_engine.ts:223
-  reg [63:0] driver_base;  // gen/virtq/split_engine.ts:223
-  reg [63:0] device_base;  // gen/virtq/split_engine.ts:223
-  reg [15:0] last_avail_0;  // gen/virtq/split_engine.ts:233
-  reg [15:0] last_avail_1;  // gen/virtq/split_engine.ts:233
-  reg [15:0] last_avail_2;  // gen/virtq/split_engine.ts:233
-  reg [15:0] avail_seen_0;  // gen/virtq/split_engine.ts:234
-  reg [15:0] avail_seen_1;  // gen/virtq/split_engine.ts:234
-  reg [15:0] avail_seen_2;  // gen/virtq/split_engine.ts:234
-  reg [15:0] heads_end_0;  // gen/virtq/split_engine.ts:235
-  reg [15:0] heads_end_1;  // gen/virtq/split_engine.ts:235
-  reg [15:0] heads_end_2;  // gen/virtq/split_engine.ts:235
-  reg [15:0] used_idx_0;  // gen/virtq/split_engine.ts:236
-  reg [15:0] used_idx_1;  // gen/virtq/split_engine.ts:236
-  reg [15:0] used_idx_2;  // gen/virtq/split_engine.ts:236
-  reg [15:0] expect_head_0;  // gen/virtq/split_engine.ts:237
-  reg [15:0] expect_head_1;  // gen/virtq/split_engine.ts:237
-  reg [15:0] expect_head_2;  // gen/virtq/split_engine.ts:237
-  reg [15:0] event_sent_0;  // gen/virtq/split_engine.ts:238
-  reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:238
-  reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:238
-  reg [2:0] event_valid;  // gen/virtq/split_engine.ts:239
-  reg [15:0] handed_0;  // gen/virtq/split_engine.ts:241
-  reg [15:0] handed_1;  // gen/virtq/split_engine.ts:241
-  reg [15:0] handed_2;  // gen/virtq/split_engine.ts:241
-  reg [15:0] returned_0;  // gen/virtq/split_engine.ts:242
-  reg [15:0] returned_1;  // gen/virtq/split_engine.ts:242
-  reg [15:0] returned_2;  // gen/virtq/split_engine.ts:242
-  reg [2:0] failed;  // gen/virtq/split_engine.ts:243
-  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:244
-  reg dev_resetting;  // gen/virtq/split_engine.ts:245
-  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:251
-  reg [2:0] forget;  // gen/virtq/split_engine.ts:252
+  wire fetch_ram_wr_valid;  // gen/virtq/split_engine.ts:198
+  wire fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:198
+  wire [7:0] fetch_ram_wr_addr;  // gen/virtq/split_engine.ts:198
+  wire [127:0] fetch_ram_wr_data;  // gen/virtq/split_engine.ts:198
+  wire [15:0] fetch_ram_wr_be;  // gen/virtq/split_engine.ts:198
+  reg fetch_ram_rd_valid;  // gen/virtq/split_engine.ts:198
+  reg [6:0] fetch_ram_rd_addr;  // gen/virtq/split_engine.ts:198
+  wire fetch_ram_rd_rvalid;  // gen/virtq/split_engine.ts:198
+  wire [127:0] fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:198
+  wire out_ram_wr_valid;  // gen/virtq/split_engine.ts:199
+  wire [4:0] out_ram_wr_addr;  // gen/virtq/split_engine.ts:199
+  wire [63:0] out_ram_wr_data;  // gen/virtq/split_engine.ts:199
+  wire out_ram_rd_valid;  // gen/virtq/split_engine.ts:199
+  wire out_ram_rd_ready;  // gen/virtq/split_engine.ts:199
+  wire [4:0] out_ram_rd_addr;  // gen/virtq/split_engine.ts:199
+  wire out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:199
+  wire [127:0] out_ram_rd_rdata;  // gen/virtq/split_engine.ts:199
+  reg [4:0] seq;  // gen/virtq/split_engine.ts:221
+  reg [2:0] used;  // gen/virtq/split_engine.ts:222
+  wire u_writing;  // gen/virtq/split_engine.ts:223
+  reg [1:0] cq;  // gen/virtq/split_engine.ts:224
+  reg [1:0] uq;  // gen/virtq/split_engine.ts:225
+  reg [15:0] num;  // gen/virtq/split_engine.ts:228
+  reg [15:0] num_mask;  // gen/virtq/split_engine.ts:228
+  reg [63:0] desc_base;  // gen/virtq/split_engine.ts:228
+  reg [63:0] driver_base;  // gen/virtq/split_engine.ts:228
+  reg [63:0] device_base;  // gen/virtq/split_engine.ts:228
+  reg [15:0] last_avail_0;  // gen/virtq/split_engine.ts:238
+  reg [15:0] last_avail_1;  // gen/virtq/split_engine.ts:238
+  reg [15:0] last_avail_2;  // gen/virtq/split_engine.ts:238
+  reg [15:0] avail_seen_0;  // gen/virtq/split_engine.ts:239
+  reg [15:0] avail_seen_1;  // gen/virtq/split_engine.ts:239
+  reg [15:0] avail_seen_2;  // gen/virtq/split_engine.ts:239
+  reg [15:0] heads_end_0;  // gen/virtq/split_engine.ts:240
+  reg [15:0] heads_end_1;  // gen/virtq/split_engine.ts:240
+  reg [15:0] heads_end_2;  // gen/virtq/split_engine.ts:240
+  reg [15:0] used_idx_0;  // gen/virtq/split_engine.ts:241
+  reg [15:0] used_idx_1;  // gen/virtq/split_engine.ts:241
+  reg [15:0] used_idx_2;  // gen/virtq/split_engine.ts:241
+  reg [15:0] expect_head_0;  // gen/virtq/split_engine.ts:242
+  reg [15:0] expect_head_1;  // gen/virtq/split_engine.ts:242
+  reg [15:0] expect_head_2;  // gen/virtq/split_engine.ts:242
+  reg [15:0] event_sent_0;  // gen/virtq/split_engine.ts:243
+  reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:243
+  reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:243
+  reg [2:0] event_valid;  // gen/virtq/split_engine.ts:244
+  reg [15:0] handed_0;  // gen/virtq/split_engine.ts:246
+  reg [15:0] handed_1;  // gen/virtq/split_engine.ts:246
+  reg [15:0] handed_2;  // gen/virtq/split_engine.ts:246
+  reg [15:0] returned_0;  // gen/virtq/split_engine.ts:247
+  reg [15:0] returned_1;  // gen/virtq/split_engine.ts:247
+  reg [15:0] returned_2;  // gen/virtq/split_engine.ts:247
+  reg [2:0] failed;  // gen/virtq/split_engine.ts:248
+  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:249
+  reg dev_resetting;  // gen/virtq/split_engine.ts:250
+  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:256
+  reg [2:0] forget;  // gen/virtq/split_engine.ts:257
   reg [2:0] pending;  // gen/virtq/sched.ts:13
-  reg cb_wr;  // gen/virtq/split_engine.ts:259
-  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:260
-  reg out_active;  // gen/virtq/split_engine.ts:261
-  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:262
-  reg [15:0] out_id;  // gen/virtq/split_engine.ts:263
-  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:264
-  reg [6:0] out_count;  // gen/virtq/split_engine.ts:265
-  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:266
-  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:267
-  reg rd_valid;  // gen/virtq/split_engine.ts:293
-  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:294
-  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:295
-  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:296
-  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:297
-  wire rd_free;  // gen/virtq/split_engine.ts:304
-  reg rd_by_fetch;  // gen/virtq/split_engine.ts:305
-  reg rd_by_used;  // gen/virtq/split_engine.ts:305
-  reg rd_by_pool;  // gen/virtq/split_engine.ts:305
-  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:308
-  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:309
-  reg rd_err0;  // gen/virtq/split_engine.ts:310
-  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:308
-  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:309
-  reg rd_err1;  // gen/virtq/split_engine.ts:310
-  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:308
-  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:309
-  reg rd_err2;  // gen/virtq/split_engine.ts:310
-  reg rd_settled0;  // gen/virtq/split_engine.ts:338
-  reg rd_settled1;  // gen/virtq/split_engine.ts:338
-  reg wr_valid;  // gen/virtq/split_engine.ts:293
-  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:294
-  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:295
-  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:296
-  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:297
-  wire wr_free;  // gen/virtq/split_engine.ts:304
-  reg wr_by_fetch;  // gen/virtq/split_engine.ts:305
-  reg wr_by_used;  // gen/virtq/split_engine.ts:305
-  wire wr_by_pool;  // gen/virtq/split_engine.ts:305
-  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:308
-  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:309
-  reg wr_err0;  // gen/virtq/split_engine.ts:310
-  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:308
-  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:309
-  reg wr_err1;  // gen/virtq/split_engine.ts:310
-  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:308
-  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:309
+  reg cb_wr;  // gen/virtq/split_engine.ts:264
+  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:265
+  reg out_active;  // gen/virtq/split_engine.ts:266
+  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:267
+  reg [15:0] out_id;  // gen/virtq/split_engine.ts:268
+  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:269
+  reg [6:0] out_count;  // gen/virtq/split_engine.ts:270
+  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:271
+  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:272
+  reg rd_valid;  // gen/virtq/split_engine.ts:298
+  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:299
+  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:300
+  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:301
+  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:302
+  wire rd_free;  // gen/virtq/split_engine.ts:309
+  reg rd_by_fetch;  // gen/virtq/split_engine.ts:310
+  reg rd_by_used;  // gen/virtq/split_engine.ts:310
+  reg rd_by_pool;  // gen/virtq/split_engine.ts:310
+  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:313
+  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:314
+  reg rd_err0;  // gen/virtq/split_engine.ts:315
+  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:313
+  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:314
+  reg rd_err1;  // gen/virtq/split_engine.ts:315
+  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:313
+  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:314
+  reg rd_err2;  // gen/virtq/split_engine.ts:315
+  reg rd_settled0;  // gen/virtq/split_engine.ts:343
+  reg rd_settled1;  // gen/virtq/split_engine.ts:343
+  reg wr_valid;  // gen/virtq/split_engine.ts:298
+  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:299
+  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:300
+  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:301
+  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:302
+  wire wr_free;  // gen/virtq/split_engine.ts:309
+  reg wr_by_fetch;  // gen/virtq/split_engine.ts:310
+  reg wr_by_used;  // gen/virtq/split_engine.ts:310
+  wire wr_by_pool;  // gen/virtq/split_engine.ts:310
+  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:313
+  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:314
+  reg wr_err0;  // gen/virtq/split_engine.ts:315
+  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:313
+  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:314
+  reg wr_err1;  // gen/virtq/split_engine.ts:315
+  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:313
+  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:314
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg wr_err2;  // gen/virtq/split_engine.ts:310
+  reg wr_err2;  // gen/virtq/split_engine.ts:315
   /* verilator lint_on UNUSEDSIGNAL */
-  reg wr_settled0;  // gen/virtq/split_engine.ts:338
-  reg wr_settled1;  // gen/virtq/split_engine.ts:338
-  reg out_wr_valid;  // gen/virtq/split_engine.ts:355
-  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:356
-  reg [63:0] out_wr_data;  // gen/virtq/split_engine.ts:357
-  reg [7:0] out_wr_be;  // gen/virtq/split_engine.ts:358
-  reg ow_valid;  // gen/virtq/split_engine.ts:361
+  reg wr_settled0;  // gen/virtq/split_engine.ts:343
+  reg wr_settled1;  // gen/virtq/split_engine.ts:343
+  reg out_wr_valid;  // gen/virtq/split_engine.ts:362
+  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:363
+  reg [63:0] out_wr_data;  // gen/virtq/split_engine.ts:364
+  reg ow_valid;  // gen/virtq/split_engine.ts:367
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:362
+  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:368
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:363
-  reg [7:0] ow_be;  // gen/virtq/split_engine.ts:364
-  reg mem_busy;  // gen/virtq/split_engine.ts:392
+  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:369
+  reg mem_busy;  // gen/virtq/split_engine.ts:386
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [2:0] mem_off;  // gen/virtq/split_engine.ts:393
+  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:387
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] word;  // gen/virtq/split_engine.ts:395
+  reg [15:0] word;  // gen/virtq/split_engine.ts:389
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:396
+  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:390
   /* verilator lint_on UNUSEDSIGNAL */
-  reg tbl_bad;  // gen/virtq/split_engine.ts:425
-  reg [1:0] tbl_ahead_n;  // gen/virtq/split_engine.ts:426
-  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:427
-  reg [15:0] la;  // gen/virtq/split_engine.ts:451
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:452
-  reg [15:0] he;  // gen/virtq/split_engine.ts:453
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:457
-  reg [15:0] head;  // gen/virtq/split_engine.ts:458
-  reg [63:0] tbl_base;  // gen/virtq/split_engine.ts:459
-  reg [15:0] tbl_n;  // gen/virtq/split_engine.ts:460
-  reg [15:0] j;  // gen/virtq/split_engine.ts:461
-  reg [16:0] count;  // gen/virtq/split_engine.ts:462
-  reg [15:0] slots;  // gen/virtq/split_engine.ts:463
-  reg in_indirect;  // gen/virtq/split_engine.ts:464
-  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:467
-  reg saw_write;  // gen/virtq/split_engine.ts:469
-  reg [33:0] total;  // gen/virtq/split_engine.ts:470
-  reg win_valid;  // gen/virtq/split_engine.ts:471
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:472
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:473
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:475
-  reg win_ahead;  // gen/virtq/split_engine.ts:476
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:477
-  reg head_ahead;  // gen/virtq/split_engine.ts:478
-  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:480
-  reg idx_ahead;  // gen/virtq/split_engine.ts:490
-  reg pf_active;  // gen/virtq/split_engine.ts:500
-  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:501
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:502
-  reg pf_bad;  // gen/virtq/split_engine.ts:504
-  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:505
-  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:506
-  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:506
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:507
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:507
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:511
-  reg [15:0] pf_tbl;  // gen/virtq/split_engine.ts:512
-  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:519
-  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:520
-  reg rf_push;  // gen/virtq/split_engine.ts:521
-  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:522
-  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:523
-  reg rf_clear;  // gen/virtq/split_engine.ts:524
-  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:529
-  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:530
-  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:531
-  reg spec_on;  // gen/virtq/split_engine.ts:536
-  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:537
-  reg [15:0] b_start;  // gen/virtq/split_engine.ts:538
-  reg [5:0] b_len;  // gen/virtq/split_engine.ts:539
-  reg [4:0] b_top;  // gen/virtq/split_engine.ts:540
-  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:543
-  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:544
-  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:545
-  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:546
-  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:547
-  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:548
-  reg spec_hit;  // gen/virtq/split_engine.ts:549
-  reg heads_pend;  // gen/virtq/split_engine.ts:550
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:551
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:552
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:556
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:556
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:556
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:556
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:557
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:558
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:559
-  reg poll_issued;  // gen/virtq/split_engine.ts:560
-  reg poll_taken;  // gen/virtq/split_engine.ts:561
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:563
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:564
-  wire idx_pend;  // gen/virtq/split_engine.ts:568
-  reg idx_here;  // gen/virtq/split_engine.ts:569
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:570
-  reg idx_jump;  // gen/virtq/split_engine.ts:572
-  reg idx_same;  // gen/virtq/split_engine.ts:573
-  reg idx_none;  // gen/virtq/split_engine.ts:574
-  reg idx_ask;  // gen/virtq/split_engine.ts:575
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:577
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:588
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:604
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:605
-  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:606
-  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:607
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:608
-  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:609
-  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:610
-  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:611
-  reg reset_pulse;  // gen/virtq/split_engine.ts:612
-  wire abandon;  // gen/virtq/split_engine.ts:613
-  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:640
-  wire [2:0] work;  // gen/virtq/split_engine.ts:650
-  wire can_fetch;  // gen/virtq/split_engine.ts:652
+  reg tbl_bad;  // gen/virtq/split_engine.ts:419
+  reg [1:0] tbl_ahead_n;  // gen/virtq/split_engine.ts:420
+  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:421
+  reg [15:0] la;  // gen/virtq/split_engine.ts:445
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:446
+  reg [15:0] he;  // gen/virtq/split_engine.ts:447
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:451
+  reg [15:0] head;  // gen/virtq/split_engine.ts:452
+  reg [63:0] tbl_base;  // gen/virtq/split_engine.ts:453
+  reg [15:0] tbl_n;  // gen/virtq/split_engine.ts:454
+  reg [15:0] j;  // gen/virtq/split_engine.ts:455
+  reg [16:0] count;  // gen/virtq/split_engine.ts:456
+  reg [15:0] slots;  // gen/virtq/split_engine.ts:457
+  reg in_indirect;  // gen/virtq/split_engine.ts:458
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:461
+  reg saw_write;  // gen/virtq/split_engine.ts:463
+  reg [33:0] total;  // gen/virtq/split_engine.ts:464
+  reg win_valid;  // gen/virtq/split_engine.ts:465
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:466
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:467
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:469
+  reg win_ahead;  // gen/virtq/split_engine.ts:470
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:471
+  reg head_ahead;  // gen/virtq/split_engine.ts:472
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:474
+  reg idx_ahead;  // gen/virtq/split_engine.ts:484
+  reg pf_active;  // gen/virtq/split_engine.ts:494
+  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:495
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:496
+  reg pf_bad;  // gen/virtq/split_engine.ts:498
+  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:499
+  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:499
+  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:500
+  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:500
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:501
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:501
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:505
+  reg [15:0] pf_tbl;  // gen/virtq/split_engine.ts:506
+  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:513
+  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:514
+  reg rf_push;  // gen/virtq/split_engine.ts:515
+  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:516
+  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:517
+  reg rf_clear;  // gen/virtq/split_engine.ts:518
+  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:523
+  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:524
+  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:525
+  reg spec_on;  // gen/virtq/split_engine.ts:530
+  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:531
+  reg [15:0] b_start;  // gen/virtq/split_engine.ts:532
+  reg [5:0] b_len;  // gen/virtq/split_engine.ts:533
+  reg [4:0] b_top;  // gen/virtq/split_engine.ts:534
+  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:537
+  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:538
+  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:539
+  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:540
+  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:541
+  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:542
+  reg spec_hit;  // gen/virtq/split_engine.ts:543
+  reg heads_pend;  // gen/virtq/split_engine.ts:544
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:545
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:546
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:550
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:550
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:550
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:550
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:551
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:552
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:553
+  reg poll_issued;  // gen/virtq/split_engine.ts:554
+  reg poll_taken;  // gen/virtq/split_engine.ts:555
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:557
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:558
+  wire idx_pend;  // gen/virtq/split_engine.ts:562
+  reg idx_here;  // gen/virtq/split_engine.ts:563
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:564
+  reg idx_jump;  // gen/virtq/split_engine.ts:566
+  reg idx_same;  // gen/virtq/split_engine.ts:567
+  reg idx_none;  // gen/virtq/split_engine.ts:568
+  reg idx_ask;  // gen/virtq/split_engine.ts:569
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:571
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:582
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:598
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:599
+  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:600
+  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:601
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:602
+  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:603
+  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:604
+  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:605
+  reg reset_pulse;  // gen/virtq/split_engine.ts:606
+  wire abandon;  // gen/virtq/split_engine.ts:607
+  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:634
+  wire [2:0] work;  // gen/virtq/split_engine.ts:644
+  wire can_fetch;  // gen/virtq/split_engine.ts:646
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -467,54 +458,54 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [2:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:657
-  reg [1:0] nq;  // gen/virtq/split_engine.ts:658
-  wire pool_quiet;  // gen/virtq/split_engine.ts:660
-  reg [2:0] all_back;  // gen/virtq/split_engine.ts:663
-  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:676
-  reg pool_free;  // gen/virtq/split_engine.ts:679
-  wire own_pool;  // gen/virtq/split_engine.ts:689
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:698
-  reg p_he_room;  // gen/virtq/split_engine.ts:698
-  reg p_entry_due;  // gen/virtq/split_engine.ts:698
-  reg p_entry_room;  // gen/virtq/split_engine.ts:698
-  reg p_spec_wait;  // gen/virtq/split_engine.ts:698
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:698
-  reg p_la_ready;  // gen/virtq/split_engine.ts:698
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:698
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:698
-  reg p_look_due;  // gen/virtq/split_engine.ts:698
-  reg p_la_looked;  // gen/virtq/split_engine.ts:698
-  reg p_out_free;  // gen/virtq/split_engine.ts:698
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:698
-  reg p_poll_due;  // gen/virtq/split_engine.ts:698
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:895
-  reg [15:0] u_num;  // gen/virtq/split_engine.ts:223
-  reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:223
-  reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:223
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1161
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1162
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1163
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1165
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1165
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1165
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1166
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1167
-  reg u_drop;  // gen/virtq/split_engine.ts:1168
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1169
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1170
-  wire u_abandon;  // gen/virtq/split_engine.ts:1171
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1174
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1174
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1175
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1183
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1183
-  reg note_clear;  // gen/virtq/split_engine.ts:1184
-  reg [15:0] n_num;  // gen/virtq/split_engine.ts:223
-  reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:223
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1277
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1278
-  wire n_abandon;  // gen/virtq/split_engine.ts:1279
+  reg [2:0] note;  // gen/virtq/split_engine.ts:651
+  reg [1:0] nq;  // gen/virtq/split_engine.ts:652
+  wire pool_quiet;  // gen/virtq/split_engine.ts:654
+  reg [2:0] all_back;  // gen/virtq/split_engine.ts:657
+  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:670
+  reg pool_free;  // gen/virtq/split_engine.ts:673
+  wire own_pool;  // gen/virtq/split_engine.ts:683
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:692
+  reg p_he_room;  // gen/virtq/split_engine.ts:692
+  reg p_entry_due;  // gen/virtq/split_engine.ts:692
+  reg p_entry_room;  // gen/virtq/split_engine.ts:692
+  reg p_spec_wait;  // gen/virtq/split_engine.ts:692
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:692
+  reg p_la_ready;  // gen/virtq/split_engine.ts:692
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:692
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:692
+  reg p_look_due;  // gen/virtq/split_engine.ts:692
+  reg p_la_looked;  // gen/virtq/split_engine.ts:692
+  reg p_out_free;  // gen/virtq/split_engine.ts:692
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:692
+  reg p_poll_due;  // gen/virtq/split_engine.ts:692
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:889
+  reg [15:0] u_num;  // gen/virtq/split_engine.ts:228
+  reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:228
+  reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:228
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1155
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1156
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1157
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1159
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1159
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1159
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1160
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1161
+  reg u_drop;  // gen/virtq/split_engine.ts:1162
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1163
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1164
+  wire u_abandon;  // gen/virtq/split_engine.ts:1165
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1168
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1168
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1169
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1177
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1177
+  reg note_clear;  // gen/virtq/split_engine.ts:1178
+  reg [15:0] n_num;  // gen/virtq/split_engine.ts:228
+  reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:228
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1271
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1272
+  wire n_abandon;  // gen/virtq/split_engine.ts:1273
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -542,177 +533,177 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [2:0] note_sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] note_sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] note_sched_above;  // gen/lib/arbiter.ts:78
-  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:258
-  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:518
+  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:263
+  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:512
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:840
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:834
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:591
+  wire [10:0] _add_1;  // gen/virtq/split_engine.ts:585
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:962
+  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:956
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:1038
+  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:1032
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_4;  // gen/virtq/split_engine.ts:673
-  wire _and_5;  // gen/virtq/split_engine.ts:673
-  wire _and_6;  // gen/virtq/split_engine.ts:673
+  wire _and_4;  // gen/virtq/split_engine.ts:667
+  wire _and_5;  // gen/virtq/split_engine.ts:667
+  wire _and_6;  // gen/virtq/split_engine.ts:667
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_7;  // gen/virtq/split_engine.ts:484
+  wire [15:0] _sub_7;  // gen/virtq/split_engine.ts:478
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_9;  // gen/virtq/split_engine.ts:580
+  reg [5:0] _select_9;  // gen/virtq/split_engine.ts:574
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_8;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_8;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:1169
+  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:1163
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:319
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_13;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_13;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:319
+  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:319
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [2:0] _cat_28;  // gen/virtq/split_engine.ts:247
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:823
-  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:824
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:825
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_29;  // gen/virtq/split_engine.ts:832
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:1026
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:1027
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_33;  // gen/virtq/split_engine.ts:1031
-  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:1057
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_37;  // gen/virtq/split_engine.ts:1092
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:1139
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1221
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:224
-  reg [63:0] _select_42;  // gen/virtq/split_engine.ts:224
-  reg [63:0] _select_43;  // gen/virtq/split_engine.ts:224
-  reg [63:0] _select_44;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:454
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:455
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:456
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:686
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:696
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:695
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:694
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_52;  // gen/virtq/split_layout.ts:103
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_53;  // gen/virtq/split_engine.ts:418
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:848
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_55;  // gen/virtq/split_engine.ts:854
+  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:324
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:882
+  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:324
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [2:0] _cat_28;  // gen/virtq/split_engine.ts:252
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:817
+  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:818
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:819
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_29;  // gen/virtq/split_engine.ts:826
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:1020
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:1021
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_33;  // gen/virtq/split_engine.ts:1025
+  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:1051
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _add_37;  // gen/virtq/split_engine.ts:1086
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:1133
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1215
+  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:229
+  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:229
+  reg [63:0] _select_42;  // gen/virtq/split_engine.ts:229
+  reg [63:0] _select_43;  // gen/virtq/split_engine.ts:229
+  reg [63:0] _select_44;  // gen/virtq/split_engine.ts:229
+  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:448
+  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:449
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:450
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:680
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:690
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:689
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:688
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_52;  // gen/virtq/split_layout.ts:104
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [27:0] _mux_53;  // gen/virtq/split_engine.ts:412
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:842
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_55;  // gen/virtq/split_engine.ts:848
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:884
+  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:876
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_58;  // gen/virtq/split_engine.ts:884
+  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:878
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_59;  // gen/virtq/split_engine.ts:884
+  wire [15:0] _sub_58;  // gen/virtq/split_engine.ts:878
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_60;  // gen/virtq/split_engine.ts:890
+  wire [15:0] _sub_59;  // gen/virtq/split_engine.ts:878
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_61;  // gen/virtq/split_engine.ts:902
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:103
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_63;  // gen/virtq/split_engine.ts:418
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:942
-  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:943
-  reg [2:0] _select_66;  // gen/virtq/split_engine.ts:944
-  reg [15:0] _select_67;  // gen/virtq/split_layout.ts:103
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_68;  // gen/virtq/split_engine.ts:418
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:971
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_70;  // gen/virtq/split_engine.ts:973
+  wire [15:0] _sub_60;  // gen/virtq/split_engine.ts:884
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_71;  // gen/virtq/split_engine.ts:974
+  wire [16:0] _mux_61;  // gen/virtq/split_engine.ts:896
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_72;  // gen/virtq/split_layout.ts:103
+  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:104
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_73;  // gen/virtq/split_engine.ts:418
+  wire [27:0] _mux_63;  // gen/virtq/split_engine.ts:412
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_74;  // gen/virtq/split_layout.ts:103
+  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:936
+  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:937
+  reg [2:0] _select_66;  // gen/virtq/split_engine.ts:938
+  reg [15:0] _select_67;  // gen/virtq/split_layout.ts:104
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _mux_75;  // gen/virtq/split_engine.ts:418
+  wire [27:0] _mux_68;  // gen/virtq/split_engine.ts:412
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_76;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_77;  // gen/virtq/split_engine.ts:224
-  reg [63:0] _select_78;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_79;  // gen/virtq/split_engine.ts:1212
-  reg [15:0] _select_80;  // gen/virtq/split_engine.ts:224
-  reg [63:0] _select_81;  // gen/virtq/split_engine.ts:224
-  reg [15:0] _select_82;  // gen/virtq/split_engine.ts:1291
-  reg [15:0] _select_83;  // gen/virtq/split_engine.ts:1292
+  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:965
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_70;  // gen/virtq/split_engine.ts:967
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [5:0] _mux_71;  // gen/virtq/split_engine.ts:968
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_72;  // gen/virtq/split_layout.ts:104
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [27:0] _mux_73;  // gen/virtq/split_engine.ts:412
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_74;  // gen/virtq/split_layout.ts:104
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [27:0] _mux_75;  // gen/virtq/split_engine.ts:412
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_76;  // gen/virtq/split_engine.ts:229
+  reg [15:0] _select_77;  // gen/virtq/split_engine.ts:229
+  reg [63:0] _select_78;  // gen/virtq/split_engine.ts:229
+  reg [15:0] _select_79;  // gen/virtq/split_engine.ts:1206
+  reg [15:0] _select_80;  // gen/virtq/split_engine.ts:229
+  reg [63:0] _select_81;  // gen/virtq/split_engine.ts:229
+  reg [15:0] _select_82;  // gen/virtq/split_engine.ts:1285
+  reg [15:0] _select_83;  // gen/virtq/split_engine.ts:1286
 
   // ---- instances
-  dma_ram_w64_b2048 fetch_ram (  // gen/virtq/split_engine.ts:195
+  dma_unit_ram_w64_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:198
     .clk       (clk),
     .rst       (rst),
     .wr_valid  (fetch_ram_wr_valid),
@@ -721,19 +712,16 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     .wr_data   (fetch_ram_wr_data),
     .wr_be     (fetch_ram_wr_be),
     .rd_valid  (fetch_ram_rd_valid),
-    .rd_ready  (fetch_ram_rd_ready),
     .rd_addr   (fetch_ram_rd_addr),
     .rd_rvalid (fetch_ram_rd_rvalid),
     .rd_rdata  (fetch_ram_rd_rdata)
   );
-  dma_ram_w64_b256 out_ram (  // gen/virtq/split_engine.ts:196
+  dma_word_ram_w64_b256_x8 out_ram (  // gen/virtq/split_engine.ts:199
     .clk       (clk),
     .rst       (rst),
     .wr_valid  (out_ram_wr_valid),
-    .wr_ready  (out_ram_wr_ready),
     .wr_addr   (out_ram_wr_addr),
     .wr_data   (out_ram_wr_data),
-    .wr_be     (out_ram_wr_be),
     .rd_valid  (out_ram_rd_valid),
     .rd_ready  (out_ram_rd_ready),
     .rd_addr   (out_ram_rd_addr),
@@ -742,15 +730,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:840
-  assign _add_1 = 11'd320 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:591
-  assign _mux_2 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:962
-  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1038
-  assign _and_4 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:673
-  assign _and_5 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:673
-  assign _and_6 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:673
-  assign _sub_7 = j - win_start;  // gen/virtq/split_engine.ts:484
-  always @* begin  // gen/virtq/split_engine.ts:580
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:834
+  assign _add_1 = 11'd320 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:585
+  assign _mux_2 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:956
+  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1032
+  assign _and_4 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:667
+  assign _and_5 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:667
+  assign _and_6 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:667
+  assign _sub_7 = j - win_start;  // gen/virtq/split_engine.ts:478
+  always @* begin  // gen/virtq/split_engine.ts:574
     case (poll_head)
       2'd0: _select_9 = poll_seq_0;
       2'd1: _select_9 = poll_seq_1;
@@ -759,8 +747,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_9 = poll_seq_0;
     endcase
   end
-  assign _sub_8 = (rd_ended2 - _select_9) - 6'd1;  // gen/virtq/split_engine.ts:319
-  always @* begin  // gen/virtq/split_engine.ts:1169
+  assign _sub_8 = (rd_ended2 - _select_9) - 6'd1;  // gen/virtq/split_engine.ts:324
+  always @* begin  // gen/virtq/split_engine.ts:1163
     case (uq)
       2'd0: _select_10 = used_idx_0;
       2'd1: _select_10 = used_idx_1;
@@ -768,32 +756,32 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_10 = used_idx_2;
     endcase
   end
-  assign _sub_11 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_12 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_13 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_14 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_15 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_16 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_17 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_18 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_19 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_20 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_21 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_22 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_23 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_24 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_25 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_26 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _sub_27 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:319
-  assign _cat_28 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:247
-  assign _mux_31 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:823
-  assign _mux_32 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:824
-  assign _mux_30 = (_mux_31 < _mux_32) ? _mux_31 : _mux_32;  // gen/virtq/split_engine.ts:825
-  assign _slice_29 = _mux_30[15:0];  // gen/virtq/split_engine.ts:832
-  assign _mux_35 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1026
-  assign _mux_34 = ({1'b0, ahead} < _mux_35) ? {1'b0, ahead} : _mux_35;  // gen/virtq/split_engine.ts:1027
-  assign _slice_33 = _mux_34[15:0];  // gen/virtq/split_engine.ts:1031
-  always @* begin  // gen/virtq/split_engine.ts:1057
+  assign _sub_11 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_12 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_13 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_14 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_15 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_16 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_17 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_18 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_19 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_20 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_21 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_22 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_23 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_24 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_25 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_26 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _sub_27 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:324
+  assign _cat_28 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:252
+  assign _mux_31 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:817
+  assign _mux_32 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:818
+  assign _mux_30 = (_mux_31 < _mux_32) ? _mux_31 : _mux_32;  // gen/virtq/split_engine.ts:819
+  assign _slice_29 = _mux_30[15:0];  // gen/virtq/split_engine.ts:826
+  assign _mux_35 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1020
+  assign _mux_34 = ({1'b0, ahead} < _mux_35) ? {1'b0, ahead} : _mux_35;  // gen/virtq/split_engine.ts:1021
+  assign _slice_33 = _mux_34[15:0];  // gen/virtq/split_engine.ts:1025
+  always @* begin  // gen/virtq/split_engine.ts:1051
     case (cq)
       2'd0: _select_36 = expect_head_0;
       2'd1: _select_36 = expect_head_1;
@@ -801,8 +789,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_36 = expect_head_2;
     endcase
   end
-  assign _add_37 = count + 17'd1;  // gen/virtq/split_engine.ts:1092
-  always @* begin  // gen/virtq/split_engine.ts:1139
+  assign _add_37 = count + 17'd1;  // gen/virtq/split_engine.ts:1086
+  always @* begin  // gen/virtq/split_engine.ts:1133
     case (cq)
       2'd0: _select_38 = handed_0;
       2'd1: _select_38 = handed_1;
@@ -810,7 +798,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_38 = handed_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1221
+  always @* begin  // gen/virtq/split_engine.ts:1215
     case (uq)
       2'd0: _select_39 = returned_0;
       2'd1: _select_39 = returned_1;
@@ -818,7 +806,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_39 = returned_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (cq)
       2'd0: _select_40 = q0_size;
       2'd1: _select_40 = q1_size;
@@ -826,7 +814,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_40 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (cq)
       2'd0: _select_41 = q0_size - 16'd1;
       2'd1: _select_41 = q1_size - 16'd1;
@@ -834,7 +822,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_41 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (cq)
       2'd0: _select_42 = q0_desc;
       2'd1: _select_42 = q1_desc;
@@ -842,7 +830,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_42 = q2_desc;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (cq)
       2'd0: _select_43 = q0_driver;
       2'd1: _select_43 = q1_driver;
@@ -850,7 +838,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_43 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (cq)
       2'd0: _select_44 = q0_device;
       2'd1: _select_44 = q1_device;
@@ -858,7 +846,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_44 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:454
+  always @* begin  // gen/virtq/split_engine.ts:448
     case (cq)
       2'd0: _select_45 = last_avail_0;
       2'd1: _select_45 = last_avail_1;
@@ -866,7 +854,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_45 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:455
+  always @* begin  // gen/virtq/split_engine.ts:449
     case (cq)
       2'd0: _select_46 = avail_seen_0;
       2'd1: _select_46 = avail_seen_1;
@@ -874,7 +862,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_46 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:456
+  always @* begin  // gen/virtq/split_engine.ts:450
     case (cq)
       2'd0: _select_47 = heads_end_0;
       2'd1: _select_47 = heads_end_1;
@@ -882,7 +870,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_47 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:686
+  always @* begin  // gen/virtq/split_engine.ts:680
     case (pf_q)
       2'd0: _select_48 = last_avail_0;
       2'd1: _select_48 = last_avail_1;
@@ -890,7 +878,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_48 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:696
+  always @* begin  // gen/virtq/split_engine.ts:690
     case (cq)
       2'd0: _select_49 = heads_end_0;
       2'd1: _select_49 = heads_end_1;
@@ -898,7 +886,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_49 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:695
+  always @* begin  // gen/virtq/split_engine.ts:689
     case (cq)
       2'd0: _select_50 = avail_seen_0;
       2'd1: _select_50 = avail_seen_1;
@@ -906,7 +894,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_50 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:694
+  always @* begin  // gen/virtq/split_engine.ts:688
     case (cq)
       2'd0: _select_51 = last_avail_0;
       2'd1: _select_51 = last_avail_1;
@@ -914,17 +902,21 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_51 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:103
-    case (mem_off[2:1])
-      2'd0: _select_52 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_52 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_52 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_52 = fetch_ram_rd_rdata[63:48];
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_52 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_52 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_52 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_52 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_52 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_52 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_52 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_52 = fetch_ram_rd_rdata[127:112];
       default: _select_52 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_53 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:418
-  always @* begin  // gen/virtq/split_engine.ts:848
+  assign _mux_53 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:412
+  always @* begin  // gen/virtq/split_engine.ts:842
     case (pf_next[3:0])
       4'd0: _select_54 = pf_head_0;
       4'd1: _select_54 = pf_head_1;
@@ -945,24 +937,28 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_54 = pf_head_0;
     endcase
   end
-  assign _mux_55 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:854
-  assign _sub_57 = spec_from - b_start;  // gen/virtq/split_engine.ts:882
-  assign _sub_56 = spec_to - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:884
-  assign _sub_58 = (b_start + {10'd0, b_len}) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:884
-  assign _sub_59 = (la + 16'd16) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:884
-  assign _sub_60 = (_sub_57[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:890
-  assign _mux_61 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:902
-  always @* begin  // gen/virtq/split_layout.ts:103
-    case (mem_off[2:1])
-      2'd0: _select_62 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_62 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_62 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_62 = fetch_ram_rd_rdata[63:48];
+  assign _mux_55 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:848
+  assign _sub_57 = spec_from - b_start;  // gen/virtq/split_engine.ts:876
+  assign _sub_56 = spec_to - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:878
+  assign _sub_58 = (b_start + {10'd0, b_len}) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:878
+  assign _sub_59 = (la + 16'd16) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:878
+  assign _sub_60 = (_sub_57[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:884
+  assign _mux_61 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:896
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_62 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_62 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_62 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_62 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_62 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_62 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_62 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_62 = fetch_ram_rd_rdata[127:112];
       default: _select_62 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_63 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:418
-  always @* begin  // gen/virtq/split_engine.ts:942
+  assign _mux_63 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:412
+  always @* begin  // gen/virtq/split_engine.ts:936
     case (la[3:0])
       4'd0: _select_64 = pf_head_0;
       4'd1: _select_64 = pf_head_1;
@@ -983,7 +979,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_64 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:943
+  always @* begin  // gen/virtq/split_engine.ts:937
     case (la[3:0])
       4'd0: _select_65 = pf_head_0;
       4'd1: _select_65 = pf_head_1;
@@ -1004,7 +1000,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_65 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:944
+  always @* begin  // gen/virtq/split_engine.ts:938
     case (la[3:0])
       4'd0: _select_66 = pf_count_0;
       4'd1: _select_66 = pf_count_1;
@@ -1025,17 +1021,21 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_66 = pf_count_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:103
-    case (mem_off[2:1])
-      2'd0: _select_67 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_67 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_67 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_67 = fetch_ram_rd_rdata[63:48];
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_67 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_67 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_67 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_67 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_67 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_67 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_67 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_67 = fetch_ram_rd_rdata[127:112];
       default: _select_67 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_68 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:418
-  always @* begin  // gen/virtq/split_engine.ts:971
+  assign _mux_68 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:412
+  always @* begin  // gen/virtq/split_engine.ts:965
     case (cq)
       2'd0: _select_69 = event_sent_0;
       2'd1: _select_69 = event_sent_1;
@@ -1043,29 +1043,37 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_69 = event_sent_2;
     endcase
   end
-  assign _sub_70 = word - seen;  // gen/virtq/split_engine.ts:973
-  assign _mux_71 = (_sub_70 < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:974
-  always @* begin  // gen/virtq/split_layout.ts:103
-    case (mem_off[2:1])
-      2'd0: _select_72 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_72 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_72 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_72 = fetch_ram_rd_rdata[63:48];
+  assign _sub_70 = word - seen;  // gen/virtq/split_engine.ts:967
+  assign _mux_71 = (_sub_70 < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:968
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_72 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_72 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_72 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_72 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_72 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_72 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_72 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_72 = fetch_ram_rd_rdata[127:112];
       default: _select_72 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_73 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:418
-  always @* begin  // gen/virtq/split_layout.ts:103
-    case (mem_off[2:1])
-      2'd0: _select_74 = fetch_ram_rd_rdata[15:0];
-      2'd1: _select_74 = fetch_ram_rd_rdata[31:16];
-      2'd2: _select_74 = fetch_ram_rd_rdata[47:32];
-      2'd3: _select_74 = fetch_ram_rd_rdata[63:48];
+  assign _mux_73 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:412
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_74 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_74 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_74 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_74 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_74 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_74 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_74 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_74 = fetch_ram_rd_rdata[127:112];
       default: _select_74 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _mux_75 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:418
-  always @* begin  // gen/virtq/split_engine.ts:224
+  assign _mux_75 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:412
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (uq)
       2'd0: _select_76 = q0_size;
       2'd1: _select_76 = q1_size;
@@ -1073,7 +1081,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_76 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (uq)
       2'd0: _select_77 = q0_size - 16'd1;
       2'd1: _select_77 = q1_size - 16'd1;
@@ -1081,7 +1089,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_77 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (uq)
       2'd0: _select_78 = q0_device;
       2'd1: _select_78 = q1_device;
@@ -1089,7 +1097,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_78 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1212
+  always @* begin  // gen/virtq/split_engine.ts:1206
     case (uq)
       2'd0: _select_79 = used_idx_0;
       2'd1: _select_79 = used_idx_1;
@@ -1097,7 +1105,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_79 = used_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (nq)
       2'd0: _select_80 = q0_size;
       2'd1: _select_80 = q1_size;
@@ -1105,7 +1113,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_80 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:224
+  always @* begin  // gen/virtq/split_engine.ts:229
     case (nq)
       2'd0: _select_81 = q0_driver;
       2'd1: _select_81 = q1_driver;
@@ -1113,7 +1121,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_81 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1291
+  always @* begin  // gen/virtq/split_engine.ts:1285
     case (nq)
       2'd0: _select_82 = noted_idx_0;
       2'd1: _select_82 = noted_idx_1;
@@ -1121,7 +1129,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_82 = noted_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1292
+  always @* begin  // gen/virtq/split_engine.ts:1286
     case (nq)
       2'd0: _select_83 = used_idx_0;
       2'd1: _select_83 = used_idx_1;
@@ -1129,80 +1137,80 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_83 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1353
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1354
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1355
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1356
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1357
-  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:268
-  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:269
-  assign chain_id = out_id;  // gen/virtq/split_engine.ts:270
-  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:271
-  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:272
-  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:273
-  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:274
-  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:276
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1347
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1348
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1349
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1350
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1351
+  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:273
+  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:274
+  assign chain_id = out_id;  // gen/virtq/split_engine.ts:275
+  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:276
+  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:277
+  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:278
+  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:279
+  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:281
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1172
-    case (used)  // gen/virtq/split_engine.ts:1201
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1166
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1220
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1214
         end
       end
       default: begin end
     endcase
   end
-  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:298
-  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:299
-  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:300
-  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:301
-  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:302
-  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:306
-  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:298
-  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:299
-  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:300
-  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:301
-  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:302
-  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:306
-  assign mem_wr_ready = mem_wr_addr[8] | fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:204
-  assign mem_rd_ready = out_ram_rd_ready;  // gen/virtq/split_engine.ts:207
-  assign mem_rd_rvalid = out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:208
-  assign mem_rd_rdata = out_ram_rd_rdata;  // gen/virtq/split_engine.ts:209
+  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:303
+  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:304
+  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:305
+  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:306
+  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:307
+  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:311
+  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:303
+  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:304
+  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:305
+  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:306
+  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:307
+  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:311
+  assign mem_wr_ready = mem_wr_addr[8] | fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:209
+  assign mem_rd_ready = out_ram_rd_ready;  // gen/virtq/split_engine.ts:212
+  assign mem_rd_rvalid = out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:213
+  assign mem_rd_rdata = out_ram_rd_rdata;  // gen/virtq/split_engine.ts:214
   assign running = driver_ok & (~features[34]);  // gen/virtq/split_engine.ts:191
-  assign fetch_ram_wr_valid = mem_wr_valid & (~mem_wr_addr[8]);  // gen/virtq/split_engine.ts:200
-  assign fetch_ram_wr_addr = mem_wr_addr[7:0];  // gen/virtq/split_engine.ts:201
-  assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:202
-  assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:203
+  assign fetch_ram_wr_valid = mem_wr_valid & (~mem_wr_addr[8]);  // gen/virtq/split_engine.ts:205
+  assign fetch_ram_wr_addr = mem_wr_addr[7:0];  // gen/virtq/split_engine.ts:206
+  assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:207
+  assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:208
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:428
-    case (seq)  // gen/virtq/split_engine.ts:734
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:422
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:433
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:427
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:433
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:427
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:433
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:427
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:433
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:427
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1076
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1077
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:433
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:427
           end
         end
       end
@@ -1210,311 +1218,284 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 8'd0;  // gen/virtq/split_engine.ts:429
-    case (seq)  // gen/virtq/split_engine.ts:734
+    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:423
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_addr = _add_0[10:3];  // gen/virtq/split_engine.ts:434
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:428
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_addr = _add_1[10:3];  // gen/virtq/split_engine.ts:434
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_addr = _add_1[10:4];  // gen/virtq/split_engine.ts:428
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_addr = _mux_2[10:3];  // gen/virtq/split_engine.ts:434
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_addr = _mux_2[10:4];  // gen/virtq/split_engine.ts:428
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          fetch_ram_rd_addr = _add_3[10:3];  // gen/virtq/split_engine.ts:434
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          fetch_ram_rd_addr = _add_3[10:4];  // gen/virtq/split_engine.ts:428
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1076
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1077
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            fetch_ram_rd_addr = desc_off[10:3];  // gen/virtq/split_engine.ts:434
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:428
           end
         end
       end
       default: begin end
     endcase
   end
-  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:379
-  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:380
-  assign out_ram_wr_data = {64'd0, ow_data};  // gen/virtq/split_engine.ts:381
-  assign out_ram_wr_be = {8'd0, ow_be};  // gen/virtq/split_engine.ts:382
-  assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:205
-  assign out_ram_rd_addr = mem_rd_addr[4:0];  // gen/virtq/split_engine.ts:206
-  assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:218
+  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:374
+  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:375
+  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:376
+  assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:210
+  assign out_ram_rd_addr = mem_rd_addr[4:0];  // gen/virtq/split_engine.ts:211
+  assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:223
   always @* begin
-    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:251
-    case (seq)  // gen/virtq/split_engine.ts:734
+    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:256
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:805
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:806
+        if (rd_free) begin  // gen/virtq/split_engine.ts:799
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:800
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:955
+        if (rd_free) begin  // gen/virtq/split_engine.ts:947
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:949
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    forget = 3'd0;  // default, gen/virtq/split_engine.ts:252
-    case (seq)  // gen/virtq/split_engine.ts:734
+    forget = 3'd0;  // default, gen/virtq/split_engine.ts:257
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:736
-          forget = 3'd7;  // gen/virtq/split_engine.ts:738
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:730
+          forget = 3'd7;  // gen/virtq/split_engine.ts:732
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:752
+        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:746
       end
       default: begin end
     endcase
   end
   always @* begin
-    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:259
-    case (seq)  // gen/virtq/split_engine.ts:734
+    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:264
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1094
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1095
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1114
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1115
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1116
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1117
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1118
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1088
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1089
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1108
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1109
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1110
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1111
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1112
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1120
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1114
         end
       end
       default: begin end
     endcase
   end
-  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:304
+  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:309
   always @* begin
-    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (seq)  // gen/virtq/split_engine.ts:734
+    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:310
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (rd_free) begin  // gen/virtq/split_engine.ts:947
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1029
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1023
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1064
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1064
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1058
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1058
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (note)  // gen/virtq/split_engine.ts:1281
+    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:310
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
-          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1293
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1293
+          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (seq)  // gen/virtq/split_engine.ts:734
+    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:310
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:805
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (rd_free) begin  // gen/virtq/split_engine.ts:799
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:827
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (rd_free) begin  // gen/virtq/split_engine.ts:821
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:857
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:861
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:866
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:325
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:851
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:855
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:860
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:910
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:325
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:904
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:904
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:925
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:929
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:919
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:923
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       default: begin end
     endcase
   end
-  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:304
+  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:309
   always @* begin
-    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (seq)  // gen/virtq/split_engine.ts:734
+    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:310
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:995
+          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:305
-    case (used)  // gen/virtq/split_engine.ts:1201
+    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:310
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1235
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1236
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1229
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:325
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1238
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:330
         end
       end
       default: begin end
     endcase
   end
-  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:305
+  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:310
   always @* begin
-    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:355
-    case (seq)  // gen/virtq/split_engine.ts:734
+    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:362
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:995
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1201
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1216
+            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:380
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:385
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1238
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:356
-    case (seq)  // gen/virtq/split_engine.ts:734
+    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:363
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:386
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:995
+          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1201
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:386
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1216
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:381
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:386
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1238
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:357
-    case (seq)  // gen/virtq/split_engine.ts:734
+    out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:364
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-          out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:387
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:995
+          out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:382
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1201
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:387
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1216
+            out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:382
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-          out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:387
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1238
+          out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:382
         end
       end
       default: begin end
     endcase
   end
+  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:421
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:451
+  assign desc_off = win_off + ({7'd0, _sub_7[3:0]} << 4);  // gen/virtq/split_engine.ts:474
   always @* begin
-    out_wr_be = 8'd0;  // default, gen/virtq/split_engine.ts:358
-    case (seq)  // gen/virtq/split_engine.ts:734
-      SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-          out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:388
-        end
-      end
-      default: begin end
-    endcase
-    case (used)  // gen/virtq/split_engine.ts:1201
+    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:515
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            out_wr_be = 8'd255;  // gen/virtq/split_engine.ts:388
-          end
-        end
-      end
-      USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-          out_wr_be = 8'd3;  // gen/virtq/split_engine.ts:388
-        end
-      end
-      default: begin end
-    endcase
-  end
-  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:427
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:457
-  assign desc_off = win_off + ({7'd0, _sub_7[3:0]} << 4);  // gen/virtq/split_engine.ts:480
-  always @* begin
-    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:521
-    case (used)  // gen/virtq/split_engine.ts:1201
-      USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1225
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1226
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1216
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1219
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1220
             end
           end
         end
@@ -1523,13 +1504,13 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:522
-    case (used)  // gen/virtq/split_engine.ts:1201
+    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:516
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1225
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1227
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1216
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1219
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1221
             end
           end
         end
@@ -1538,15 +1519,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:523
-    case (seq)  // gen/virtq/split_engine.ts:734
+    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:517
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:982
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:983
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:985
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:976
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:977
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:979
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:989
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:992
+          if (spec_on) begin  // gen/virtq/split_engine.ts:983
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:986
           end
         end
       end
@@ -1554,180 +1535,180 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:524
-    case (seq)  // gen/virtq/split_engine.ts:734
+    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:518
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:765
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:786
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:787
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:795
+        if (own_pool) begin  // gen/virtq/split_engine.ts:759
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:780
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:781
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:789
         end
       end
       default: begin end
     endcase
-    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1329
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1330
+    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1323
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1324
     end
   end
   always @* begin
-    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:530
-    case (seq)  // gen/virtq/split_engine.ts:734
+    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:524
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:910
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:916
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:904
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:904
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:910
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:531
-    case (seq)  // gen/virtq/split_engine.ts:734
+    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:525
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:856
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:850
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:560
-    case (seq)  // gen/virtq/split_engine.ts:734
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:554
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:805
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:808
+        if (rd_free) begin  // gen/virtq/split_engine.ts:799
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:802
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:561
-    if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:580
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:581
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:555
+    if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:574
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:575
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:564
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:568
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:558
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:562
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:588
-    case (seq)  // gen/virtq/split_engine.ts:734
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:582
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:857
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:861
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:866
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:871
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:851
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:855
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:860
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:865
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:910
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:915
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:904
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:904
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:909
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:925
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:929
-          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:933
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:919
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:923
+          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:927
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:604
-    case (seq)  // gen/virtq/split_engine.ts:734
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:598
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1146
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1140
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:605
-    case (used)  // gen/virtq/split_engine.ts:1201
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:599
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1263
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1257
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:606
-    case (seq)  // gen/virtq/split_engine.ts:734
+    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:600
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1147
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1147
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1141
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1141
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:607
-    case (used)  // gen/virtq/split_engine.ts:1201
+    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:601
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1264
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1264
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1258
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1258
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:608
-    case (note)  // gen/virtq/split_engine.ts:1281
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:602
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1323
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1317
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:609
-    case (note)  // gen/virtq/split_engine.ts:1281
+    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:603
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1324
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1324
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1318
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1318
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:610
-    case (note)  // gen/virtq/split_engine.ts:1281
+    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:604
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1318
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1318
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1312
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1312
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:611
-    case (seq)  // gen/virtq/split_engine.ts:734
+    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:605
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:754
+        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:748
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:612
-    case (seq)  // gen/virtq/split_engine.ts:734
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:606
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:736
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:742
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:730
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:736
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:613
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:650
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:652
+  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:607
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:644
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:646
   assign sched_after_or_p0 = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {sched_after_or_p0[2], (sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_or_p2 = {(sched_after_or_p1[2] | sched_after_or_p1[1]), sched_after_or_p1[1], sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1748,17 +1729,17 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign sched_valid = sched_locked | (|(work & {3{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {3{can_fetch}}) & sched_mask) & (~(sched_after_or_p2 << 1))) : ((work & {3{can_fetch}}) & (~(sched_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p2 << 1) : (sched_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:660
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:689
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:654
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:683
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1162
-    case (used)  // gen/virtq/split_engine.ts:1201
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1156
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1252
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1253
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1254
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1246
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1247
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1248
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1257
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1251
           end
         end
       end
@@ -1766,31 +1747,31 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1163
-    case (note)  // gen/virtq/split_engine.ts:1281
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1157
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1293
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1287
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_10 & u_num_mask;  // gen/virtq/split_engine.ts:1169
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1170
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1171
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1175
+  assign u_slot = _select_10 & u_num_mask;  // gen/virtq/split_engine.ts:1163
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1164
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1165
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1169
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1184
-    case (note)  // gen/virtq/split_engine.ts:1281
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1178
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1302
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1293
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1293
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1296
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1279
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1273
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1915,93 +1896,93 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       note_sched_lock_above <= 3'd0;
     end else begin
       pending <= (pending & (~(clear_pending | forget))) | ({q2_notify, q1_notify, q0_notify} & (~forget));  // gen/virtq/sched.ts:14
-      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:277
-        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:278
-        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:279
-          out_active <= 1'b0;  // gen/virtq/split_engine.ts:279
+      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:282
+        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:283
+        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:284
+          out_active <= 1'b0;  // gen/virtq/split_engine.ts:284
         end
       end
-      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:303
-        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:303
+      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:308
+        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:308
       end
-      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:312
-        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:312
+      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:317
+        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:317
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:313
-        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:313
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:318
+        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:318
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:314
-        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:314
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:319
+        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:319
       end
-      if (rd_by_used) begin  // gen/virtq/split_engine.ts:312
-        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:312
+      if (rd_by_used) begin  // gen/virtq/split_engine.ts:317
+        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:317
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:313
-        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:313
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:318
+        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:318
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:314
-        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:314
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:319
+        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:319
       end
-      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:312
-        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:312
+      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:317
+        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:317
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:313
-        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:313
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:318
+        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:318
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:314
-        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:314
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:319
+        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:319
       end
-      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:339
-      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:339
-      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:303
-        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:303
+      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:344
+      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:344
+      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:308
+        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:308
       end
-      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:312
-        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:312
+      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:317
+        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:317
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:313
-        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:313
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:318
+        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:318
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:314
-        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:314
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:319
+        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:319
       end
-      if (wr_by_used) begin  // gen/virtq/split_engine.ts:312
-        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:312
+      if (wr_by_used) begin  // gen/virtq/split_engine.ts:317
+        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:317
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:313
-        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:313
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:318
+        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:318
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:314
-        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:314
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:319
+        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:319
       end
-      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:312
-        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:312
+      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:317
+        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:317
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:313
-        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:313
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:318
+        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:318
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:314
-        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:314
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:319
+        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:319
       end
-      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:339
-      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:339
-      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:366
-      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:526
-      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:528
-      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:532
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:565
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:565
+      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:344
+      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:344
+      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:371
+      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:520
+      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:522
+      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:526
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:559
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:559
       end
-      if (heads_pend & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:579
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:579
+      if (heads_pend & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:573
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:573
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:580
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:582
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:584
+      if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:574
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:576
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:578
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:586
-      pf_ready <= (pf_ready | {(~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:589
-      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_28;  // gen/virtq/split_engine.ts:643
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:580
+      pf_ready <= (pf_ready | {(~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:583
+      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_28;  // gen/virtq/split_engine.ts:637
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2013,459 +1994,459 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:664
-      rq_done <= {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:677
-      if (reset_req) begin  // gen/virtq/split_engine.ts:731
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:731
+      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:658
+      rq_done <= {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:671
+      if (reset_req) begin  // gen/virtq/split_engine.ts:725
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:725
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:732
-      case (seq)  // gen/virtq/split_engine.ts:734
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:726
+      case (seq)  // gen/virtq/split_engine.ts:728
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:736
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:739
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:740
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:741
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:744
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:744
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:745
-            cq <= sched_index;  // gen/virtq/split_engine.ts:746
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:747
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:730
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:733
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:734
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:735
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:738
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:738
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:739
+            cq <= sched_index;  // gen/virtq/split_engine.ts:740
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:741
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:753
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:755
+          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:747
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:749
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:759
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:753
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:765
-            if (abandon) begin  // gen/virtq/split_engine.ts:766
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:766
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:767
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:768
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:769
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:771
-            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:773
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:773
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:774
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:775
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:777
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:777
-            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:778
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:778
-            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:779
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:779
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:782
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:782
+          if (own_pool) begin  // gen/virtq/split_engine.ts:759
+            if (abandon) begin  // gen/virtq/split_engine.ts:760
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:760
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:761
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:762
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:763
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:765
+            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:767
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:767
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:768
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:769
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:771
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:771
+            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:772
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:772
+            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:773
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:773
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:776
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:776
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:783
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:777
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:786
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:786
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:787
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:789
-            pf_q <= cq;  // gen/virtq/split_engine.ts:790
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:794
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:796
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:798
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:798
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:799
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:799
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:780
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:780
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:781
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:783
+            pf_q <= cq;  // gen/virtq/split_engine.ts:784
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:788
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:790
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:792
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:792
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:793
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:793
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:800
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:794
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:805
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:810
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:811
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:812
+          if (rd_free) begin  // gen/virtq/split_engine.ts:799
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:804
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:805
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:806
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:827
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:829
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:832
-              heads_end_0 <= he + _slice_29;  // gen/virtq/split_engine.ts:832
+          if (rd_free) begin  // gen/virtq/split_engine.ts:821
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:823
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:826
+              heads_end_0 <= he + _slice_29;  // gen/virtq/split_engine.ts:826
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:832
-              heads_end_1 <= he + _slice_29;  // gen/virtq/split_engine.ts:832
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:826
+              heads_end_1 <= he + _slice_29;  // gen/virtq/split_engine.ts:826
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:832
-              heads_end_2 <= he + _slice_29;  // gen/virtq/split_engine.ts:832
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:826
+              heads_end_2 <= he + _slice_29;  // gen/virtq/split_engine.ts:826
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:835
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:829
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:436
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:430
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:443
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:843
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:437
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:837
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:849
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:843
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:857
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:859
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:861
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:864
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:866
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:874
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:851
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:853
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:855
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:858
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:860
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:868
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:891
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:885
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:894
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:894
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:888
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:888
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:896
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:890
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:910
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:908
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:910
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:908
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:904
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:902
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:904
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:902
           end
         end
         SEQ_AHEAD_LOOK: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:436
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:430
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:443
-            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:921
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:437
+            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:915
           end
         end
         SEQ_AHEAD_TABLE: begin
-          if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:925
-            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:926
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:928
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:929
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:931
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:936
+          if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:919
+            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:920
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:922
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:923
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:925
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:930
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:948
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:942
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:953
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:957
+          if (rd_free) begin  // gen/virtq/split_engine.ts:947
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:951
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:618
-            if (abandon) begin  // gen/virtq/split_engine.ts:619
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:619
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:620
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:612
+            if (abandon) begin  // gen/virtq/split_engine.ts:613
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:613
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:614
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:960
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:954
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:436
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:430
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:443
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:962
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:437
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:956
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:979
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:973
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:982
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:983
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:983
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:985
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:985
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:985
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:976
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:977
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:977
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:979
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:979
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:979
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:985
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:979
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:987
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:987
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:981
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:981
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:987
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:987
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:981
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:981
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:987
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:987
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:981
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:981
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:989
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:991
+            if (spec_on) begin  // gen/virtq/split_engine.ts:983
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:985
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:994
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:988
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1002
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1002
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:995
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:996
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:996
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1002
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1002
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:996
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:996
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1002
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1002
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:996
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:996
             end
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1005
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:999
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1009
-            if (abandon) begin  // gen/virtq/split_engine.ts:1010
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1010
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1011
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1003
+            if (abandon) begin  // gen/virtq/split_engine.ts:1004
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1004
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1005
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1013
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1014
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1007
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1008
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1029
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1031
-              heads_end_0 <= la + _slice_33;  // gen/virtq/split_engine.ts:1031
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1023
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1025
+              heads_end_0 <= la + _slice_33;  // gen/virtq/split_engine.ts:1025
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1031
-              heads_end_1 <= la + _slice_33;  // gen/virtq/split_engine.ts:1031
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1025
+              heads_end_1 <= la + _slice_33;  // gen/virtq/split_engine.ts:1025
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1031
-              heads_end_2 <= la + _slice_33;  // gen/virtq/split_engine.ts:1031
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1025
+              heads_end_2 <= la + _slice_33;  // gen/virtq/split_engine.ts:1025
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1032
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1026
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:618
-            if (abandon) begin  // gen/virtq/split_engine.ts:619
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:619
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:620
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:612
+            if (abandon) begin  // gen/virtq/split_engine.ts:613
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:613
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:614
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1035
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1029
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:436
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:430
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:443
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1040
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:437
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1034
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1052
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1054
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1056
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (features[35] & (word != _select_36)) begin  // gen/virtq/split_engine.ts:1057
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1046
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1048
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1050
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if (features[35] & (word != _select_36)) begin  // gen/virtq/split_engine.ts:1051
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1058
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1052
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1064
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1064
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1064
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1068
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1073
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1058
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1058
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1058
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1062
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1067
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:618
-            if (abandon) begin  // gen/virtq/split_engine.ts:619
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:619
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:620
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:612
+            if (abandon) begin  // gen/virtq/split_engine.ts:613
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:613
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:614
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1076
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1070
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1076
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1077
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:436
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:430
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:443
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1084
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:437
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1078
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1094
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1095
-            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1096
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1088
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1089
+            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1090
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
             end else begin
-              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1105
+              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1099
               end else begin
-                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:1109
+                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:1103
               end
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1111
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1105
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1114
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1115
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1116
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1117
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1118
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:614
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1108
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1109
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1110
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1111
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1112
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:608
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1121
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1125
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1127
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1115
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1119
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1121
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1130
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1136
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1137
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1137
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1124
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1130
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1131
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1131
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1137
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1137
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1131
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1131
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1137
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1137
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1131
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1131
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1138
-                expect_head_0 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1138
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1132
+                expect_head_0 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1132
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1138
-                expect_head_1 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1138
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1132
+                expect_head_1 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1132
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1138
-                expect_head_2 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1138
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1132
+                expect_head_2 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1132
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1139
-                handed_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1139
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1133
+                handed_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1133
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1139
-                handed_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1139
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1133
+                handed_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1133
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1139
-                handed_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1139
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1133
+                handed_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1133
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1140
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1134
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1148
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1142
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1164
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1192
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1194
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1158
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1186
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1188
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1192
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1194
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1186
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1188
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1192
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1194
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1186
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1188
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1192
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1194
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1186
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1188
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1198
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1199
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1199
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1192
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1193
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1193
       end
-      case (used)  // gen/virtq/split_engine.ts:1201
+      case (used)  // gen/virtq/split_engine.ts:1195
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1203
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1204
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1205
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1197
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1198
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1199
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1213
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1207
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1221
-              returned_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1221
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1215
+              returned_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1215
             end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1221
-              returned_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1221
+            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1215
+              returned_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1215
             end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1221
-              returned_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1221
+            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1215
+              returned_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1215
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1235
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1235
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1236
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1239
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1229
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1229
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1233
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1247
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1238
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1241
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1252
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1253
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1253
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1254
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1254
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1246
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1247
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1247
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1248
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1248
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1256
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1256
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1250
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1250
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1256
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1256
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1250
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1250
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1256
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1256
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1250
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1250
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1258
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1252
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1265
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1259
         end
         default: begin end
       endcase
@@ -2480,812 +2461,811 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1281
+      case (note)  // gen/virtq/split_engine.ts:1275
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1283
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1284
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1285
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1277
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1278
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1279
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1294
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1288
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1299
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:326
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1303
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1293
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1293
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1293
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:331
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1297
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1307
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1308
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1309
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1309
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1301
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1302
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1302
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1303
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1303
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1310
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1304
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1311
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1311
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1305
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1305
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1319
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1319
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1313
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1313
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1319
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1319
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1313
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1313
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1319
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1319
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1313
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1313
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1320
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1314
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1325
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1319
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1328
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1329
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1331
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1332
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1333
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1334
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1335
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1336
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1322
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1323
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1325
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1326
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1327
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1328
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1329
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1330
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1338
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1338
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1332
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1332
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1339
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1340
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1342
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+      if (|forget) begin  // gen/virtq/split_engine.ts:1333
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1334
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1336
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1338
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1342
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1336
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1338
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1342
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1344
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1336
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
+          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1338
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1347
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1347
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1341
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1341
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1347
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1347
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1341
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1341
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1349
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1349
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1343
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1343
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1350
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1350
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1344
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1344
       end
     end
   end
   always @(posedge clk) begin
-    num <= _select_40;  // gen/virtq/split_engine.ts:224
-    num_mask <= _select_41;  // gen/virtq/split_engine.ts:224
-    desc_base <= _select_42;  // gen/virtq/split_engine.ts:224
-    driver_base <= _select_43;  // gen/virtq/split_engine.ts:224
-    device_base <= _select_44;  // gen/virtq/split_engine.ts:224
-    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:367
-    ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:368
-    ow_be <= out_wr_be;  // gen/virtq/split_engine.ts:369
-    la <= _select_45;  // gen/virtq/split_engine.ts:454
-    seen <= _select_46;  // gen/virtq/split_engine.ts:455
-    he <= _select_47;  // gen/virtq/split_engine.ts:456
-    next_idx <= in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask);  // gen/virtq/split_engine.ts:468
-    if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:580
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:583
+    num <= _select_40;  // gen/virtq/split_engine.ts:229
+    num_mask <= _select_41;  // gen/virtq/split_engine.ts:229
+    desc_base <= _select_42;  // gen/virtq/split_engine.ts:229
+    driver_base <= _select_43;  // gen/virtq/split_engine.ts:229
+    device_base <= _select_44;  // gen/virtq/split_engine.ts:229
+    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:372
+    ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:373
+    la <= _select_45;  // gen/virtq/split_engine.ts:448
+    seen <= _select_46;  // gen/virtq/split_engine.ts:449
+    he <= _select_47;  // gen/virtq/split_engine.ts:450
+    next_idx <= in_indirect ? (j + 16'd1) : ((j + 16'd1) & num_mask);  // gen/virtq/split_engine.ts:462
+    if ((idx_pend & (~idx_here)) & (~_sub_8[5])) begin  // gen/virtq/split_engine.ts:574
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:577
     end
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_48) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:680
-    p_he_ne_seen <= _select_49 != _select_50;  // gen/virtq/split_engine.ts:699
-    p_he_room <= (_select_49 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:699
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_49);  // gen/virtq/split_engine.ts:699
-    p_entry_room <= (pf_next - _select_51) < 16'd16;  // gen/virtq/split_engine.ts:699
-    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:699
-    p_la_ne_pf <= _select_51 != pf_next;  // gen/virtq/split_engine.ts:699
-    p_la_ready <= pf_ready[_select_51[3:0]];  // gen/virtq/split_engine.ts:699
-    p_la_ne_he <= _select_51 != _select_49;  // gen/virtq/split_engine.ts:699
-    p_la_ne_seen <= _select_51 != _select_50;  // gen/virtq/split_engine.ts:699
-    p_look_due <= (features[28] & (pf_insp != pf_next)) & pf_ready[pf_insp[3:0]];  // gen/virtq/split_engine.ts:699
-    p_la_looked <= (~features[28]) | (_select_51 != pf_insp);  // gen/virtq/split_engine.ts:699
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:699
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:699
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:699
-    case (seq)  // gen/virtq/split_engine.ts:734
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_48) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:674
+    p_he_ne_seen <= _select_49 != _select_50;  // gen/virtq/split_engine.ts:693
+    p_he_room <= (_select_49 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:693
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_49);  // gen/virtq/split_engine.ts:693
+    p_entry_room <= (pf_next - _select_51) < 16'd16;  // gen/virtq/split_engine.ts:693
+    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:693
+    p_la_ne_pf <= _select_51 != pf_next;  // gen/virtq/split_engine.ts:693
+    p_la_ready <= pf_ready[_select_51[3:0]];  // gen/virtq/split_engine.ts:693
+    p_la_ne_he <= _select_51 != _select_49;  // gen/virtq/split_engine.ts:693
+    p_la_ne_seen <= _select_51 != _select_50;  // gen/virtq/split_engine.ts:693
+    p_look_due <= (features[28] & (pf_insp != pf_next)) & pf_ready[pf_insp[3:0]];  // gen/virtq/split_engine.ts:693
+    p_la_looked <= (~features[28]) | (_select_51 != pf_insp);  // gen/virtq/split_engine.ts:693
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:693
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:693
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:693
+    case (seq)  // gen/virtq/split_engine.ts:728
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:765
-          if (abandon) begin  // gen/virtq/split_engine.ts:766
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:767
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:768
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:770
+        if (own_pool) begin  // gen/virtq/split_engine.ts:759
+          if (abandon) begin  // gen/virtq/split_engine.ts:760
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:761
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:762
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:764
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:786
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:787
-          pf_next <= la;  // gen/virtq/split_engine.ts:791
-          pf_insp <= la;  // gen/virtq/split_engine.ts:792
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:793
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:780
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:781
+          pf_next <= la;  // gen/virtq/split_engine.ts:785
+          pf_insp <= la;  // gen/virtq/split_engine.ts:786
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:787
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:805
-          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:328
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:330
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:809
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:809
+        if (rd_free) begin  // gen/virtq/split_engine.ts:799
+          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:333
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:335
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:803
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:803
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:809
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:809
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:803
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:803
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:809
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:809
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:803
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:803
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:809
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:809
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:803
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:803
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:827
-          rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:328
-          rd_len <= {3'd0, (_mux_30 << 1)};  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:330
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:830
-          heads_from <= he;  // gen/virtq/split_engine.ts:831
-          spec_from <= he;  // gen/virtq/split_engine.ts:833
-          spec_to <= he + _mux_30[15:0];  // gen/virtq/split_engine.ts:834
+        if (rd_free) begin  // gen/virtq/split_engine.ts:821
+          rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:333
+          rd_len <= {3'd0, (_mux_30 << 1)};  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:335
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:824
+          heads_from <= he;  // gen/virtq/split_engine.ts:825
+          spec_from <= he;  // gen/virtq/split_engine.ts:827
+          spec_to <= he + _mux_30[15:0];  // gen/virtq/split_engine.ts:828
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          mem_off <= _add_0[2:0];  // gen/virtq/split_engine.ts:435
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:429
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-          word <= _select_52;  // gen/virtq/split_engine.ts:439
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:440
-          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:441
-          tbl_ahead_n <= _mux_53[1:0];  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+          word <= _select_52;  // gen/virtq/split_engine.ts:433
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:434
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:435
+          tbl_ahead_n <= _mux_53[1:0];  // gen/virtq/split_engine.ts:436
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (_select_54 == word);  // gen/virtq/split_engine.ts:848
+        spec_hit <= pf_spec[pf_next[3:0]] & (_select_54 == word);  // gen/virtq/split_engine.ts:842
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:857
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:858
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:861
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:863
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:866
-          rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:328
-          rd_len <= {3'd0, (_mux_55 << 4)};  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:330
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:868
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:868
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:851
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:852
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:855
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:857
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:860
+          rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:333
+          rd_len <= {3'd0, (_mux_55 << 4)};  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:335
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:862
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:868
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:862
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:868
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:862
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:868
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:862
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:868
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:862
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:868
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:862
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:868
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:862
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:868
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:862
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:868
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:862
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:868
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:862
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:868
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:862
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:868
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:862
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:868
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:862
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:868
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:862
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:868
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:862
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:868
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:868
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:862
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:862
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:869
-            pf_count_0 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:863
+            pf_count_0 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:869
-            pf_count_1 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:863
+            pf_count_1 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:869
-            pf_count_2 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:863
+            pf_count_2 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:869
-            pf_count_3 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:863
+            pf_count_3 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:869
-            pf_count_4 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:863
+            pf_count_4 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:869
-            pf_count_5 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:863
+            pf_count_5 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:869
-            pf_count_6 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:863
+            pf_count_6 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:869
-            pf_count_7 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:863
+            pf_count_7 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:869
-            pf_count_8 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:863
+            pf_count_8 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:869
-            pf_count_9 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:863
+            pf_count_9 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:869
-            pf_count_10 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:863
+            pf_count_10 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:869
-            pf_count_11 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:863
+            pf_count_11 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:869
-            pf_count_12 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:863
+            pf_count_12 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:869
-            pf_count_13 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:863
+            pf_count_13 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:869
-            pf_count_14 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:863
+            pf_count_14 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:869
-            pf_count_15 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:869
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:863
+            pf_count_15 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:863
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:870
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:870
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:864
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:864
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:872
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:866
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_56[15] | _sub_58[15]) | _sub_59[15]) ? 17'd0 : {1'b0, ((((_sub_56 < _sub_58) ? _sub_56 : _sub_58) < _sub_59) ? ((_sub_56 < _sub_58) ? _sub_56 : _sub_58) : _sub_59)};  // gen/virtq/split_engine.ts:888
-        spec_pos <= _sub_57[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:889
-        spec_rd <= b_top - _sub_60[4:0];  // gen/virtq/split_engine.ts:890
+        spec_n <= ((_sub_56[15] | _sub_58[15]) | _sub_59[15]) ? 17'd0 : {1'b0, ((((_sub_56 < _sub_58) ? _sub_56 : _sub_58) < _sub_59) ? ((_sub_56 < _sub_58) ? _sub_56 : _sub_58) : _sub_59)};  // gen/virtq/split_engine.ts:882
+        spec_pos <= _sub_57[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:883
+        spec_rd <= b_top - _sub_60[4:0];  // gen/virtq/split_engine.ts:884
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:894
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:888
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:895
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:889
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:910
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:905
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:906
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:907
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:910
-          rd_host <= desc_base + ({48'd0, spec_pred} << 4);  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:328
-          rd_len <= {3'd0, (_mux_61 << 4)};  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:330
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:912
-            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:912
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:904
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:899
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:900
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:901
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:904
+          rd_host <= desc_base + ({48'd0, spec_pred} << 4);  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:333
+          rd_len <= {3'd0, (_mux_61 << 4)};  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:335
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:906
+            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:912
-            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:906
+            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:912
-            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:906
+            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:912
-            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:906
+            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:912
-            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:906
+            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:912
-            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:906
+            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:912
-            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:906
+            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:912
-            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:906
+            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:912
-            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:906
+            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:912
-            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:906
+            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:912
-            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:906
+            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:912
-            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:906
+            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:912
-            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:906
+            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:912
-            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:906
+            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:912
-            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:906
+            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:912
-            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:912
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:906
+            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:906
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:913
-            pf_count_0 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:907
+            pf_count_0 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:913
-            pf_count_1 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:907
+            pf_count_1 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:913
-            pf_count_2 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:907
+            pf_count_2 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:913
-            pf_count_3 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:907
+            pf_count_3 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:913
-            pf_count_4 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:907
+            pf_count_4 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:913
-            pf_count_5 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:907
+            pf_count_5 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:913
-            pf_count_6 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:907
+            pf_count_6 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:913
-            pf_count_7 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:907
+            pf_count_7 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:913
-            pf_count_8 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:907
+            pf_count_8 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:913
-            pf_count_9 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:907
+            pf_count_9 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:913
-            pf_count_10 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:907
+            pf_count_10 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:913
-            pf_count_11 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:907
+            pf_count_11 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:913
-            pf_count_12 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:907
+            pf_count_12 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:913
-            pf_count_13 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:907
+            pf_count_13 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:913
-            pf_count_14 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:907
+            pf_count_14 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:913
-            pf_count_15 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:913
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:907
+            pf_count_15 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:907
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:914
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:914
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:908
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:908
           end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:905
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:906
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:907
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:899
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:900
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:901
         end
       end
       SEQ_AHEAD_LOOK: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          mem_off <= _add_1[2:0];  // gen/virtq/split_engine.ts:435
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          mem_off <= _add_1[3:0];  // gen/virtq/split_engine.ts:429
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-          word <= _select_62;  // gen/virtq/split_engine.ts:439
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:440
-          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:441
-          tbl_ahead_n <= _mux_63[1:0];  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+          word <= _select_62;  // gen/virtq/split_engine.ts:433
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:434
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:435
+          tbl_ahead_n <= _mux_63[1:0];  // gen/virtq/split_engine.ts:436
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:925
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:927
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:929
-          rd_host <= desc_raw[63:0];  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4096 | {5'd0, ((11'd320 + ({7'd0, pf_insp[3:0]} << 6)) + 11'd16)};  // gen/virtq/split_engine.ts:328
-          rd_len <= {18'd0, tbl_ahead_n} << 4;  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:330
-          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:919
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:921
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:923
+          rd_host <= desc_raw[63:0];  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4096 | {5'd0, ((11'd320 + ({7'd0, pf_insp[3:0]} << 6)) + 11'd16)};  // gen/virtq/split_engine.ts:333
+          rd_len <= {18'd0, tbl_ahead_n} << 4;  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:335
+          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:932
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:932
+          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:934
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:928
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_64;  // gen/virtq/split_engine.ts:942
-        win_start <= _select_65;  // gen/virtq/split_engine.ts:943
-        win_count <= {14'd0, _select_66};  // gen/virtq/split_engine.ts:944
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:945
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:946
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:947
+        word <= _select_64;  // gen/virtq/split_engine.ts:936
+        win_start <= _select_65;  // gen/virtq/split_engine.ts:937
+        win_count <= {14'd0, _select_66};  // gen/virtq/split_engine.ts:938
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:939
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:940
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:941
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:954
-          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:328
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:330
+        if (rd_free) begin  // gen/virtq/split_engine.ts:947
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:948
+          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:333
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:335
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          mem_off <= _mux_2[2:0];  // gen/virtq/split_engine.ts:435
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          mem_off <= _mux_2[3:0];  // gen/virtq/split_engine.ts:429
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-          word <= _select_67;  // gen/virtq/split_engine.ts:439
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:440
-          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:441
-          tbl_ahead_n <= _mux_68[1:0];  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+          word <= _select_67;  // gen/virtq/split_engine.ts:433
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:434
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:435
+          tbl_ahead_n <= _mux_68[1:0];  // gen/virtq/split_engine.ts:436
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:966
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:969
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:970
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_69 != word));  // gen/virtq/split_engine.ts:971
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:975
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:976
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_71[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:977
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:960
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:963
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:964
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_69 != word));  // gen/virtq/split_engine.ts:965
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:969
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:970
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_71[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:971
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:982
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:983
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:985
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:976
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:977
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:979
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:989
-            b_start <= seen;  // gen/virtq/split_engine.ts:990
+          if (spec_on) begin  // gen/virtq/split_engine.ts:983
+            b_start <= seen;  // gen/virtq/split_engine.ts:984
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1001
-          wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:327
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:328
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:329
-          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:330
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:995
+          wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:332
+          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:333
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:334
+          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:335
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1029
-          rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:328
-          rd_len <= {3'd0, (_mux_34 << 1)};  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:330
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1023
+          rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:333
+          rd_len <= {3'd0, (_mux_34 << 1)};  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:335
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1039
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-          mem_off <= _add_3[2:0];  // gen/virtq/split_engine.ts:435
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1033
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+          mem_off <= _add_3[3:0];  // gen/virtq/split_engine.ts:429
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-          word <= _select_72;  // gen/virtq/split_engine.ts:439
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:440
-          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:441
-          tbl_ahead_n <= _mux_73[1:0];  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+          word <= _select_72;  // gen/virtq/split_engine.ts:433
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:434
+          tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:435
+          tbl_ahead_n <= _mux_73[1:0];  // gen/virtq/split_engine.ts:436
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1044
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:1045
-        tbl_n <= num;  // gen/virtq/split_engine.ts:1046
-        j <= word;  // gen/virtq/split_engine.ts:1047
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1048
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:1049
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1050
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1051
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1055
+        head <= word;  // gen/virtq/split_engine.ts:1038
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:1039
+        tbl_n <= num;  // gen/virtq/split_engine.ts:1040
+        j <= word;  // gen/virtq/split_engine.ts:1041
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1042
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:1043
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1044
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1045
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1049
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1064
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1064
-          rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:328
-          rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:330
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1069
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1070
-          win_start <= j;  // gen/virtq/split_engine.ts:1071
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1072
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1058
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1058
+          rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:333
+          rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:335
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1063
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1064
+          win_start <= j;  // gen/virtq/split_engine.ts:1065
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1066
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1082
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1083
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1076
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1077
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:432
-            mem_off <= desc_off[2:0];  // gen/virtq/split_engine.ts:435
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:426
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:429
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:438
-            word <= _select_74;  // gen/virtq/split_engine.ts:439
-            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:440
-            tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:441
-            tbl_ahead_n <= _mux_75[1:0];  // gen/virtq/split_engine.ts:442
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:432
+            word <= _select_74;  // gen/virtq/split_engine.ts:433
+            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:434
+            tbl_bad <= ((((~features[28]) | raw_desc[96]) | (raw_desc[95:64] == 32'd0)) | (raw_desc[67:64] != 4'd0)) | (raw_desc[95:68] > {12'd0, num});  // gen/virtq/split_engine.ts:435
+            tbl_ahead_n <= _mux_75[1:0];  // gen/virtq/split_engine.ts:436
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_37 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1094
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1095
-          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1096
+        if (_add_37 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1088
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1089
+          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1090
           end else begin
-            slots <= _add_37[15:0];  // gen/virtq/split_engine.ts:1097
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:1098
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:1099
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:1100
-            j <= 16'd0;  // gen/virtq/split_engine.ts:1101
-            count <= 17'd0;  // gen/virtq/split_engine.ts:1102
-            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1105
-              win_off <= (11'd320 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:1106
-              win_start <= 16'd0;  // gen/virtq/split_engine.ts:1107
-              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:1108
+            slots <= _add_37[15:0];  // gen/virtq/split_engine.ts:1091
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:1092
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:1093
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:1094
+            j <= 16'd0;  // gen/virtq/split_engine.ts:1095
+            count <= 17'd0;  // gen/virtq/split_engine.ts:1096
+            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1099
+              win_off <= (11'd320 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:1100
+              win_start <= 16'd0;  // gen/virtq/split_engine.ts:1101
+              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:1102
             end
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1114
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1115
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1116
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1117
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1118
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1108
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1109
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1110
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1111
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1112
         end else begin
-          count <= _add_37;  // gen/virtq/split_engine.ts:1122
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1123
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1124
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1125
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1126
+          count <= _add_37;  // gen/virtq/split_engine.ts:1116
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1117
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1118
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1119
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1120
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1131
-            out_id <= head;  // gen/virtq/split_engine.ts:1132
-            out_slots <= in_indirect ? slots : _add_37[15:0];  // gen/virtq/split_engine.ts:1134
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1135
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1125
+            out_id <= head;  // gen/virtq/split_engine.ts:1126
+            out_slots <= in_indirect ? slots : _add_37[15:0];  // gen/virtq/split_engine.ts:1128
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1129
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_76;  // gen/virtq/split_engine.ts:224
-    u_num_mask <= _select_77;  // gen/virtq/split_engine.ts:224
-    u_device_base <= _select_78;  // gen/virtq/split_engine.ts:224
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1192
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1193
+    u_num <= _select_76;  // gen/virtq/split_engine.ts:229
+    u_num_mask <= _select_77;  // gen/virtq/split_engine.ts:229
+    u_device_base <= _select_78;  // gen/virtq/split_engine.ts:229
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1186
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1187
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1192
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1193
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1186
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1187
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1192
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1193
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1186
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1187
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1192
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1193
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1186
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1187
     end
-    case (used)  // gen/virtq/split_engine.ts:1201
+    case (used)  // gen/virtq/split_engine.ts:1195
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1209
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_28)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1211
-        u_old <= _select_79;  // gen/virtq/split_engine.ts:1212
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1203
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_28)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1205
+        u_old <= _select_79;  // gen/virtq/split_engine.ts:1206
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1219
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1222
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1229
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1213
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1216
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1223
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1235
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1236
-          wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:327
-          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:328
-          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:329
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:330
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1229
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1230
+          wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:332
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:333
+          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:334
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:335
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1244
-          wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:327
-          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:328
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:329
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:330
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1238
+          wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:332
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:333
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:334
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:335
         end
       end
       default: begin end
     endcase
-    n_num <= _select_80;  // gen/virtq/split_engine.ts:224
-    n_driver_base <= _select_81;  // gen/virtq/split_engine.ts:224
-    case (note)  // gen/virtq/split_engine.ts:1281
+    n_num <= _select_80;  // gen/virtq/split_engine.ts:229
+    n_driver_base <= _select_81;  // gen/virtq/split_engine.ts:229
+    case (note)  // gen/virtq/split_engine.ts:1275
       NOTE_LOAD: begin
-        n_old <= _select_82;  // gen/virtq/split_engine.ts:1291
-        n_new <= _select_83;  // gen/virtq/split_engine.ts:1292
+        n_old <= _select_82;  // gen/virtq/split_engine.ts:1285
+        n_new <= _select_83;  // gen/virtq/split_engine.ts:1286
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1299
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1299
-          rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:327
-          rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:328
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:329
-          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:330
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1293
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1293
+          rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:332
+          rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:333
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:334
+          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:335
         end
       end
       default: begin end
@@ -3293,18 +3273,18 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1351
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1345
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
   end
-  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:267
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:525
+  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:272
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:519
     if (rf_push) begin
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:895
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:889
 
 endmodule
 

@@ -17,7 +17,7 @@
 // the queue), forget the queue's state and pulse reset_done / queue_reset_done.
 import { bit, cat, defineModule, type Expr, intParam, lit, log2ceil, mux, paramError, select } from '../hdl';
 import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/ports';
-import { DmaRam } from '../dma/ram';
+import { DmaUnitRam, DmaWordRam } from '../dma/ram';
 import { featureDef } from '../virtio/regmap';
 import { queueHandover } from '../virtio/ports';
 import type { DataWidth } from '../pcie/streams';
@@ -191,11 +191,16 @@ export const SplitEngine = defineModule(
     const running = m.let('running', driverOk.and(feat('VIRTIO_F_RING_PACKED').not()));
 
     // ---- scratch memory: the fetch half (DMA read engine -> sequencer), the out half (sequencer -> DMA write)
-    // (each as large as its half's layout needs: the rest of a half is never written and aliases)
-    const fetchRam = m.instance('fetch_ram', DmaRam, { W: p.W, bytes: lay.fetchBytes }).io;
-    const outRam = m.instance('out_ram', DmaRam, { W: p.W, bytes: lay.outBytes }).io;
+    // (each as large as its half's layout needs: the rest of a half is never written and aliases). The fetch
+    // side takes 16-byte descriptors and the 2-byte words in them: the fetch half is read 16 aligned bytes at a
+    // time. The out half is written 8-byte words (used elements; indices as whole words) and read as two lines
+    // by the write engine (DmaWordRam: no line swap on either side).
+    const fetchRam = m.instance('fetch_ram', DmaUnitRam, { W: p.W, bytes: lay.fetchBytes, readBytes: 16 }).io;
+    const outRam = m.instance('out_ram', DmaWordRam, { W: p.W, bytes: lay.outBytes, wordBytes: 8 }).io;
     const fetchLineBits = log2ceil(lay.fetchBytes / B);
     const outLineBits = log2ceil(lay.outBytes / B);
+    const fetchUnitBits = log2ceil(lay.fetchBytes / 16);
+    const outWordBits = log2ceil(lay.outBytes / 8);
     const toOut = memWr.addr.bit(halfLineBits);
     fetchRam.wr.valid.set(memWr.valid.and(toOut.not()));
     fetchRam.wr.addr.set(memWr.addr.bits(fetchLineBits - 1, 0));
@@ -349,49 +354,38 @@ export const SplitEngine = defineModule(
     const wrValid = wr.valid;
     const read = (host: Expr, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, host, devOff, len);
     const write = (host: Expr, devOff: number, len: Expr | number) => wr.issue(FETCH, host, devOff, len);
-    // The out half's write port: a staged field (8-byte aligned) is written the cycle after, placed in its line
-    // by a select over the line's 8-byte slots (the write engine reads it several cycles after its command).
+    // The out half's write port: a staged field (8-byte aligned) is written the cycle after as its whole 8-byte
+    // word, zero-extended (the write engine sends only the command's bytes; every field has a word of its own, and
+    // its word is not written again until the field's write has ended), several cycles before the write engine
+    // reads it.
     const outWr = {
       valid: m.wire('out_wr_valid', bit, { default: 0 }),
       off: m.wire('out_wr_off', p.regionBits - 1, { default: 0 }),
       data: m.wire('out_wr_data', 64, { default: 0 }),
-      be: m.wire('out_wr_be', 8, { default: 0 }),
     };
     const ow = {
       valid: m.reg('ow_valid', bit, { reset: 0 }),
       off: m.reg('ow_off', p.regionBits - 1),
       data: m.reg('ow_data', 64),
-      be: m.reg('ow_be', 8),
     };
     ow.valid.next(outWr.valid);
     ow.off.next(outWr.off);
     ow.data.next(outWr.data);
-    ow.be.next(outWr.be);
-    const slots8 = B / 8;
-    const place = (v: Expr, unit: number) => {
-      const wide = v.zext((2 * p.W * unit) / 64);
-      if (slots8 === 1) return wide;
-      return select(
-        ow.off.bits(lb - 1, 3),
-        Array.from({ length: slots8 }, (_, k) => wide.shl(unit * k)),
-      );
-    };
     outRam.wr.valid.set(ow.valid);
-    outRam.wr.addr.set(ow.off.bits(outLineBits + lb - 1, lb));
-    outRam.wr.data.set(place(ow.data, 64));
-    outRam.wr.be.set(place(ow.be, 8));
+    outRam.wr.addr.set(ow.off.bits(outWordBits + 2, 3));
+    outRam.wr.data.set(ow.data);
     const stage = (off: Expr | number, value: Expr, bytes: 2 | 8) => {
       if (typeof off === 'number' && off % 8) throw paramError(`SplitEngine: staging offset ${off} is not 8-aligned`);
+      if (value.width > 8 * bytes) throw paramError(`SplitEngine: a ${value.width}-bit value for ${bytes} bytes`);
       outWr.valid.set(1);
       outWr.off.set(typeof off === 'number' ? lit(off, p.regionBits - 1) : off);
       outWr.data.set(value.zext(64));
-      outWr.be.set(lit((1 << bytes) - 1, 8));
     };
 
     // ---- fetch-half reads: the sequencer's window on what the DMA read engine fetched
     const memBusy = m.reg('mem_busy', bit, { reset: 0 });
-    const memOff = m.reg('mem_off', lb);
-    // What a *_mem state read: a 16-bit word and a descriptor, taken out of the two-line window as it arrives.
+    const memOff = m.reg('mem_off', 4);
+    // What a *_mem state read: a 16-bit word and a descriptor, taken out of the 16 bytes read as they arrive.
     const word16 = m.reg('word', 16);
     const descRaw = m.reg('desc_raw', 128);
     const fields = (raw: Expr) => ({
@@ -424,15 +418,15 @@ export const SplitEngine = defineModule(
     // same then as at the read: cq changes only in idle.
     const tblBad = m.reg('tbl_bad', bit);
     const tblAheadN = m.reg('tbl_ahead_n', Math.max(1, log2ceil(PF)));
-    const rawDesc = m.let('raw_desc', fieldAt(fetchRam.rd.rdata, memOff, 16, 16));
+    const rawDesc = m.let('raw_desc', fetchRam.rd.rdata);
     fetchRam.rd.valid.set(0);
     fetchRam.rd.addr.set(0);
-    /** In a *_mem state: read the line holding byte `off`, then `then` once its fields are in registers. */
+    /** In a *_mem state: read the 16 bytes holding byte `off`, then `then` once their fields are in registers. */
     const fetchWindow = (off: Expr, then: () => void) => {
       m.if(memBusy.not(), () => {
         fetchRam.rd.valid.set(1);
-        fetchRam.rd.addr.set(off.bits(fetchLineBits + lb - 1, lb));
-        memOff.next(off.bits(lb - 1, 0));
+        fetchRam.rd.addr.set(off.bits(fetchUnitBits + 3, 4));
+        memOff.next(off.bits(3, 0));
         memBusy.next(1);
       });
       m.if(fetchRam.rd.rvalid, () => {

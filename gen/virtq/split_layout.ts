@@ -1,7 +1,7 @@
 // The split queue engine's scratch memory (its DMA region, docs/queue-engine.md "Split rings"): where ring data
 // the engine fetches lands (the fetch half, written by the DMA read engine, read by the engine) and where the
 // bytes it writes back wait (the out half, written by the engine, read by the DMA write engine), and how a
-// field is taken out of a two-line window read from it. Shared by the engine and its tests.
+// field is taken out of the 16 bytes read from the fetch half at a time. Shared by the engine and its tests.
 import { type Expr, paramError, select } from '../hdl';
 
 export interface SplitLayoutParams {
@@ -90,15 +90,16 @@ export function splitLayout(p: SplitLayoutParams): SplitLayout {
 }
 
 /**
- * The `bytes` bytes at byte `off` (a multiple of `align`, `bytes` <= `align` unless the line is smaller) of the
- * first line of a two-line window `win`: a select over the aligned positions of a line, nothing wider.
+ * The `bytes` bytes at byte `off` (a multiple of `align`, `bytes` <= `align`; only off's bits below the unit's
+ * size count) of `unit`, an aligned piece of memory read whole (the fetch half's 16-byte reads): a select over the
+ * unit's aligned positions, nothing wider.
  */
-export function fieldAt(win: Expr, off: Expr, bytes: number, align: number): Expr {
-  const lineBytes = win.width / 16;
-  const positions = lineBytes / align;
-  if (positions <= 1) return win.bits(8 * bytes - 1, 0);
+export function fieldAt(unit: Expr, off: Expr, bytes: number, align: number): Expr {
+  const unitBytes = unit.width / 8;
+  const positions = unitBytes / align;
+  if (positions <= 1) return unit.bits(8 * bytes - 1, 0);
   const lo = Math.log2(align);
-  const hi = Math.log2(lineBytes) - 1;
-  const options = Array.from({ length: positions }, (_, k) => win.bits(8 * (align * k + bytes) - 1, 8 * align * k));
+  const hi = Math.log2(unitBytes) - 1;
+  const options = Array.from({ length: positions }, (_, k) => unit.bits(8 * (align * k + bytes) - 1, 8 * align * k));
   return select(off.bits(hi, lo), options);
 }
