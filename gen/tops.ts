@@ -197,6 +197,18 @@ export const tops: TopConfig[] = [
     elaborate: () => SplitEngine.elaborate(splitTestParams({ W, queues: SPLIT_TEST_QUEUES })),
     ...(W === 64 ? { lutLevels: PCIE_LUT_LEVELS } : { synth: false }),
   })),
+  // The same without INDIRECT (a split-only virtio-blk build's engine, gen/virtq/blk_top.ts `indirect`), and its
+  // test top (test/virtq/split_malformed.test.ts).
+  {
+    description: `split virtqueue engine without INDIRECT, 3 queues, 256-bit`,
+    synth: false,
+    elaborate: () => SplitEngine.elaborate(splitTestParams({ W: 256, queues: SPLIT_TEST_QUEUES, indirect: false })),
+  },
+  {
+    description: `split virtqueue engine without INDIRECT with DMA read/write engines, 3 queues, 64-bit`,
+    synth: false,
+    elaborate: () => SplitTestTop.elaborate({ W: 64, queues: SPLIT_TEST_QUEUES, indirect: false }),
+  },
   // The DMA fabric (gen/virtq/dma_fabric.ts) with the clients of the data plane with both ring engines (split,
   // packed, blk), and the whole virtio-blk function.
   {

@@ -402,7 +402,8 @@ if (runs('dma')) {
 /**
  * Issue 8's virtio-blk benchmark: 256-bit datapath, host latency ~1 us (DMA_BENCH's 200-300 cycles), completions
  * split at 64 B and reordered, MPS 256, MRRS 512, 32 requests in flight on one queue, EVENT_IDX negotiated (Linux's
- * features: INDIRECT_DESC too, so each request is one indirect descriptor). `requests` are measured per workload.
+ * features: INDIRECT_DESC too where the build offers it, the packed one, so each request is one indirect descriptor;
+ * the split-only build does not offer it, gen/virtq/blk_top.ts `indirect`). `requests` are measured per workload.
  */
 const BLK_BENCH = { W: 256 as DataWidth, depth: 32, requests4k: 256, requests512: 512 };
 /**
@@ -430,6 +431,8 @@ const TARGET_BLK = { read4k: 0.9, write4k: 0.85, cycles512: 50, replay: 0.75 };
 
 interface BlkRow {
   ring: RingFormat;
+  /** The ring features negotiated (INDIRECT_DESC and EVENT_IDX as the build offers them, gen/virtq/blk_top.ts). */
+  features: string;
   read4k: number;
   write4k: number;
   cycles512: number;
@@ -532,6 +535,10 @@ function blkWorkload(ring: RingFormat, replays = REPLAYS, cpuRound = BLK_CPU_ROU
     }
     const row: BlkRow = {
       ring,
+      features:
+        [sys.features.indirect ? 'INDIRECT_DESC' : '', sys.features.eventIdx ? 'EVENT_IDX' : '']
+          .filter(Boolean)
+          .join(', ') || 'none',
       read4k: 4096 / figs.rd / (BLK_BENCH.W / 8),
       write4k: 4096 / figs.wr / (BLK_BENCH.W / 8),
       cycles512: figs.small,
@@ -600,13 +607,14 @@ if (runs('virtio-blk')) {
   const blkRows = results.filter((r): r is BlkRow => !('failure' in r));
   const b = DMA_BENCH;
   console.log(
-    `\nvirtio-blk (virtio_blk_top_default_<ring>_w${BLK_BENCH.W}, one build per ring format: endpoint, its queue engine, virtio-blk, DMA fabric, on-chip disk; Linux-faithful driver, golden model and every check on): ${BLK_BENCH.depth} requests in flight on one queue, EVENT_IDX and INDIRECT_DESC negotiated; host latency ${b.latency.min}-${b.latency.max} cycles, completions split at 64 B and reordered, MPS ${b.mps}, MRRS ${b.mrrs}; ${BLK_BENCH.requests4k} requests of 4 KiB and ${BLK_BENCH.requests512} of 512 B measured each, in the steady state`,
+    `\nvirtio-blk (virtio_blk_top_default_<ring>_w${BLK_BENCH.W}, one build per ring format: endpoint, its queue engine, virtio-blk, DMA fabric, on-chip disk; Linux-faithful driver, golden model and every check on): ${BLK_BENCH.depth} requests in flight on one queue, the ring features each build offers negotiated (column 'negotiated': a split-only build does not offer INDIRECT_DESC, gen/virtq/blk_top.ts \`indirect\`); host latency ${b.latency.min}-${b.latency.max} cycles, completions split at 64 B and reordered, MPS ${b.mps}, MRRS ${b.mrrs}; ${BLK_BENCH.requests4k} requests of 4 KiB and ${BLK_BENCH.requests512} of 512 B measured each, in the steady state`,
   );
   const mark = (ok: boolean) => (ok ? '' : ' (NOT met)');
   console.log(
     table(
       [
         'ring',
+        'negotiated',
         '4 KiB read, of 32 B/clk',
         '4 KiB write, of 32 B/clk',
         'cycles per 512 B read',
@@ -621,6 +629,7 @@ if (runs('virtio-blk')) {
       ],
       blkRows.map((r) => [
         r.ring,
+        r.features,
         `${fmt(r.read4k)}${mark(r.read4k >= TARGET_BLK.read4k)}`,
         `${fmt(r.write4k)}${mark(r.write4k >= TARGET_BLK.write4k)}`,
         `${fmt(r.cycles512, 1)}${mark(r.cycles512 <= TARGET_BLK.cycles512)}`,
@@ -643,6 +652,7 @@ if (runs('virtio-blk')) {
     blkRows.map((r) => [
       r.ring,
       {
+        negotiated: r.features,
         read4k_fraction: r.read4k,
         write4k_fraction: r.write4k,
         cycles_per_512b_read: r.cycles512,

@@ -56,6 +56,12 @@ export interface SplitEngineParams {
    */
   indirectAhead?: boolean;
   /**
+   * Implement INDIRECT descriptors (default true). False for a device that does not offer VIRTIO_F_INDIRECT_DESC
+   * (gen/virtq/blk_top.ts `indirect`): no table read ahead, no table state in the walk, and an INDIRECT
+   * descriptor is the golden model's "INDIRECT without the feature" (fatal) whatever the features say.
+   */
+  indirect?: boolean;
+  /**
    * avail->idx reads (polls) outstanding at once for the pool's queue (1..4, default 4), each issued `pollGap`
    * cycles (default 64) after the one before: a new avail->idx is seen about pollGap / 2 after the host's read
    * latency rather than half a round trip later (with EVENT_IDX the driver rarely kicks a busy ring).
@@ -158,7 +164,8 @@ export const SplitEngine = defineModule(
     const lb = log2ceil(B);
     const PF = p.prefetchDescs ?? 4;
     // INDIRECT tables read ahead into the slot after the head (room for PF - 1 entries)
-    const TA = (p.indirectAhead ?? true) && PF >= 2;
+    const IND = p.indirect ?? true;
+    const TA = IND && (p.indirectAhead ?? true) && PF >= 2;
     const SPEC = p.speculate ?? true;
     const NP = p.polls ?? 4;
     const lay = splitLayout({ lineBytes: B, ...p, prefetchDescs: PF, polls: NP });
@@ -185,7 +192,8 @@ export const SplitEngine = defineModule(
     const memRd = m.input('mem_rd', lineRead(p.W, devLineBits));
 
     const feat = (name: string) => features.bit(featureBit(name));
-    const fIndirect = feat('VIRTIO_F_INDIRECT_DESC');
+    // (not built: never negotiated, since the device does not offer it)
+    const fIndirect = IND ? feat('VIRTIO_F_INDIRECT_DESC') : lit(0, 1);
     const fEventIdx = feat('VIRTIO_F_EVENT_IDX');
     const fInOrder = feat('VIRTIO_F_IN_ORDER');
     const running = m.let('running', driverOk.and(feat('VIRTIO_F_RING_PACKED').not()));
@@ -416,8 +424,8 @@ export const SplitEngine = defineModule(
     // (desc_raw -> checks -> rd_len / rd_host was 10 LUT levels at 256 bits, the whole function's deepest path).
     // The states that look at them (ahead_table, desc_walk) follow the read, and fIndirect and num (cq's) are the
     // same then as at the read: cq changes only in idle.
-    const tblBad = m.reg('tbl_bad', bit);
-    const tblAheadN = m.reg('tbl_ahead_n', Math.max(1, log2ceil(PF)));
+    const tblBad = IND ? m.reg('tbl_bad', bit) : undefined;
+    const tblAheadN = TA ? m.reg('tbl_ahead_n', Math.max(1, log2ceil(PF))) : undefined;
     const rawDesc = m.let('raw_desc', fetchRam.rd.rdata);
     fetchRam.rd.valid.set(0);
     fetchRam.rd.addr.set(0);
@@ -432,8 +440,8 @@ export const SplitEngine = defineModule(
       m.if(fetchRam.rd.rvalid, () => {
         word16.next(fieldAt(fetchRam.rd.rdata, memOff, 2, 2));
         descRaw.next(rawDesc);
-        tblBad.next(tableBadOf(rawDesc));
-        tblAheadN.next(tableAheadOf(rawDesc).trunc(tblAheadN.width));
+        tblBad?.next(tableBadOf(rawDesc));
+        tblAheadN?.next(tableAheadOf(rawDesc).trunc(tblAheadN.width));
         memBusy.next(0);
         then();
       });
@@ -450,16 +458,18 @@ export const SplitEngine = defineModule(
     he.next(headsEnd.at(cq));
     const ahead = m.let('ahead', seen.sub(la));
     const head = m.reg('head', 16);
-    const tblBase = m.reg('tbl_base', 64);
-    const tblN = m.reg('tbl_n', 16);
+    // the table walked: cq's descriptor table, or (IND) an INDIRECT table
+    const tblBase = IND ? m.reg('tbl_base', 64) : undefined;
+    const tblN = IND ? m.reg('tbl_n', 16) : undefined;
     const j = m.reg('j', 16);
     const count = m.reg('count', 17);
-    const slots = m.reg('slots', 16);
-    const inIndirect = m.reg('in_indirect', bit);
+    const slots = IND ? m.reg('slots', 16) : undefined;
+    const inIndirectReg = IND ? m.reg('in_indirect', bit) : undefined;
+    const inIndirect = inIndirectReg ?? lit(0, 1);
     // IN_ORDER: the next a descriptor at j must have (registered: j and in_indirect are set at least two cycles
     // before desc_walk looks, in head_check or desc_walk, then desc_need and desc_mem)
     const nextIdx = m.reg('next_idx', 16);
-    nextIdx.next(mux(inIndirect, j.add(1), j.add(1).and(numMask)));
+    nextIdx.next(IND ? mux(inIndirect, j.add(1), j.add(1).and(numMask)) : j.add(1).and(numMask));
     const sawWrite = m.reg('saw_write', bit);
     const total = m.reg('total', 34);
     const winValid = m.reg('win_valid', bit, { reset: 0 });
@@ -503,7 +513,7 @@ export const SplitEngine = defineModule(
     // one got the first entries of its table read into the slot after it (pf_tbl), and the slot is ready again
     // once that read has ended too (its pf_seq is the table read's). A chain is walked only once looked at.
     const pfInsp = m.reg('pf_insp', 16);
-    const pfTbl = m.reg('pf_tbl', AB, { reset: 0 });
+    const pfTbl = TA ? m.reg('pf_tbl', AB, { reset: 0 }) : undefined;
     // Speculation (SPEC): the ids the used side returned for the pool's queue, in used-ring order (the last RF of
     // them: rf_occ not yet taken as predictions, oldest at rf_wp - rf_occ), and the slots read for a predicted head
     // (pf_spec: pf_head is the prediction; the entry's own head is compared with it in ahead_match).
@@ -591,10 +601,13 @@ export const SplitEngine = defineModule(
     const d = fields(descRaw);
     /** d's INDIRECT table entries. */
     const tableEntries = tableEntriesOf(descRaw);
-    /** d may not name a table (registered with desc_raw). */
-    const tableBad = tblBad;
+    /** d may not name a table (registered with desc_raw; any INDIRECT descriptor when not built). */
+    const tableBad = tblBad ?? lit(1, 1);
     /** The entries of d's table read ahead into a slot (registered with desc_raw). */
-    const tableAhead = tblAheadN;
+    const tableAhead = tblAheadN ?? lit(0, 1);
+    /** The table walked (the queue's descriptor table when INDIRECT is not built). */
+    const tblBaseNow = tblBase ?? descBase;
+    const tblNNow = tblN ?? num;
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
     const failSet = m.wire('fail_set', Q, { default: 0 });
@@ -912,8 +925,9 @@ export const SplitEngine = defineModule(
         });
       },
       // the head descriptor in the slot of entry pfInsp: a valid INDIRECT one has its table read ahead
-      ahead_look: () => fetchWindow(slotOff(pfInsp), () => st.goto('ahead_table')),
+      ...(TA ? { ahead_look: () => fetchWindow(slotOff(pfInsp), () => st.goto('ahead_table')) } : {}),
       ahead_table: () => {
+        if (!pfTbl) return;
         const at = pfInsp.bits(abBits - 1, 0);
         const bit1 = lit(1, AB).shl(at);
         m.if(d.flags.bit(VRING_DESC_F_INDIRECT).and(tableBad.not()).not(), () => {
@@ -1036,11 +1050,11 @@ export const SplitEngine = defineModule(
       head_check: () => {
         const h = word16;
         head.next(h);
-        tblBase.next(descBase);
-        tblN.next(num);
+        tblBase?.next(descBase);
+        tblN?.next(num);
         j.next(h);
         count.next(0);
-        inIndirect.next(0);
+        inIndirectReg?.next(0);
         sawWrite.next(0);
         total.next(0);
         cbLen.next(0);
@@ -1056,9 +1070,9 @@ export const SplitEngine = defineModule(
       desc_need: () => {
         const inWin = winValid.and(j.zext(17).sub(winStart.zext(17)).lt(winCount));
         m.if(inWin, () => st.goto('desc_mem')).elseIf(rd.free, () => {
-          const left = tblN.zext(17).sub(j.zext(17));
+          const left = tblNNow.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
-          read(tblBase.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
+          read(tblBaseNow.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
           winValid.next(1);
           winAhead.next(0);
           winOff.next(lay.desc);
@@ -1085,17 +1099,18 @@ export const SplitEngine = defineModule(
         const isIndirect = flags.bit(VRING_DESC_F_INDIRECT);
         const countNext = count.add(1);
         const newTotal = total.add(d.len.zext(34));
-        m.if(countNext.gt(tblN.zext(17)), fail)
+        m.if(countNext.gt(tblNNow.zext(17)), fail)
           .elseIf(isIndirect, () => {
+            if (!IND) return fail();
             m.if(inIndirect.or(tableBad), fail).else(() => {
-              slots.next(countNext.trunc(16));
-              inIndirect.next(1);
-              tblBase.next(d.addr);
-              tblN.next(tableEntries.trunc(16));
+              slots?.next(countNext.trunc(16));
+              inIndirectReg?.next(1);
+              tblBase?.next(d.addr);
+              tblN?.next(tableEntries.trunc(16));
               j.next(0);
               count.next(0);
               // the table's first entries in the head's slot when read ahead, else a window read when needed
-              if (TA)
+              if (pfTbl)
                 m.if(winAhead.and(pfTbl.bit(winSlot)), () => {
                   winOff.next(slotOff(winSlot).add(16));
                   winStart.next(0);
@@ -1108,7 +1123,7 @@ export const SplitEngine = defineModule(
           .elseIf(isWrite.not().and(sawWrite), fail)
           .elseIf(cbLen.eq(p.maxChain), fail)
           .elseIf(newTotal.gt(lit(2 ** 32, 34)), fail)
-          .elseIf(isNext.and(d.next.zext(17).ge(tblN.zext(17))), fail)
+          .elseIf(isNext.and(d.next.zext(17).ge(tblNNow.zext(17))), fail)
           .elseIf(isNext.and(fInOrder).and(d.next.ne(nextIdx)), fail)
           .else(() => {
             cbWr.set(1);
@@ -1124,7 +1139,7 @@ export const SplitEngine = defineModule(
               outActive.next(1);
               outQueue.next(cq);
               outId.next(head);
-              const s = mux(inIndirect, slots, countNext.trunc(16));
+              const s = slots ? mux(inIndirect, slots, countNext.trunc(16)) : countNext.trunc(16);
               outSlots.next(s);
               outCount.next(cbLen.inc());
               outPos.next(0);
@@ -1383,6 +1398,7 @@ export const SplitEngine = defineModule(
       `virtq_split_w${p.W}_q${p.queues}_d${p.devBits}_b${p.base.toString(16)}_r${p.regionBits}_l${p.lenBits}_i${p.idBits}` +
       `_c${p.maxChain}_a${p.availBatch}_e${p.descBatch}_u${p.usedBatch}_p${p.prefetchDescs ?? 4}` +
       (p.indirectAhead === false ? '_t0' : '') +
+      (p.indirect === false ? '_x0' : '') +
       ((p.polls ?? 4) !== 4 || (p.pollGap ?? 64) !== 64 ? `_n${p.polls ?? 4}g${p.pollGap ?? 64}` : '') +
       (p.speculate === false ? '_s0' : ''),
     doc: 'Split virtqueue engine: avail ring and descriptor fetch in batches, chain checks, used ring write-back, notifications.',

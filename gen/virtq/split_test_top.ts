@@ -26,6 +26,8 @@ export const SPLIT_TEST_READ_SLOTS = 16;
 export interface SplitTestTopParams {
   W: DataWidth;
   queues: number;
+  /** The engine's INDIRECT logic (SplitEngineParams `indirect`, default true). */
+  indirect?: boolean;
 }
 
 /** The engine's parameters in the test top. */
@@ -43,6 +45,7 @@ export function splitTestParams(p: SplitTestTopParams): SplitEngineParams {
     availBatch: 16,
     descBatch: 8,
     usedBatch: 16,
+    ...(p.indirect === false ? { indirect: false } : {}),
   };
 }
 
@@ -137,7 +140,7 @@ export const SplitTestTop = defineModule(
     counter('reset_count', eng.reset_done);
   },
   {
-    name: (p) => `virtq_split_test_w${p.W}_q${p.queues}`,
+    name: (p) => `virtq_split_test_w${p.W}_q${p.queues}${p.indirect === false ? '_x0' : ''}`,
     doc: 'Split queue engine test top: the engine, DMA read and write engines, a TX arbiter.',
   },
 );

@@ -357,8 +357,9 @@ describe.each([64, 256] as DataWidth[])('virtio-blk function fault suite, %i-bit
     { rc: SLOW, timeout: 300_000 },
   );
 
+  // (split at 256 bits: on the split-only build, which does not offer INDIRECT_DESC, gen/virtq/blk_top.ts `indirect`)
   for (const [ring, choice] of [
-    ['split', SPLIT_INDIRECT],
+    ['split', W === 64 ? SPLIT_INDIRECT : SPLIT_PLAIN],
     ['packed', PACKED_RING],
   ] as const)
     fault(

@@ -37,8 +37,36 @@ describe('ring engines of a build: configuration', () => {
     expect(cfg('both').endpoint.requiredFeatures).toBeUndefined();
     // the other data-plane features stay offered in every build
     for (const r of ['split', 'packed', 'both'] as const)
-      for (const f of ['VIRTIO_F_INDIRECT_DESC', 'VIRTIO_F_EVENT_IDX', 'VIRTIO_F_IN_ORDER', 'VIRTIO_F_RING_RESET'])
+      for (const f of ['VIRTIO_F_EVENT_IDX', 'VIRTIO_F_IN_ORDER', 'VIRTIO_F_RING_RESET'])
         expect(cfg(r).endpoint.layout.features, `${r}: ${f}`).toContain(f);
+  });
+
+  test('INDIRECT_DESC is offered by default exactly with the packed engine; `indirect` overrides it', () => {
+    const ind = (rings?: RingEngines, indirect?: boolean) => {
+      const c = virtioBlkConfig({
+        W: 64,
+        blk: defaultBlk(),
+        ...(rings ? { rings } : {}),
+        ...(indirect === undefined ? {} : { indirect }),
+      });
+      const offered = c.endpoint.layout.features.includes('VIRTIO_F_INDIRECT_DESC');
+      expect(c.endpoint.dataPlaneFeatures?.includes('VIRTIO_F_INDIRECT_DESC'), 'the endpoint honours it').toBe(offered);
+      // the split engine is built without its INDIRECT logic when the feature is not offered
+      expect(c.dataPlane.split.indirect ?? true, 'the split engine').toBe(offered);
+      return offered;
+    };
+    expect([ind('split'), ind('packed'), ind('both'), ind()]).toEqual([false, true, true, false]);
+    expect([ind('split', true), ind('both', false), ind('packed', false)]).toEqual([true, false, false]);
+    const name = (rings: RingEngines, indirect?: boolean) =>
+      VirtioBlkTop.nameFor({ W: 64, blk: defaultBlk(), rings, ...(indirect === undefined ? {} : { indirect }) });
+    // a non-default value names another build; the default value, given or not, the same one
+    expect(name('split', true)).not.toBe(name('split'));
+    expect(name('both', false)).not.toBe(name('both'));
+    expect(name('split', false)).toBe(name('split'));
+    expect(name('both', true)).toBe(name('both'));
+    const engine = (rings: RingEngines) =>
+      /\bvirtq_split_\w+_x0\b/.test(emitModule(DataPlane.elaborate(cfg(rings).dataPlane)));
+    expect([engine('split'), engine('both')]).toEqual([true, false]);
   });
 
   test('fabric clients: the engines present (split before packed), then virtio-blk', () => {

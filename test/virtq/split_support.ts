@@ -17,7 +17,8 @@ export const QUEUES = SPLIT_TEST_QUEUES;
 export const DEVICE_ID = 0x0100;
 const FLAGS = ['--public-flat-rw'];
 
-export const splitPorts = (W: DataWidth): string => designPorts(SplitTestTop.elaborate({ W, queues: QUEUES }));
+export const splitPorts = (W: DataWidth, indirect = true): string =>
+  designPorts(SplitTestTop.elaborate({ W, queues: QUEUES, ...(indirect ? {} : { indirect: false }) }));
 
 /** Builds the simulator for a ports file (or hits the cache): call from beforeAll. */
 export function buildSplitSim(ports: string): void {
