@@ -208,44 +208,84 @@ module pcie_msix_w64_v4 (
       read_data <= read_lo;  // gen/pcie/msix.ts:148
       if (read_data) begin  // gen/pcie/msix.ts:168
         out_valid <= 1'b1;  // gen/pcie/msix.ts:169
-      end else if (msg_ready) begin  // gen/pcie/msix.ts:172
-        out_valid <= 1'b0;  // gen/pcie/msix.ts:172
+      end else if (msg_ready) begin  // gen/pcie/msix.ts:171
+        out_valid <= 1'b0;  // gen/pcie/msix.ts:171
       end
-      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:182
-      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:182
-      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:182
-      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:182
+      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:181
+      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:181
+      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:181
+      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:181
     end
   end
   always @(posedge clk) begin
     if (go) begin  // gen/pcie/msix.ts:149
       picked_vector <= vector;  // gen/pcie/msix.ts:149
     end
-    if (read_hi) begin  // gen/pcie/msix.ts:160
-      four_dw <= |(entries_rd1 & {(_mux_3[3] ? 8'd255 : 8'd0), (_mux_3[2] ? 8'd255 : 8'd0), (_mux_3[1] ? 8'd255 : 8'd0), (_mux_3[0] ? 8'd255 : 8'd0)});  // gen/pcie/msix.ts:161
-      out_dw2_b0 <= msg_written[0] ? entries_rd1[7:0] : 8'd0;  // gen/pcie/msix.ts:158
-      out_dw2_b1 <= msg_written[1] ? entries_rd1[15:8] : 8'd0;  // gen/pcie/msix.ts:158
-      out_dw2_b2 <= msg_written[2] ? entries_rd1[23:16] : 8'd0;  // gen/pcie/msix.ts:158
-      out_dw2_b3 <= msg_written[3] ? entries_rd1[31:24] : 8'd0;  // gen/pcie/msix.ts:158
+    if (read_hi) begin  // gen/pcie/msix.ts:164
+      four_dw <= |(entries_rd1 & {(_mux_3[3] ? 8'd255 : 8'd0), (_mux_3[2] ? 8'd255 : 8'd0), (_mux_3[1] ? 8'd255 : 8'd0), (_mux_3[0] ? 8'd255 : 8'd0)});  // gen/pcie/msix.ts:164
     end
-    if (read_lo) begin  // gen/pcie/msix.ts:164
-      out_dw3_b0 <= (four_dw & msg_written[0]) ? entries_rd1[7:0] : 8'd0;  // gen/pcie/msix.ts:158
-      out_dw3_b1 <= (four_dw & msg_written[1]) ? entries_rd1[15:8] : 8'd0;  // gen/pcie/msix.ts:158
-      out_dw3_b2 <= (four_dw & msg_written[2]) ? entries_rd1[23:16] : 8'd0;  // gen/pcie/msix.ts:158
-      out_dw3_b3 <= (four_dw & msg_written[3]) ? entries_rd1[31:24] : 8'd0;  // gen/pcie/msix.ts:158
-      if (~four_dw) begin  // gen/pcie/msix.ts:166
-        out_dw2_b0 <= msg_written[0] ? entries_rd1[7:0] : 8'd0;  // gen/pcie/msix.ts:158
-        out_dw2_b1 <= msg_written[1] ? entries_rd1[15:8] : 8'd0;  // gen/pcie/msix.ts:158
-        out_dw2_b2 <= msg_written[2] ? entries_rd1[23:16] : 8'd0;  // gen/pcie/msix.ts:158
-        out_dw2_b3 <= msg_written[3] ? entries_rd1[31:24] : 8'd0;  // gen/pcie/msix.ts:158
-      end
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[0])) begin  // gen/pcie/msix.ts:161
+      out_dw2_b0 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
+      out_dw2_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:161
+    end
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[1])) begin  // gen/pcie/msix.ts:161
+      out_dw2_b1 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
+      out_dw2_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:161
+    end
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[2])) begin  // gen/pcie/msix.ts:161
+      out_dw2_b2 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
+      out_dw2_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:161
+    end
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[3])) begin  // gen/pcie/msix.ts:161
+      out_dw2_b3 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
+      out_dw2_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:161
+    end
+    if (read_lo & (~(four_dw & msg_written[0]))) begin  // gen/pcie/msix.ts:161
+      out_dw3_b0 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_lo) begin  // gen/pcie/msix.ts:161
+      out_dw3_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:161
+    end
+    if (read_lo & (~(four_dw & msg_written[1]))) begin  // gen/pcie/msix.ts:161
+      out_dw3_b1 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_lo) begin  // gen/pcie/msix.ts:161
+      out_dw3_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:161
+    end
+    if (read_lo & (~(four_dw & msg_written[2]))) begin  // gen/pcie/msix.ts:161
+      out_dw3_b2 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_lo) begin  // gen/pcie/msix.ts:161
+      out_dw3_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:161
+    end
+    if (read_lo & (~(four_dw & msg_written[3]))) begin  // gen/pcie/msix.ts:161
+      out_dw3_b3 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_lo) begin  // gen/pcie/msix.ts:161
+      out_dw3_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:161
+    end
+    if (read_data & (~msg_written[0])) begin  // gen/pcie/msix.ts:161
+      out_data_b0 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_data) begin  // gen/pcie/msix.ts:161
+      out_data_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:161
+    end
+    if (read_data & (~msg_written[1])) begin  // gen/pcie/msix.ts:161
+      out_data_b1 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_data) begin  // gen/pcie/msix.ts:161
+      out_data_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:161
+    end
+    if (read_data & (~msg_written[2])) begin  // gen/pcie/msix.ts:161
+      out_data_b2 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_data) begin  // gen/pcie/msix.ts:161
+      out_data_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:161
+    end
+    if (read_data & (~msg_written[3])) begin  // gen/pcie/msix.ts:161
+      out_data_b3 <= 8'd0;  // gen/pcie/msix.ts:161
+    end else if (read_data) begin  // gen/pcie/msix.ts:161
+      out_data_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:161
     end
     if (read_data) begin  // gen/pcie/msix.ts:168
-      out_data_b0 <= msg_written[0] ? entries_rd1[7:0] : 8'd0;  // gen/pcie/msix.ts:158
-      out_data_b1 <= msg_written[1] ? entries_rd1[15:8] : 8'd0;  // gen/pcie/msix.ts:158
-      out_data_b2 <= msg_written[2] ? entries_rd1[23:16] : 8'd0;  // gen/pcie/msix.ts:158
-      out_data_b3 <= msg_written[3] ? entries_rd1[31:24] : 8'd0;  // gen/pcie/msix.ts:158
-      out_requester_id <= requester_id;  // gen/pcie/msix.ts:171
+      out_requester_id <= requester_id;  // gen/pcie/msix.ts:170
     end
   end
 

@@ -151,23 +151,22 @@ export const Msix = defineModule(
     const raw = table.readAsync(msgAddr);
     const flags = m.let('msg_written', written.at(msgAddr));
     // Each byte register loads the entry's byte or 0 (a byte not written since the last reset, or the Upper
-    // Address's dword of a 3DW header): a mux to a constant by one condition per byte lane, which synthesis makes
-    // the flip-flops' synchronous reset. The entry ANDed with its lanes' mask instead cost a LUT per bit (the
-    // lane flags' lookup copied into each bit's logic).
-    const load = (regs: Signal[], keep: (k: number) => Expr) =>
-      regs.forEach((r, k) => r.next(mux(keep(k), raw.bits(8 * k + 7, 8 * k), lit(0, 8))));
+    // Address's dword of a 3DW header). Written as a clear that takes priority over the load, one condition per
+    // byte lane, so that synthesis makes it the flip-flops' synchronous reset (which on the FPGA overrides the
+    // clock enable) and the load their clock enable: the entry ANDed with its lanes' mask cost a LUT per bit
+    // (the lane flags' lookup copied into each bit's logic), and a clear inside the load still left one for the
+    // registers that load in two cycles or whose clear Yosys did not move to the reset pin.
+    const load = (regs: Signal[], when: Expr, keep: (k: number) => Expr) =>
+      regs.forEach((r, k) =>
+        m.if(when.and(keep(k).not()), () => r.next(0)).elseIf(when, () => r.next(raw.bits(8 * k + 7, 8 * k))),
+      );
     const live = (k: number) => flags.bit(k);
-    m.if(readHi, () => {
-      four.next(liveAt(msgAddr, raw).orR());
-      load(dw2, live);
-    });
-    m.if(readLo, () => {
-      load(dw3, (k) => four.and(live(k)));
-      m.if(four.not(), () => load(dw2, live));
-    });
+    m.if(readHi, () => four.next(liveAt(msgAddr, raw).orR()));
+    load(dw2, readHi.or(readLo.and(four.not())), live);
+    load(dw3, readLo, (k) => four.and(live(k)));
+    load(msgData, readData, live);
     m.if(readData, () => {
       msgValid.next(1);
-      load(msgData, live);
       rid.next(requesterId);
     }).elseIf(msg.ready, () => msgValid.next(0));
     const dword = (regs: Signal[]) => cat(...[...regs].reverse());
