@@ -209,6 +209,7 @@ module virtio_regs_default_blk_w256_c9059c358_sdc (
   /* verilator lint_on UNUSEDSIGNAL */
   wire msix_table_clear_pending;  // gen/virtio/regs.ts:430
   wire msix_table_reset_table;  // gen/virtio/regs.ts:430
+  reg [31:0] d_msix_rdata;  // gen/virtio/regs.ts:446
   reg [7:0] status_next;  // gen/virtio/regs.ts:467
   reg reset_start;  // gen/virtio/regs.ts:469
   reg reset_cause_flr;  // gen/virtio/regs.ts:470
@@ -295,7 +296,7 @@ module virtio_regs_default_blk_w256_c9059c358_sdc (
   wire _or_17;  // gen/virtio/regs.ts:851
 
   // ---- instances
-  pcie_msix_w256_v3_sr_t2000_p3000_b14_rr msix_table (  // gen/virtio/regs.ts:430
+  pcie_msix_w256_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:430
     .clk           (clk),
     .rst           (rst),
     .reg_addr      (msix_table_reg_addr),
@@ -381,10 +382,10 @@ module virtio_regs_default_blk_w256_c9059c358_sdc (
   assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:915
   assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:735
   assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:904
-  assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:442
-  assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:443
-  assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:444
-  assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:445
+  assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:441
+  assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:442
+  assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:443
+  assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:444
   assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:866
   assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:867
   assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:868
@@ -993,6 +994,7 @@ module virtio_regs_default_blk_w256_c9059c358_sdc (
       d_wdata <= op_wdata;  // gen/virtio/regs.ts:423
       d_dw <= op_dw;  // gen/virtio/regs.ts:424
     end
+    d_msix_rdata <= msix_table_reg_rdata;  // gen/virtio/regs.ts:447
     status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:559
     size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:591
     size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:591
@@ -1007,7 +1009,7 @@ module virtio_regs_default_blk_w256_c9059c358_sdc (
     if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:734
       q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:734
     end
-    rd_data_q <= ((hit_msix ? msix_table_reg_rdata : 32'd0) | (hit_block_0_0 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (qsel_idx ? ({16'd0, 16'd1} | {((device_status[3] & driver_features[40]) ? {15'd0, q1_reset_pending} : 16'd0), 16'd0}) : ({16'd0, 16'd0} | {((device_status[3] & driver_features[40]) ? {15'd0, q0_reset_pending} : 16'd0), 16'd0}))) : (d_dw[0] ? (qsel_idx ? {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4} : {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4}) : (qsel_idx ? {q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0} : {q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0}))) : (d_dw[1] ? (d_dw[0] ? (qsel_idx ? {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4} : {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4}) : (qsel_idx ? {q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0} : {q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0})) : (d_dw[0] ? (qsel_idx ? {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4} : {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4}) : (qsel_idx ? {q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0} : {q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? (qsel_idx ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0})) : (qsel_idx ? ({16'd0, q1_size} | {q1_vector_value, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0}))) : (d_dw[0] ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, 8'd0}, 8'd0}) | {queue_select, 16'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? (d_dw[0] ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : driver_feature_select) : (d_dw[0] ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : device_feature_select))))) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, 8'd0}) : (d_dw[0] ? 32'd2 : 32'd48)) : (d_dw[1] ? (d_dw[0] ? 32'd1 : 32'd3) : (d_dw[0] ? 32'd64 : ({24'd0, 8'd0} | {16'd2, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? 32'd512 : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? 32'd6 : 32'd16384) : (d_dw[0] ? 32'd0 : 32'd2097152))))) : 32'd0);  // gen/virtio/regs.ts:792
+    rd_data_q <= ((hit_msix ? d_msix_rdata : 32'd0) | (hit_block_0_0 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (qsel_idx ? ({16'd0, 16'd1} | {((device_status[3] & driver_features[40]) ? {15'd0, q1_reset_pending} : 16'd0), 16'd0}) : ({16'd0, 16'd0} | {((device_status[3] & driver_features[40]) ? {15'd0, q0_reset_pending} : 16'd0), 16'd0}))) : (d_dw[0] ? (qsel_idx ? {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4} : {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4}) : (qsel_idx ? {q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0} : {q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0}))) : (d_dw[1] ? (d_dw[0] ? (qsel_idx ? {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4} : {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4}) : (qsel_idx ? {q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0} : {q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0})) : (d_dw[0] ? (qsel_idx ? {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4} : {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4}) : (qsel_idx ? {q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0} : {q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? (qsel_idx ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0})) : (qsel_idx ? ({16'd0, q1_size} | {q1_vector_value, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0}))) : (d_dw[0] ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, 8'd0}, 8'd0}) | {queue_select, 16'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? (d_dw[0] ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : driver_feature_select) : (d_dw[0] ? (dfs_sel0 ? 32'd805335622 : (dfs_sel1 ? 32'd287 : 32'd0)) : device_feature_select))))) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, 8'd0}) : (d_dw[0] ? 32'd2 : 32'd48)) : (d_dw[1] ? (d_dw[0] ? 32'd1 : 32'd3) : (d_dw[0] ? 32'd64 : ({24'd0, 8'd0} | {16'd2, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? 32'd512 : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? 32'd6 : 32'd16384) : (d_dw[0] ? 32'd0 : 32'd2097152))))) : 32'd0);  // gen/virtio/regs.ts:792
   end
 
 endmodule

@@ -11,7 +11,7 @@
 // three cycles the entry's Upper Address, Address and Data are read into the message registers. A masked vector
 // stays pending until unmasked (7.7.2: "the function must send the message when the vector is unmasked"). The
 // message is a 1 DW MWr, 3DW header below 4 GB.
-import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, paramError } from '../hdl';
+import { bit, cat, defineModule, type Expr, lit, log2ceil, mux, paramError, type Signal } from '../hdl';
 import { muxTreeOrZero } from '../lib/mux';
 import { type DataWidth, driveOneBeat, regBus, tlpStream } from './streams';
 import { makeDw0, Type } from './tlp';
@@ -29,13 +29,6 @@ export interface MsixParams {
    * `reset_table` (the table and Pending bits return to their reset values: Function Level Reset). Default off.
    */
   softReset?: boolean;
-  /**
-   * The register port's read data a cycle after its address (registered here) instead of combinationally. The
-   * table's bytes not written since the last reset read 0 (below): registered, the entry's dword and its four
-   * written flags are held apart and ANDed after the register, so the flag lookup (a mux over every entry dword's
-   * flags) is computed once, not copied into the read logic of each of the 32 bits. Default false.
-   */
-  registeredRead?: boolean;
 }
 
 export const Msix = defineModule(
@@ -106,13 +99,8 @@ export const Msix = defineModule(
     const pendVec = m.let('pending_vec', N === 1 ? pending.item(0) : cat(...[...pending.items].reverse()));
     pendingOut.set(pendVec);
     const rdata = m.wire('rdata', 32, { default: 0 });
-    // With registeredRead the entry's bytes are registered unmasked, their written flags beside them.
-    const rdEntry = table.readAsync(rel);
-    const inEntry = inTable.and(isCtrl.not());
     m.if(inTable, () =>
-      rdata.set(
-        mux(isCtrl, masked.at(rel.bits(ab - 1, 2)).zext(32), p.registeredRead ? rdEntry : liveAt(rel, rdEntry)),
-      ),
+      rdata.set(mux(isCtrl, masked.at(rel.bits(ab - 1, 2)).zext(32), liveAt(rel, table.readAsync(rel)))),
     );
     const sw = m.switch(reg.addr);
     for (let q = 0; q < 2 * Math.ceil(N / 64); q++) {
@@ -122,18 +110,12 @@ export const Msix = defineModule(
       const bits = pendVec.bits(hi, lo);
       sw.case(lit(pbaDw + q, aw), () => rdata.set(bits.width === 32 ? bits : bits.zext(32)));
     }
-    if (p.registeredRead) {
-      const rdataQ = m.reg('rd_data_q', 32);
-      const lanesQ = m.reg('rd_lanes_q', 4);
-      rdataQ.next(rdata);
-      lanesQ.next(mux(inEntry, written.at(rel), lit(0xf, 4)));
-      reg.rdata.set(rdataQ.and(lanesOf(lanesQ)));
-    } else reg.rdata.set(rdata);
+    reg.rdata.set(rdata);
 
     // ---- message generator: pick a vector (and clear its Pending bit), then read its entry from the RAM's
-    // second port, a dword a cycle (Upper Address, Address, Data), into the message registers. Each register
-    // loads the read port's data (clock enables, and a synchronous reset for the bytes not written or the
-    // Upper Address's dword of a 3DW header), so the message costs no LUT per bit; the 64-bit address decision
+    // second port, a dword a cycle (Upper Address, Address, Data), into the message's byte registers. Each loads
+    // the read port's byte (clock enables, and a synchronous reset for a byte not written or the Upper Address's
+    // dword of a 3DW header), so the message costs no LUT per bit; the 64-bit address decision
     // (3DW or 4DW header) is the Upper Address's OR, registered before the Address is read. One message at a
     // time, sent four cycles after the vector is picked.
     const readHi = m.reg('read_hi', bit, { reset: 0 });
@@ -141,11 +123,13 @@ export const Msix = defineModule(
     const readData = m.reg('read_data', bit, { reset: 0 });
     const vecQ = m.reg('picked_vector', vw);
     const four = m.reg('four_dw', bit);
-    const dw2 = m.reg('out_dw2', 32);
-    const dw3 = m.reg('out_dw3', 32);
+    // The message's dwords as four byte registers each (below).
+    const byteRegs = (name: string) => [0, 1, 2, 3].map((k) => m.reg(`${name}_b${k}`, 8));
+    const dw2 = byteRegs('out_dw2');
+    const dw3 = byteRegs('out_dw3');
     const rid = m.reg('out_requester_id', 16);
     const msgValid = m.reg('out_valid', bit, { reset: 0 });
-    const msgData = m.reg('out_data', 32);
+    const msgData = byteRegs('out_data');
     const sendable = pending.items.map((pv, v) => pv.and(masked.item(v).not()));
     let pick = lit(0, vw);
     for (let v = N - 1; v >= 0; v--) pick = mux(sendable[v], lit(v, vw), pick);
@@ -164,27 +148,33 @@ export const Msix = defineModule(
     readData.next(readLo);
     m.if(go, () => vecQ.next(vec));
     const msgAddr = cat(vecQ, mux(readHi, lit(1, 2), mux(readLo, lit(0, 2), lit(2, 2))));
-    const entry = liveAt(msgAddr, table.readAsync(msgAddr));
-    m.if(readHi, () => {
-      four.next(entry.orR());
-      dw2.next(entry);
-    });
-    m.if(readLo, () => {
-      m.if(four, () => dw3.next(entry)).else(() => {
-        dw2.next(entry);
-        dw3.next(0);
-      });
-    });
+    const raw = table.readAsync(msgAddr);
+    const flags = m.let('msg_written', written.at(msgAddr));
+    // Each byte register loads the entry's byte or 0 (a byte not written since the last reset, or the Upper
+    // Address's dword of a 3DW header). Written as a clear that takes priority over the load, one condition per
+    // byte lane, so that synthesis makes it the flip-flops' synchronous reset (which on the FPGA overrides the
+    // clock enable) and the load their clock enable: the entry ANDed with its lanes' mask cost a LUT per bit
+    // (the lane flags' lookup copied into each bit's logic), and a clear inside the load still left one for the
+    // registers that load in two cycles or whose clear Yosys did not move to the reset pin.
+    const load = (regs: Signal[], when: Expr, keep: (k: number) => Expr) =>
+      regs.forEach((r, k) =>
+        m.if(when.and(keep(k).not()), () => r.next(0)).elseIf(when, () => r.next(raw.bits(8 * k + 7, 8 * k))),
+      );
+    const live = (k: number) => flags.bit(k);
+    m.if(readHi, () => four.next(liveAt(msgAddr, raw).orR()));
+    load(dw2, readHi.or(readLo.and(four.not())), live);
+    load(dw3, readLo, (k) => four.and(live(k)));
+    load(msgData, readData, live);
     m.if(readData, () => {
       msgValid.next(1);
-      msgData.next(entry);
       rid.next(requesterId);
     }).elseIf(msg.ready, () => msgValid.next(0));
+    const dword = (regs: Signal[]) => cat(...[...regs].reverse());
     const msgHdr = cat(
       makeDw0({ fmt: cat(lit(0b01, 2), four), type: Type.Mem, length: lit(1, 10) }),
       cat(rid, lit(0, 8), lit(0, 4), lit(0xf, 4)),
-      dw2,
-      dw3,
+      dword(dw2),
+      dword(dw3),
     );
     for (let v = 0; v < N; v++) {
       const sent = go.and(vec.eq(v));
@@ -198,7 +188,7 @@ export const Msix = defineModule(
       });
     }
 
-    driveOneBeat(msg, { valid: msgValid, hdr: msgHdr, dword: msgData });
+    driveOneBeat(msg, { valid: msgValid, hdr: msgHdr, dword: dword(msgData) });
     return {
       reg,
       msix_enable: msixEnable,
@@ -215,8 +205,7 @@ export const Msix = defineModule(
   {
     name: (p) =>
       `pcie_msix_w${p.W}_v${p.vectors}` +
-      (p.softReset ? `_sr_t${p.tableOffset.toString(16)}_p${p.pbaOffset.toString(16)}_b${p.barLog2}` : '') +
-      (p.registeredRead ? '_rr' : ''),
+      (p.softReset ? `_sr_t${p.tableOffset.toString(16)}_p${p.pbaOffset.toString(16)}_b${p.barLog2}` : ''),
     doc: 'MSI-X table, PBA and message generator.',
   },
 );

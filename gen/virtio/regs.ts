@@ -434,7 +434,6 @@ export const VirtioRegs = defineModule(
       pbaOffset: l.msix.pba.offset,
       barLog2: msixLog2,
       softReset: true,
-      registeredRead: true,
     }).io;
     const wr = dValid.and(dWrite);
     const rd = dValid.and(dWrite.not());
@@ -443,8 +442,9 @@ export const VirtioRegs = defineModule(
     msix.reg.wr.set(wr.and(dMsix));
     msix.reg.wdata.set(dWdata);
     msix.reg.wbe.set(dBe);
-    // Read at the decode stage, registered inside the table (its read data is the execute stage's).
-    const dMsixRd = msix.reg.rdata;
+    // Read at the decode stage, registered (the execute stage's read data).
+    const dMsixRd = m.reg('d_msix_rdata', 32);
+    dMsixRd.next(msix.reg.rdata);
 
     // ================================================================ execute stage
     const lanes = (e: Expr, lo: number, n: number) => e.bits(8 * (lo + n) - 1, 8 * lo);
