@@ -326,9 +326,10 @@ export class Sim {
 
     const window = resolveTraceWindow(opts.traceWindow);
     // A window turns tracing on at the default path unless the option or VFPGA_TRACE says where (or false).
-    this.tracePath =
+    const tracePath =
       resolveTrace(opts.trace, this.top) ??
       (window > 0 && opts.trace === undefined ? resolveTrace(true, this.top) : undefined);
+    this.tracePath = tracePath && claimTracePath(tracePath, typeof opts.trace === 'string');
     this.traceWindow = this.tracePath ? window : 0;
     if (this.tracePath) {
       mkdirSync(dirname(this.tracePath), { recursive: true });
@@ -845,6 +846,7 @@ export class Sim {
     if (this.tracePath) this.finalWaveform = this.h.waveform();
     this.closed = true;
     this.h.close();
+    if (this.tracePath) tracePathsInUse.delete(this.tracePath);
   }
   private finalWaveform: WaveformFile[] = [];
 
@@ -933,6 +935,27 @@ export function describeWaveform(files: readonly WaveformFile[], window = 0): st
   const all = { from: held[0].from, to: held[held.length - 1].to };
   const what = window ? `the window of the last ${all.to - all.from} cycles (segments of ${window})` : 'the whole run';
   return `waveform (FST) of ${what}: cycles ${range(all)} in ${held.map((f) => `${f.path} (${range(f)})`).join(', ')}`;
+}
+
+/** Waveform paths written by this process's open Sims: a second Sim must not write over the first's file. */
+const tracePathsInUse = new Set<string>();
+
+/**
+ * Reserves a waveform path for a Sim until it closes. A path given in the options is the caller's choice: a second
+ * open Sim asking for it is an error. A default or VFPGA_TRACE path (every Sim of a test run gets the same one) is
+ * made unique instead: x.fst, then x-2.fst, x-3.fst.
+ */
+function claimTracePath(path: string, explicit: boolean): string {
+  let p = path;
+  if (tracePathsInUse.has(p)) {
+    if (explicit)
+      throw new Error(`sim: trace path ${p} is already being written by another open Sim of this process`);
+    const stem = path.replace(/(?<=.)\.[^./]*$/, '');
+    const ext = path.slice(stem.length);
+    for (let k = 2; tracePathsInUse.has(p); k++) p = `${stem}-${k}${ext}`;
+  }
+  tracePathsInUse.add(p);
+  return p;
 }
 
 function resolveTrace(opt: string | boolean | undefined, top: string): string | undefined {

@@ -230,4 +230,32 @@ describe('waveforms', () => {
       else process.env.VFPGA_TRACE = old;
     }
   });
+
+  test('two open Sims never write one waveform file', () => {
+    const path = join(tmp, 'twice.fst');
+    const old = process.env.VFPGA_TRACE;
+    try {
+      process.env.VFPGA_TRACE = path; // every Sim of a run gets this path: the second one is given its own
+      const a = Sim.load({ ports: LOOPBACK_W64, quiet: true });
+      const b = Sim.load({ ports: LOOPBACK_W64, quiet: true });
+      expect(a.tracePath).toBe(path);
+      expect(b.tracePath).toBe(join(tmp, 'twice-2.fst'));
+      // A path the caller names is the caller's: asking for one in use is an error, not a silent overwrite.
+      expect(() => Sim.load({ ports: LOOPBACK_W64, quiet: true, trace: path })).toThrow(
+        /twice\.fst is already being written by another open Sim/,
+      );
+      a.run({ cycles: 20 });
+      b.run({ cycles: 30 });
+      a.close();
+      b.close();
+      expect(statSync(path).size).toBeGreaterThan(100);
+      expect(statSync(join(tmp, 'twice-2.fst')).size).toBeGreaterThan(100);
+      const c = Sim.load({ ports: LOOPBACK_W64, quiet: true, trace: path }); // free again once closed
+      expect(c.tracePath).toBe(path);
+      c.close();
+    } finally {
+      if (old === undefined) delete process.env.VFPGA_TRACE;
+      else process.env.VFPGA_TRACE = old;
+    }
+  });
 });
