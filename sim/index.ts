@@ -948,8 +948,7 @@ const tracePathsInUse = new Set<string>();
 function claimTracePath(path: string, explicit: boolean): string {
   let p = path;
   if (tracePathsInUse.has(p)) {
-    if (explicit)
-      throw new Error(`sim: trace path ${p} is already being written by another open Sim of this process`);
+    if (explicit) throw new Error(`sim: trace path ${p} is already being written by another open Sim of this process`);
     const stem = path.replace(/(?<=.)\.[^./]*$/, '');
     const ext = path.slice(stem.length);
     for (let k = 2; tracePathsInUse.has(p); k++) p = `${stem}-${k}${ext}`;
