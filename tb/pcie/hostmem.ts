@@ -16,6 +16,8 @@
  * buffers), 'wo' = the device may write (device-to-host buffers), 'rw', 'none'.
  */
 
+import { PagedBytes, firstDifference } from '../lib/paged_bytes';
+
 export type Perm = 'rw' | 'ro' | 'wo' | 'none';
 export type Addr = bigint | number;
 
@@ -70,67 +72,6 @@ class FlatBacking implements Backing {
   firstDifference(off: number, data: Uint8Array): number {
     return firstDifference(this.view, off, data, 0, data.length);
   }
-}
-
-/** Pages allocated on first write; unwritten bytes read as zero. */
-class PagedBacking implements Backing {
-  private pages = new Map<number, Uint8Array>();
-  read(off: number, out: Uint8Array): void {
-    for (let done = 0; done < out.length;) {
-      const p = Math.floor((off + done) / PAGE);
-      const po = (off + done) % PAGE;
-      const n = Math.min(PAGE - po, out.length - done);
-      const page = this.pages.get(p);
-      if (page) out.set(page.subarray(po, po + n), done);
-      else out.fill(0, done, done + n);
-      done += n;
-    }
-  }
-  write(off: number, src: Uint8Array, mask?: Uint8Array): void {
-    for (let done = 0; done < src.length;) {
-      const p = Math.floor((off + done) / PAGE);
-      const po = (off + done) % PAGE;
-      const n = Math.min(PAGE - po, src.length - done);
-      let page = this.pages.get(p);
-      if (!page) this.pages.set(p, (page = new Uint8Array(PAGE)));
-      if (!mask) page.set(src.subarray(done, done + n), po);
-      else for (let i = 0; i < n; i++) if (mask[done + i]) page[po + i] = src[done + i];
-      done += n;
-    }
-  }
-  firstDifference(off: number, data: Uint8Array): number {
-    for (let done = 0; done < data.length;) {
-      const p = Math.floor((off + done) / PAGE);
-      const po = (off + done) % PAGE;
-      const n = Math.min(PAGE - po, data.length - done);
-      const page = this.pages.get(p);
-      const at = page ? firstDifference(page, po, data, done, n) : firstNonZero(data, done, n);
-      if (at >= 0) return at;
-      done += n;
-    }
-    return -1;
-  }
-}
-
-/** The first i in [from, from + n) with data[i] !== mem[at + i - from], or -1. */
-function firstDifference(mem: Uint8Array, at: number, data: Uint8Array, from: number, n: number): number {
-  // Long ranges are compared natively first (memcmp over views, no copy): the golden model compares every
-  // request's data, and equal is the common case (a JavaScript loop over 4 KiB was a visible cost per request).
-  if (n >= NATIVE_COMPARE && sameBytes(mem, at, data, from, n)) return -1;
-  const d = at - from;
-  for (let i = from; i < from + n; i++) if (mem[d + i] !== data[i]) return i;
-  return -1;
-}
-/** Ranges from this length on are compared natively first. */
-const NATIVE_COMPARE = 128;
-function sameBytes(a: Uint8Array, at: number, b: Uint8Array, from: number, n: number): boolean {
-  return Buffer.from(a.buffer, a.byteOffset + at, n).equals(Buffer.from(b.buffer, b.byteOffset + from, n));
-}
-
-/** The first i in [from, from + n) with data[i] !== 0 (unwritten bytes read as zero), or -1. */
-function firstNonZero(data: Uint8Array, from: number, n: number): number {
-  for (let i = from; i < from + n; i++) if (data[i] !== 0) return i;
-  return -1;
 }
 
 /** One mapping of the address space. */
@@ -302,7 +243,7 @@ export class HostMemory {
       if (opts.above4G) this.highNext = end + this.gap;
       else this.lowNext = end + this.gap;
     }
-    const backing = size >= this.lazyThreshold ? new PagedBacking() : new FlatBacking(new Uint8Array(size));
+    const backing = size >= this.lazyThreshold ? new PagedBytes(PAGE) : new FlatBacking(new Uint8Array(size));
     // placed by the allocator: the search above found it clear of every region
     return this.insert(new Region(addr, size, name, opts.perm ?? 'rw', backing, false), opts.at === undefined);
   }

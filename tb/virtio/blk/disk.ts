@@ -2,10 +2,12 @@
 // write and freed when zeroed or discarded whole, so a 1 GiB disk costs only what is written. Tests read and
 // write it directly (to seed contents and to check what requests did).
 
+import { PagedBytes } from '../../lib/paged_bytes';
+
 const PAGE = 4096;
 
 export class SparseDisk {
-  private readonly pages = new Map<number, Uint8Array>();
+  private readonly bytes = new PagedBytes(PAGE);
 
   constructor(
     /** Size in bytes. */
@@ -16,7 +18,7 @@ export class SparseDisk {
 
   /** Pages holding data (zero pages are not kept). */
   get allocatedPages(): number {
-    return this.pages.size;
+    return this.bytes.allocatedPages;
   }
 
   private check(off: number, len: number, what: string): void {
@@ -24,42 +26,21 @@ export class SparseDisk {
       throw new RangeError(`disk: ${what} of ${len} bytes at ${off} outside the disk's ${this.size} bytes`);
   }
 
-  /** Calls f(page, offsetInPage, positionInAccess, n) over the pages an access covers. */
-  private each(off: number, len: number, f: (p: number, po: number, pos: number, n: number) => void): void {
-    for (let pos = 0; pos < len;) {
-      const p = Math.floor((off + pos) / PAGE);
-      const po = (off + pos) % PAGE;
-      const n = Math.min(PAGE - po, len - pos);
-      f(p, po, pos, n);
-      pos += n;
-    }
-  }
-
   read(off: number, len: number): Uint8Array {
     this.check(off, len, 'read');
     const out = new Uint8Array(len);
-    this.each(off, len, (p, po, pos, n) => {
-      const page = this.pages.get(p);
-      if (page) out.set(page.subarray(po, po + n), pos);
-    });
+    this.bytes.read(off, out);
     return out;
   }
 
   write(off: number, data: Uint8Array): void {
     this.check(off, data.length, 'write');
-    this.each(off, data.length, (p, po, pos, n) => {
-      let page = this.pages.get(p);
-      if (!page) this.pages.set(p, (page = new Uint8Array(PAGE)));
-      page.set(data.subarray(pos, pos + n), po);
-    });
+    this.bytes.write(off, data);
   }
 
   /** Zeroes a range; whole pages are deallocated. */
   zero(off: number, len: number): void {
     this.check(off, len, 'zero');
-    this.each(off, len, (p, po, _pos, n) => {
-      if (n === PAGE) this.pages.delete(p);
-      else this.pages.get(p)?.fill(0, po, po + n);
-    });
+    this.bytes.zero(off, len);
   }
 }
