@@ -470,6 +470,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg p_entry_due;  // gen/virtq/split_engine.ts:705
   reg p_entry_room;  // gen/virtq/split_engine.ts:705
   reg p_spec_wait;  // gen/virtq/split_engine.ts:705
+  reg p_next_spec;  // gen/virtq/split_engine.ts:705
   reg p_la_ne_pf;  // gen/virtq/split_engine.ts:705
   reg p_la_ready;  // gen/virtq/split_engine.ts:705
   reg p_la_ne_he;  // gen/virtq/split_engine.ts:705
@@ -479,33 +480,33 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg p_out_free;  // gen/virtq/split_engine.ts:705
   reg p_heads_idle;  // gen/virtq/split_engine.ts:705
   reg p_poll_due;  // gen/virtq/split_engine.ts:705
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:902
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:907
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:236
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:236
   reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:236
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1170
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1171
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1172
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1174
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1174
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1174
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1175
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1176
-  reg u_drop;  // gen/virtq/split_engine.ts:1177
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1178
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1179
-  wire u_abandon;  // gen/virtq/split_engine.ts:1180
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1183
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1183
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1184
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1192
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1192
-  reg note_clear;  // gen/virtq/split_engine.ts:1193
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1187
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1188
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1189
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1191
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1191
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1191
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1192
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1193
+  reg u_drop;  // gen/virtq/split_engine.ts:1194
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1195
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1196
+  wire u_abandon;  // gen/virtq/split_engine.ts:1197
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1200
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1200
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1201
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1209
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1209
+  reg note_clear;  // gen/virtq/split_engine.ts:1210
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:236
   reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:236
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1286
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1287
-  wire n_abandon;  // gen/virtq/split_engine.ts:1288
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1303
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1304
+  wire n_abandon;  // gen/virtq/split_engine.ts:1305
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -536,16 +537,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:271
   reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:522
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:847
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:852
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [10:0] _add_1;  // gen/virtq/split_engine.ts:595
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:970
+  wire [10:0] _mux_2;  // gen/virtq/split_engine.ts:975
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:1046
+  wire [10:0] _add_3;  // gen/virtq/split_engine.ts:1051
   /* verilator lint_on UNUSEDSIGNAL */
   wire _and_4;  // gen/virtq/split_engine.ts:680
   wire _and_5;  // gen/virtq/split_engine.ts:680
@@ -557,7 +558,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_8;  // gen/virtq/split_engine.ts:332
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:1178
+  reg [15:0] _select_10;  // gen/virtq/split_engine.ts:1195
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:332
   /* verilator lint_on UNUSEDSIGNAL */
@@ -610,23 +611,23 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:332
   /* verilator lint_on UNUSEDSIGNAL */
   wire [2:0] _cat_28;  // gen/virtq/split_engine.ts:260
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:830
-  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:831
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:835
+  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:836
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:832
+  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:837
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_29;  // gen/virtq/split_engine.ts:839
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:1034
+  wire [15:0] _slice_29;  // gen/virtq/split_engine.ts:844
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:1039
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:1035
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:1040
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_33;  // gen/virtq/split_engine.ts:1039
-  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:1065
+  wire [15:0] _slice_33;  // gen/virtq/split_engine.ts:1044
+  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:1070
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_37;  // gen/virtq/split_engine.ts:1100
+  wire [16:0] _add_37;  // gen/virtq/split_engine.ts:1117
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:1148
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1230
+  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:1165
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1247
   reg [15:0] _select_40;  // gen/virtq/split_engine.ts:237
   reg [15:0] _select_41;  // gen/virtq/split_engine.ts:237
   reg [63:0] _select_42;  // gen/virtq/split_engine.ts:237
@@ -645,45 +646,45 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [27:0] _mux_53;  // gen/virtq/split_engine.ts:420
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:855
+  reg [15:0] _select_54;  // gen/virtq/split_engine.ts:860
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_55;  // gen/virtq/split_engine.ts:861
+  wire [16:0] _mux_55;  // gen/virtq/split_engine.ts:866
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:889
+  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:894
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:891
+  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:896
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_58;  // gen/virtq/split_engine.ts:891
+  wire [15:0] _sub_58;  // gen/virtq/split_engine.ts:896
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_59;  // gen/virtq/split_engine.ts:891
+  wire [15:0] _sub_59;  // gen/virtq/split_engine.ts:896
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_60;  // gen/virtq/split_engine.ts:897
+  wire [15:0] _sub_60;  // gen/virtq/split_engine.ts:902
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_61;  // gen/virtq/split_engine.ts:909
+  wire [16:0] _mux_61;  // gen/virtq/split_engine.ts:914
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_62;  // gen/virtq/split_layout.ts:104
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [27:0] _mux_63;  // gen/virtq/split_engine.ts:420
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:950
-  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:951
-  reg [2:0] _select_66;  // gen/virtq/split_engine.ts:952
+  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:955
+  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:956
+  reg [2:0] _select_66;  // gen/virtq/split_engine.ts:957
   reg [15:0] _select_67;  // gen/virtq/split_layout.ts:104
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [27:0] _mux_68;  // gen/virtq/split_engine.ts:420
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:979
+  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:984
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_70;  // gen/virtq/split_engine.ts:981
+  wire [15:0] _sub_70;  // gen/virtq/split_engine.ts:986
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_71;  // gen/virtq/split_engine.ts:982
+  wire [5:0] _mux_71;  // gen/virtq/split_engine.ts:987
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_72;  // gen/virtq/split_layout.ts:104
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
@@ -696,11 +697,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   reg [15:0] _select_76;  // gen/virtq/split_engine.ts:237
   reg [15:0] _select_77;  // gen/virtq/split_engine.ts:237
   reg [63:0] _select_78;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_79;  // gen/virtq/split_engine.ts:1221
+  reg [15:0] _select_79;  // gen/virtq/split_engine.ts:1238
   reg [15:0] _select_80;  // gen/virtq/split_engine.ts:237
   reg [63:0] _select_81;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_82;  // gen/virtq/split_engine.ts:1300
-  reg [15:0] _select_83;  // gen/virtq/split_engine.ts:1301
+  reg [15:0] _select_82;  // gen/virtq/split_engine.ts:1317
+  reg [15:0] _select_83;  // gen/virtq/split_engine.ts:1318
 
   // ---- instances
   dma_unit_ram_w256_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:206
@@ -730,10 +731,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:847
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:852
   assign _add_1 = 11'd384 + ({7'd0, pf_insp[3:0]} << 6);  // gen/virtq/split_engine.ts:595
-  assign _mux_2 = idx_ahead ? (11'd304 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:970
-  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1046
+  assign _mux_2 = idx_ahead ? (11'd304 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:975
+  assign _add_3 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1051
   assign _and_4 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:680
   assign _and_5 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:680
   assign _and_6 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:680
@@ -748,7 +749,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   assign _sub_8 = (rd_ended2 - _select_9) - 6'd1;  // gen/virtq/split_engine.ts:332
-  always @* begin  // gen/virtq/split_engine.ts:1178
+  always @* begin  // gen/virtq/split_engine.ts:1195
     case (uq)
       2'd0: _select_10 = used_idx_0;
       2'd1: _select_10 = used_idx_1;
@@ -774,14 +775,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign _sub_26 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:332
   assign _sub_27 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:332
   assign _cat_28 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:260
-  assign _mux_31 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:830
-  assign _mux_32 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:831
-  assign _mux_30 = (_mux_31 < _mux_32) ? _mux_31 : _mux_32;  // gen/virtq/split_engine.ts:832
-  assign _slice_29 = _mux_30[15:0];  // gen/virtq/split_engine.ts:839
-  assign _mux_35 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1034
-  assign _mux_34 = ({1'b0, ahead} < _mux_35) ? {1'b0, ahead} : _mux_35;  // gen/virtq/split_engine.ts:1035
-  assign _slice_33 = _mux_34[15:0];  // gen/virtq/split_engine.ts:1039
-  always @* begin  // gen/virtq/split_engine.ts:1065
+  assign _mux_31 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:835
+  assign _mux_32 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:836
+  assign _mux_30 = (_mux_31 < _mux_32) ? _mux_31 : _mux_32;  // gen/virtq/split_engine.ts:837
+  assign _slice_29 = _mux_30[15:0];  // gen/virtq/split_engine.ts:844
+  assign _mux_35 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1039
+  assign _mux_34 = ({1'b0, ahead} < _mux_35) ? {1'b0, ahead} : _mux_35;  // gen/virtq/split_engine.ts:1040
+  assign _slice_33 = _mux_34[15:0];  // gen/virtq/split_engine.ts:1044
+  always @* begin  // gen/virtq/split_engine.ts:1070
     case (cq)
       2'd0: _select_36 = expect_head_0;
       2'd1: _select_36 = expect_head_1;
@@ -789,8 +790,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_36 = expect_head_2;
     endcase
   end
-  assign _add_37 = count + 17'd1;  // gen/virtq/split_engine.ts:1100
-  always @* begin  // gen/virtq/split_engine.ts:1148
+  assign _add_37 = count + 17'd1;  // gen/virtq/split_engine.ts:1117
+  always @* begin  // gen/virtq/split_engine.ts:1165
     case (cq)
       2'd0: _select_38 = handed_0;
       2'd1: _select_38 = handed_1;
@@ -798,7 +799,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_38 = handed_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1230
+  always @* begin  // gen/virtq/split_engine.ts:1247
     case (uq)
       2'd0: _select_39 = returned_0;
       2'd1: _select_39 = returned_1;
@@ -916,7 +917,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   assign _mux_53 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:420
-  always @* begin  // gen/virtq/split_engine.ts:855
+  always @* begin  // gen/virtq/split_engine.ts:860
     case (pf_next[3:0])
       4'd0: _select_54 = pf_head_0;
       4'd1: _select_54 = pf_head_1;
@@ -937,13 +938,13 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_54 = pf_head_0;
     endcase
   end
-  assign _mux_55 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:861
-  assign _sub_57 = spec_from - b_start;  // gen/virtq/split_engine.ts:889
-  assign _sub_56 = spec_to - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:891
-  assign _sub_58 = (b_start + {10'd0, b_len}) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:891
-  assign _sub_59 = (la + 16'd16) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:891
-  assign _sub_60 = (_sub_57[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:897
-  assign _mux_61 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:909
+  assign _mux_55 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:866
+  assign _sub_57 = spec_from - b_start;  // gen/virtq/split_engine.ts:894
+  assign _sub_56 = spec_to - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:896
+  assign _sub_58 = (b_start + {10'd0, b_len}) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:896
+  assign _sub_59 = (la + 16'd16) - (_sub_57[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:896
+  assign _sub_60 = (_sub_57[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:902
+  assign _mux_61 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:914
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_62 = fetch_ram_rd_rdata[15:0];
@@ -958,7 +959,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   assign _mux_63 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:420
-  always @* begin  // gen/virtq/split_engine.ts:950
+  always @* begin  // gen/virtq/split_engine.ts:955
     case (la[3:0])
       4'd0: _select_64 = pf_head_0;
       4'd1: _select_64 = pf_head_1;
@@ -979,7 +980,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_64 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:951
+  always @* begin  // gen/virtq/split_engine.ts:956
     case (la[3:0])
       4'd0: _select_65 = pf_head_0;
       4'd1: _select_65 = pf_head_1;
@@ -1000,7 +1001,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_65 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:952
+  always @* begin  // gen/virtq/split_engine.ts:957
     case (la[3:0])
       4'd0: _select_66 = pf_count_0;
       4'd1: _select_66 = pf_count_1;
@@ -1035,7 +1036,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   assign _mux_68 = (raw_desc[95:68] < 28'd3) ? raw_desc[95:68] : 28'd3;  // gen/virtq/split_engine.ts:420
-  always @* begin  // gen/virtq/split_engine.ts:979
+  always @* begin  // gen/virtq/split_engine.ts:984
     case (cq)
       2'd0: _select_69 = event_sent_0;
       2'd1: _select_69 = event_sent_1;
@@ -1043,8 +1044,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_69 = event_sent_2;
     endcase
   end
-  assign _sub_70 = word - seen;  // gen/virtq/split_engine.ts:981
-  assign _mux_71 = (_sub_70 < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:982
+  assign _sub_70 = word - seen;  // gen/virtq/split_engine.ts:986
+  assign _mux_71 = (_sub_70 < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:987
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_72 = fetch_ram_rd_rdata[15:0];
@@ -1097,7 +1098,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_78 = q2_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1221
+  always @* begin  // gen/virtq/split_engine.ts:1238
     case (uq)
       2'd0: _select_79 = used_idx_0;
       2'd1: _select_79 = used_idx_1;
@@ -1121,7 +1122,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_81 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1300
+  always @* begin  // gen/virtq/split_engine.ts:1317
     case (nq)
       2'd0: _select_82 = noted_idx_0;
       2'd1: _select_82 = noted_idx_1;
@@ -1129,7 +1130,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_82 = noted_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1301
+  always @* begin  // gen/virtq/split_engine.ts:1318
     case (nq)
       2'd0: _select_83 = used_idx_0;
       2'd1: _select_83 = used_idx_1;
@@ -1137,11 +1138,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       default: _select_83 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1362
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1363
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1364
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1365
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1366
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1379
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1380
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1381
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1382
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1383
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:281
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:282
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:283
@@ -1151,11 +1152,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:287
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:289
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1181
-    case (used)  // gen/virtq/split_engine.ts:1210
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1198
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1229
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1246
         end
       end
       default: begin end
@@ -1184,7 +1185,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:216
   always @* begin
     fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:430
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_ENTRY: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
           fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
@@ -1205,9 +1206,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
         end
       end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1081
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1082
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1083
+          end
+        end
+      end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1107
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1108
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
             fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
@@ -1219,7 +1227,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:431
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_ENTRY: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
           fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:436
@@ -1240,9 +1248,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           fetch_ram_rd_addr = _add_3[10:4];  // gen/virtq/split_engine.ts:436
         end
       end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1081
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1082
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1084
+          end
+        end
+      end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1107
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1108
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
             fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:436
@@ -1260,15 +1275,15 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:231
   always @* begin
     clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:264
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:813
+        if (rd_free) begin  // gen/virtq/split_engine.ts:817
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:818
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:961
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:963
+        if (rd_free) begin  // gen/virtq/split_engine.ts:966
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:968
         end
       end
       default: begin end
@@ -1276,31 +1291,31 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     forget = 3'd0;  // default, gen/virtq/split_engine.ts:265
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:743
-          forget = 3'd7;  // gen/virtq/split_engine.ts:745
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:744
+          forget = 3'd7;  // gen/virtq/split_engine.ts:746
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:759
+        forget = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:760
       end
       default: begin end
     endcase
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:272
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1102
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1103
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1123
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1124
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1125
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1126
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1127
+        if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1119
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1120
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1140
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1141
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1142
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1143
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1144
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1129
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1146
         end
       end
       default: begin end
@@ -1309,20 +1324,20 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:317
   always @* begin
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:961
+        if (rd_free) begin  // gen/virtq/split_engine.ts:966
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1037
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1042
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1072
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1072
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1081
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1331,10 +1346,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1325
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1325
           rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1343,33 +1358,33 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
+        if (rd_free) begin  // gen/virtq/split_engine.ts:817
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:834
+        if (rd_free) begin  // gen/virtq/split_engine.ts:839
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:869
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:873
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:878
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:922
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:922
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:933
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:937
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:938
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:942
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1379,9 +1394,9 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:317
   always @* begin
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1014
           wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1390,16 +1405,16 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1244
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1245
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1261
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1262
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1270
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1409,24 +1424,24 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:318
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:370
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1014
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1248
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1270
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
         end
       end
@@ -1435,24 +1450,24 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:371
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1014
           out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:389
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1248
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:389
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1270
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:389
         end
       end
@@ -1461,24 +1476,24 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:372
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1014
           out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:390
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1248
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:390
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1270
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:390
         end
       end
@@ -1490,12 +1505,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign desc_off = win_off + ({7'd0, _sub_7[3:0]} << 4);  // gen/virtq/split_engine.ts:484
   always @* begin
     rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:525
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1234
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1235
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1248
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1251
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1252
             end
           end
         end
@@ -1505,12 +1520,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:526
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1234
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1236
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1248
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1251
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1253
             end
           end
         end
@@ -1520,14 +1535,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:527
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:990
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:991
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:993
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:995
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:996
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:998
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:997
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1000
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1002
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1005
           end
         end
       end
@@ -1536,27 +1551,27 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:528
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:772
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:793
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:794
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:802
+        if (own_pool) begin  // gen/virtq/split_engine.ts:775
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:798
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:799
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:807
         end
       end
       default: begin end
     endcase
-    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1338
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1339
+    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1355
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1356
     end
   end
   always @* begin
     spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:534
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:923
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:922
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:922
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:928
         end
       end
       default: begin end
@@ -1564,19 +1579,19 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:535
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:863
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:868
       end
       default: begin end
     endcase
   end
   always @* begin
     poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:564
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:815
+        if (rd_free) begin  // gen/virtq/split_engine.ts:817
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:820
         end
       end
       default: begin end
@@ -1592,24 +1607,24 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:572
   always @* begin
     pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:592
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:878
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:869
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:873
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:878
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:883
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:922
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:922
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:922
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:927
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:933
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:937
-          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:941
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:938
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:942
+          pf_ready_clr = 16'd1 << pf_insp[3:0];  // gen/virtq/split_engine.ts:946
         end
       end
       default: begin end
@@ -1617,28 +1632,28 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:611
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1155
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1172
       end
       default: begin end
     endcase
   end
   always @* begin
     u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:612
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1272
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1289
       end
       default: begin end
     endcase
   end
   always @* begin
     fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:613
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1156
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1156
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1173
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1173
         end
       end
       default: begin end
@@ -1646,10 +1661,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:614
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1273
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1273
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1290
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1290
         end
       end
       default: begin end
@@ -1657,19 +1672,19 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:615
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1332
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1349
       end
       default: begin end
     endcase
   end
   always @* begin
     n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:616
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1333
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1333
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1350
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1350
         end
       end
       default: begin end
@@ -1677,10 +1692,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:617
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1327
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1327
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1344
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1344
         end
       end
       default: begin end
@@ -1688,19 +1703,19 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
   always @* begin
     q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:618
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:761
+        q_reset_pulse = {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:762
       end
       default: begin end
     endcase
   end
   always @* begin
     reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:619
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:743
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:749
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:744
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:750
         end
       end
       default: begin end
@@ -1732,14 +1747,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:667
   assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:696
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1171
-    case (used)  // gen/virtq/split_engine.ts:1210
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1188
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1261
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1262
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1263
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1278
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1279
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1280
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1266
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1283
           end
         end
       end
@@ -1747,31 +1762,31 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1172
-    case (note)  // gen/virtq/split_engine.ts:1290
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1189
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1302
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1319
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_10 & u_num_mask;  // gen/virtq/split_engine.ts:1178
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1179
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1180
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1184
+  assign u_slot = _select_10 & u_num_mask;  // gen/virtq/split_engine.ts:1195
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1196
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1197
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1201
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1193
-    case (note)  // gen/virtq/split_engine.ts:1290
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1210
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1311
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1325
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1325
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1328
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1288
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1305
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1996,91 +2011,93 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       end
       all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:671
       rq_done <= {_and_4, _and_5, _and_6};  // gen/virtq/split_engine.ts:684
-      if (reset_req) begin  // gen/virtq/split_engine.ts:738
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:738
+      if (reset_req) begin  // gen/virtq/split_engine.ts:739
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:739
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:739
-      case (seq)  // gen/virtq/split_engine.ts:741
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:740
+      case (seq)  // gen/virtq/split_engine.ts:742
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:743
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:746
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:747
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:748
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:751
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:751
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:752
-            cq <= sched_index;  // gen/virtq/split_engine.ts:753
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:754
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:744
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:747
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:748
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:749
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:752
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:752
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:753
+            cq <= sched_index;  // gen/virtq/split_engine.ts:754
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:755
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:760
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:762
+          q_resetting <= (q_resetting & (~{_and_4, _and_5, _and_6})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:761
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:763
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:766
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:767
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:772
-            if (abandon) begin  // gen/virtq/split_engine.ts:773
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:773
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:774
+          if (own_pool) begin  // gen/virtq/split_engine.ts:775
+            if (abandon) begin  // gen/virtq/split_engine.ts:776
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:776
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:777
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:775
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:776
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:778
-            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:780
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:780
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:781
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:782
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:784
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:784
-            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:785
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:785
-            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:786
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:786
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:789
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:789
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:778
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:779
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:781
+            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:783
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:783
+            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:787
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:787
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:788
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:788
+            end else if (((p_la_ne_pf & p_la_ready) & p_la_looked) & p_out_free) begin  // gen/virtq/split_engine.ts:789
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:789
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:790
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:790
+            end else if (p_look_due) begin  // gen/virtq/split_engine.ts:791
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:791
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:794
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:794
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:790
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:795
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:793
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:793
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:794
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:796
-            pf_q <= cq;  // gen/virtq/split_engine.ts:797
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:801
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:803
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:805
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:805
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:806
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:806
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:798
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:798
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:799
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:801
+            pf_q <= cq;  // gen/virtq/split_engine.ts:802
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:806
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:808
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:810
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:810
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:811
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:811
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:807
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:812
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:812
+          if (rd_free) begin  // gen/virtq/split_engine.ts:817
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:817
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:818
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:819
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:822
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:823
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:824
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:834
+          if (rd_free) begin  // gen/virtq/split_engine.ts:839
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:836
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:839
-              heads_end_0 <= he + _slice_29;  // gen/virtq/split_engine.ts:839
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:841
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:844
+              heads_end_0 <= he + _slice_29;  // gen/virtq/split_engine.ts:844
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:839
-              heads_end_1 <= he + _slice_29;  // gen/virtq/split_engine.ts:839
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:844
+              heads_end_1 <= he + _slice_29;  // gen/virtq/split_engine.ts:844
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:839
-              heads_end_2 <= he + _slice_29;  // gen/virtq/split_engine.ts:839
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:844
+              heads_end_2 <= he + _slice_29;  // gen/virtq/split_engine.ts:844
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:842
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:847
           end
         end
         SEQ_AHEAD_ENTRY: begin
@@ -2089,38 +2106,38 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:850
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:855
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:856
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:861
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:866
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:871
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:869
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:871
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:873
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:876
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:878
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:881
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:886
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:898
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:903
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:901
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:901
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:906
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:906
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:903
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:908
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:915
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:922
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:920
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:922
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:915
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:920
           end
         end
         SEQ_AHEAD_LOOK: begin
@@ -2129,26 +2146,26 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:928
+            seq <= SEQ_AHEAD_TABLE;  // gen/virtq/split_engine.ts:933
           end
         end
         SEQ_AHEAD_TABLE: begin
-          if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:933
-            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:934
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:936
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:937
+          if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:938
+            pf_tbl <= pf_tbl & (~(16'd1 << pf_insp[3:0]));  // gen/virtq/split_engine.ts:939
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:941
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:942
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:939
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:944
+            pf_tbl <= pf_tbl | (16'd1 << pf_insp[3:0]);  // gen/virtq/split_engine.ts:944
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:949
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:956
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:961
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:961
+          if (rd_free) begin  // gen/virtq/split_engine.ts:966
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:965
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:970
           end
         end
         SEQ_IDX_WAIT: begin
@@ -2158,7 +2175,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:627
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:968
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:973
             end
           end
         end
@@ -2168,79 +2185,79 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:970
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:975
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:987
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:992
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:990
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:995
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:991
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:991
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:993
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:993
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:993
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:996
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:996
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:998
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:998
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:998
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:993
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:998
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:995
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:995
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1000
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1000
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:995
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:995
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1000
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1000
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:995
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:995
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1000
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1000
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:997
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:999
+            if (spec_on) begin  // gen/virtq/split_engine.ts:1002
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:1004
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1002
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1007
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1010
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1010
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1014
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1015
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1015
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1010
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1010
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1015
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1015
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1010
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1010
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1015
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1015
             end
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1013
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1018
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1017
-            if (abandon) begin  // gen/virtq/split_engine.ts:1018
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1018
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1019
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1022
+            if (abandon) begin  // gen/virtq/split_engine.ts:1023
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1023
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1024
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1021
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1022
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1026
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1027
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1037
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1042
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1039
-              heads_end_0 <= la + _slice_33;  // gen/virtq/split_engine.ts:1039
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1044
+              heads_end_0 <= la + _slice_33;  // gen/virtq/split_engine.ts:1044
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1039
-              heads_end_1 <= la + _slice_33;  // gen/virtq/split_engine.ts:1039
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1044
+              heads_end_1 <= la + _slice_33;  // gen/virtq/split_engine.ts:1044
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1039
-              heads_end_2 <= la + _slice_33;  // gen/virtq/split_engine.ts:1039
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1044
+              heads_end_2 <= la + _slice_33;  // gen/virtq/split_engine.ts:1044
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1040
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1045
           end
         end
         SEQ_HEADS_WAIT: begin
@@ -2250,7 +2267,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:627
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1043
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1048
             end
           end
         end
@@ -2260,27 +2277,30 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1048
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1053
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1060
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1062
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1064
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1065
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1067
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1069
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (features[35] & (word != _select_36)) begin  // gen/virtq/split_engine.ts:1065
+          end else if (features[35] & (word != _select_36)) begin  // gen/virtq/split_engine.ts:1070
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1066
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1071
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1072
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1072
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1072
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1081
+            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1082
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1086
+            end
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1088
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1076
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1081
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1093
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1098
           end
         end
         SEQ_DESC_WAIT: begin
@@ -2290,13 +2310,13 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end else if (rd_err0) begin  // gen/virtq/split_engine.ts:627
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1084
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1101
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1107
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1108
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
           end else begin
             if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
@@ -2304,149 +2324,149 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
             end
             if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
               mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1092
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1109
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1102
+          if ((count + 17'd1) > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1119
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1103
-            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1105
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1120
+            if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1122
               seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
             end else begin
-              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1114
+              if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1131
               end else begin
-                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:1118
+                win_valid <= 1'b0;  // gen/virtq/split_engine.ts:1135
               end
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1120
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1137
             end
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1123
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1140
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1124
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1141
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1125
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1142
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1126
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1143
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1127
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1144
             seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1130
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1134
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1136
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1147
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1151
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1153
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1139
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1145
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1146
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1146
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1156
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1162
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1163
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1163
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1146
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1146
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1163
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1163
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1146
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1146
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1163
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1163
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1147
-                expect_head_0 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1147
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1164
+                expect_head_0 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1164
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1147
-                expect_head_1 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1147
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1164
+                expect_head_1 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1164
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1147
-                expect_head_2 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1147
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1164
+                expect_head_2 <= (head + (in_indirect ? slots : _add_37[15:0])) & num_mask;  // gen/virtq/split_engine.ts:1164
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1148
-                handed_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1148
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1165
+                handed_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1165
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1148
-                handed_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1148
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1165
+                handed_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1165
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1148
-                handed_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1148
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1165
+                handed_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1165
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1149
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1166
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1157
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1174
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1173
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1190
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1218
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1220
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1218
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1220
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1218
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1220
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1218
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1220
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1207
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1208
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1208
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1224
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1225
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1225
       end
-      case (used)  // gen/virtq/split_engine.ts:1210
+      case (used)  // gen/virtq/split_engine.ts:1227
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1212
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1213
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1214
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1229
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1230
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1231
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1222
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1239
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1230
-              returned_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1230
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1247
+              returned_0 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1247
             end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1230
-              returned_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1230
+            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1247
+              returned_1 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1247
             end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1230
-              returned_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1230
+            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1247
+              returned_2 <= _select_39 + 16'd1;  // gen/virtq/split_engine.ts:1247
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1244
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1244
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1245
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1261
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1261
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1262
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1248
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1265
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1270
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1256
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1273
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1261
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1262
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1262
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1263
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1263
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1278
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1279
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1279
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1280
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1280
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1265
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1265
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1282
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1282
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1265
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1265
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1282
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1282
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1265
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1265
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1282
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1282
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1267
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1284
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1274
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1291
         end
         default: begin end
       endcase
@@ -2461,110 +2481,110 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1290
+      case (note)  // gen/virtq/split_engine.ts:1307
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1292
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1293
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1294
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1309
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1310
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1311
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1303
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1320
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1308
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1325
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1325
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1325
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1312
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1329
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1316
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1317
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1317
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1318
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1318
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1333
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1334
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1334
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1335
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1335
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1319
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1336
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1320
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1320
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1337
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1337
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1328
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1328
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1345
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1345
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1328
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1328
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1345
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1345
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1328
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1328
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1345
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1345
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1329
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1346
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1334
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1351
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1337
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1338
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1340
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1341
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1342
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1343
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1344
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1345
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1354
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1355
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1357
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1358
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1359
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1360
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1361
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1362
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1347
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1347
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1364
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1364
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1348
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1349
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1351
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
+      if (|forget) begin  // gen/virtq/split_engine.ts:1365
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1366
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1368
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1370
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1351
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1368
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1370
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1351
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1353
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1368
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
+          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1370
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1356
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1356
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1373
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1373
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1356
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1356
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1373
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1373
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1358
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1358
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1375
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1375
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1359
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1359
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1376
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1376
       end
     end
   end
@@ -2589,6 +2609,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     p_entry_due <= pf_next != (heads_pend ? heads_from : _select_49);  // gen/virtq/split_engine.ts:706
     p_entry_room <= (pf_next - _select_51) < 16'd16;  // gen/virtq/split_engine.ts:706
     p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:706
+    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:706
     p_la_ne_pf <= _select_51 != pf_next;  // gen/virtq/split_engine.ts:706
     p_la_ready <= pf_ready[_select_51[3:0]];  // gen/virtq/split_engine.ts:706
     p_la_ne_he <= _select_51 != _select_49;  // gen/virtq/split_engine.ts:706
@@ -2598,51 +2619,51 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:706
     p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:706
     p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:706
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:742
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:772
-          if (abandon) begin  // gen/virtq/split_engine.ts:773
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:774
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:775
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:777
+        if (own_pool) begin  // gen/virtq/split_engine.ts:775
+          if (abandon) begin  // gen/virtq/split_engine.ts:776
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:777
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:778
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:780
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:793
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:794
-          pf_next <= la;  // gen/virtq/split_engine.ts:798
-          pf_insp <= la;  // gen/virtq/split_engine.ts:799
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:800
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:798
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:799
+          pf_next <= la;  // gen/virtq/split_engine.ts:803
+          pf_insp <= la;  // gen/virtq/split_engine.ts:804
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:805
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
+        if (rd_free) begin  // gen/virtq/split_engine.ts:817
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4096 | {5'd0, (11'd304 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:341
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:821
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:821
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:821
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:821
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:821
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:821
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:821
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:821
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:834
+        if (rd_free) begin  // gen/virtq/split_engine.ts:839
           rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_30 << 1)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:837
-          heads_from <= he;  // gen/virtq/split_engine.ts:838
-          spec_from <= he;  // gen/virtq/split_engine.ts:840
-          spec_to <= he + _mux_30[15:0];  // gen/virtq/split_engine.ts:841
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:842
+          heads_from <= he;  // gen/virtq/split_engine.ts:843
+          spec_from <= he;  // gen/virtq/split_engine.ts:845
+          spec_to <= he + _mux_30[15:0];  // gen/virtq/split_engine.ts:846
         end
       end
       SEQ_AHEAD_ENTRY: begin
@@ -2657,333 +2678,333 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (_select_54 == word);  // gen/virtq/split_engine.ts:855
+        spec_hit <= pf_spec[pf_next[3:0]] & (_select_54 == word);  // gen/virtq/split_engine.ts:860
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:865
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:870
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:869
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:870
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:873
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:875
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:878
           rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4096 | {5'd0, (11'd384 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_55 << 4)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:875
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:880
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:875
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:880
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:875
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:880
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:875
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:880
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:875
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:880
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:875
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:880
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:875
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:880
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:875
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:880
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:875
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:880
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:875
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:880
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:875
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:880
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:875
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:880
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:875
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:880
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:875
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:880
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:875
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:880
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:875
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:880
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:880
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:876
-            pf_count_0 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:881
+            pf_count_0 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:876
-            pf_count_1 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:881
+            pf_count_1 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:876
-            pf_count_2 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:881
+            pf_count_2 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:876
-            pf_count_3 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:881
+            pf_count_3 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:876
-            pf_count_4 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:881
+            pf_count_4 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:876
-            pf_count_5 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:881
+            pf_count_5 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:876
-            pf_count_6 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:881
+            pf_count_6 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:876
-            pf_count_7 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:881
+            pf_count_7 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:876
-            pf_count_8 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:881
+            pf_count_8 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:876
-            pf_count_9 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:881
+            pf_count_9 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:876
-            pf_count_10 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:881
+            pf_count_10 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:876
-            pf_count_11 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:881
+            pf_count_11 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:876
-            pf_count_12 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:881
+            pf_count_12 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:876
-            pf_count_13 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:881
+            pf_count_13 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:876
-            pf_count_14 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:881
+            pf_count_14 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:876
-            pf_count_15 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:881
+            pf_count_15 <= _mux_55[2:0];  // gen/virtq/split_engine.ts:881
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:882
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:882
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:879
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:884
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_56[15] | _sub_58[15]) | _sub_59[15]) ? 17'd0 : {1'b0, ((((_sub_56 < _sub_58) ? _sub_56 : _sub_58) < _sub_59) ? ((_sub_56 < _sub_58) ? _sub_56 : _sub_58) : _sub_59)};  // gen/virtq/split_engine.ts:895
-        spec_pos <= _sub_57[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:896
-        spec_rd <= b_top - _sub_60[4:0];  // gen/virtq/split_engine.ts:897
+        spec_n <= ((_sub_56[15] | _sub_58[15]) | _sub_59[15]) ? 17'd0 : {1'b0, ((((_sub_56 < _sub_58) ? _sub_56 : _sub_58) < _sub_59) ? ((_sub_56 < _sub_58) ? _sub_56 : _sub_58) : _sub_59)};  // gen/virtq/split_engine.ts:900
+        spec_pos <= _sub_57[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:901
+        spec_rd <= b_top - _sub_60[4:0];  // gen/virtq/split_engine.ts:902
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:901
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:906
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:902
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:907
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:912
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:913
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:914
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:922
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:917
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:918
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:919
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:922
           rd_host <= desc_base + ({48'd0, spec_pred} << 4);  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4096 | {5'd0, (11'd384 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_61 << 4)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:919
-            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:924
+            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:919
-            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:924
+            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:919
-            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:924
+            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:919
-            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:924
+            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:919
-            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:924
+            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:919
-            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:924
+            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:919
-            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:924
+            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:919
-            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:924
+            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:919
-            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:924
+            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:919
-            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:924
+            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:919
-            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:924
+            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:919
-            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:924
+            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:919
-            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:924
+            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:919
-            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:924
+            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:919
-            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:924
+            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:919
-            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:924
+            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:924
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:920
-            pf_count_0 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:925
+            pf_count_0 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:920
-            pf_count_1 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:925
+            pf_count_1 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:920
-            pf_count_2 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:925
+            pf_count_2 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:920
-            pf_count_3 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:925
+            pf_count_3 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:920
-            pf_count_4 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:925
+            pf_count_4 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:920
-            pf_count_5 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:925
+            pf_count_5 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:920
-            pf_count_6 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:925
+            pf_count_6 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:920
-            pf_count_7 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:925
+            pf_count_7 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:920
-            pf_count_8 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:925
+            pf_count_8 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:920
-            pf_count_9 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:925
+            pf_count_9 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:920
-            pf_count_10 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:925
+            pf_count_10 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:920
-            pf_count_11 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:925
+            pf_count_11 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:920
-            pf_count_12 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:925
+            pf_count_12 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:920
-            pf_count_13 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:925
+            pf_count_13 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:920
-            pf_count_14 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:925
+            pf_count_14 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:920
-            pf_count_15 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:925
+            pf_count_15 <= _mux_61[2:0];  // gen/virtq/split_engine.ts:925
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:926
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:926
           end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:912
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:913
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:914
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:917
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:918
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:919
         end
       end
       SEQ_AHEAD_LOOK: begin
@@ -2998,75 +3019,75 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_AHEAD_TABLE: begin
-        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:933
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:935
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:937
+        if (~(desc_raw[98] & (~tbl_bad))) begin  // gen/virtq/split_engine.ts:938
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:940
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:942
           rd_host <= desc_raw[63:0];  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4096 | {5'd0, ((11'd384 + ({7'd0, pf_insp[3:0]} << 6)) + 11'd16)};  // gen/virtq/split_engine.ts:341
           rd_len <= {18'd0, tbl_ahead_n} << 4;  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:940
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:940
+          if (pf_insp[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:945
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:945
           end
-          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:942
+          pf_insp <= pf_insp + 16'd1;  // gen/virtq/split_engine.ts:947
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_64;  // gen/virtq/split_engine.ts:950
-        win_start <= _select_65;  // gen/virtq/split_engine.ts:951
-        win_count <= {14'd0, _select_66};  // gen/virtq/split_engine.ts:952
-        win_off <= 11'd384 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:953
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:954
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:955
+        word <= _select_64;  // gen/virtq/split_engine.ts:955
+        win_start <= _select_65;  // gen/virtq/split_engine.ts:956
+        win_count <= {14'd0, _select_66};  // gen/virtq/split_engine.ts:957
+        win_off <= 11'd384 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:958
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:959
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:960
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:961
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:962
+        if (rd_free) begin  // gen/virtq/split_engine.ts:966
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:967
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:341
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -3085,26 +3106,26 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:974
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:977
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:978
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_69 != word));  // gen/virtq/split_engine.ts:979
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:983
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:984
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_71[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:985
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:979
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:982
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:983
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_69 != word));  // gen/virtq/split_engine.ts:984
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:988
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_70[5:0] : rf_occ;  // gen/virtq/split_engine.ts:989
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_71[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:990
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:990
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:991
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:993
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:995
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:996
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:998
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:997
-            b_start <= seen;  // gen/virtq/split_engine.ts:998
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1002
+            b_start <= seen;  // gen/virtq/split_engine.ts:1003
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1014
           wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:340
           wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:341
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -3112,7 +3133,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1037
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1042
           rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_34 << 1)};  // gen/virtq/split_engine.ts:342
@@ -3120,7 +3141,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1047
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1052
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
           mem_off <= _add_3[3:0];  // gen/virtq/split_engine.ts:437
         end
@@ -3132,32 +3153,35 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1052
-        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:1053
-        tbl_n <= num;  // gen/virtq/split_engine.ts:1054
-        j <= word;  // gen/virtq/split_engine.ts:1055
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1056
-        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:1057
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1058
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1059
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1063
+        head <= word;  // gen/virtq/split_engine.ts:1057
+        tbl_base <= desc_base;  // gen/virtq/split_engine.ts:1058
+        tbl_n <= num;  // gen/virtq/split_engine.ts:1059
+        j <= word;  // gen/virtq/split_engine.ts:1060
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1061
+        in_indirect <= 1'b0;  // gen/virtq/split_engine.ts:1062
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1063
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1064
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1068
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1072
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1072
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1081
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1082
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1085
+          end
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
           rd_host <= tbl_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (((({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:343
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1077
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1078
-          win_start <= j;  // gen/virtq/split_engine.ts:1079
-          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1080
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1094
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1095
+          win_start <= j;  // gen/virtq/split_engine.ts:1096
+          win_count <= (({1'b0, tbl_n} - {1'b0, j}) < 17'd8) ? ({1'b0, tbl_n} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1097
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1107
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1108
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
             mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:437
@@ -3171,38 +3195,38 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_37 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1102
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1103
-          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1105
+        if (_add_37 > {1'b0, tbl_n}) begin  // gen/virtq/split_engine.ts:1119
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1120
+          if (in_indirect | tbl_bad) begin  // gen/virtq/split_engine.ts:1122
           end else begin
-            slots <= _add_37[15:0];  // gen/virtq/split_engine.ts:1106
-            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:1107
-            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:1108
-            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:1109
-            j <= 16'd0;  // gen/virtq/split_engine.ts:1110
-            count <= 17'd0;  // gen/virtq/split_engine.ts:1111
-            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1114
-              win_off <= (11'd384 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:1115
-              win_start <= 16'd0;  // gen/virtq/split_engine.ts:1116
-              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:1117
+            slots <= _add_37[15:0];  // gen/virtq/split_engine.ts:1123
+            in_indirect <= 1'b1;  // gen/virtq/split_engine.ts:1124
+            tbl_base <= desc_raw[63:0];  // gen/virtq/split_engine.ts:1125
+            tbl_n <= desc_raw[83:68];  // gen/virtq/split_engine.ts:1126
+            j <= 16'd0;  // gen/virtq/split_engine.ts:1127
+            count <= 17'd0;  // gen/virtq/split_engine.ts:1128
+            if (win_ahead & pf_tbl[win_slot]) begin  // gen/virtq/split_engine.ts:1131
+              win_off <= (11'd384 + ({7'd0, win_slot} << 6)) + 11'd16;  // gen/virtq/split_engine.ts:1132
+              win_start <= 16'd0;  // gen/virtq/split_engine.ts:1133
+              win_count <= {15'd0, tbl_ahead_n};  // gen/virtq/split_engine.ts:1134
             end
           end
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1123
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1124
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1125
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1126
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1127
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1140
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1141
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1142
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, tbl_n})) begin  // gen/virtq/split_engine.ts:1143
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1144
         end else begin
-          count <= _add_37;  // gen/virtq/split_engine.ts:1131
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1132
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1133
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1134
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1135
+          count <= _add_37;  // gen/virtq/split_engine.ts:1148
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1149
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1150
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1151
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1152
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1140
-            out_id <= head;  // gen/virtq/split_engine.ts:1141
-            out_slots <= in_indirect ? slots : _add_37[15:0];  // gen/virtq/split_engine.ts:1143
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1144
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1157
+            out_id <= head;  // gen/virtq/split_engine.ts:1158
+            out_slots <= in_indirect ? slots : _add_37[15:0];  // gen/virtq/split_engine.ts:1160
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1161
           end
         end
       end
@@ -3211,31 +3235,31 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     u_num <= _select_76;  // gen/virtq/split_engine.ts:237
     u_num_mask <= _select_77;  // gen/virtq/split_engine.ts:237
     u_device_base <= _select_78;  // gen/virtq/split_engine.ts:237
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1201
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1218
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1219
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1201
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1218
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1219
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1201
-      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1218
+      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1219
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1201
-      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1218
+      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1219
     end
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1227
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1218
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_28)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1220
-        u_old <= _select_79;  // gen/virtq/split_engine.ts:1221
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1235
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_28)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1237
+        u_old <= _select_79;  // gen/virtq/split_engine.ts:1238
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1238
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1245
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1248
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1255
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1244
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1245
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1261
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1262
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:340
           wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:341
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:342
@@ -3243,7 +3267,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1270
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:340
           wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:341
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -3254,14 +3278,14 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
     endcase
     n_num <= _select_80;  // gen/virtq/split_engine.ts:237
     n_driver_base <= _select_81;  // gen/virtq/split_engine.ts:237
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1307
       NOTE_LOAD: begin
-        n_old <= _select_82;  // gen/virtq/split_engine.ts:1300
-        n_new <= _select_83;  // gen/virtq/split_engine.ts:1301
+        n_old <= _select_82;  // gen/virtq/split_engine.ts:1317
+        n_new <= _select_83;  // gen/virtq/split_engine.ts:1318
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1325
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1325
           rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:340
           rd_dev <= 16'd4392;  // gen/virtq/split_engine.ts:341
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -3273,7 +3297,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1360
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1377
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
@@ -3284,7 +3308,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4 (
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:902
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:907
 
 endmodule
 

@@ -716,6 +716,7 @@ export const SplitEngine = defineModule(
     const pSpecWait = SPEC
       ? planFlag('p_spec_wait', pfSpec.bit(pfNextSlot).and(pfReady.bit(pfNextSlot).not()))
       : lit(0, 1);
+    const pNextSpec = SPEC ? planFlag('p_next_spec', pfSpec.bit(pfNextSlot)) : lit(0, 1);
     const pLaNePf = planFlag('p_la_ne_pf', cqLa.ne(pfNext));
     const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
     const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
@@ -769,6 +770,8 @@ export const SplitEngine = defineModule(
         // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
         // are there; a queue waiting for its reads gives its turn back.
         const canRead = rd.free;
+        const entryDue = canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom).and(pSpecWait.not());
+        const walkDue = pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree);
         m.if(ownPool, () => {
           m.if(abandon, () => st.goto('idle'))
             .elseIf(pool.err, fail)
@@ -778,12 +781,14 @@ export const SplitEngine = defineModule(
               st.goto('idx_mem');
             })
             .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
-            .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom).and(pSpecWait.not()), () =>
-              st.goto('ahead_entry'),
-            )
+            // (an entry whose slot was read for its predicted head is only compared with it: the chain at la is
+            // walked first, so that a burst of new entries reaches the device chain by chain instead of after all
+            // its entries were looked at; an entry without that read gets its read first)
+            .elseIf(entryDue.and(pNextSpec.not()), () => st.goto('ahead_entry'))
             .elseIf(canRead.and(pPollDue), () => st.goto('ahead_idx'))
+            .elseIf(walkDue, () => st.goto('ahead_chain'))
+            .elseIf(entryDue, () => st.goto('ahead_entry'))
             .elseIf(pLookDue, () => st.goto('ahead_look'))
-            .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
             .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle).and(pOutFree), () => st.goto('head_mem'))
@@ -1069,7 +1074,19 @@ export const SplitEngine = defineModule(
       // the descriptor at j of the current table: from the window, or a new window from j
       desc_need: () => {
         const inWin = winValid.and(j.zext(17).sub(winStart.zext(17)).lt(winCount));
-        m.if(inWin, () => st.goto('desc_mem')).elseIf(rd.free, () => {
+        // (a descriptor in the window whose slot is ready, or in the fetch side's own window: its fetch-RAM read
+        // is issued here, a cycle before desc_mem would, which then waits for it; a chain's every descriptor
+        // passes here, so this is a cycle per descriptor)
+        const readNow = inWin.and(winAhead.not().or(pfReady.bit(winSlot).and(pool.err.not()))).and(memBusy.not());
+        m.if(inWin, () => {
+          m.if(readNow, () => {
+            fetchRam.rd.valid.set(1);
+            fetchRam.rd.addr.set(descOff.bits(fetchUnitBits + 3, 4));
+            memOff.next(descOff.bits(3, 0));
+            memBusy.next(1);
+          });
+          st.goto('desc_mem');
+        }).elseIf(rd.free, () => {
           const left = tblNNow.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
           read(tblBaseNow.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
