@@ -554,6 +554,14 @@ export const SplitEngine = defineModule(
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
+    // A second entries read may be outstanding behind it (heads2: a read is cut at the window's end, entry
+    // mod availBatch, and the entries after the cut waited a host round trip for the read before): the oldest
+    // is always in heads_*, the second moves there when the first has ended.
+    const heads2Pend = m.reg('heads2_pend', bit, { reset: 0 });
+    const heads2Seq = m.reg('heads2_seq', SEQ_BITS);
+    const heads2From = m.reg('heads2_from', 16);
+    const headsIssue = m.wire('heads_issue', bit, { default: 0 });
+    const headsIssueFrom = m.wire('heads_issue_from', 16, { default: 0 });
     // avail->idx reads ahead (polls): up to NP outstanding, poll k landing at aheadWord + 4k, taken in command
     // order (statuses come back in it): the oldest's value is `here` (idxHere, at hereSlot) once its read ended
     const npBits = Math.max(1, log2ceil(NP));
@@ -580,7 +588,28 @@ export const SplitEngine = defineModule(
     // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
-    m.if(headsPend.and(pool.past(headsSeq)), () => headsPend.next(0));
+    {
+      // (the first's end and a new read in one cycle: the new one goes where the second was)
+      const end1 = headsPend.and(pool.past(headsSeq));
+      const has1 = headsPend.and(end1.not()).or(heads2Pend);
+      m.if(end1, () => {
+        headsPend.next(heads2Pend);
+        headsSeq.next(heads2Seq);
+        headsFrom.next(heads2From);
+        heads2Pend.next(0);
+      });
+      m.if(headsIssue, () => {
+        m.if(has1, () => {
+          heads2Pend.next(1);
+          heads2Seq.next(pool.seq);
+          heads2From.next(headsIssueFrom);
+        }).else(() => {
+          headsPend.next(1);
+          headsSeq.next(pool.seq);
+          headsFrom.next(headsIssueFrom);
+        });
+      });
+    }
     m.if(idxPend.and(idxHere.not()).and(pool.past(pollSeq.at(pollHead))), () => {
       pollTaken.set(1);
       idxHere.next(1);
@@ -730,6 +759,8 @@ export const SplitEngine = defineModule(
     const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
+    // room for another entries read (heads2 free: heads_pend is set whenever heads2_pend is)
+    const pHeadsRoom = planFlag('p_heads_room', heads2Pend.not());
     // another poll due: none outstanding, or room for one and the gap since the last passed (or a doorbell)
     const pPollDue = planFlag(
       'p_poll_due',
@@ -780,7 +811,7 @@ export const SplitEngine = defineModule(
               idxAhead.next(1);
               st.goto('idx_mem');
             })
-            .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
+            .elseIf(canRead.and(pHeadsRoom).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
             // (an entry whose slot was read for its predicted head is only compared with it: the chain at la is
             // walked first, so that a burst of new entries reaches the device chain by chain instead of after all
             // its entries were looked at; an entry without that read gets its read first)
@@ -838,9 +869,8 @@ export const SplitEngine = defineModule(
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
           rd.issue(POOL, driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
-          headsPend.next(1);
-          headsSeq.next(pool.seq);
-          headsFrom.next(he);
+          headsIssue.set(1);
+          headsIssueFrom.set(he);
           headsEnd.nextAt(cq, he.add(n.trunc(16)));
           specFrom.next(he);
           specTo.next(he.add(n.trunc(16)));
@@ -1356,6 +1386,7 @@ export const SplitEngine = defineModule(
       rfClear.set(1);
       pfActive.next(0);
       headsPend.next(0);
+      heads2Pend.next(0);
       pollCount.next(0);
       pollHead.next(0);
       pollTail.next(0);
