@@ -144,12 +144,12 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:230
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:664
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:664
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:664
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:664
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:664
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:664
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:693
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:693
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:693
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:693
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:693
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:693
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:199
@@ -369,39 +369,44 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg heads_pend;  // gen/virtq/split_engine.ts:554
   reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:555
   reg [15:0] heads_from;  // gen/virtq/split_engine.ts:556
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:560
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:560
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:560
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:560
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:561
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:562
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:563
-  reg poll_issued;  // gen/virtq/split_engine.ts:564
-  reg poll_taken;  // gen/virtq/split_engine.ts:565
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:567
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:568
-  wire idx_pend;  // gen/virtq/split_engine.ts:572
-  reg idx_here;  // gen/virtq/split_engine.ts:573
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:574
-  reg idx_jump;  // gen/virtq/split_engine.ts:576
-  reg idx_same;  // gen/virtq/split_engine.ts:577
-  reg idx_none;  // gen/virtq/split_engine.ts:578
-  reg idx_ask;  // gen/virtq/split_engine.ts:579
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:581
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:592
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:611
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:612
-  reg [1:0] fail_set;  // gen/virtq/split_engine.ts:613
-  reg [1:0] u_fail_set;  // gen/virtq/split_engine.ts:614
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:615
-  reg [1:0] n_fail_set;  // gen/virtq/split_engine.ts:616
-  reg [1:0] irq_pulse;  // gen/virtq/split_engine.ts:617
-  reg [1:0] q_reset_pulse;  // gen/virtq/split_engine.ts:618
-  reg reset_pulse;  // gen/virtq/split_engine.ts:619
-  wire abandon;  // gen/virtq/split_engine.ts:620
-  reg [1:0] work_reg;  // gen/virtq/split_engine.ts:647
-  wire [1:0] work;  // gen/virtq/split_engine.ts:657
-  wire can_fetch;  // gen/virtq/split_engine.ts:659
+  reg heads2_pend;  // gen/virtq/split_engine.ts:560
+  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:561
+  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:562
+  reg heads_issue;  // gen/virtq/split_engine.ts:563
+  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:564
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:568
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:568
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:568
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:568
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:569
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:570
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:571
+  reg poll_issued;  // gen/virtq/split_engine.ts:572
+  reg poll_taken;  // gen/virtq/split_engine.ts:573
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:575
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:576
+  wire idx_pend;  // gen/virtq/split_engine.ts:580
+  reg idx_here;  // gen/virtq/split_engine.ts:581
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:582
+  reg idx_jump;  // gen/virtq/split_engine.ts:584
+  reg idx_same;  // gen/virtq/split_engine.ts:585
+  reg idx_none;  // gen/virtq/split_engine.ts:586
+  reg idx_ask;  // gen/virtq/split_engine.ts:587
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:589
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:621
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:640
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:641
+  reg [1:0] fail_set;  // gen/virtq/split_engine.ts:642
+  reg [1:0] u_fail_set;  // gen/virtq/split_engine.ts:643
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:644
+  reg [1:0] n_fail_set;  // gen/virtq/split_engine.ts:645
+  reg [1:0] irq_pulse;  // gen/virtq/split_engine.ts:646
+  reg [1:0] q_reset_pulse;  // gen/virtq/split_engine.ts:647
+  reg reset_pulse;  // gen/virtq/split_engine.ts:648
+  wire abandon;  // gen/virtq/split_engine.ts:649
+  reg [1:0] work_reg;  // gen/virtq/split_engine.ts:676
+  wire [1:0] work;  // gen/virtq/split_engine.ts:686
+  wire can_fetch;  // gen/virtq/split_engine.ts:688
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -423,51 +428,53 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:664
-  reg nq;  // gen/virtq/split_engine.ts:665
-  wire pool_quiet;  // gen/virtq/split_engine.ts:667
-  reg [1:0] all_back;  // gen/virtq/split_engine.ts:670
-  reg [1:0] rq_done;  // gen/virtq/split_engine.ts:683
-  reg pool_free;  // gen/virtq/split_engine.ts:686
-  wire own_pool;  // gen/virtq/split_engine.ts:696
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:705
-  reg p_he_room;  // gen/virtq/split_engine.ts:705
-  reg p_entry_due;  // gen/virtq/split_engine.ts:705
-  reg p_entry_room;  // gen/virtq/split_engine.ts:705
-  reg p_spec_wait;  // gen/virtq/split_engine.ts:705
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:705
-  reg p_la_ready;  // gen/virtq/split_engine.ts:705
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:705
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:705
-  reg p_out_free;  // gen/virtq/split_engine.ts:705
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:705
-  reg p_poll_due;  // gen/virtq/split_engine.ts:705
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:902
+  reg [2:0] note;  // gen/virtq/split_engine.ts:693
+  reg nq;  // gen/virtq/split_engine.ts:694
+  wire pool_quiet;  // gen/virtq/split_engine.ts:696
+  reg [1:0] all_back;  // gen/virtq/split_engine.ts:699
+  reg [1:0] rq_done;  // gen/virtq/split_engine.ts:712
+  reg pool_free;  // gen/virtq/split_engine.ts:715
+  wire own_pool;  // gen/virtq/split_engine.ts:725
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:734
+  reg p_he_room;  // gen/virtq/split_engine.ts:734
+  reg p_entry_due;  // gen/virtq/split_engine.ts:734
+  reg p_entry_room;  // gen/virtq/split_engine.ts:734
+  reg p_spec_wait;  // gen/virtq/split_engine.ts:734
+  reg p_next_spec;  // gen/virtq/split_engine.ts:734
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:734
+  reg p_la_ready;  // gen/virtq/split_engine.ts:734
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:734
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:734
+  reg p_out_free;  // gen/virtq/split_engine.ts:734
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:734
+  reg p_heads_room;  // gen/virtq/split_engine.ts:734
+  reg p_poll_due;  // gen/virtq/split_engine.ts:734
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:937
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:236
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:236
   reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:236
-  reg [1:0] note_due;  // gen/virtq/split_engine.ts:1170
-  reg [1:0] note_due_set;  // gen/virtq/split_engine.ts:1171
-  reg [1:0] note_due_clr;  // gen/virtq/split_engine.ts:1172
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1174
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1174
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1175
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1176
-  reg u_drop;  // gen/virtq/split_engine.ts:1177
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1178
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1179
-  wire u_abandon;  // gen/virtq/split_engine.ts:1180
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1183
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1183
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1184
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1192
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1192
-  reg note_clear;  // gen/virtq/split_engine.ts:1193
+  reg [1:0] note_due;  // gen/virtq/split_engine.ts:1217
+  reg [1:0] note_due_set;  // gen/virtq/split_engine.ts:1218
+  reg [1:0] note_due_clr;  // gen/virtq/split_engine.ts:1219
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1221
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1221
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1222
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1223
+  reg u_drop;  // gen/virtq/split_engine.ts:1224
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1225
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1226
+  wire u_abandon;  // gen/virtq/split_engine.ts:1227
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1230
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1230
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1231
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1239
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1239
+  reg note_clear;  // gen/virtq/split_engine.ts:1240
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:236
   reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:236
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1286
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1287
-  wire n_abandon;  // gen/virtq/split_engine.ts:1288
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1333
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1334
+  wire n_abandon;  // gen/virtq/split_engine.ts:1335
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -492,24 +499,24 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:271
   reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:522
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:847
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:882
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:970
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1005
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1046
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1081
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_3;  // gen/virtq/split_engine.ts:680
-  wire _and_4;  // gen/virtq/split_engine.ts:680
+  wire _and_3;  // gen/virtq/split_engine.ts:709
+  wire _and_4;  // gen/virtq/split_engine.ts:709
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [15:0] _sub_5;  // gen/virtq/split_engine.ts:488
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_7;  // gen/virtq/split_engine.ts:584
+  reg [5:0] _select_7;  // gen/virtq/split_engine.ts:613
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_6;  // gen/virtq/split_engine.ts:332
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_8;  // gen/virtq/split_engine.ts:1178
+  reg [15:0] _select_8;  // gen/virtq/split_engine.ts:1225
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_9;  // gen/virtq/split_engine.ts:332
   /* verilator lint_on UNUSEDSIGNAL */
@@ -561,23 +568,23 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:332
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [16:0] _mux_28;  // gen/virtq/split_engine.ts:830
-  wire [16:0] _mux_29;  // gen/virtq/split_engine.ts:831
+  wire [16:0] _mux_28;  // gen/virtq/split_engine.ts:866
+  wire [16:0] _mux_29;  // gen/virtq/split_engine.ts:867
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_27;  // gen/virtq/split_engine.ts:832
+  wire [16:0] _mux_27;  // gen/virtq/split_engine.ts:868
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_26;  // gen/virtq/split_engine.ts:839
-  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:1034
+  wire [15:0] _slice_26;  // gen/virtq/split_engine.ts:874
+  wire [16:0] _mux_32;  // gen/virtq/split_engine.ts:1069
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:1035
+  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:1070
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_30;  // gen/virtq/split_engine.ts:1039
-  reg [15:0] _select_33;  // gen/virtq/split_engine.ts:1065
+  wire [15:0] _slice_30;  // gen/virtq/split_engine.ts:1074
+  reg [15:0] _select_33;  // gen/virtq/split_engine.ts:1100
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_34;  // gen/virtq/split_engine.ts:1100
+  wire [16:0] _add_34;  // gen/virtq/split_engine.ts:1147
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_35;  // gen/virtq/split_engine.ts:1148
-  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:1230
+  reg [15:0] _select_35;  // gen/virtq/split_engine.ts:1195
+  reg [15:0] _select_36;  // gen/virtq/split_engine.ts:1277
   reg [15:0] _select_37;  // gen/virtq/split_engine.ts:237
   reg [15:0] _select_38;  // gen/virtq/split_engine.ts:237
   reg [63:0] _select_39;  // gen/virtq/split_engine.ts:237
@@ -586,56 +593,56 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [15:0] _select_42;  // gen/virtq/split_engine.ts:456
   reg [15:0] _select_43;  // gen/virtq/split_engine.ts:457
   reg [15:0] _select_44;  // gen/virtq/split_engine.ts:458
-  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:693
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:703
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:702
+  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:722
+  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:732
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:731
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:701
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:730
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_49;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:855
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:890
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_51;  // gen/virtq/split_engine.ts:861
+  wire [16:0] _mux_51;  // gen/virtq/split_engine.ts:896
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_53;  // gen/virtq/split_engine.ts:889
+  wire [15:0] _sub_53;  // gen/virtq/split_engine.ts:924
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_52;  // gen/virtq/split_engine.ts:891
+  wire [15:0] _sub_52;  // gen/virtq/split_engine.ts:926
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_54;  // gen/virtq/split_engine.ts:891
+  wire [15:0] _sub_54;  // gen/virtq/split_engine.ts:926
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:891
+  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:926
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:897
+  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:932
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_57;  // gen/virtq/split_engine.ts:909
+  wire [16:0] _mux_57;  // gen/virtq/split_engine.ts:944
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_58;  // gen/virtq/split_engine.ts:950
-  reg [15:0] _select_59;  // gen/virtq/split_engine.ts:951
-  reg [2:0] _select_60;  // gen/virtq/split_engine.ts:952
+  reg [15:0] _select_58;  // gen/virtq/split_engine.ts:985
+  reg [15:0] _select_59;  // gen/virtq/split_engine.ts:986
+  reg [2:0] _select_60;  // gen/virtq/split_engine.ts:987
   reg [15:0] _select_61;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_62;  // gen/virtq/split_engine.ts:979
+  reg [15:0] _select_62;  // gen/virtq/split_engine.ts:1014
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_63;  // gen/virtq/split_engine.ts:981
+  wire [15:0] _sub_63;  // gen/virtq/split_engine.ts:1016
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_64;  // gen/virtq/split_engine.ts:982
+  wire [5:0] _mux_64;  // gen/virtq/split_engine.ts:1017
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_65;  // gen/virtq/split_layout.ts:104
   reg [15:0] _select_66;  // gen/virtq/split_layout.ts:104
   reg [15:0] _select_67;  // gen/virtq/split_engine.ts:237
   reg [15:0] _select_68;  // gen/virtq/split_engine.ts:237
   reg [63:0] _select_69;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:1221
+  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:1268
   reg [15:0] _select_71;  // gen/virtq/split_engine.ts:237
   reg [63:0] _select_72;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:1300
-  reg [15:0] _select_74;  // gen/virtq/split_engine.ts:1301
+  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:1347
+  reg [15:0] _select_74;  // gen/virtq/split_engine.ts:1348
 
   // ---- instances
   dma_unit_ram_w64_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:206
@@ -665,13 +672,13 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {5'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:847
-  assign _mux_1 = idx_ahead ? (11'd232 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:970
-  assign _add_2 = 11'd144 + {5'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1046
-  assign _and_3 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 1'b1)))) & ((used == USED_IDLE) | (uq != 1'b1))) & ((note == NOTE_IDLE) | (nq != 1'b1))) & ((~(pf_active & (pf_q == 1'b1))) | pool_quiet);  // gen/virtq/split_engine.ts:680
-  assign _and_4 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 1'b0)))) & ((used == USED_IDLE) | (uq != 1'b0))) & ((note == NOTE_IDLE) | (nq != 1'b0))) & ((~(pf_active & (pf_q == 1'b0))) | pool_quiet);  // gen/virtq/split_engine.ts:680
+  assign _add_0 = 11'd144 + {5'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:882
+  assign _mux_1 = idx_ahead ? (11'd232 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1005
+  assign _add_2 = 11'd144 + {5'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1081
+  assign _and_3 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 1'b1)))) & ((used == USED_IDLE) | (uq != 1'b1))) & ((note == NOTE_IDLE) | (nq != 1'b1))) & ((~(pf_active & (pf_q == 1'b1))) | pool_quiet);  // gen/virtq/split_engine.ts:709
+  assign _and_4 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 1'b0)))) & ((used == USED_IDLE) | (uq != 1'b0))) & ((note == NOTE_IDLE) | (nq != 1'b0))) & ((~(pf_active & (pf_q == 1'b0))) | pool_quiet);  // gen/virtq/split_engine.ts:709
   assign _sub_5 = j - win_start;  // gen/virtq/split_engine.ts:488
-  always @* begin  // gen/virtq/split_engine.ts:584
+  always @* begin  // gen/virtq/split_engine.ts:613
     case (poll_head)
       2'd0: _select_7 = poll_seq_0;
       2'd1: _select_7 = poll_seq_1;
@@ -681,7 +688,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   assign _sub_6 = (rd_ended2 - _select_7) - 6'd1;  // gen/virtq/split_engine.ts:332
-  always @* begin  // gen/virtq/split_engine.ts:1178
+  always @* begin  // gen/virtq/split_engine.ts:1225
     case (uq)
       1'b0: _select_8 = used_idx_0;
       1'b1: _select_8 = used_idx_1;
@@ -705,29 +712,29 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign _sub_23 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:332
   assign _sub_24 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:332
   assign _sub_25 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _mux_28 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:830
-  assign _mux_29 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:831
-  assign _mux_27 = (_mux_28 < _mux_29) ? _mux_28 : _mux_29;  // gen/virtq/split_engine.ts:832
-  assign _slice_26 = _mux_27[15:0];  // gen/virtq/split_engine.ts:839
-  assign _mux_32 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1034
-  assign _mux_31 = ({1'b0, ahead} < _mux_32) ? {1'b0, ahead} : _mux_32;  // gen/virtq/split_engine.ts:1035
-  assign _slice_30 = _mux_31[15:0];  // gen/virtq/split_engine.ts:1039
-  always @* begin  // gen/virtq/split_engine.ts:1065
+  assign _mux_28 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:866
+  assign _mux_29 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:867
+  assign _mux_27 = (_mux_28 < _mux_29) ? _mux_28 : _mux_29;  // gen/virtq/split_engine.ts:868
+  assign _slice_26 = _mux_27[15:0];  // gen/virtq/split_engine.ts:874
+  assign _mux_32 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1069
+  assign _mux_31 = ({1'b0, ahead} < _mux_32) ? {1'b0, ahead} : _mux_32;  // gen/virtq/split_engine.ts:1070
+  assign _slice_30 = _mux_31[15:0];  // gen/virtq/split_engine.ts:1074
+  always @* begin  // gen/virtq/split_engine.ts:1100
     case (cq)
       1'b0: _select_33 = expect_head_0;
       1'b1: _select_33 = expect_head_1;
       default: _select_33 = expect_head_0;
     endcase
   end
-  assign _add_34 = count + 17'd1;  // gen/virtq/split_engine.ts:1100
-  always @* begin  // gen/virtq/split_engine.ts:1148
+  assign _add_34 = count + 17'd1;  // gen/virtq/split_engine.ts:1147
+  always @* begin  // gen/virtq/split_engine.ts:1195
     case (cq)
       1'b0: _select_35 = handed_0;
       1'b1: _select_35 = handed_1;
       default: _select_35 = handed_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1230
+  always @* begin  // gen/virtq/split_engine.ts:1277
     case (uq)
       1'b0: _select_36 = returned_0;
       1'b1: _select_36 = returned_1;
@@ -790,28 +797,28 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_44 = heads_end_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:693
+  always @* begin  // gen/virtq/split_engine.ts:722
     case (pf_q)
       1'b0: _select_45 = last_avail_0;
       1'b1: _select_45 = last_avail_1;
       default: _select_45 = last_avail_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:703
+  always @* begin  // gen/virtq/split_engine.ts:732
     case (cq)
       1'b0: _select_46 = heads_end_0;
       1'b1: _select_46 = heads_end_1;
       default: _select_46 = heads_end_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:702
+  always @* begin  // gen/virtq/split_engine.ts:731
     case (cq)
       1'b0: _select_47 = avail_seen_0;
       1'b1: _select_47 = avail_seen_1;
       default: _select_47 = avail_seen_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:701
+  always @* begin  // gen/virtq/split_engine.ts:730
     case (cq)
       1'b0: _select_48 = last_avail_0;
       1'b1: _select_48 = last_avail_1;
@@ -831,7 +838,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_49 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:855
+  always @* begin  // gen/virtq/split_engine.ts:890
     case (pf_next[3:0])
       4'd0: _select_50 = pf_head_0;
       4'd1: _select_50 = pf_head_1;
@@ -852,14 +859,14 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_50 = pf_head_0;
     endcase
   end
-  assign _mux_51 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:861
-  assign _sub_53 = spec_from - b_start;  // gen/virtq/split_engine.ts:889
-  assign _sub_52 = spec_to - (_sub_53[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:891
-  assign _sub_54 = (b_start + {10'd0, b_len}) - (_sub_53[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:891
-  assign _sub_55 = (la + 16'd16) - (_sub_53[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:891
-  assign _sub_56 = (_sub_53[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:897
-  assign _mux_57 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:909
-  always @* begin  // gen/virtq/split_engine.ts:950
+  assign _mux_51 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:896
+  assign _sub_53 = spec_from - b_start;  // gen/virtq/split_engine.ts:924
+  assign _sub_52 = spec_to - (_sub_53[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:926
+  assign _sub_54 = (b_start + {10'd0, b_len}) - (_sub_53[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:926
+  assign _sub_55 = (la + 16'd16) - (_sub_53[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:926
+  assign _sub_56 = (_sub_53[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:932
+  assign _mux_57 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:944
+  always @* begin  // gen/virtq/split_engine.ts:985
     case (la[3:0])
       4'd0: _select_58 = pf_head_0;
       4'd1: _select_58 = pf_head_1;
@@ -880,7 +887,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_58 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:951
+  always @* begin  // gen/virtq/split_engine.ts:986
     case (la[3:0])
       4'd0: _select_59 = pf_head_0;
       4'd1: _select_59 = pf_head_1;
@@ -901,7 +908,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_59 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:952
+  always @* begin  // gen/virtq/split_engine.ts:987
     case (la[3:0])
       4'd0: _select_60 = pf_count_0;
       4'd1: _select_60 = pf_count_1;
@@ -935,15 +942,15 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_61 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:979
+  always @* begin  // gen/virtq/split_engine.ts:1014
     case (cq)
       1'b0: _select_62 = event_sent_0;
       1'b1: _select_62 = event_sent_1;
       default: _select_62 = event_sent_0;
     endcase
   end
-  assign _sub_63 = word - seen;  // gen/virtq/split_engine.ts:981
-  assign _mux_64 = (_sub_63 < {10'd0, rf_occ}) ? _sub_63[5:0] : rf_occ;  // gen/virtq/split_engine.ts:982
+  assign _sub_63 = word - seen;  // gen/virtq/split_engine.ts:1016
+  assign _mux_64 = (_sub_63 < {10'd0, rf_occ}) ? _sub_63[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1017
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_65 = fetch_ram_rd_rdata[15:0];
@@ -991,7 +998,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_69 = q0_device;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1221
+  always @* begin  // gen/virtq/split_engine.ts:1268
     case (uq)
       1'b0: _select_70 = used_idx_0;
       1'b1: _select_70 = used_idx_1;
@@ -1012,25 +1019,25 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_72 = q0_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1300
+  always @* begin  // gen/virtq/split_engine.ts:1347
     case (nq)
       1'b0: _select_73 = noted_idx_0;
       1'b1: _select_73 = noted_idx_1;
       default: _select_73 = noted_idx_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1301
+  always @* begin  // gen/virtq/split_engine.ts:1348
     case (nq)
       1'b0: _select_74 = used_idx_0;
       1'b1: _select_74 = used_idx_1;
       default: _select_74 = used_idx_0;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1362
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1363
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1364
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1365
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1366
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1410
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1411
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1412
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1413
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1414
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:281
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:282
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:283
@@ -1040,11 +1047,11 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:287
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:289
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1181
-    case (used)  // gen/virtq/split_engine.ts:1210
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1228
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1229
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1276
         end
       end
       default: begin end
@@ -1073,7 +1080,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:216
   always @* begin
     fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:430
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_AHEAD_ENTRY: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
           fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
@@ -1089,9 +1096,16 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
         end
       end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1113
+          end
+        end
+      end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
             fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
@@ -1103,7 +1117,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:431
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_AHEAD_ENTRY: begin
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
           fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:436
@@ -1119,9 +1133,16 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:436
         end
       end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1114
+          end
+        end
+      end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
             fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:436
@@ -1139,15 +1160,15 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:231
   always @* begin
     clear_pending = 2'd0;  // default, gen/virtq/split_engine.ts:264
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
-          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:813
+        if (rd_free) begin  // gen/virtq/split_engine.ts:848
+          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:849
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:961
-          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:963
+        if (rd_free) begin  // gen/virtq/split_engine.ts:996
+          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:998
         end
       end
       default: begin end
@@ -1155,31 +1176,31 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     forget = 2'd0;  // default, gen/virtq/split_engine.ts:265
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:743
-          forget = 2'd3;  // gen/virtq/split_engine.ts:745
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:775
+          forget = 2'd3;  // gen/virtq/split_engine.ts:777
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_3, _and_4};  // gen/virtq/split_engine.ts:759
+        forget = {_and_3, _and_4};  // gen/virtq/split_engine.ts:791
       end
       default: begin end
     endcase
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:272
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1102
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1103
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1123
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1124
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1125
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1126
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1127
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1149
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1150
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1170
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1171
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1172
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1173
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1174
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1129
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1176
         end
       end
       default: begin end
@@ -1188,20 +1209,20 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:317
   always @* begin
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:961
+        if (rd_free) begin  // gen/virtq/split_engine.ts:996
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1037
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1072
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1072
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1072
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1119
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1210,10 +1231,10 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
           rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1222,27 +1243,27 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
+        if (rd_free) begin  // gen/virtq/split_engine.ts:848
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:834
+        if (rd_free) begin  // gen/virtq/split_engine.ts:870
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1252,9 +1273,9 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:317
   always @* begin
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
           wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1263,16 +1284,16 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1244
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1245
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1291
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1292
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
         end
       end
@@ -1282,24 +1303,24 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:318
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:370
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
         end
       end
@@ -1308,24 +1329,24 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:371
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
           out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:389
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:389
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:389
         end
       end
@@ -1334,24 +1355,24 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:372
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
           out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:390
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
             out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:390
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
           out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:390
         end
       end
@@ -1363,12 +1384,12 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign desc_off = win_off + ({7'd0, _sub_5[3:0]} << 4);  // gen/virtq/split_engine.ts:484
   always @* begin
     rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:525
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1234
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1235
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1281
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1282
             end
           end
         end
@@ -1378,12 +1399,12 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:526
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1234
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1236
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1281
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1283
             end
           end
         end
@@ -1393,14 +1414,14 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:527
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:990
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:991
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:993
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1025
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1026
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1028
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:997
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1000
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1032
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1035
           end
         end
       end
@@ -1409,27 +1430,27 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:528
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:772
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:793
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:794
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:802
+        if (own_pool) begin  // gen/virtq/split_engine.ts:806
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:829
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:830
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:838
         end
       end
       default: begin end
     endcase
-    if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1338
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1339
+    if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1385
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1386
     end
   end
   always @* begin
     spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:534
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:923
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:958
         end
       end
       default: begin end
@@ -1437,145 +1458,167 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:535
-    case (seq)  // gen/virtq/split_engine.ts:741
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:863
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:898
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:564
-    case (seq)  // gen/virtq/split_engine.ts:741
-      SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:815
+    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:563
+    case (seq)  // gen/virtq/split_engine.ts:773
+      SEQ_AHEAD_HEADS: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:870
+          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:872
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:565
-    if ((idx_pend & (~idx_here)) & (~_sub_6[5])) begin  // gen/virtq/split_engine.ts:584
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:585
+    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:564
+    case (seq)  // gen/virtq/split_engine.ts:773
+      SEQ_AHEAD_HEADS: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:870
+          heads_issue_from = he;  // gen/virtq/split_engine.ts:873
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:572
+    case (seq)  // gen/virtq/split_engine.ts:773
+      SEQ_AHEAD_IDX: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:848
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:851
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:573
+    if ((idx_pend & (~idx_here)) & (~_sub_6[5])) begin  // gen/virtq/split_engine.ts:613
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:614
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:568
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:572
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:576
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:580
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:592
-    case (seq)  // gen/virtq/split_engine.ts:741
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:621
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:878
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:913
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:922
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:957
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:611
-    case (seq)  // gen/virtq/split_engine.ts:741
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:640
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1155
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1202
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:612
-    case (used)  // gen/virtq/split_engine.ts:1210
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:641
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1272
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1319
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:613
-    case (seq)  // gen/virtq/split_engine.ts:741
+    fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:642
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1156
-          fail_set = 2'd1 << cq;  // gen/virtq/split_engine.ts:1156
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1203
+          fail_set = 2'd1 << cq;  // gen/virtq/split_engine.ts:1203
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:614
-    case (used)  // gen/virtq/split_engine.ts:1210
+    u_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:643
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1273
-          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1273
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1320
+          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1320
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:615
-    case (note)  // gen/virtq/split_engine.ts:1290
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:644
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1332
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1379
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:616
-    case (note)  // gen/virtq/split_engine.ts:1290
+    n_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:645
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1333
-          n_fail_set = 2'd1 << nq;  // gen/virtq/split_engine.ts:1333
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1380
+          n_fail_set = 2'd1 << nq;  // gen/virtq/split_engine.ts:1380
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:617
-    case (note)  // gen/virtq/split_engine.ts:1290
+    irq_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:646
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1327
-          irq_pulse = 2'd1 << nq;  // gen/virtq/split_engine.ts:1327
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1374
+          irq_pulse = 2'd1 << nq;  // gen/virtq/split_engine.ts:1374
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:618
-    case (seq)  // gen/virtq/split_engine.ts:741
+    q_reset_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:647
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_3, _and_4};  // gen/virtq/split_engine.ts:761
+        q_reset_pulse = {_and_3, _and_4};  // gen/virtq/split_engine.ts:793
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:619
-    case (seq)  // gen/virtq/split_engine.ts:741
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:648
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:743
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:749
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:775
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:781
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (2'd1 << cq)));  // gen/virtq/split_engine.ts:620
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:657
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:659
+  assign abandon = dev_resetting | (|(q_resetting & (2'd1 << cq)));  // gen/virtq/split_engine.ts:649
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:686
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:688
   assign sched_after_or_p0 = (work & {2{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = (work & {2{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
@@ -1590,17 +1633,17 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign sched_valid = sched_locked | (|(work & {2{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {2{can_fetch}}) & sched_mask) & (~(sched_after_or_p1 << 1))) : ((work & {2{can_fetch}}) & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:667
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:696
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:696
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:725
   always @* begin
-    note_due_set = 2'd0;  // default, gen/virtq/split_engine.ts:1171
-    case (used)  // gen/virtq/split_engine.ts:1210
+    note_due_set = 2'd0;  // default, gen/virtq/split_engine.ts:1218
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1261
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1262
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1263
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1308
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1309
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1310
           end else begin
-            note_due_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1266
+            note_due_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1313
           end
         end
       end
@@ -1608,31 +1651,31 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    note_due_clr = 2'd0;  // default, gen/virtq/split_engine.ts:1172
-    case (note)  // gen/virtq/split_engine.ts:1290
+    note_due_clr = 2'd0;  // default, gen/virtq/split_engine.ts:1219
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_LOAD: begin
-        note_due_clr = 2'd1 << nq;  // gen/virtq/split_engine.ts:1302
+        note_due_clr = 2'd1 << nq;  // gen/virtq/split_engine.ts:1349
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_8 & u_num_mask;  // gen/virtq/split_engine.ts:1178
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1179
-  assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:1180
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1184
+  assign u_slot = _select_8 & u_num_mask;  // gen/virtq/split_engine.ts:1225
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1226
+  assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:1227
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1231
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1193
-    case (note)  // gen/virtq/split_engine.ts:1290
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1240
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1311
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1358
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (2'd1 << nq)));  // gen/virtq/split_engine.ts:1288
+  assign n_abandon = dev_resetting | (|(q_resetting & (2'd1 << nq)));  // gen/virtq/split_engine.ts:1335
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {(note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_in = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
@@ -1713,6 +1756,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       pf_spec <= 16'd0;
       b_len <= 6'd0;
       heads_pend <= 1'b0;
+      heads2_pend <= 1'b0;
       poll_head <= 2'd0;
       poll_tail <= 2'd0;
       poll_count <= 3'd0;
@@ -1815,19 +1859,27 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:530
       rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:532
       pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:536
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:569
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:569
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:577
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:577
       end
-      if (heads_pend & (~_sub_9[5])) begin  // gen/virtq/split_engine.ts:583
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:583
+      if (heads_pend & (~_sub_9[5])) begin  // gen/virtq/split_engine.ts:595
+        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:596
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:599
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_6[5])) begin  // gen/virtq/split_engine.ts:584
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:586
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:588
+      if (heads_issue) begin  // gen/virtq/split_engine.ts:601
+        if ((heads_pend & (~(heads_pend & (~_sub_9[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:602
+          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:603
+        end else begin
+          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:607
+        end
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:590
-      pf_ready <= (pf_ready | {(~_sub_10[5]), (~_sub_11[5]), (~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:593
-      work_reg <= (((pending | {(last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {2{features[29]}})) | ((2'd1 << pf_q) & {2{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & {(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:650
+      if ((idx_pend & (~idx_here)) & (~_sub_6[5])) begin  // gen/virtq/split_engine.ts:613
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:615
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:617
+      end
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:619
+      pf_ready <= (pf_ready | {(~_sub_10[5]), (~_sub_11[5]), (~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:622
+      work_reg <= (((pending | {(last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {2{features[29]}})) | ((2'd1 << pf_q) & {2{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & {(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:679
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -1839,90 +1891,91 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:671
-      rq_done <= {_and_3, _and_4};  // gen/virtq/split_engine.ts:684
-      if (reset_req) begin  // gen/virtq/split_engine.ts:738
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:738
+      all_back <= {(handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:700
+      rq_done <= {_and_3, _and_4};  // gen/virtq/split_engine.ts:713
+      if (reset_req) begin  // gen/virtq/split_engine.ts:770
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:770
       end
-      q_resetting <= q_resetting | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:739
-      case (seq)  // gen/virtq/split_engine.ts:741
+      q_resetting <= q_resetting | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:771
+      case (seq)  // gen/virtq/split_engine.ts:773
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:743
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:746
-            q_resetting <= 2'd0;  // gen/virtq/split_engine.ts:747
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:748
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:751
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:751
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:752
-            cq <= sched_index;  // gen/virtq/split_engine.ts:753
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:754
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:775
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:778
+            q_resetting <= 2'd0;  // gen/virtq/split_engine.ts:779
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:780
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:783
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:783
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:784
+            cq <= sched_index;  // gen/virtq/split_engine.ts:785
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:786
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_3, _and_4})) | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:760
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:762
+          q_resetting <= (q_resetting & (~{_and_3, _and_4})) | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:792
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:794
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:766
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:798
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:772
-            if (abandon) begin  // gen/virtq/split_engine.ts:773
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:773
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:774
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:775
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:776
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:778
-            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:780
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:780
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:781
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:782
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:784
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:784
-            end else if (1'b0) begin  // gen/virtq/split_engine.ts:785
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:785
-            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:786
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:786
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:789
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:789
+          if (own_pool) begin  // gen/virtq/split_engine.ts:806
+            if (abandon) begin  // gen/virtq/split_engine.ts:807
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:807
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:808
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:809
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:810
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:812
+            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:814
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:814
+            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:818
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:818
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:819
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:819
+            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:820
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:820
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:821
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:821
+            end else if (1'b0) begin  // gen/virtq/split_engine.ts:822
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:822
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:825
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:825
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:790
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:826
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:793
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:793
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:794
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:796
-            pf_q <= cq;  // gen/virtq/split_engine.ts:797
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:801
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:803
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:805
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:805
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:806
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:806
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:829
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:829
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:830
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:832
+            pf_q <= cq;  // gen/virtq/split_engine.ts:833
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:837
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:839
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:841
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:841
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:842
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:842
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:807
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:843
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:812
+          if (rd_free) begin  // gen/virtq/split_engine.ts:848
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:817
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:818
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:819
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:853
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:854
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:855
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:834
+          if (rd_free) begin  // gen/virtq/split_engine.ts:870
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:836
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:839
-              heads_end_0 <= he + _slice_26;  // gen/virtq/split_engine.ts:839
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:874
+              heads_end_0 <= he + _slice_26;  // gen/virtq/split_engine.ts:874
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:839
-              heads_end_1 <= he + _slice_26;  // gen/virtq/split_engine.ts:839
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:874
+              heads_end_1 <= he + _slice_26;  // gen/virtq/split_engine.ts:874
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:842
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:877
           end
         end
         SEQ_AHEAD_ENTRY: begin
@@ -1931,57 +1984,57 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:850
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:885
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:856
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:891
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:866
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:871
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:901
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:906
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:881
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:916
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:898
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:933
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:901
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:901
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:936
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:936
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:903
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:938
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:915
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:950
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:915
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:950
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:956
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:991
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:961
+          if (rd_free) begin  // gen/virtq/split_engine.ts:996
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:965
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1000
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:625
-            if (abandon) begin  // gen/virtq/split_engine.ts:626
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:626
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:627
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:654
+            if (abandon) begin  // gen/virtq/split_engine.ts:655
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:655
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:656
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:968
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1003
             end
           end
         end
@@ -1991,80 +2044,80 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:970
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1005
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:987
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1022
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:990
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:991
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:991
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:993
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:993
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:993
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:1025
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1026
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1026
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1028
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:1028
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1028
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:993
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1028
             end
           end else begin
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:995
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:995
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1030
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1030
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:995
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:995
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1030
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1030
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:997
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:999
+            if (spec_on) begin  // gen/virtq/split_engine.ts:1032
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:1034
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1002
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1037
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1010
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1010
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1045
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1045
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1010
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1010
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1045
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1045
             end
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1013
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1048
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1017
-            if (abandon) begin  // gen/virtq/split_engine.ts:1018
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1018
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1019
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1052
+            if (abandon) begin  // gen/virtq/split_engine.ts:1053
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1053
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1054
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
             end else begin
-              event_valid <= event_valid | (2'd1 << cq);  // gen/virtq/split_engine.ts:1021
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1022
+              event_valid <= event_valid | (2'd1 << cq);  // gen/virtq/split_engine.ts:1056
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1057
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1037
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1072
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1039
-              heads_end_0 <= la + _slice_30;  // gen/virtq/split_engine.ts:1039
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1074
+              heads_end_0 <= la + _slice_30;  // gen/virtq/split_engine.ts:1074
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1039
-              heads_end_1 <= la + _slice_30;  // gen/virtq/split_engine.ts:1039
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1074
+              heads_end_1 <= la + _slice_30;  // gen/virtq/split_engine.ts:1074
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1040
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1075
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:625
-            if (abandon) begin  // gen/virtq/split_engine.ts:626
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:626
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:627
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:654
+            if (abandon) begin  // gen/virtq/split_engine.ts:655
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:655
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:656
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1043
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1078
             end
           end
         end
@@ -2074,170 +2127,173 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           end
           if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
             mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1048
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1083
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1060
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1062
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1064
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (features[35] & (word != _select_33)) begin  // gen/virtq/split_engine.ts:1065
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1095
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1097
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1099
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if (features[35] & (word != _select_33)) begin  // gen/virtq/split_engine.ts:1100
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1066
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1101
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1072
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1072
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1072
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
+            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1116
+            end
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1118
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1119
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1076
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1081
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1123
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1128
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:625
-            if (abandon) begin  // gen/virtq/split_engine.ts:626
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:626
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:627
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:654
+            if (abandon) begin  // gen/virtq/split_engine.ts:655
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:655
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:656
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1084
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1131
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
           end else begin
             if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
               mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:438
             end
             if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
               mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1092
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1139
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1102
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1103
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1123
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1124
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1125
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1126
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1127
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:621
+          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1149
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1150
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1170
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1171
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1172
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1173
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1174
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1130
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1134
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1136
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1177
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1181
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1183
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1139
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1145
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1146
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1146
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1186
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1192
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1193
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1193
               end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1146
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1146
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1193
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1193
               end
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1147
-                expect_head_0 <= (head + _add_34[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1147
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1194
+                expect_head_0 <= (head + _add_34[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1194
               end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1147
-                expect_head_1 <= (head + _add_34[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1147
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1194
+                expect_head_1 <= (head + _add_34[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1194
               end
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1148
-                handed_0 <= _select_35 + 16'd1;  // gen/virtq/split_engine.ts:1148
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1195
+                handed_0 <= _select_35 + 16'd1;  // gen/virtq/split_engine.ts:1195
               end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1148
-                handed_1 <= _select_35 + 16'd1;  // gen/virtq/split_engine.ts:1148
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1195
+                handed_1 <= _select_35 + 16'd1;  // gen/virtq/split_engine.ts:1195
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1149
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1196
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1157
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1204
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1173
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1220
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1248
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1250
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1248
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1250
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1248
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1250
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1201
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1203
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1248
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1250
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1207
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1208
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1208
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1254
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1255
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1255
       end
-      case (used)  // gen/virtq/split_engine.ts:1210
+      case (used)  // gen/virtq/split_engine.ts:1257
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1212
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1213
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1214
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1259
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1260
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1261
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1222
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1269
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-            if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1230
-              returned_0 <= _select_36 + 16'd1;  // gen/virtq/split_engine.ts:1230
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+            if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1277
+              returned_0 <= _select_36 + 16'd1;  // gen/virtq/split_engine.ts:1277
             end
-            if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1230
-              returned_1 <= _select_36 + 16'd1;  // gen/virtq/split_engine.ts:1230
+            if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1277
+              returned_1 <= _select_36 + 16'd1;  // gen/virtq/split_engine.ts:1277
             end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1244
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1244
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1245
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1291
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1291
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1292
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1248
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1295
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1300
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1256
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1303
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1261
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1262
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1262
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1263
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1263
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1308
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1309
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1309
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1310
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1310
             end else begin
-              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1265
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1265
+              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1312
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1312
               end
-              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1265
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1265
+              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1312
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1312
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1267
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1314
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1274
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1321
         end
         default: begin end
       endcase
@@ -2252,97 +2308,98 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1290
+      case (note)  // gen/virtq/split_engine.ts:1337
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1292
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1293
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1294
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1339
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1340
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1341
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1303
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1350
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1308
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1355
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1312
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1359
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1316
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1317
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1317
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1318
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1318
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1363
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1364
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1364
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1365
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1365
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1319
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1366
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1320
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1320
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1367
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1367
           end
         end
         NOTE_CHECK: begin
-          if (nq == 1'b0) begin  // gen/virtq/split_engine.ts:1328
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1328
+          if (nq == 1'b0) begin  // gen/virtq/split_engine.ts:1375
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1375
           end
-          if (nq == 1'b1) begin  // gen/virtq/split_engine.ts:1328
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1328
+          if (nq == 1'b1) begin  // gen/virtq/split_engine.ts:1375
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1375
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1329
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1376
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1334
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1381
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1337
-      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1338
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1340
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1341
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1342
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1343
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1344
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1345
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1384
+      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1385
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1387
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1388
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1389
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1390
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1391
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1392
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1393
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1347
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1347
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1395
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1395
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1348
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1349
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1351
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1353
+      if (|forget) begin  // gen/virtq/split_engine.ts:1396
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1397
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1399
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1351
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1353
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1399
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1356
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1356
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1404
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1404
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1356
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1356
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1404
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1404
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1358
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1358
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1406
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1406
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1359
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1359
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1407
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1407
       end
     end
   end
@@ -2358,67 +2415,80 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     seen <= _select_43;  // gen/virtq/split_engine.ts:457
     he <= _select_44;  // gen/virtq/split_engine.ts:458
     next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:472
-    if ((idx_pend & (~idx_here)) & (~_sub_6[5])) begin  // gen/virtq/split_engine.ts:584
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:587
+    if (heads_pend & (~_sub_9[5])) begin  // gen/virtq/split_engine.ts:595
+      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:597
+      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:598
     end
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_45) | (|(failed & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:687
-    p_he_ne_seen <= _select_46 != _select_47;  // gen/virtq/split_engine.ts:706
-    p_he_room <= (_select_46 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:706
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_46);  // gen/virtq/split_engine.ts:706
-    p_entry_room <= (pf_next - _select_48) < 16'd16;  // gen/virtq/split_engine.ts:706
-    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:706
-    p_la_ne_pf <= _select_48 != pf_next;  // gen/virtq/split_engine.ts:706
-    p_la_ready <= pf_ready[_select_48[3:0]];  // gen/virtq/split_engine.ts:706
-    p_la_ne_he <= _select_48 != _select_46;  // gen/virtq/split_engine.ts:706
-    p_la_ne_seen <= _select_48 != _select_47;  // gen/virtq/split_engine.ts:706
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:706
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:706
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:706
-    case (seq)  // gen/virtq/split_engine.ts:741
+    if (heads_issue) begin  // gen/virtq/split_engine.ts:601
+      if ((heads_pend & (~(heads_pend & (~_sub_9[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:602
+        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:604
+        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:605
+      end else begin
+        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:608
+        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:609
+      end
+    end
+    if ((idx_pend & (~idx_here)) & (~_sub_6[5])) begin  // gen/virtq/split_engine.ts:613
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:616
+    end
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_45) | (|(failed & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:716
+    p_he_ne_seen <= _select_46 != _select_47;  // gen/virtq/split_engine.ts:735
+    p_he_room <= (_select_46 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:735
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_46);  // gen/virtq/split_engine.ts:735
+    p_entry_room <= (pf_next - _select_48) < 16'd16;  // gen/virtq/split_engine.ts:735
+    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:735
+    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:735
+    p_la_ne_pf <= _select_48 != pf_next;  // gen/virtq/split_engine.ts:735
+    p_la_ready <= pf_ready[_select_48[3:0]];  // gen/virtq/split_engine.ts:735
+    p_la_ne_he <= _select_48 != _select_46;  // gen/virtq/split_engine.ts:735
+    p_la_ne_seen <= _select_48 != _select_47;  // gen/virtq/split_engine.ts:735
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:735
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:735
+    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:735
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:735
+    case (seq)  // gen/virtq/split_engine.ts:773
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:772
-          if (abandon) begin  // gen/virtq/split_engine.ts:773
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:774
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:775
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:777
+        if (own_pool) begin  // gen/virtq/split_engine.ts:806
+          if (abandon) begin  // gen/virtq/split_engine.ts:807
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:808
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:809
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:811
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:793
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:794
-          pf_next <= la;  // gen/virtq/split_engine.ts:798
-          pf_insp <= la;  // gen/virtq/split_engine.ts:799
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:800
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:829
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:830
+          pf_next <= la;  // gen/virtq/split_engine.ts:834
+          pf_insp <= la;  // gen/virtq/split_engine.ts:835
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:836
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:812
+        if (rd_free) begin  // gen/virtq/split_engine.ts:848
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:340
           rd_dev <= {1'b0, (11'd232 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:341
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:852
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:852
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:852
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:852
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:852
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:852
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:816
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:816
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:852
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:852
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:834
+        if (rd_free) begin  // gen/virtq/split_engine.ts:870
           rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:340
           rd_dev <= {1'b0, (11'd144 + {5'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_27 << 1)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:837
-          heads_from <= he;  // gen/virtq/split_engine.ts:838
-          spec_from <= he;  // gen/virtq/split_engine.ts:840
-          spec_to <= he + _mux_27[15:0];  // gen/virtq/split_engine.ts:841
+          spec_from <= he;  // gen/virtq/split_engine.ts:875
+          spec_to <= he + _mux_27[15:0];  // gen/virtq/split_engine.ts:876
         end
       end
       SEQ_AHEAD_ENTRY: begin
@@ -2431,346 +2501,346 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (_select_50 == word);  // gen/virtq/split_engine.ts:855
+        spec_hit <= pf_spec[pf_next[3:0]] & (_select_50 == word);  // gen/virtq/split_engine.ts:890
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:864
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:865
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:868
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:870
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:873
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:900
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:905
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
           rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:340
           rd_dev <= {1'b0, (11'd256 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_51 << 4)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:875
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:910
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:875
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:910
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:875
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:910
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:875
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:910
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:875
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:910
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:875
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:910
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:875
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:910
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:875
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:910
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:875
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:910
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:875
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:910
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:875
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:910
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:875
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:910
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:875
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:910
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:875
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:910
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:875
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:910
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:875
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:875
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:910
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:910
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:876
-            pf_count_0 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:911
+            pf_count_0 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:876
-            pf_count_1 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:911
+            pf_count_1 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:876
-            pf_count_2 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:911
+            pf_count_2 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:876
-            pf_count_3 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:911
+            pf_count_3 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:876
-            pf_count_4 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:911
+            pf_count_4 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:876
-            pf_count_5 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:911
+            pf_count_5 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:876
-            pf_count_6 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:911
+            pf_count_6 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:876
-            pf_count_7 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:911
+            pf_count_7 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:876
-            pf_count_8 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:911
+            pf_count_8 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:876
-            pf_count_9 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:911
+            pf_count_9 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:876
-            pf_count_10 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:911
+            pf_count_10 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:876
-            pf_count_11 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:911
+            pf_count_11 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:876
-            pf_count_12 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:911
+            pf_count_12 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:876
-            pf_count_13 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:911
+            pf_count_13 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:876
-            pf_count_14 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:911
+            pf_count_14 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:876
-            pf_count_15 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:876
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:911
+            pf_count_15 <= _mux_51[2:0];  // gen/virtq/split_engine.ts:911
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:877
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:877
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:912
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:912
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:879
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:914
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_52[15] | _sub_54[15]) | _sub_55[15]) ? 17'd0 : {1'b0, ((((_sub_52 < _sub_54) ? _sub_52 : _sub_54) < _sub_55) ? ((_sub_52 < _sub_54) ? _sub_52 : _sub_54) : _sub_55)};  // gen/virtq/split_engine.ts:895
-        spec_pos <= _sub_53[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:896
-        spec_rd <= b_top - _sub_56[4:0];  // gen/virtq/split_engine.ts:897
+        spec_n <= ((_sub_52[15] | _sub_54[15]) | _sub_55[15]) ? 17'd0 : {1'b0, ((((_sub_52 < _sub_54) ? _sub_52 : _sub_54) < _sub_55) ? ((_sub_52 < _sub_54) ? _sub_52 : _sub_54) : _sub_55)};  // gen/virtq/split_engine.ts:930
+        spec_pos <= _sub_53[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:931
+        spec_rd <= b_top - _sub_56[4:0];  // gen/virtq/split_engine.ts:932
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:901
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:936
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:902
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:937
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:917
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:912
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:913
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:914
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:917
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:947
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:948
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:949
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
           rd_host <= desc_base + ({48'd0, spec_pred} << 4);  // gen/virtq/split_engine.ts:340
           rd_dev <= {1'b0, (11'd256 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_57 << 4)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:919
-            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:954
+            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:919
-            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:954
+            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:919
-            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:954
+            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:919
-            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:954
+            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:919
-            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:954
+            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:919
-            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:954
+            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:919
-            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:954
+            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:919
-            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:954
+            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:919
-            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:954
+            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:919
-            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:954
+            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:919
-            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:954
+            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:919
-            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:954
+            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:919
-            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:954
+            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:919
-            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:954
+            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:919
-            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:954
+            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:919
-            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:919
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:954
+            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:954
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:920
-            pf_count_0 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:955
+            pf_count_0 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:920
-            pf_count_1 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:955
+            pf_count_1 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:920
-            pf_count_2 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:955
+            pf_count_2 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:920
-            pf_count_3 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:955
+            pf_count_3 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:920
-            pf_count_4 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:955
+            pf_count_4 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:920
-            pf_count_5 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:955
+            pf_count_5 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:920
-            pf_count_6 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:955
+            pf_count_6 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:920
-            pf_count_7 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:955
+            pf_count_7 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:920
-            pf_count_8 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:955
+            pf_count_8 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:920
-            pf_count_9 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:955
+            pf_count_9 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:920
-            pf_count_10 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:955
+            pf_count_10 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:920
-            pf_count_11 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:955
+            pf_count_11 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:920
-            pf_count_12 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:955
+            pf_count_12 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:920
-            pf_count_13 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:955
+            pf_count_13 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:920
-            pf_count_14 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:955
+            pf_count_14 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:920
-            pf_count_15 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:920
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:955
+            pf_count_15 <= _mux_57[2:0];  // gen/virtq/split_engine.ts:955
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:921
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:921
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:956
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:956
           end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:912
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:913
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:914
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:947
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:948
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:949
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_58;  // gen/virtq/split_engine.ts:950
-        win_start <= _select_59;  // gen/virtq/split_engine.ts:951
-        win_count <= {14'd0, _select_60};  // gen/virtq/split_engine.ts:952
-        win_off <= 11'd256 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:953
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:954
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:955
+        word <= _select_58;  // gen/virtq/split_engine.ts:985
+        win_start <= _select_59;  // gen/virtq/split_engine.ts:986
+        win_count <= {14'd0, _select_60};  // gen/virtq/split_engine.ts:987
+        win_off <= 11'd256 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:988
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:989
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:990
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:961
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:962
+        if (rd_free) begin  // gen/virtq/split_engine.ts:996
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:997
           rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:340
           rd_dev <= 12'd8;  // gen/virtq/split_engine.ts:341
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -2787,26 +2857,26 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:974
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:977
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:978
-        idx_ask <= features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_62 != word));  // gen/virtq/split_engine.ts:979
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:983
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_63[5:0] : rf_occ;  // gen/virtq/split_engine.ts:984
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_64[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:985
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1009
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1012
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:1013
+        idx_ask <= features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_62 != word));  // gen/virtq/split_engine.ts:1014
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1018
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_63[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1019
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_64[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1020
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:990
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:991
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:993
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1025
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1026
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1028
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:997
-            b_start <= seen;  // gen/virtq/split_engine.ts:998
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1032
+            b_start <= seen;  // gen/virtq/split_engine.ts:1033
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1009
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
           wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:340
           wr_dev <= 12'd2064;  // gen/virtq/split_engine.ts:341
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -2814,7 +2884,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1037
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1072
           rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:340
           rd_dev <= {1'b0, (11'd144 + {5'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (_mux_31 << 1)};  // gen/virtq/split_engine.ts:342
@@ -2822,7 +2892,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1047
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1082
         if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
           mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:437
         end
@@ -2832,29 +2902,32 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1052
-        j <= word;  // gen/virtq/split_engine.ts:1055
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1056
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1058
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1059
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1063
+        head <= word;  // gen/virtq/split_engine.ts:1087
+        j <= word;  // gen/virtq/split_engine.ts:1090
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1091
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1093
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1094
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1098
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1072
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1072
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1115
+          end
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1119
           rd_host <= desc_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:340
           rd_dev <= 12'd16;  // gen/virtq/split_engine.ts:341
           rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:342
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:343
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1077
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1078
-          win_start <= j;  // gen/virtq/split_engine.ts:1079
-          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1080
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1124
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1125
+          win_start <= j;  // gen/virtq/split_engine.ts:1126
+          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1127
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1090
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1091
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
         end else begin
           if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
             mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:437
@@ -2866,24 +2939,24 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_34 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1102
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1103
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1123
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1124
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1125
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1126
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1127
+        if (_add_34 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1149
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1150
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1170
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1171
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1172
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1173
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1174
         end else begin
-          count <= _add_34;  // gen/virtq/split_engine.ts:1131
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1132
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1133
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1134
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1135
+          count <= _add_34;  // gen/virtq/split_engine.ts:1178
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1179
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1180
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1181
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1182
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1140
-            out_id <= head;  // gen/virtq/split_engine.ts:1141
-            out_slots <= _add_34[15:0];  // gen/virtq/split_engine.ts:1143
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1144
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1187
+            out_id <= head;  // gen/virtq/split_engine.ts:1188
+            out_slots <= _add_34[15:0];  // gen/virtq/split_engine.ts:1190
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1191
           end
         end
       end
@@ -2892,31 +2965,31 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     u_num <= _select_67;  // gen/virtq/split_engine.ts:237
     u_num_mask <= _select_68;  // gen/virtq/split_engine.ts:237
     u_device_base <= _select_69;  // gen/virtq/split_engine.ts:237
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1201
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1248
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1249
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1201
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd28)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1248
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1249
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1201
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1248
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1249
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1201
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1202
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 9'd27)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1248
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1249
     end
-    case (used)  // gen/virtq/split_engine.ts:1210
+    case (used)  // gen/virtq/split_engine.ts:1257
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1218
-        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1220
-        u_old <= _select_70;  // gen/virtq/split_engine.ts:1221
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1265
+        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1267
+        u_old <= _select_70;  // gen/virtq/split_engine.ts:1268
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1228
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1231
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1238
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1285
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1244
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1245
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1291
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1292
           wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:340
           wr_dev <= 12'd2072;  // gen/virtq/split_engine.ts:341
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:342
@@ -2924,7 +2997,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1253
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
           wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:340
           wr_dev <= 12'd2056;  // gen/virtq/split_engine.ts:341
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -2935,14 +3008,14 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
     n_num <= _select_71;  // gen/virtq/split_engine.ts:237
     n_driver_base <= _select_72;  // gen/virtq/split_engine.ts:237
-    case (note)  // gen/virtq/split_engine.ts:1290
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_LOAD: begin
-        n_old <= _select_73;  // gen/virtq/split_engine.ts:1300
-        n_new <= _select_74;  // gen/virtq/split_engine.ts:1301
+        n_old <= _select_73;  // gen/virtq/split_engine.ts:1347
+        n_new <= _select_74;  // gen/virtq/split_engine.ts:1348
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1308
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1308
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
           rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:340
           rd_dev <= 12'd224;  // gen/virtq/split_engine.ts:341
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
@@ -2954,7 +3027,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1360
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1408
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
@@ -2965,7 +3038,7 @@ module virtq_split_w64_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:902
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:937
 
 endmodule
 

@@ -554,6 +554,14 @@ export const SplitEngine = defineModule(
     const headsPend = m.reg('heads_pend', bit, { reset: 0 });
     const headsSeq = m.reg('heads_seq', SEQ_BITS);
     const headsFrom = m.reg('heads_from', 16);
+    // A second entries read may be outstanding behind it (heads2: a read is cut at the window's end, entry
+    // mod availBatch, and the entries after the cut waited a host round trip for the read before): the oldest
+    // is always in heads_*, the second moves there when the first has ended.
+    const heads2Pend = m.reg('heads2_pend', bit, { reset: 0 });
+    const heads2Seq = m.reg('heads2_seq', SEQ_BITS);
+    const heads2From = m.reg('heads2_from', 16);
+    const headsIssue = m.wire('heads_issue', bit, { default: 0 });
+    const headsIssueFrom = m.wire('heads_issue_from', 16, { default: 0 });
     // avail->idx reads ahead (polls): up to NP outstanding, poll k landing at aheadWord + 4k, taken in command
     // order (statuses come back in it): the oldest's value is `here` (idxHere, at hereSlot) once its read ended
     const npBits = Math.max(1, log2ceil(NP));
@@ -580,7 +588,28 @@ export const SplitEngine = defineModule(
     // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
-    m.if(headsPend.and(pool.past(headsSeq)), () => headsPend.next(0));
+    {
+      // (the first's end and a new read in one cycle: the new one goes where the second was)
+      const end1 = headsPend.and(pool.past(headsSeq));
+      const has1 = headsPend.and(end1.not()).or(heads2Pend);
+      m.if(end1, () => {
+        headsPend.next(heads2Pend);
+        headsSeq.next(heads2Seq);
+        headsFrom.next(heads2From);
+        heads2Pend.next(0);
+      });
+      m.if(headsIssue, () => {
+        m.if(has1, () => {
+          heads2Pend.next(1);
+          heads2Seq.next(pool.seq);
+          heads2From.next(headsIssueFrom);
+        }).else(() => {
+          headsPend.next(1);
+          headsSeq.next(pool.seq);
+          headsFrom.next(headsIssueFrom);
+        });
+      });
+    }
     m.if(idxPend.and(idxHere.not()).and(pool.past(pollSeq.at(pollHead))), () => {
       pollTaken.set(1);
       idxHere.next(1);
@@ -716,6 +745,7 @@ export const SplitEngine = defineModule(
     const pSpecWait = SPEC
       ? planFlag('p_spec_wait', pfSpec.bit(pfNextSlot).and(pfReady.bit(pfNextSlot).not()))
       : lit(0, 1);
+    const pNextSpec = SPEC ? planFlag('p_next_spec', pfSpec.bit(pfNextSlot)) : lit(0, 1);
     const pLaNePf = planFlag('p_la_ne_pf', cqLa.ne(pfNext));
     const pLaReady = planFlag('p_la_ready', pfReady.bit(cqLa.bits(abBits - 1, 0)));
     const pLaNeHe = planFlag('p_la_ne_he', cqLa.ne(cqHe));
@@ -729,6 +759,8 @@ export const SplitEngine = defineModule(
     const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
+    // room for another entries read (heads2 free: heads_pend is set whenever heads2_pend is)
+    const pHeadsRoom = planFlag('p_heads_room', heads2Pend.not());
     // another poll due: none outstanding, or room for one and the gap since the last passed (or a doorbell)
     const pPollDue = planFlag(
       'p_poll_due',
@@ -769,6 +801,8 @@ export const SplitEngine = defineModule(
         // Reads ahead first (while the command register takes them), then the chain at la once its descriptors
         // are there; a queue waiting for its reads gives its turn back.
         const canRead = rd.free;
+        const entryDue = canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom).and(pSpecWait.not());
+        const walkDue = pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree);
         m.if(ownPool, () => {
           m.if(abandon, () => st.goto('idle'))
             .elseIf(pool.err, fail)
@@ -777,13 +811,15 @@ export const SplitEngine = defineModule(
               idxAhead.next(1);
               st.goto('idx_mem');
             })
-            .elseIf(canRead.and(pHeadsIdle).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
-            .elseIf(canRead.and(pfBad.not()).and(pEntryDue).and(pEntryRoom).and(pSpecWait.not()), () =>
-              st.goto('ahead_entry'),
-            )
+            .elseIf(canRead.and(pHeadsRoom).and(pHeNeSeen).and(pHeRoom), () => st.goto('ahead_heads'))
+            // (an entry whose slot was read for its predicted head is only compared with it: the chain at la is
+            // walked first, so that a burst of new entries reaches the device chain by chain instead of after all
+            // its entries were looked at; an entry without that read gets its read first)
+            .elseIf(entryDue.and(pNextSpec.not()), () => st.goto('ahead_entry'))
             .elseIf(canRead.and(pPollDue), () => st.goto('ahead_idx'))
+            .elseIf(walkDue, () => st.goto('ahead_chain'))
+            .elseIf(entryDue, () => st.goto('ahead_entry'))
             .elseIf(pLookDue, () => st.goto('ahead_look'))
-            .elseIf(pLaNePf.and(pLaReady).and(pLaLooked).and(pOutFree), () => st.goto('ahead_chain'))
             // (an entry whose head is out of range is walked without its reads ahead, to fail; any other entry
             // at la is read ahead first, so that pfNext never falls behind la)
             .elseIf(pfBad.and(pLaNePf.not()).and(pLaNeHe).and(pHeadsIdle).and(pOutFree), () => st.goto('head_mem'))
@@ -833,9 +869,8 @@ export const SplitEngine = defineModule(
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
           rd.issue(POOL, driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
-          headsPend.next(1);
-          headsSeq.next(pool.seq);
-          headsFrom.next(he);
+          headsIssue.set(1);
+          headsIssueFrom.set(he);
           headsEnd.nextAt(cq, he.add(n.trunc(16)));
           specFrom.next(he);
           specTo.next(he.add(n.trunc(16)));
@@ -1069,7 +1104,19 @@ export const SplitEngine = defineModule(
       // the descriptor at j of the current table: from the window, or a new window from j
       desc_need: () => {
         const inWin = winValid.and(j.zext(17).sub(winStart.zext(17)).lt(winCount));
-        m.if(inWin, () => st.goto('desc_mem')).elseIf(rd.free, () => {
+        // (a descriptor in the window whose slot is ready, or in the fetch side's own window: its fetch-RAM read
+        // is issued here, a cycle before desc_mem would, which then waits for it; a chain's every descriptor
+        // passes here, so this is a cycle per descriptor)
+        const readNow = inWin.and(winAhead.not().or(pfReady.bit(winSlot).and(pool.err.not()))).and(memBusy.not());
+        m.if(inWin, () => {
+          m.if(readNow, () => {
+            fetchRam.rd.valid.set(1);
+            fetchRam.rd.addr.set(descOff.bits(fetchUnitBits + 3, 4));
+            memOff.next(descOff.bits(3, 0));
+            memBusy.next(1);
+          });
+          st.goto('desc_mem');
+        }).elseIf(rd.free, () => {
           const left = tblNNow.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
           read(tblBaseNow.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
@@ -1339,6 +1386,7 @@ export const SplitEngine = defineModule(
       rfClear.set(1);
       pfActive.next(0);
       headsPend.next(0);
+      heads2Pend.next(0);
       pollCount.next(0);
       pollHead.next(0);
       pollTail.next(0);

@@ -176,6 +176,12 @@ for (const q of reqs.slice(D, D + n)) {
     rds.filter((r) => r.issue >= idx.done! && r.issue <= tbl.issue && covers(r, descB + 16n * BigInt(q.head), 16))
       .length,
   );
+  // a read's status comes in command order: once every read issued before it has ended (TLP order stands for
+  // command order here: each ring and header read is one TLP)
+  const retire = (r: Rd) => Math.max(...rds.filter((x) => x.issue <= r.issue).map((x) => x.done ?? Infinity));
+  add('b1 idx done->in-order end', retire(idx) - idx.done!);
+  add('d1 entry done->in-order end', retire(ent) - ent.done!);
+  add('f1 desc done->in-order end', retire(desc) - desc.done!);
   add('a sub->idx issue', idx.issue - q.sub);
   add('b idx rtt', idx.done! - idx.issue);
   add('c idx done->entry issue', ent.issue - idx.done!);
@@ -208,5 +214,7 @@ if (process.env.TL) {
             : `len ${r.len}`;
     console.log(`${r.issue} -> ${r.done} ${k}`);
   }
+  for (const q of reqs.filter((q) => q.sub >= from && q.sub < from + 1500))
+    console.log(`${q.sub} submitted entry ${q.pos} head ${q.head}`);
 }
 sys.close();
