@@ -65,9 +65,9 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:104
-  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:104
-  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:104
+  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:113
+  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:113
+  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:113
   /* verilator lint_on UNUSEDPARAM */
 
   wire cmd_queue_enq_valid;  // gen/dma/read_engine.ts:74
@@ -143,40 +143,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   reg slot_issued_29;  // gen/dma/read_engine.ts:88
   reg slot_issued_30;  // gen/dma/read_engine.ts:88
   reg slot_issued_31;  // gen/dma/read_engine.ts:88
-  reg [6:0] slot_pending_0;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_1;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_2;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_3;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_4;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_5;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_6;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_7;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_8;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_9;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_10;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_11;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_12;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_13;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_14;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_15;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_16;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_17;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_18;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_19;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_20;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_21;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_22;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_23;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_24;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_25;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_26;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_27;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_28;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_29;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_30;  // gen/dma/read_engine.ts:89
-  reg [6:0] slot_pending_31;  // gen/dma/read_engine.ts:89
-  reg [5:0] slot_head;  // gen/dma/read_engine.ts:90
-  reg [5:0] slot_tail;  // gen/dma/read_engine.ts:91
+  reg [5:0] slot_head;  // gen/dma/read_engine.ts:99
+  reg [5:0] slot_tail;  // gen/dma/read_engine.ts:100
   reg tag_valid_0;  // gen/dma/read_tags.ts:95
   reg tag_valid_1;  // gen/dma/read_tags.ts:95
   reg tag_valid_2;  // gen/dma/read_tags.ts:95
@@ -485,17 +453,17 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   reg [5:0] closed_tag;  // gen/dma/read_tags.ts:153
   wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:160
   wire expire_now;  // gen/dma/read_tags.ts:168
-  reg [1:0] issue_state;  // gen/dma/read_engine.ts:104
-  reg [63:0] host;  // gen/dma/read_engine.ts:105
-  reg [33:0] dev;  // gen/dma/read_engine.ts:106
-  reg [19:0] rem;  // gen/dma/read_engine.ts:107
-  reg [4:0] cur_slot;  // gen/dma/read_engine.ts:108
-  reg [12:0] chunk;  // gen/dma/read_engine.ts:109
-  reg [5:0] alloc_tag;  // gen/dma/read_engine.ts:110
-  reg mrd_valid;  // gen/dma/read_engine.ts:111
-  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:112
-  reg free_grp_any_0;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_0;  // gen/dma/read_engine.ts:129
+  reg [1:0] issue_state;  // gen/dma/read_engine.ts:113
+  reg [63:0] host;  // gen/dma/read_engine.ts:114
+  reg [33:0] dev;  // gen/dma/read_engine.ts:115
+  reg [19:0] rem;  // gen/dma/read_engine.ts:116
+  reg [4:0] cur_slot;  // gen/dma/read_engine.ts:117
+  reg [12:0] chunk;  // gen/dma/read_engine.ts:118
+  reg [5:0] alloc_tag;  // gen/dma/read_engine.ts:119
+  reg mrd_valid;  // gen/dma/read_engine.ts:120
+  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:121
+  reg free_grp_any_0;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_0;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_0_in;  // gen/lib/priority.ts:8
   wire free_grp_0_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_0_i_1_0;  // gen/lib/priority.ts:36
@@ -511,8 +479,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_0_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_0_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_0_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_1;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_1;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_1;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_1;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_1_in;  // gen/lib/priority.ts:8
   wire free_grp_1_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_1_i_1_0;  // gen/lib/priority.ts:36
@@ -528,8 +496,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_1_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_1_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_1_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_2;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_2;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_2;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_2;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_2_in;  // gen/lib/priority.ts:8
   wire free_grp_2_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_2_i_1_0;  // gen/lib/priority.ts:36
@@ -545,8 +513,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_2_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_2_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_2_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_3;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_3;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_3;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_3;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_3_in;  // gen/lib/priority.ts:8
   wire free_grp_3_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_3_i_1_0;  // gen/lib/priority.ts:36
@@ -562,8 +530,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_3_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_3_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_3_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_4;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_4;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_4;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_4;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_4_in;  // gen/lib/priority.ts:8
   wire free_grp_4_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_4_i_1_0;  // gen/lib/priority.ts:36
@@ -579,8 +547,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_4_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_4_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_4_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_5;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_5;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_5;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_5;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_5_in;  // gen/lib/priority.ts:8
   wire free_grp_5_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_5_i_1_0;  // gen/lib/priority.ts:36
@@ -596,8 +564,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_5_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_5_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_5_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_6;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_6;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_6;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_6;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_6_in;  // gen/lib/priority.ts:8
   wire free_grp_6_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_6_i_1_0;  // gen/lib/priority.ts:36
@@ -613,8 +581,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_6_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_6_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_6_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_7;  // gen/dma/read_engine.ts:128
-  reg [2:0] free_grp_idx_7;  // gen/dma/read_engine.ts:129
+  reg free_grp_any_7;  // gen/dma/read_engine.ts:137
+  reg [2:0] free_grp_idx_7;  // gen/dma/read_engine.ts:138
   wire [7:0] free_grp_7_in;  // gen/lib/priority.ts:8
   wire free_grp_7_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_7_i_1_0;  // gen/lib/priority.ts:36
@@ -645,55 +613,43 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   wire [1:0] free_grp_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_index;  // gen/lib/priority.ts:36
-  reg rem_zero;  // gen/dma/read_engine.ts:157
-  reg cur_failed;  // gen/dma/read_engine.ts:158
-  wire cur_done;  // gen/dma/read_engine.ts:159
-  wire issue_now;  // gen/dma/read_engine.ts:160
-  reg bme_lost;  // gen/dma/read_engine.ts:161
-  reg st_valid;  // gen/dma/read_engine.ts:259
-  reg [10:0] st_id;  // gen/dma/read_engine.ts:260
-  reg [2:0] st_err;  // gen/dma/read_engine.ts:261
-  reg slot_ended_0;  // gen/dma/read_engine.ts:266
-  reg slot_ended_1;  // gen/dma/read_engine.ts:266
-  reg slot_ended_2;  // gen/dma/read_engine.ts:266
-  reg slot_ended_3;  // gen/dma/read_engine.ts:266
-  reg slot_ended_4;  // gen/dma/read_engine.ts:266
-  reg slot_ended_5;  // gen/dma/read_engine.ts:266
-  reg slot_ended_6;  // gen/dma/read_engine.ts:266
-  reg slot_ended_7;  // gen/dma/read_engine.ts:266
-  reg slot_ended_8;  // gen/dma/read_engine.ts:266
-  reg slot_ended_9;  // gen/dma/read_engine.ts:266
-  reg slot_ended_10;  // gen/dma/read_engine.ts:266
-  reg slot_ended_11;  // gen/dma/read_engine.ts:266
-  reg slot_ended_12;  // gen/dma/read_engine.ts:266
-  reg slot_ended_13;  // gen/dma/read_engine.ts:266
-  reg slot_ended_14;  // gen/dma/read_engine.ts:266
-  reg slot_ended_15;  // gen/dma/read_engine.ts:266
-  reg slot_ended_16;  // gen/dma/read_engine.ts:266
-  reg slot_ended_17;  // gen/dma/read_engine.ts:266
-  reg slot_ended_18;  // gen/dma/read_engine.ts:266
-  reg slot_ended_19;  // gen/dma/read_engine.ts:266
-  reg slot_ended_20;  // gen/dma/read_engine.ts:266
-  reg slot_ended_21;  // gen/dma/read_engine.ts:266
-  reg slot_ended_22;  // gen/dma/read_engine.ts:266
-  reg slot_ended_23;  // gen/dma/read_engine.ts:266
-  reg slot_ended_24;  // gen/dma/read_engine.ts:266
-  reg slot_ended_25;  // gen/dma/read_engine.ts:266
-  reg slot_ended_26;  // gen/dma/read_engine.ts:266
-  reg slot_ended_27;  // gen/dma/read_engine.ts:266
-  reg slot_ended_28;  // gen/dma/read_engine.ts:266
-  reg slot_ended_29;  // gen/dma/read_engine.ts:266
-  reg slot_ended_30;  // gen/dma/read_engine.ts:266
-  reg slot_ended_31;  // gen/dma/read_engine.ts:266
-  wire retire;  // gen/dma/read_engine.ts:275
-  wire [10:0] slot_id_rd0;  // gen/dma/read_engine.ts:281
+  reg rem_zero;  // gen/dma/read_engine.ts:166
+  reg cur_failed;  // gen/dma/read_engine.ts:167
+  wire cur_done;  // gen/dma/read_engine.ts:168
+  wire issue_now;  // gen/dma/read_engine.ts:169
+  reg bme_lost;  // gen/dma/read_engine.ts:170
+  wire [6:0] slot_ends_rd0;  // gen/dma/read_engine.ts:264
+  wire [6:0] slot_expired_rd0;  // gen/dma/read_engine.ts:267
+  wire [6:0] slot_ends_t_rd0;  // gen/dma/read_engine.ts:274
+  wire [6:0] slot_expired_t_rd0;  // gen/dma/read_engine.ts:274
+  wire [6:0] slot_reads_rd0;  // gen/dma/read_engine.ts:275
+  reg st_valid;  // gen/dma/read_engine.ts:280
+  reg [10:0] st_id;  // gen/dma/read_engine.ts:281
+  reg [2:0] st_err;  // gen/dma/read_engine.ts:282
+  wire [4:0] slot_head_next;  // gen/dma/read_engine.ts:294
+  reg slot_ended_head;  // gen/dma/read_engine.ts:295
+  reg slot_ended_next;  // gen/dma/read_engine.ts:296
+  reg slot_retired;  // gen/dma/read_engine.ts:297
+  wire [6:0] slot_reads_rd1;  // gen/dma/read_engine.ts:293
+  wire [6:0] slot_ends_rd1;  // gen/dma/read_engine.ts:293
+  wire [6:0] slot_expired_rd1;  // gen/dma/read_engine.ts:293
+  wire [6:0] slot_reads_rd2;  // gen/dma/read_engine.ts:293
+  wire [6:0] slot_ends_rd2;  // gen/dma/read_engine.ts:293
+  wire [6:0] slot_expired_rd2;  // gen/dma/read_engine.ts:293
+  wire retire;  // gen/dma/read_engine.ts:300
+  wire [10:0] slot_id_rd0;  // gen/dma/read_engine.ts:310
   reg [10:0] slot_id [0:31];  // gen/dma/read_engine.ts:86
+  reg [6:0] slot_reads [0:31];  // gen/dma/read_engine.ts:94
+  reg [6:0] slot_ends [0:31];  // gen/dma/read_engine.ts:95
+  reg [6:0] slot_ends_t [0:31];  // gen/dma/read_engine.ts:96
+  reg [6:0] slot_expired [0:31];  // gen/dma/read_engine.ts:97
+  reg [6:0] slot_expired_t [0:31];  // gen/dma/read_engine.ts:98
   reg [12:0] tag_remaining [0:63];  // gen/dma/read_tags.ts:97
   reg [53:0] tag_ends [0:63];  // gen/dma/read_tags.ts:99
   reg [4:0] tag_slot [0:63];  // gen/dma/read_tags.ts:100
   wire [61:0] _cat_0;  // gen/dma/read_tags.ts:173
   wire [61:0] _cat_1;  // gen/dma/read_tags.ts:173
-  wire _or_2;  // gen/dma/read_engine.ts:289
+  wire _or_2;  // gen/dma/read_engine.ts:318
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [12:0] _mux_3;  // gen/dma/read_cpl.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
@@ -718,40 +674,8 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   /* verilator lint_on UNUSEDSIGNAL */
   reg [3:0] _select_12;  // gen/pcie/tlp.ts:232
   reg [3:0] _select_14;  // gen/pcie/tlp.ts:227
-  wire _or_15;  // gen/dma/read_engine.ts:249
-  wire _not_17;  // gen/dma/read_engine.ts:230
-  wire _and_16;  // gen/dma/read_engine.ts:230
-  wire _or_18;  // gen/dma/read_engine.ts:249
-  wire _or_19;  // gen/dma/read_engine.ts:249
-  wire _or_20;  // gen/dma/read_engine.ts:249
-  wire _or_21;  // gen/dma/read_engine.ts:249
-  wire _or_22;  // gen/dma/read_engine.ts:249
-  wire _or_23;  // gen/dma/read_engine.ts:249
-  wire _or_24;  // gen/dma/read_engine.ts:249
-  wire _or_25;  // gen/dma/read_engine.ts:249
-  wire _or_26;  // gen/dma/read_engine.ts:249
-  wire _or_27;  // gen/dma/read_engine.ts:249
-  wire _or_28;  // gen/dma/read_engine.ts:249
-  wire _or_29;  // gen/dma/read_engine.ts:249
-  wire _or_30;  // gen/dma/read_engine.ts:249
-  wire _or_31;  // gen/dma/read_engine.ts:249
-  wire _or_32;  // gen/dma/read_engine.ts:249
-  wire _or_33;  // gen/dma/read_engine.ts:249
-  wire _or_34;  // gen/dma/read_engine.ts:249
-  wire _or_35;  // gen/dma/read_engine.ts:249
-  wire _or_36;  // gen/dma/read_engine.ts:249
-  wire _or_37;  // gen/dma/read_engine.ts:249
-  wire _or_38;  // gen/dma/read_engine.ts:249
-  wire _or_39;  // gen/dma/read_engine.ts:249
-  wire _or_40;  // gen/dma/read_engine.ts:249
-  wire _or_41;  // gen/dma/read_engine.ts:249
-  wire _or_42;  // gen/dma/read_engine.ts:249
-  wire _or_43;  // gen/dma/read_engine.ts:249
-  wire _or_44;  // gen/dma/read_engine.ts:249
-  wire _or_45;  // gen/dma/read_engine.ts:249
-  wire _or_46;  // gen/dma/read_engine.ts:249
-  wire _or_47;  // gen/dma/read_engine.ts:249
-  wire _or_48;  // gen/dma/read_engine.ts:249
+  wire _not_16;  // gen/dma/read_engine.ts:239
+  wire _and_15;  // gen/dma/read_engine.ts:239
 
   // ---- instances
   fifo_w129_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -769,7 +693,7 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   // ---- combinational logic
   assign _cat_0 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 != 3'd5)), (tag_valid_62 & (tag_age_62 != 3'd5))}, (tag_valid_61 & (tag_age_61 != 3'd5))}, (tag_valid_60 & (tag_age_60 != 3'd5))}, (tag_valid_59 & (tag_age_59 != 3'd5))}, (tag_valid_58 & (tag_age_58 != 3'd5))}, (tag_valid_57 & (tag_age_57 != 3'd5))}, (tag_valid_56 & (tag_age_56 != 3'd5))}, (tag_valid_55 & (tag_age_55 != 3'd5))}, (tag_valid_54 & (tag_age_54 != 3'd5))}, (tag_valid_53 & (tag_age_53 != 3'd5))}, (tag_valid_52 & (tag_age_52 != 3'd5))}, (tag_valid_51 & (tag_age_51 != 3'd5))}, (tag_valid_50 & (tag_age_50 != 3'd5))}, (tag_valid_49 & (tag_age_49 != 3'd5))}, (tag_valid_48 & (tag_age_48 != 3'd5))}, (tag_valid_47 & (tag_age_47 != 3'd5))}, (tag_valid_46 & (tag_age_46 != 3'd5))}, (tag_valid_45 & (tag_age_45 != 3'd5))}, (tag_valid_44 & (tag_age_44 != 3'd5))}, (tag_valid_43 & (tag_age_43 != 3'd5))}, (tag_valid_42 & (tag_age_42 != 3'd5))}, (tag_valid_41 & (tag_age_41 != 3'd5))}, (tag_valid_40 & (tag_age_40 != 3'd5))}, (tag_valid_39 & (tag_age_39 != 3'd5))}, (tag_valid_38 & (tag_age_38 != 3'd5))}, (tag_valid_37 & (tag_age_37 != 3'd5))}, (tag_valid_36 & (tag_age_36 != 3'd5))}, (tag_valid_35 & (tag_age_35 != 3'd5))}, (tag_valid_34 & (tag_age_34 != 3'd5))}, (tag_valid_33 & (tag_age_33 != 3'd5))}, (tag_valid_32 & (tag_age_32 != 3'd5))}, (tag_valid_31 & (tag_age_31 != 3'd5))}, (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))};  // gen/dma/read_tags.ts:173
   assign _cat_1 = {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_63 & (tag_age_63 == 3'd5)), (tag_valid_62 & (tag_age_62 == 3'd5))}, (tag_valid_61 & (tag_age_61 == 3'd5))}, (tag_valid_60 & (tag_age_60 == 3'd5))}, (tag_valid_59 & (tag_age_59 == 3'd5))}, (tag_valid_58 & (tag_age_58 == 3'd5))}, (tag_valid_57 & (tag_age_57 == 3'd5))}, (tag_valid_56 & (tag_age_56 == 3'd5))}, (tag_valid_55 & (tag_age_55 == 3'd5))}, (tag_valid_54 & (tag_age_54 == 3'd5))}, (tag_valid_53 & (tag_age_53 == 3'd5))}, (tag_valid_52 & (tag_age_52 == 3'd5))}, (tag_valid_51 & (tag_age_51 == 3'd5))}, (tag_valid_50 & (tag_age_50 == 3'd5))}, (tag_valid_49 & (tag_age_49 == 3'd5))}, (tag_valid_48 & (tag_age_48 == 3'd5))}, (tag_valid_47 & (tag_age_47 == 3'd5))}, (tag_valid_46 & (tag_age_46 == 3'd5))}, (tag_valid_45 & (tag_age_45 == 3'd5))}, (tag_valid_44 & (tag_age_44 == 3'd5))}, (tag_valid_43 & (tag_age_43 == 3'd5))}, (tag_valid_42 & (tag_age_42 == 3'd5))}, (tag_valid_41 & (tag_age_41 == 3'd5))}, (tag_valid_40 & (tag_age_40 == 3'd5))}, (tag_valid_39 & (tag_age_39 == 3'd5))}, (tag_valid_38 & (tag_age_38 == 3'd5))}, (tag_valid_37 & (tag_age_37 == 3'd5))}, (tag_valid_36 & (tag_age_36 == 3'd5))}, (tag_valid_35 & (tag_age_35 == 3'd5))}, (tag_valid_34 & (tag_age_34 == 3'd5))}, (tag_valid_33 & (tag_age_33 == 3'd5))}, (tag_valid_32 & (tag_age_32 == 3'd5))}, (tag_valid_31 & (tag_age_31 == 3'd5))}, (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))};  // gen/dma/read_tags.ts:173
-  assign _or_2 = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31) | tag_valid_32) | tag_valid_33) | tag_valid_34) | tag_valid_35) | tag_valid_36) | tag_valid_37) | tag_valid_38) | tag_valid_39) | tag_valid_40) | tag_valid_41) | tag_valid_42) | tag_valid_43) | tag_valid_44) | tag_valid_45) | tag_valid_46) | tag_valid_47) | tag_valid_48) | tag_valid_49) | tag_valid_50) | tag_valid_51) | tag_valid_52) | tag_valid_53) | tag_valid_54) | tag_valid_55) | tag_valid_56) | tag_valid_57) | tag_valid_58) | tag_valid_59) | tag_valid_60) | tag_valid_61) | tag_valid_62) | tag_valid_63;  // gen/dma/read_engine.ts:289
+  assign _or_2 = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31) | tag_valid_32) | tag_valid_33) | tag_valid_34) | tag_valid_35) | tag_valid_36) | tag_valid_37) | tag_valid_38) | tag_valid_39) | tag_valid_40) | tag_valid_41) | tag_valid_42) | tag_valid_43) | tag_valid_44) | tag_valid_45) | tag_valid_46) | tag_valid_47) | tag_valid_48) | tag_valid_49) | tag_valid_50) | tag_valid_51) | tag_valid_52) | tag_valid_53) | tag_valid_54) | tag_valid_55) | tag_valid_56) | tag_valid_57) | tag_valid_58) | tag_valid_59) | tag_valid_60) | tag_valid_61) | tag_valid_62) | tag_valid_63;  // gen/dma/read_engine.ts:318
   assign _mux_3 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:326
   assign _mux_5 = r2_shift[0] ? {r2_data[55:0], r2_data[63:56]} : r2_data;  // gen/dma/shift.ts:20
   assign _mux_4 = r2_shift[1] ? {_mux_5[47:0], _mux_5[63:48]} : _mux_5;  // gen/dma/shift.ts:20
@@ -808,44 +732,12 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
       default: _select_14 = 4'd15;
     endcase
   end
-  assign _or_15 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0)) & (expire_now & (expire_slot == 5'd0))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0)) | (expire_now & (expire_slot == 5'd0))) & (~(issue_now & (cur_slot == 5'd0))));  // gen/dma/read_engine.ts:249
-  assign _not_17 = ~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0]));  // gen/dma/read_engine.ts:230
-  assign _and_16 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_17;  // gen/dma/read_engine.ts:230
-  assign _or_18 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1)) & (expire_now & (expire_slot == 5'd1))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1)) | (expire_now & (expire_slot == 5'd1))) & (~(issue_now & (cur_slot == 5'd1))));  // gen/dma/read_engine.ts:249
-  assign _or_19 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2)) & (expire_now & (expire_slot == 5'd2))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2)) | (expire_now & (expire_slot == 5'd2))) & (~(issue_now & (cur_slot == 5'd2))));  // gen/dma/read_engine.ts:249
-  assign _or_20 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3)) & (expire_now & (expire_slot == 5'd3))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3)) | (expire_now & (expire_slot == 5'd3))) & (~(issue_now & (cur_slot == 5'd3))));  // gen/dma/read_engine.ts:249
-  assign _or_21 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4)) & (expire_now & (expire_slot == 5'd4))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4)) | (expire_now & (expire_slot == 5'd4))) & (~(issue_now & (cur_slot == 5'd4))));  // gen/dma/read_engine.ts:249
-  assign _or_22 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5)) & (expire_now & (expire_slot == 5'd5))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5)) | (expire_now & (expire_slot == 5'd5))) & (~(issue_now & (cur_slot == 5'd5))));  // gen/dma/read_engine.ts:249
-  assign _or_23 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6)) & (expire_now & (expire_slot == 5'd6))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6)) | (expire_now & (expire_slot == 5'd6))) & (~(issue_now & (cur_slot == 5'd6))));  // gen/dma/read_engine.ts:249
-  assign _or_24 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7)) & (expire_now & (expire_slot == 5'd7))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7)) | (expire_now & (expire_slot == 5'd7))) & (~(issue_now & (cur_slot == 5'd7))));  // gen/dma/read_engine.ts:249
-  assign _or_25 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8)) & (expire_now & (expire_slot == 5'd8))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8)) | (expire_now & (expire_slot == 5'd8))) & (~(issue_now & (cur_slot == 5'd8))));  // gen/dma/read_engine.ts:249
-  assign _or_26 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9)) & (expire_now & (expire_slot == 5'd9))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9)) | (expire_now & (expire_slot == 5'd9))) & (~(issue_now & (cur_slot == 5'd9))));  // gen/dma/read_engine.ts:249
-  assign _or_27 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10)) & (expire_now & (expire_slot == 5'd10))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10)) | (expire_now & (expire_slot == 5'd10))) & (~(issue_now & (cur_slot == 5'd10))));  // gen/dma/read_engine.ts:249
-  assign _or_28 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11)) & (expire_now & (expire_slot == 5'd11))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11)) | (expire_now & (expire_slot == 5'd11))) & (~(issue_now & (cur_slot == 5'd11))));  // gen/dma/read_engine.ts:249
-  assign _or_29 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12)) & (expire_now & (expire_slot == 5'd12))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12)) | (expire_now & (expire_slot == 5'd12))) & (~(issue_now & (cur_slot == 5'd12))));  // gen/dma/read_engine.ts:249
-  assign _or_30 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13)) & (expire_now & (expire_slot == 5'd13))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13)) | (expire_now & (expire_slot == 5'd13))) & (~(issue_now & (cur_slot == 5'd13))));  // gen/dma/read_engine.ts:249
-  assign _or_31 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14)) & (expire_now & (expire_slot == 5'd14))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14)) | (expire_now & (expire_slot == 5'd14))) & (~(issue_now & (cur_slot == 5'd14))));  // gen/dma/read_engine.ts:249
-  assign _or_32 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15)) & (expire_now & (expire_slot == 5'd15))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15)) | (expire_now & (expire_slot == 5'd15))) & (~(issue_now & (cur_slot == 5'd15))));  // gen/dma/read_engine.ts:249
-  assign _or_33 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16)) & (expire_now & (expire_slot == 5'd16))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16)) | (expire_now & (expire_slot == 5'd16))) & (~(issue_now & (cur_slot == 5'd16))));  // gen/dma/read_engine.ts:249
-  assign _or_34 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17)) & (expire_now & (expire_slot == 5'd17))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17)) | (expire_now & (expire_slot == 5'd17))) & (~(issue_now & (cur_slot == 5'd17))));  // gen/dma/read_engine.ts:249
-  assign _or_35 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18)) & (expire_now & (expire_slot == 5'd18))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18)) | (expire_now & (expire_slot == 5'd18))) & (~(issue_now & (cur_slot == 5'd18))));  // gen/dma/read_engine.ts:249
-  assign _or_36 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19)) & (expire_now & (expire_slot == 5'd19))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19)) | (expire_now & (expire_slot == 5'd19))) & (~(issue_now & (cur_slot == 5'd19))));  // gen/dma/read_engine.ts:249
-  assign _or_37 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20)) & (expire_now & (expire_slot == 5'd20))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20)) | (expire_now & (expire_slot == 5'd20))) & (~(issue_now & (cur_slot == 5'd20))));  // gen/dma/read_engine.ts:249
-  assign _or_38 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21)) & (expire_now & (expire_slot == 5'd21))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21)) | (expire_now & (expire_slot == 5'd21))) & (~(issue_now & (cur_slot == 5'd21))));  // gen/dma/read_engine.ts:249
-  assign _or_39 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22)) & (expire_now & (expire_slot == 5'd22))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22)) | (expire_now & (expire_slot == 5'd22))) & (~(issue_now & (cur_slot == 5'd22))));  // gen/dma/read_engine.ts:249
-  assign _or_40 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23)) & (expire_now & (expire_slot == 5'd23))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23)) | (expire_now & (expire_slot == 5'd23))) & (~(issue_now & (cur_slot == 5'd23))));  // gen/dma/read_engine.ts:249
-  assign _or_41 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24)) & (expire_now & (expire_slot == 5'd24))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24)) | (expire_now & (expire_slot == 5'd24))) & (~(issue_now & (cur_slot == 5'd24))));  // gen/dma/read_engine.ts:249
-  assign _or_42 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25)) & (expire_now & (expire_slot == 5'd25))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25)) | (expire_now & (expire_slot == 5'd25))) & (~(issue_now & (cur_slot == 5'd25))));  // gen/dma/read_engine.ts:249
-  assign _or_43 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26)) & (expire_now & (expire_slot == 5'd26))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26)) | (expire_now & (expire_slot == 5'd26))) & (~(issue_now & (cur_slot == 5'd26))));  // gen/dma/read_engine.ts:249
-  assign _or_44 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27)) & (expire_now & (expire_slot == 5'd27))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27)) | (expire_now & (expire_slot == 5'd27))) & (~(issue_now & (cur_slot == 5'd27))));  // gen/dma/read_engine.ts:249
-  assign _or_45 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28)) & (expire_now & (expire_slot == 5'd28))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28)) | (expire_now & (expire_slot == 5'd28))) & (~(issue_now & (cur_slot == 5'd28))));  // gen/dma/read_engine.ts:249
-  assign _or_46 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29)) & (expire_now & (expire_slot == 5'd29))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29)) | (expire_now & (expire_slot == 5'd29))) & (~(issue_now & (cur_slot == 5'd29))));  // gen/dma/read_engine.ts:249
-  assign _or_47 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30)) & (expire_now & (expire_slot == 5'd30))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30)) | (expire_now & (expire_slot == 5'd30))) & (~(issue_now & (cur_slot == 5'd30))));  // gen/dma/read_engine.ts:249
-  assign _or_48 = ((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31)) & (expire_now & (expire_slot == 5'd31))) | (((((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31)) | (expire_now & (expire_slot == 5'd31))) & (~(issue_now & (cur_slot == 5'd31))));  // gen/dma/read_engine.ts:249
+  assign _not_16 = ~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0]));  // gen/dma/read_engine.ts:239
+  assign _and_15 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_16;  // gen/dma/read_engine.ts:239
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
-  assign status_valid = st_valid;  // gen/dma/read_engine.ts:285
-  assign status_id = st_id;  // gen/dma/read_engine.ts:286
-  assign status_error = st_err;  // gen/dma/read_engine.ts:287
+  assign status_valid = st_valid;  // gen/dma/read_engine.ts:314
+  assign status_id = st_id;  // gen/dma/read_engine.ts:315
+  assign status_error = st_err;  // gen/dma/read_engine.ts:316
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 64'd0;  // gen/pcie/streams.ts:168
@@ -857,16 +749,16 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:380
   assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:381
   assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:382
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:290
-  assign outstanding = _or_2;  // gen/dma/read_engine.ts:291
-  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:292
-  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:293
-  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:294
-  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:295
-  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:296
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:319
+  assign outstanding = _or_2;  // gen/dma/read_engine.ts:320
+  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:321
+  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:322
+  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:323
+  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:324
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:325
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
-  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:188
+  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:197
   assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:104
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[45:40];  // gen/dma/read_cpl.ts:101
@@ -1087,21 +979,22 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
   assign free_grp_i_7_4 = {(~free_grp_v_5_4), (free_grp_v_5_4 ? free_grp_i_5_4 : free_grp_i_7_6)};  // gen/lib/priority.ts:36
   assign free_grp_valid = free_grp_v_3_0 | free_grp_v_7_4;  // gen/lib/priority.ts:29
   assign free_grp_index = {(~free_grp_v_3_0), (free_grp_v_3_0 ? free_grp_i_3_0 : free_grp_i_7_4)};  // gen/lib/priority.ts:36
-  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:159
-  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:160
+  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:168
+  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:169
   always @* begin
-    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:161
-    case (issue_state)  // gen/dma/read_engine.ts:163
+    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:170
+    case (issue_state)  // gen/dma/read_engine.ts:172
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:176
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:177
-          bme_lost = 1'b1;  // gen/dma/read_engine.ts:177
+        if (cur_done) begin  // gen/dma/read_engine.ts:185
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
+          bme_lost = 1'b1;  // gen/dma/read_engine.ts:186
         end
       end
       default: begin end
     endcase
   end
-  assign retire = ((~(slot_head == slot_tail)) & (slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_31 : slot_ended_30) : (slot_head[0] ? slot_ended_29 : slot_ended_28)) : (slot_head[1] ? (slot_head[0] ? slot_ended_27 : slot_ended_26) : (slot_head[0] ? slot_ended_25 : slot_ended_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_23 : slot_ended_22) : (slot_head[0] ? slot_ended_21 : slot_ended_20)) : (slot_head[1] ? (slot_head[0] ? slot_ended_19 : slot_ended_18) : (slot_head[0] ? slot_ended_17 : slot_ended_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_15 : slot_ended_14) : (slot_head[0] ? slot_ended_13 : slot_ended_12)) : (slot_head[1] ? (slot_head[0] ? slot_ended_11 : slot_ended_10) : (slot_head[0] ? slot_ended_9 : slot_ended_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_ended_7 : slot_ended_6) : (slot_head[0] ? slot_ended_5 : slot_ended_4)) : (slot_head[1] ? (slot_head[0] ? slot_ended_3 : slot_ended_2) : (slot_head[0] ? slot_ended_1 : slot_ended_0)))))) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:275
+  assign slot_head_next = slot_head[4:0] + 5'd1;  // gen/dma/read_engine.ts:294
+  assign retire = ((~(slot_head == slot_tail)) & (slot_retired ? slot_ended_next : slot_ended_head)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:300
 
   // ---- registers
   always @(posedge clk) begin
@@ -1398,28 +1291,28 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
       end
       default: begin end
     endcase
-    case (issue_state)  // gen/dma/read_engine.ts:163
+    case (issue_state)  // gen/dma/read_engine.ts:172
       ISSUE_STATE_IDLE: begin
-        if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:165
-          host <= cmd_queue_deq_data[128:65];  // gen/dma/read_engine.ts:166
-          dev <= cmd_queue_deq_data[64:31];  // gen/dma/read_engine.ts:167
-          cur_slot <= slot_tail[4:0];  // gen/dma/read_engine.ts:170
+        if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:174
+          host <= cmd_queue_deq_data[128:65];  // gen/dma/read_engine.ts:175
+          dev <= cmd_queue_deq_data[64:31];  // gen/dma/read_engine.ts:176
+          cur_slot <= slot_tail[4:0];  // gen/dma/read_engine.ts:179
         end
       end
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:176
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:177
-        end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:178
-          chunk <= _mux_8[12:0];  // gen/dma/read_engine.ts:179
-          alloc_tag <= {free_grp_index, (free_grp_index[2] ? (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_7 : free_grp_idx_6) : (free_grp_index[0] ? free_grp_idx_5 : free_grp_idx_4)) : (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0)))};  // gen/dma/read_engine.ts:180
+        if (cur_done) begin  // gen/dma/read_engine.ts:185
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
+        end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:187
+          chunk <= _mux_8[12:0];  // gen/dma/read_engine.ts:188
+          alloc_tag <= {free_grp_index, (free_grp_index[2] ? (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_7 : free_grp_idx_6) : (free_grp_index[0] ? free_grp_idx_5 : free_grp_idx_4)) : (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0)))};  // gen/dma/read_engine.ts:189
         end
       end
       default: begin end
     endcase
-    if (issue_now) begin  // gen/dma/read_engine.ts:191
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_11[11:2]}, {requester_id, {2'd0, alloc_tag}, ((_add_11[13:2] == 12'd1) ? 4'd0 : _select_12), ((_add_11[13:2] == 12'd1) ? (_select_14 & _select_12) : _select_14)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:193
-      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:204
-      dev <= dev + {21'd0, chunk};  // gen/dma/read_engine.ts:205
+    if (issue_now) begin  // gen/dma/read_engine.ts:200
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_11[11:2]}, {requester_id, {2'd0, alloc_tag}, ((_add_11[13:2] == 12'd1) ? 4'd0 : _select_12), ((_add_11[13:2] == 12'd1) ? (_select_14 & _select_12) : _select_14)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:202
+      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:213
+      dev <= dev + {21'd0, chunk};  // gen/dma/read_engine.ts:214
     end
     if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:194
       tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:196
@@ -2061,617 +1954,585 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
     if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 6'd63)) begin  // gen/dma/read_tags.ts:201
       tag_age_63 <= 3'd0;  // gen/dma/read_tags.ts:201
     end
-    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:239
-        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:248
+        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd0)) begin  // gen/dma/read_engine.ts:240
-        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd0)) begin  // gen/dma/read_engine.ts:249
+        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd0)) begin  // gen/dma/read_engine.ts:241
-        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd0)) begin  // gen/dma/read_engine.ts:250
+        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_0 <= slot_pending_0 + {_or_15, _or_15, _or_15, _or_15, _or_15, _or_15, (((issue_now & (cur_slot == 5'd0)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd0))) ^ (expire_now & (expire_slot == 5'd0)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd0)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd0)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd0)) begin  // gen/dma/read_engine.ts:253
       slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd1)) begin  // gen/dma/read_engine.ts:239
-        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd1)) begin  // gen/dma/read_engine.ts:248
+        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd1)) begin  // gen/dma/read_engine.ts:240
-        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd1)) begin  // gen/dma/read_engine.ts:249
+        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd1)) begin  // gen/dma/read_engine.ts:241
-        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd1)) begin  // gen/dma/read_engine.ts:250
+        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_1 <= slot_pending_1 + {_or_18, _or_18, _or_18, _or_18, _or_18, _or_18, (((issue_now & (cur_slot == 5'd1)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd1))) ^ (expire_now & (expire_slot == 5'd1)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd1)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd1)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd1)) begin  // gen/dma/read_engine.ts:253
       slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd2)) begin  // gen/dma/read_engine.ts:239
-        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd2)) begin  // gen/dma/read_engine.ts:248
+        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd2)) begin  // gen/dma/read_engine.ts:240
-        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd2)) begin  // gen/dma/read_engine.ts:249
+        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd2)) begin  // gen/dma/read_engine.ts:241
-        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd2)) begin  // gen/dma/read_engine.ts:250
+        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_2 <= slot_pending_2 + {_or_19, _or_19, _or_19, _or_19, _or_19, _or_19, (((issue_now & (cur_slot == 5'd2)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd2))) ^ (expire_now & (expire_slot == 5'd2)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd2)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd2)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd2)) begin  // gen/dma/read_engine.ts:253
       slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd3)) begin  // gen/dma/read_engine.ts:239
-        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd3)) begin  // gen/dma/read_engine.ts:248
+        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd3)) begin  // gen/dma/read_engine.ts:240
-        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd3)) begin  // gen/dma/read_engine.ts:249
+        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd3)) begin  // gen/dma/read_engine.ts:241
-        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd3)) begin  // gen/dma/read_engine.ts:250
+        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_3 <= slot_pending_3 + {_or_20, _or_20, _or_20, _or_20, _or_20, _or_20, (((issue_now & (cur_slot == 5'd3)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd3))) ^ (expire_now & (expire_slot == 5'd3)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd3)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd3)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd3)) begin  // gen/dma/read_engine.ts:253
       slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd4)) begin  // gen/dma/read_engine.ts:239
-        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd4)) begin  // gen/dma/read_engine.ts:248
+        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd4)) begin  // gen/dma/read_engine.ts:240
-        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd4)) begin  // gen/dma/read_engine.ts:249
+        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd4)) begin  // gen/dma/read_engine.ts:241
-        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd4)) begin  // gen/dma/read_engine.ts:250
+        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_4 <= slot_pending_4 + {_or_21, _or_21, _or_21, _or_21, _or_21, _or_21, (((issue_now & (cur_slot == 5'd4)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd4))) ^ (expire_now & (expire_slot == 5'd4)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd4)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd4)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd4)) begin  // gen/dma/read_engine.ts:253
       slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd5)) begin  // gen/dma/read_engine.ts:239
-        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd5)) begin  // gen/dma/read_engine.ts:248
+        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd5)) begin  // gen/dma/read_engine.ts:240
-        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd5)) begin  // gen/dma/read_engine.ts:249
+        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd5)) begin  // gen/dma/read_engine.ts:241
-        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd5)) begin  // gen/dma/read_engine.ts:250
+        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_5 <= slot_pending_5 + {_or_22, _or_22, _or_22, _or_22, _or_22, _or_22, (((issue_now & (cur_slot == 5'd5)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd5))) ^ (expire_now & (expire_slot == 5'd5)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd5)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd5)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd5)) begin  // gen/dma/read_engine.ts:253
       slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd6)) begin  // gen/dma/read_engine.ts:239
-        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd6)) begin  // gen/dma/read_engine.ts:248
+        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd6)) begin  // gen/dma/read_engine.ts:240
-        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd6)) begin  // gen/dma/read_engine.ts:249
+        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd6)) begin  // gen/dma/read_engine.ts:241
-        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd6)) begin  // gen/dma/read_engine.ts:250
+        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_6 <= slot_pending_6 + {_or_23, _or_23, _or_23, _or_23, _or_23, _or_23, (((issue_now & (cur_slot == 5'd6)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd6))) ^ (expire_now & (expire_slot == 5'd6)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd6)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd6)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd6)) begin  // gen/dma/read_engine.ts:253
       slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd7)) begin  // gen/dma/read_engine.ts:239
-        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd7)) begin  // gen/dma/read_engine.ts:248
+        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd7)) begin  // gen/dma/read_engine.ts:240
-        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd7)) begin  // gen/dma/read_engine.ts:249
+        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd7)) begin  // gen/dma/read_engine.ts:241
-        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd7)) begin  // gen/dma/read_engine.ts:250
+        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_7 <= slot_pending_7 + {_or_24, _or_24, _or_24, _or_24, _or_24, _or_24, (((issue_now & (cur_slot == 5'd7)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd7))) ^ (expire_now & (expire_slot == 5'd7)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd7)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd7)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd7)) begin  // gen/dma/read_engine.ts:253
       slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_8 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd8)) begin  // gen/dma/read_engine.ts:239
-        slot_err_8 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_8 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd8)) begin  // gen/dma/read_engine.ts:248
+        slot_err_8 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd8)) begin  // gen/dma/read_engine.ts:240
-        slot_err_8 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd8)) begin  // gen/dma/read_engine.ts:249
+        slot_err_8 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd8)) begin  // gen/dma/read_engine.ts:241
-        slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd8)) begin  // gen/dma/read_engine.ts:250
+        slot_err_8 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_8 <= slot_pending_8 + {_or_25, _or_25, _or_25, _or_25, _or_25, _or_25, (((issue_now & (cur_slot == 5'd8)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd8))) ^ (expire_now & (expire_slot == 5'd8)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd8)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd8)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd8)) begin  // gen/dma/read_engine.ts:253
       slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_9 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd9)) begin  // gen/dma/read_engine.ts:239
-        slot_err_9 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_9 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd9)) begin  // gen/dma/read_engine.ts:248
+        slot_err_9 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd9)) begin  // gen/dma/read_engine.ts:240
-        slot_err_9 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd9)) begin  // gen/dma/read_engine.ts:249
+        slot_err_9 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd9)) begin  // gen/dma/read_engine.ts:241
-        slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd9)) begin  // gen/dma/read_engine.ts:250
+        slot_err_9 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_9 <= slot_pending_9 + {_or_26, _or_26, _or_26, _or_26, _or_26, _or_26, (((issue_now & (cur_slot == 5'd9)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd9))) ^ (expire_now & (expire_slot == 5'd9)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd9)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd9)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd9)) begin  // gen/dma/read_engine.ts:253
       slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_10 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd10)) begin  // gen/dma/read_engine.ts:239
-        slot_err_10 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_10 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd10)) begin  // gen/dma/read_engine.ts:248
+        slot_err_10 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd10)) begin  // gen/dma/read_engine.ts:240
-        slot_err_10 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd10)) begin  // gen/dma/read_engine.ts:249
+        slot_err_10 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd10)) begin  // gen/dma/read_engine.ts:241
-        slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd10)) begin  // gen/dma/read_engine.ts:250
+        slot_err_10 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_10 <= slot_pending_10 + {_or_27, _or_27, _or_27, _or_27, _or_27, _or_27, (((issue_now & (cur_slot == 5'd10)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd10))) ^ (expire_now & (expire_slot == 5'd10)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd10)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd10)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd10)) begin  // gen/dma/read_engine.ts:253
       slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_11 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd11)) begin  // gen/dma/read_engine.ts:239
-        slot_err_11 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_11 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd11)) begin  // gen/dma/read_engine.ts:248
+        slot_err_11 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd11)) begin  // gen/dma/read_engine.ts:240
-        slot_err_11 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd11)) begin  // gen/dma/read_engine.ts:249
+        slot_err_11 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd11)) begin  // gen/dma/read_engine.ts:241
-        slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd11)) begin  // gen/dma/read_engine.ts:250
+        slot_err_11 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_11 <= slot_pending_11 + {_or_28, _or_28, _or_28, _or_28, _or_28, _or_28, (((issue_now & (cur_slot == 5'd11)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd11))) ^ (expire_now & (expire_slot == 5'd11)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd11)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd11)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd11)) begin  // gen/dma/read_engine.ts:253
       slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_12 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd12)) begin  // gen/dma/read_engine.ts:239
-        slot_err_12 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_12 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd12)) begin  // gen/dma/read_engine.ts:248
+        slot_err_12 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd12)) begin  // gen/dma/read_engine.ts:240
-        slot_err_12 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd12)) begin  // gen/dma/read_engine.ts:249
+        slot_err_12 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd12)) begin  // gen/dma/read_engine.ts:241
-        slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd12)) begin  // gen/dma/read_engine.ts:250
+        slot_err_12 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_12 <= slot_pending_12 + {_or_29, _or_29, _or_29, _or_29, _or_29, _or_29, (((issue_now & (cur_slot == 5'd12)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd12))) ^ (expire_now & (expire_slot == 5'd12)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd12)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd12)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd12)) begin  // gen/dma/read_engine.ts:253
       slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_13 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd13)) begin  // gen/dma/read_engine.ts:239
-        slot_err_13 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_13 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd13)) begin  // gen/dma/read_engine.ts:248
+        slot_err_13 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd13)) begin  // gen/dma/read_engine.ts:240
-        slot_err_13 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd13)) begin  // gen/dma/read_engine.ts:249
+        slot_err_13 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd13)) begin  // gen/dma/read_engine.ts:241
-        slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd13)) begin  // gen/dma/read_engine.ts:250
+        slot_err_13 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_13 <= slot_pending_13 + {_or_30, _or_30, _or_30, _or_30, _or_30, _or_30, (((issue_now & (cur_slot == 5'd13)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd13))) ^ (expire_now & (expire_slot == 5'd13)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd13)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd13)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd13)) begin  // gen/dma/read_engine.ts:253
       slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_14 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd14)) begin  // gen/dma/read_engine.ts:239
-        slot_err_14 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_14 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd14)) begin  // gen/dma/read_engine.ts:248
+        slot_err_14 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd14)) begin  // gen/dma/read_engine.ts:240
-        slot_err_14 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd14)) begin  // gen/dma/read_engine.ts:249
+        slot_err_14 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd14)) begin  // gen/dma/read_engine.ts:241
-        slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd14)) begin  // gen/dma/read_engine.ts:250
+        slot_err_14 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_14 <= slot_pending_14 + {_or_31, _or_31, _or_31, _or_31, _or_31, _or_31, (((issue_now & (cur_slot == 5'd14)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd14))) ^ (expire_now & (expire_slot == 5'd14)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd14)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd14)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd14)) begin  // gen/dma/read_engine.ts:253
       slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_15 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd15)) begin  // gen/dma/read_engine.ts:239
-        slot_err_15 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_15 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd15)) begin  // gen/dma/read_engine.ts:248
+        slot_err_15 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd15)) begin  // gen/dma/read_engine.ts:240
-        slot_err_15 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd15)) begin  // gen/dma/read_engine.ts:249
+        slot_err_15 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd15)) begin  // gen/dma/read_engine.ts:241
-        slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd15)) begin  // gen/dma/read_engine.ts:250
+        slot_err_15 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_15 <= slot_pending_15 + {_or_32, _or_32, _or_32, _or_32, _or_32, _or_32, (((issue_now & (cur_slot == 5'd15)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd15))) ^ (expire_now & (expire_slot == 5'd15)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd15)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd15)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd15)) begin  // gen/dma/read_engine.ts:253
       slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_16 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd16)) begin  // gen/dma/read_engine.ts:239
-        slot_err_16 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_16 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd16)) begin  // gen/dma/read_engine.ts:248
+        slot_err_16 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd16)) begin  // gen/dma/read_engine.ts:240
-        slot_err_16 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd16)) begin  // gen/dma/read_engine.ts:249
+        slot_err_16 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd16)) begin  // gen/dma/read_engine.ts:241
-        slot_err_16 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd16)) begin  // gen/dma/read_engine.ts:250
+        slot_err_16 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_16 <= slot_pending_16 + {_or_33, _or_33, _or_33, _or_33, _or_33, _or_33, (((issue_now & (cur_slot == 5'd16)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd16))) ^ (expire_now & (expire_slot == 5'd16)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd16)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_16 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd16)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd16)) begin  // gen/dma/read_engine.ts:253
       slot_err_16 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_16 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_17 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd17)) begin  // gen/dma/read_engine.ts:239
-        slot_err_17 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_17 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd17)) begin  // gen/dma/read_engine.ts:248
+        slot_err_17 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd17)) begin  // gen/dma/read_engine.ts:240
-        slot_err_17 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd17)) begin  // gen/dma/read_engine.ts:249
+        slot_err_17 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd17)) begin  // gen/dma/read_engine.ts:241
-        slot_err_17 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd17)) begin  // gen/dma/read_engine.ts:250
+        slot_err_17 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_17 <= slot_pending_17 + {_or_34, _or_34, _or_34, _or_34, _or_34, _or_34, (((issue_now & (cur_slot == 5'd17)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd17))) ^ (expire_now & (expire_slot == 5'd17)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd17)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_17 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd17)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd17)) begin  // gen/dma/read_engine.ts:253
       slot_err_17 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_17 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_18 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd18)) begin  // gen/dma/read_engine.ts:239
-        slot_err_18 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_18 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd18)) begin  // gen/dma/read_engine.ts:248
+        slot_err_18 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd18)) begin  // gen/dma/read_engine.ts:240
-        slot_err_18 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd18)) begin  // gen/dma/read_engine.ts:249
+        slot_err_18 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd18)) begin  // gen/dma/read_engine.ts:241
-        slot_err_18 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd18)) begin  // gen/dma/read_engine.ts:250
+        slot_err_18 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_18 <= slot_pending_18 + {_or_35, _or_35, _or_35, _or_35, _or_35, _or_35, (((issue_now & (cur_slot == 5'd18)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd18))) ^ (expire_now & (expire_slot == 5'd18)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd18)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_18 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd18)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd18)) begin  // gen/dma/read_engine.ts:253
       slot_err_18 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_18 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_19 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd19)) begin  // gen/dma/read_engine.ts:239
-        slot_err_19 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_19 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd19)) begin  // gen/dma/read_engine.ts:248
+        slot_err_19 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd19)) begin  // gen/dma/read_engine.ts:240
-        slot_err_19 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd19)) begin  // gen/dma/read_engine.ts:249
+        slot_err_19 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd19)) begin  // gen/dma/read_engine.ts:241
-        slot_err_19 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd19)) begin  // gen/dma/read_engine.ts:250
+        slot_err_19 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_19 <= slot_pending_19 + {_or_36, _or_36, _or_36, _or_36, _or_36, _or_36, (((issue_now & (cur_slot == 5'd19)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd19))) ^ (expire_now & (expire_slot == 5'd19)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd19)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_19 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd19)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd19)) begin  // gen/dma/read_engine.ts:253
       slot_err_19 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_19 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_20 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd20)) begin  // gen/dma/read_engine.ts:239
-        slot_err_20 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_20 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd20)) begin  // gen/dma/read_engine.ts:248
+        slot_err_20 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd20)) begin  // gen/dma/read_engine.ts:240
-        slot_err_20 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd20)) begin  // gen/dma/read_engine.ts:249
+        slot_err_20 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd20)) begin  // gen/dma/read_engine.ts:241
-        slot_err_20 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd20)) begin  // gen/dma/read_engine.ts:250
+        slot_err_20 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_20 <= slot_pending_20 + {_or_37, _or_37, _or_37, _or_37, _or_37, _or_37, (((issue_now & (cur_slot == 5'd20)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd20))) ^ (expire_now & (expire_slot == 5'd20)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd20)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_20 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd20)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd20)) begin  // gen/dma/read_engine.ts:253
       slot_err_20 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_20 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_21 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd21)) begin  // gen/dma/read_engine.ts:239
-        slot_err_21 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_21 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd21)) begin  // gen/dma/read_engine.ts:248
+        slot_err_21 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd21)) begin  // gen/dma/read_engine.ts:240
-        slot_err_21 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd21)) begin  // gen/dma/read_engine.ts:249
+        slot_err_21 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd21)) begin  // gen/dma/read_engine.ts:241
-        slot_err_21 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd21)) begin  // gen/dma/read_engine.ts:250
+        slot_err_21 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_21 <= slot_pending_21 + {_or_38, _or_38, _or_38, _or_38, _or_38, _or_38, (((issue_now & (cur_slot == 5'd21)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd21))) ^ (expire_now & (expire_slot == 5'd21)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd21)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_21 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd21)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd21)) begin  // gen/dma/read_engine.ts:253
       slot_err_21 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_21 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_22 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd22)) begin  // gen/dma/read_engine.ts:239
-        slot_err_22 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_22 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd22)) begin  // gen/dma/read_engine.ts:248
+        slot_err_22 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd22)) begin  // gen/dma/read_engine.ts:240
-        slot_err_22 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd22)) begin  // gen/dma/read_engine.ts:249
+        slot_err_22 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd22)) begin  // gen/dma/read_engine.ts:241
-        slot_err_22 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd22)) begin  // gen/dma/read_engine.ts:250
+        slot_err_22 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_22 <= slot_pending_22 + {_or_39, _or_39, _or_39, _or_39, _or_39, _or_39, (((issue_now & (cur_slot == 5'd22)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd22))) ^ (expire_now & (expire_slot == 5'd22)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd22)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_22 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd22)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd22)) begin  // gen/dma/read_engine.ts:253
       slot_err_22 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_22 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_23 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd23)) begin  // gen/dma/read_engine.ts:239
-        slot_err_23 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_23 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd23)) begin  // gen/dma/read_engine.ts:248
+        slot_err_23 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd23)) begin  // gen/dma/read_engine.ts:240
-        slot_err_23 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd23)) begin  // gen/dma/read_engine.ts:249
+        slot_err_23 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd23)) begin  // gen/dma/read_engine.ts:241
-        slot_err_23 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd23)) begin  // gen/dma/read_engine.ts:250
+        slot_err_23 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_23 <= slot_pending_23 + {_or_40, _or_40, _or_40, _or_40, _or_40, _or_40, (((issue_now & (cur_slot == 5'd23)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd23))) ^ (expire_now & (expire_slot == 5'd23)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd23)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_23 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd23)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd23)) begin  // gen/dma/read_engine.ts:253
       slot_err_23 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_23 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_24 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd24)) begin  // gen/dma/read_engine.ts:239
-        slot_err_24 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_24 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd24)) begin  // gen/dma/read_engine.ts:248
+        slot_err_24 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd24)) begin  // gen/dma/read_engine.ts:240
-        slot_err_24 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd24)) begin  // gen/dma/read_engine.ts:249
+        slot_err_24 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd24)) begin  // gen/dma/read_engine.ts:241
-        slot_err_24 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd24)) begin  // gen/dma/read_engine.ts:250
+        slot_err_24 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_24 <= slot_pending_24 + {_or_41, _or_41, _or_41, _or_41, _or_41, _or_41, (((issue_now & (cur_slot == 5'd24)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd24))) ^ (expire_now & (expire_slot == 5'd24)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd24)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_24 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd24)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd24)) begin  // gen/dma/read_engine.ts:253
       slot_err_24 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_24 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_25 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd25)) begin  // gen/dma/read_engine.ts:239
-        slot_err_25 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_25 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd25)) begin  // gen/dma/read_engine.ts:248
+        slot_err_25 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd25)) begin  // gen/dma/read_engine.ts:240
-        slot_err_25 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd25)) begin  // gen/dma/read_engine.ts:249
+        slot_err_25 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd25)) begin  // gen/dma/read_engine.ts:241
-        slot_err_25 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd25)) begin  // gen/dma/read_engine.ts:250
+        slot_err_25 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_25 <= slot_pending_25 + {_or_42, _or_42, _or_42, _or_42, _or_42, _or_42, (((issue_now & (cur_slot == 5'd25)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd25))) ^ (expire_now & (expire_slot == 5'd25)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd25)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_25 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd25)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd25)) begin  // gen/dma/read_engine.ts:253
       slot_err_25 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_25 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_26 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd26)) begin  // gen/dma/read_engine.ts:239
-        slot_err_26 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_26 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd26)) begin  // gen/dma/read_engine.ts:248
+        slot_err_26 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd26)) begin  // gen/dma/read_engine.ts:240
-        slot_err_26 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd26)) begin  // gen/dma/read_engine.ts:249
+        slot_err_26 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd26)) begin  // gen/dma/read_engine.ts:241
-        slot_err_26 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd26)) begin  // gen/dma/read_engine.ts:250
+        slot_err_26 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_26 <= slot_pending_26 + {_or_43, _or_43, _or_43, _or_43, _or_43, _or_43, (((issue_now & (cur_slot == 5'd26)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd26))) ^ (expire_now & (expire_slot == 5'd26)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd26)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_26 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd26)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd26)) begin  // gen/dma/read_engine.ts:253
       slot_err_26 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_26 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_27 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd27)) begin  // gen/dma/read_engine.ts:239
-        slot_err_27 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_27 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd27)) begin  // gen/dma/read_engine.ts:248
+        slot_err_27 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd27)) begin  // gen/dma/read_engine.ts:240
-        slot_err_27 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd27)) begin  // gen/dma/read_engine.ts:249
+        slot_err_27 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd27)) begin  // gen/dma/read_engine.ts:241
-        slot_err_27 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd27)) begin  // gen/dma/read_engine.ts:250
+        slot_err_27 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_27 <= slot_pending_27 + {_or_44, _or_44, _or_44, _or_44, _or_44, _or_44, (((issue_now & (cur_slot == 5'd27)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd27))) ^ (expire_now & (expire_slot == 5'd27)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd27)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_27 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd27)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd27)) begin  // gen/dma/read_engine.ts:253
       slot_err_27 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_27 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_28 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd28)) begin  // gen/dma/read_engine.ts:239
-        slot_err_28 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_28 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd28)) begin  // gen/dma/read_engine.ts:248
+        slot_err_28 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd28)) begin  // gen/dma/read_engine.ts:240
-        slot_err_28 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd28)) begin  // gen/dma/read_engine.ts:249
+        slot_err_28 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd28)) begin  // gen/dma/read_engine.ts:241
-        slot_err_28 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd28)) begin  // gen/dma/read_engine.ts:250
+        slot_err_28 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_28 <= slot_pending_28 + {_or_45, _or_45, _or_45, _or_45, _or_45, _or_45, (((issue_now & (cur_slot == 5'd28)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd28))) ^ (expire_now & (expire_slot == 5'd28)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd28)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_28 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd28)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd28)) begin  // gen/dma/read_engine.ts:253
       slot_err_28 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_28 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_29 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd29)) begin  // gen/dma/read_engine.ts:239
-        slot_err_29 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_29 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd29)) begin  // gen/dma/read_engine.ts:248
+        slot_err_29 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd29)) begin  // gen/dma/read_engine.ts:240
-        slot_err_29 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd29)) begin  // gen/dma/read_engine.ts:249
+        slot_err_29 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd29)) begin  // gen/dma/read_engine.ts:241
-        slot_err_29 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd29)) begin  // gen/dma/read_engine.ts:250
+        slot_err_29 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_29 <= slot_pending_29 + {_or_46, _or_46, _or_46, _or_46, _or_46, _or_46, (((issue_now & (cur_slot == 5'd29)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd29))) ^ (expire_now & (expire_slot == 5'd29)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd29)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_29 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd29)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd29)) begin  // gen/dma/read_engine.ts:253
       slot_err_29 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_29 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_30 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd30)) begin  // gen/dma/read_engine.ts:239
-        slot_err_30 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_30 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd30)) begin  // gen/dma/read_engine.ts:248
+        slot_err_30 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd30)) begin  // gen/dma/read_engine.ts:240
-        slot_err_30 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd30)) begin  // gen/dma/read_engine.ts:249
+        slot_err_30 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd30)) begin  // gen/dma/read_engine.ts:241
-        slot_err_30 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd30)) begin  // gen/dma/read_engine.ts:250
+        slot_err_30 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_30 <= slot_pending_30 + {_or_47, _or_47, _or_47, _or_47, _or_47, _or_47, (((issue_now & (cur_slot == 5'd30)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd30))) ^ (expire_now & (expire_slot == 5'd30)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd30)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_30 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd30)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd30)) begin  // gen/dma/read_engine.ts:253
       slot_err_30 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_30 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (slot_err_31 == 3'd0) begin  // gen/dma/read_engine.ts:238
-      if (bme_lost & (cur_slot == 5'd31)) begin  // gen/dma/read_engine.ts:239
-        slot_err_31 <= 3'd1;  // gen/dma/read_engine.ts:239
+    if (slot_err_31 == 3'd0) begin  // gen/dma/read_engine.ts:247
+      if (bme_lost & (cur_slot == 5'd31)) begin  // gen/dma/read_engine.ts:248
+        slot_err_31 <= 3'd1;  // gen/dma/read_engine.ts:248
       end
-      if (expire_now & (expire_slot == 5'd31)) begin  // gen/dma/read_engine.ts:240
-        slot_err_31 <= 3'd5;  // gen/dma/read_engine.ts:240
+      if (expire_now & (expire_slot == 5'd31)) begin  // gen/dma/read_engine.ts:249
+        slot_err_31 <= 3'd5;  // gen/dma/read_engine.ts:249
       end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd31)) begin  // gen/dma/read_engine.ts:241
-        slot_err_31 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:241
+      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 5'd31)) begin  // gen/dma/read_engine.ts:250
+        slot_err_31 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
       end
     end
-    slot_pending_31 <= slot_pending_31 + {_or_48, _or_48, _or_48, _or_48, _or_48, _or_48, (((issue_now & (cur_slot == 5'd31)) ^ (((advance & r3_valid) & r3_retire) & (r3_slot == 5'd31))) ^ (expire_now & (expire_slot == 5'd31)))};  // gen/dma/read_engine.ts:251
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 5'd31)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_31 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_16 & (slot_tail[4:0] == 5'd31)) begin  // gen/dma/read_engine.ts:253
+    if (_and_15 & (slot_tail[4:0] == 5'd31)) begin  // gen/dma/read_engine.ts:253
       slot_err_31 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_31 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
-    if (retire) begin  // gen/dma/read_engine.ts:279
-      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:281
-      st_err <= slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_31 : slot_err_30) : (slot_head[0] ? slot_err_29 : slot_err_28)) : (slot_head[1] ? (slot_head[0] ? slot_err_27 : slot_err_26) : (slot_head[0] ? slot_err_25 : slot_err_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_23 : slot_err_22) : (slot_head[0] ? slot_err_21 : slot_err_20)) : (slot_head[1] ? (slot_head[0] ? slot_err_19 : slot_err_18) : (slot_head[0] ? slot_err_17 : slot_err_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_15 : slot_err_14) : (slot_head[0] ? slot_err_13 : slot_err_12)) : (slot_head[1] ? (slot_head[0] ? slot_err_11 : slot_err_10) : (slot_head[0] ? slot_err_9 : slot_err_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0))));  // gen/dma/read_engine.ts:282
+    if (retire) begin  // gen/dma/read_engine.ts:308
+      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:310
+      st_err <= slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_31 : slot_err_30) : (slot_head[0] ? slot_err_29 : slot_err_28)) : (slot_head[1] ? (slot_head[0] ? slot_err_27 : slot_err_26) : (slot_head[0] ? slot_err_25 : slot_err_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_23 : slot_err_22) : (slot_head[0] ? slot_err_21 : slot_err_20)) : (slot_head[1] ? (slot_head[0] ? slot_err_19 : slot_err_18) : (slot_head[0] ? slot_err_17 : slot_err_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_15 : slot_err_14) : (slot_head[0] ? slot_err_13 : slot_err_12)) : (slot_head[1] ? (slot_head[0] ? slot_err_11 : slot_err_10) : (slot_head[0] ? slot_err_9 : slot_err_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0))));  // gen/dma/read_engine.ts:311
     end
   end
   always @(posedge clk) begin
@@ -2776,38 +2637,9 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
       rem_zero <= 1'b1;
       cur_failed <= 1'b0;
       st_valid <= 1'b0;
-      slot_ended_0 <= 1'b0;
-      slot_ended_1 <= 1'b0;
-      slot_ended_2 <= 1'b0;
-      slot_ended_3 <= 1'b0;
-      slot_ended_4 <= 1'b0;
-      slot_ended_5 <= 1'b0;
-      slot_ended_6 <= 1'b0;
-      slot_ended_7 <= 1'b0;
-      slot_ended_8 <= 1'b0;
-      slot_ended_9 <= 1'b0;
-      slot_ended_10 <= 1'b0;
-      slot_ended_11 <= 1'b0;
-      slot_ended_12 <= 1'b0;
-      slot_ended_13 <= 1'b0;
-      slot_ended_14 <= 1'b0;
-      slot_ended_15 <= 1'b0;
-      slot_ended_16 <= 1'b0;
-      slot_ended_17 <= 1'b0;
-      slot_ended_18 <= 1'b0;
-      slot_ended_19 <= 1'b0;
-      slot_ended_20 <= 1'b0;
-      slot_ended_21 <= 1'b0;
-      slot_ended_22 <= 1'b0;
-      slot_ended_23 <= 1'b0;
-      slot_ended_24 <= 1'b0;
-      slot_ended_25 <= 1'b0;
-      slot_ended_26 <= 1'b0;
-      slot_ended_27 <= 1'b0;
-      slot_ended_28 <= 1'b0;
-      slot_ended_29 <= 1'b0;
-      slot_ended_30 <= 1'b0;
-      slot_ended_31 <= 1'b0;
+      slot_ended_head <= 1'b0;
+      slot_ended_next <= 1'b0;
+      slot_retired <= 1'b0;
     end else begin
       timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:105
       tag_live <= {{_cat_0, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:113
@@ -2847,52 +2679,52 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
           expire_stage <= 2'd0;  // gen/dma/read_tags.ts:166
         end
       endcase
-      free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_0 <= free_grp_0_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_1 <= free_grp_1_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_1 <= free_grp_1_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_2 <= free_grp_2_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_2 <= free_grp_2_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_3 <= free_grp_3_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_3 <= free_grp_3_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_4 <= free_grp_4_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_4 <= free_grp_4_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_5 <= free_grp_5_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_5 <= free_grp_5_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_6 <= free_grp_6_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_6 <= free_grp_6_index;  // gen/dma/read_engine.ts:142
-      free_grp_any_7 <= free_grp_7_valid;  // gen/dma/read_engine.ts:141
-      free_grp_idx_7 <= free_grp_7_index;  // gen/dma/read_engine.ts:142
-      case (issue_state)  // gen/dma/read_engine.ts:163
+      free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_0 <= free_grp_0_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_1 <= free_grp_1_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_1 <= free_grp_1_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_2 <= free_grp_2_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_2 <= free_grp_2_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_3 <= free_grp_3_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_3 <= free_grp_3_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_4 <= free_grp_4_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_4 <= free_grp_4_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_5 <= free_grp_5_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_5 <= free_grp_5_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_6 <= free_grp_6_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_6 <= free_grp_6_index;  // gen/dma/read_engine.ts:151
+      free_grp_any_7 <= free_grp_7_valid;  // gen/dma/read_engine.ts:150
+      free_grp_idx_7 <= free_grp_7_index;  // gen/dma/read_engine.ts:151
+      case (issue_state)  // gen/dma/read_engine.ts:172
         ISSUE_STATE_IDLE: begin
-          if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:165
-            rem <= cmd_queue_deq_data[30:11];  // gen/dma/read_engine.ts:168
-            rem_zero <= cmd_queue_deq_data[30:11] == 20'd0;  // gen/dma/read_engine.ts:169
-            slot_tail <= slot_tail + 6'd1;  // gen/dma/read_engine.ts:171
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:172
+          if (cmd_queue_deq_valid & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])))) begin  // gen/dma/read_engine.ts:174
+            rem <= cmd_queue_deq_data[30:11];  // gen/dma/read_engine.ts:177
+            rem_zero <= cmd_queue_deq_data[30:11] == 20'd0;  // gen/dma/read_engine.ts:178
+            slot_tail <= slot_tail + 6'd1;  // gen/dma/read_engine.ts:180
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:181
           end
         end
         ISSUE_STATE_CALC: begin
-          if (cur_done) begin  // gen/dma/read_engine.ts:176
-            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:176
-          end else if (~bus_master) begin  // gen/dma/read_engine.ts:177
-          end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:178
-            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:181
+          if (cur_done) begin  // gen/dma/read_engine.ts:185
+            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:185
+          end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
+          end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:187
+            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:190
           end
         end
         ISSUE_STATE_ISSUE: begin
-          if (issue_now) begin  // gen/dma/read_engine.ts:185
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:185
+          if (issue_now) begin  // gen/dma/read_engine.ts:194
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:194
           end
         end
         default: begin end
       endcase
-      if (issue_now) begin  // gen/dma/read_engine.ts:191
-        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:192
-        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:207
-        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:208
-      end else if (req_ready) begin  // gen/dma/read_engine.ts:209
-        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:209
+      if (issue_now) begin  // gen/dma/read_engine.ts:200
+        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:201
+        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:216
+        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:217
+      end else if (req_ready) begin  // gen/dma/read_engine.ts:218
+        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:218
       end
       if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:194
         tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:195
@@ -3470,55 +3302,62 @@ module dma_read_w64_t64_d34_l20_i11_s32_to20 (
       if (expire_now & (expire_tag == 6'd63)) begin  // gen/dma/read_tags.ts:203
         tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:203
       end
-      cur_failed <= _and_16 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:234
-      slot_ended_0 <= ((~(_and_16 & (slot_tail[4:0] == 5'd0))) & slot_issued_0) & (slot_pending_0 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_1 <= ((~(_and_16 & (slot_tail[4:0] == 5'd1))) & slot_issued_1) & (slot_pending_1 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_2 <= ((~(_and_16 & (slot_tail[4:0] == 5'd2))) & slot_issued_2) & (slot_pending_2 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_3 <= ((~(_and_16 & (slot_tail[4:0] == 5'd3))) & slot_issued_3) & (slot_pending_3 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_4 <= ((~(_and_16 & (slot_tail[4:0] == 5'd4))) & slot_issued_4) & (slot_pending_4 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_5 <= ((~(_and_16 & (slot_tail[4:0] == 5'd5))) & slot_issued_5) & (slot_pending_5 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_6 <= ((~(_and_16 & (slot_tail[4:0] == 5'd6))) & slot_issued_6) & (slot_pending_6 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_7 <= ((~(_and_16 & (slot_tail[4:0] == 5'd7))) & slot_issued_7) & (slot_pending_7 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_8 <= ((~(_and_16 & (slot_tail[4:0] == 5'd8))) & slot_issued_8) & (slot_pending_8 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_9 <= ((~(_and_16 & (slot_tail[4:0] == 5'd9))) & slot_issued_9) & (slot_pending_9 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_10 <= ((~(_and_16 & (slot_tail[4:0] == 5'd10))) & slot_issued_10) & (slot_pending_10 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_11 <= ((~(_and_16 & (slot_tail[4:0] == 5'd11))) & slot_issued_11) & (slot_pending_11 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_12 <= ((~(_and_16 & (slot_tail[4:0] == 5'd12))) & slot_issued_12) & (slot_pending_12 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_13 <= ((~(_and_16 & (slot_tail[4:0] == 5'd13))) & slot_issued_13) & (slot_pending_13 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_14 <= ((~(_and_16 & (slot_tail[4:0] == 5'd14))) & slot_issued_14) & (slot_pending_14 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_15 <= ((~(_and_16 & (slot_tail[4:0] == 5'd15))) & slot_issued_15) & (slot_pending_15 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_16 <= ((~(_and_16 & (slot_tail[4:0] == 5'd16))) & slot_issued_16) & (slot_pending_16 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_17 <= ((~(_and_16 & (slot_tail[4:0] == 5'd17))) & slot_issued_17) & (slot_pending_17 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_18 <= ((~(_and_16 & (slot_tail[4:0] == 5'd18))) & slot_issued_18) & (slot_pending_18 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_19 <= ((~(_and_16 & (slot_tail[4:0] == 5'd19))) & slot_issued_19) & (slot_pending_19 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_20 <= ((~(_and_16 & (slot_tail[4:0] == 5'd20))) & slot_issued_20) & (slot_pending_20 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_21 <= ((~(_and_16 & (slot_tail[4:0] == 5'd21))) & slot_issued_21) & (slot_pending_21 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_22 <= ((~(_and_16 & (slot_tail[4:0] == 5'd22))) & slot_issued_22) & (slot_pending_22 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_23 <= ((~(_and_16 & (slot_tail[4:0] == 5'd23))) & slot_issued_23) & (slot_pending_23 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_24 <= ((~(_and_16 & (slot_tail[4:0] == 5'd24))) & slot_issued_24) & (slot_pending_24 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_25 <= ((~(_and_16 & (slot_tail[4:0] == 5'd25))) & slot_issued_25) & (slot_pending_25 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_26 <= ((~(_and_16 & (slot_tail[4:0] == 5'd26))) & slot_issued_26) & (slot_pending_26 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_27 <= ((~(_and_16 & (slot_tail[4:0] == 5'd27))) & slot_issued_27) & (slot_pending_27 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_28 <= ((~(_and_16 & (slot_tail[4:0] == 5'd28))) & slot_issued_28) & (slot_pending_28 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_29 <= ((~(_and_16 & (slot_tail[4:0] == 5'd29))) & slot_issued_29) & (slot_pending_29 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_30 <= ((~(_and_16 & (slot_tail[4:0] == 5'd30))) & slot_issued_30) & (slot_pending_30 == 7'd0);  // gen/dma/read_engine.ts:268
-      slot_ended_31 <= ((~(_and_16 & (slot_tail[4:0] == 5'd31))) & slot_issued_31) & (slot_pending_31 == 7'd0);  // gen/dma/read_engine.ts:268
-      if (retire) begin  // gen/dma/read_engine.ts:279
-        st_valid <= 1'b1;  // gen/dma/read_engine.ts:280
-        slot_head <= slot_head + 6'd1;  // gen/dma/read_engine.ts:283
-      end else if (status_ready) begin  // gen/dma/read_engine.ts:284
-        st_valid <= 1'b0;  // gen/dma/read_engine.ts:284
+      cur_failed <= _and_15 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:243
+      slot_ended_head <= ((~(_and_15 & (slot_tail[4:0] == slot_head[4:0]))) & (slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_31 : slot_issued_30) : (slot_head[0] ? slot_issued_29 : slot_issued_28)) : (slot_head[1] ? (slot_head[0] ? slot_issued_27 : slot_issued_26) : (slot_head[0] ? slot_issued_25 : slot_issued_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_23 : slot_issued_22) : (slot_head[0] ? slot_issued_21 : slot_issued_20)) : (slot_head[1] ? (slot_head[0] ? slot_issued_19 : slot_issued_18) : (slot_head[0] ? slot_issued_17 : slot_issued_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_15 : slot_issued_14) : (slot_head[0] ? slot_issued_13 : slot_issued_12)) : (slot_head[1] ? (slot_head[0] ? slot_issued_11 : slot_issued_10) : (slot_head[0] ? slot_issued_9 : slot_issued_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_7 : slot_issued_6) : (slot_head[0] ? slot_issued_5 : slot_issued_4)) : (slot_head[1] ? (slot_head[0] ? slot_issued_3 : slot_issued_2) : (slot_head[0] ? slot_issued_1 : slot_issued_0)))))) & (slot_reads_rd1 == (slot_ends_rd1 + slot_expired_rd1));  // gen/dma/read_engine.ts:298
+      slot_ended_next <= ((~(_and_15 & (slot_tail[4:0] == slot_head_next))) & (slot_head_next[4] ? (slot_head_next[3] ? (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_31 : slot_issued_30) : (slot_head_next[0] ? slot_issued_29 : slot_issued_28)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_27 : slot_issued_26) : (slot_head_next[0] ? slot_issued_25 : slot_issued_24))) : (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_23 : slot_issued_22) : (slot_head_next[0] ? slot_issued_21 : slot_issued_20)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_19 : slot_issued_18) : (slot_head_next[0] ? slot_issued_17 : slot_issued_16)))) : (slot_head_next[3] ? (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_15 : slot_issued_14) : (slot_head_next[0] ? slot_issued_13 : slot_issued_12)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_11 : slot_issued_10) : (slot_head_next[0] ? slot_issued_9 : slot_issued_8))) : (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_7 : slot_issued_6) : (slot_head_next[0] ? slot_issued_5 : slot_issued_4)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_3 : slot_issued_2) : (slot_head_next[0] ? slot_issued_1 : slot_issued_0)))))) & (slot_reads_rd2 == (slot_ends_rd2 + slot_expired_rd2));  // gen/dma/read_engine.ts:299
+      slot_retired <= retire;  // gen/dma/read_engine.ts:307
+      if (retire) begin  // gen/dma/read_engine.ts:308
+        st_valid <= 1'b1;  // gen/dma/read_engine.ts:309
+        slot_head <= slot_head + 6'd1;  // gen/dma/read_engine.ts:312
+      end else if (status_ready) begin  // gen/dma/read_engine.ts:313
+        st_valid <= 1'b0;  // gen/dma/read_engine.ts:313
       end
     end
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:235
-    if (_and_16) begin
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:244
+    if (_and_15) begin
       slot_id[slot_tail[4:0]] <= cmd_queue_deq_data[10:0];
     end
   end
-  assign slot_id_rd0 = slot_id[slot_head[4:0]];  // gen/dma/read_engine.ts:281
+  assign slot_id_rd0 = slot_id[slot_head[4:0]];  // gen/dma/read_engine.ts:310
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:270
+    if (_and_15 | issue_now) begin
+      slot_reads[_and_15 ? slot_tail[4:0] : cur_slot] <= _and_15 ? (slot_ends_t_rd0 + slot_expired_t_rd0) : (slot_reads_rd0 + 7'd1);
+    end
+  end
+  assign slot_reads_rd0 = slot_reads[cur_slot];  // gen/dma/read_engine.ts:275
+  assign slot_reads_rd1 = slot_reads[slot_head[4:0]];  // gen/dma/read_engine.ts:293
+  assign slot_reads_rd2 = slot_reads[slot_head_next];  // gen/dma/read_engine.ts:293
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:265
+    if ((advance & r3_valid) & r3_retire) begin
+      slot_ends[r3_slot] <= slot_ends_rd0 + 7'd1;
+    end
+  end
+  assign slot_ends_rd0 = slot_ends[r3_slot];  // gen/dma/read_engine.ts:264
+  assign slot_ends_rd1 = slot_ends[slot_head[4:0]];  // gen/dma/read_engine.ts:293
+  assign slot_ends_rd2 = slot_ends[slot_head_next];  // gen/dma/read_engine.ts:293
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:266
+    if ((advance & r3_valid) & r3_retire) begin
+      slot_ends_t[r3_slot] <= slot_ends_rd0 + 7'd1;
+    end
+  end
+  assign slot_ends_t_rd0 = slot_ends_t[slot_tail[4:0]];  // gen/dma/read_engine.ts:274
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:268
+    if (expire_now) begin
+      slot_expired[expire_slot] <= slot_expired_rd0 + 7'd1;
+    end
+  end
+  assign slot_expired_rd0 = slot_expired[expire_slot];  // gen/dma/read_engine.ts:267
+  assign slot_expired_rd1 = slot_expired[slot_head[4:0]];  // gen/dma/read_engine.ts:293
+  assign slot_expired_rd2 = slot_expired[slot_head_next];  // gen/dma/read_engine.ts:293
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:269
+    if (expire_now) begin
+      slot_expired_t[expire_slot] <= slot_expired_rd0 + 7'd1;
+    end
+  end
+  assign slot_expired_t_rd0 = slot_expired_t[slot_tail[4:0]];  // gen/dma/read_engine.ts:274
   always @(posedge clk) begin  // gen/dma/read_tags.ts:192
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;

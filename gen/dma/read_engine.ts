@@ -86,7 +86,16 @@ export const DmaRead = defineModule(
     const slotId = m.memory('slot_id', { width: p.idBits, depth: S });
     const slotErr = m.regArray('slot_err', S, 3);
     const slotIssued = m.regArray('slot_issued', S, bit);
-    const slotPending = m.regArray('slot_pending', S, bitsFor(T));
+    // Each slot's reads outstanding, as counts in distributed RAM (one writer each, below): reads issued (`I`), reads
+    // ended (`E`: their last completion's data in memory, or failed) and reads timed out (`X`), modulo 2^cw; the
+    // slot's reads are all done when I == E + X. A count per slot in flip-flops, changed by +1 .. -2 a cycle, was an
+    // adder, its decoders and 7 flip-flops per slot (32 slots: ~350 LUT).
+    const cw = bitsFor(T);
+    const slotReads = m.memory('slot_reads', { width: cw, depth: S });
+    const slotEnds = m.memory('slot_ends', { width: cw, depth: S });
+    const slotEndsAtTail = m.memory('slot_ends_t', { width: cw, depth: S }); // a copy of slot_ends, read at the tail
+    const slotExpired = m.memory('slot_expired', { width: cw, depth: S });
+    const slotExpiredAtTail = m.memory('slot_expired_t', { width: cw, depth: S });
     const head = m.reg('slot_head', sw + 1, { reset: 0 });
     const tail = m.reg('slot_tail', sw + 1, { reset: 0 });
     const slotsFull = head
@@ -240,15 +249,6 @@ export const DmaRead = defineModule(
         m.if(expire.valid.and(expireSlot.eq(s)), () => e.next(DmaError.TIMEOUT));
         m.if(cplPath.err.code.ne(0).and(cplPath.err.slot.eq(s)), () => e.next(cplPath.err.code));
       });
-      const inc = issueNow.and(cur.eq(s));
-      const dec1 = cplPath.retire.en.and(cplPath.retire.slot.eq(s));
-      const dec2 = expire.valid.and(expireSlot.eq(s));
-      // One adder per slot: the change (+1 .. -2) first, as a small two's complement value (an add and two
-      // subtracts were three carry chains per slot, 32 slots: ~450 LUT).
-      const pw = slotPending.item(s).width;
-      const down = dec1.and(dec2).or(dec1.or(dec2).and(inc.not())); // more ends than issues: negative
-      const delta = cat(...Array<Expr>(pw - 1).fill(down), inc.xor(dec1).xor(dec2));
-      slotPending.item(s).next(slotPending.item(s).add(delta));
       m.if(st.is('calc').and(cur.eq(s)).and(curDone), () => slotIssued.item(s).next(1));
       m.if(take.and(tail.bits(sw - 1, 0).eq(s)), () => {
         slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
@@ -256,26 +256,55 @@ export const DmaRead = defineModule(
       });
     }
 
+    // The counts: a read issued adds one to its slot's I, a read ended to its E, a timed-out read to its X (each a
+    // read-modify-write of its own table, at most one a cycle); a command taking a slot sets its I to the slot's
+    // E + X (so whatever the tables held, after a reset too, the new command has no reads).
+    const tailSlot = tail.bits(sw - 1, 0);
+    const ended = cplPath.retire;
+    const endsNext = slotEnds.readAsync(ended.slot).add(1);
+    slotEnds.write(ended.slot, endsNext, ended.en);
+    slotEndsAtTail.write(ended.slot, endsNext, ended.en);
+    const expiredNext = slotExpired.readAsync(expireSlot).add(1);
+    slotExpired.write(expireSlot, expiredNext, expire.valid);
+    slotExpiredAtTail.write(expireSlot, expiredNext, expire.valid);
+    slotReads.write(
+      mux(take, tailSlot, cur),
+      mux(
+        take,
+        slotEndsAtTail.readAsync(tailSlot).add(slotExpiredAtTail.readAsync(tailSlot)),
+        slotReads.readAsync(cur).add(1),
+      ),
+      take.or(issueNow),
+    );
+
     const stValid = m.reg('st_valid', bit, { reset: 0 });
     const stId = m.reg('st_id', p.idBits);
     const stErr = m.reg('st_err', 3);
     const h = head.bits(sw - 1, 0);
-    // Each slot's "all its reads issued and ended", registered, so that retirement selects one bit at the head
-    // (selecting the head's pending count and comparing it was 13 LUT levels at 32 slots). A cycle late, which is
-    // safe: an ended slot stays ended until it is taken again, and taking it clears the bit.
-    const slotEnded = m.regArray('slot_ended', S, bit, { reset: 0 });
-    for (let s = 0; s < S; s++)
-      slotEnded.item(s).next(
-        take
-          .and(tail.bits(sw - 1, 0).eq(s))
-          .not()
-          .and(slotIssued.item(s))
-          .and(slotPending.item(s).eq(0)),
-      );
+    // The head's "all its reads issued and ended", registered, so that retirement selects one bit (selecting the
+    // head's pending count and comparing it was 13 LUT levels at 32 slots): computed for the head and for the slot
+    // after it (the head after a retirement), from the tables as they are at the start of the cycle. A cycle late,
+    // which is safe: an ended slot stays ended until it is taken again, and taking it clears the bit.
+    const slotDone = (x: Expr) =>
+      take
+        .and(tailSlot.eq(x))
+        .not()
+        .and(muxTree(x, slotIssued.items))
+        .and(slotReads.readAsync(x).eq(slotEnds.readAsync(x).add(slotExpired.readAsync(x))));
+    const h1 = m.let('slot_head_next', h.inc());
+    const endedHead = m.reg('slot_ended_head', bit, { reset: 0 });
+    const endedNext = m.reg('slot_ended_next', bit, { reset: 0 });
+    const retired = m.reg('slot_retired', bit, { reset: 0 });
+    endedHead.next(slotDone(h));
+    endedNext.next(slotDone(h1));
     const retire = m.let(
       'retire',
-      slotsEmpty.not().and(muxTree(h, slotEnded.items)).and(stValid.not().or(status.ready)),
+      slotsEmpty
+        .not()
+        .and(mux(retired, endedNext, endedHead))
+        .and(stValid.not().or(status.ready)),
     );
+    retired.next(retire);
     m.if(retire, () => {
       stValid.next(1);
       stId.next(slotId.readAsync(h));
