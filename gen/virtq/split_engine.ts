@@ -239,9 +239,8 @@ export const SplitEngine = defineModule(
     };
     const num = cfgReg('num', cq, (q) => q.size);
     const numMask = cfgReg('num_mask', cq, (q) => q.size.sub(1));
-    const descBase = cfgReg('desc_base', cq, (q) => q.desc);
-    const driverBase = cfgReg('driver_base', cq, (q) => q.driver);
-    const deviceBase = cfgReg('device_base', cq, (q) => q.device);
+    // (the walk's table base with INDIRECT; ring addresses of commands are taken from the transport: ringAt below)
+    const descBase = IND ? cfgReg('desc_base', cq, (q) => q.desc) : lit(0, 64);
 
     const lastAvail = m.regArray('last_avail', Q, 16, { reset: 0 });
     const availSeen = m.regArray('avail_seen', Q, 16, { reset: 0 });
@@ -302,12 +301,45 @@ export const SplitEngine = defineModule(
     const USED = 1;
     const POOL = 2;
     const SEQ_BITS = 6;
-    const cmdReg = (name: string, port: typeof rdCmd, status: typeof rdStatus, half: 0 | 1) => {
+    // A command's host address: `off` past the start of queue q's descriptor table, driver area or device area
+    // (the transport's registers as they are: the driver does not change them while the queue is enabled, and a
+    // reset waits for the engine to leave the queue), or (INDIRECT
+    // tables) past a 64-bit register. Each command register has one adder, base + off, the base chosen by the
+    // issuing state's (area, q): a 64-bit sum per call site and a mux of the sums cost about 1k LUT at 256 bits.
+    type Area = 'desc' | 'driver' | 'device';
+    type HostAt = { area: Area; q: Expr; off: Expr | number } | { base: Expr; off: Expr | number };
+    // (the largest offset: a descriptor at index 2^16 - 1, 16 bytes each)
+    const OFF_BITS = 20;
+    const ringAt = (area: Area, q: Expr, off: Expr | number): HostAt => ({ area, q, off });
+    const cmdReg = (
+      name: string,
+      port: typeof rdCmd,
+      status: typeof rdStatus,
+      half: 0 | 1,
+      areas: readonly Area[],
+      regBase: boolean,
+    ) => {
       const valid = m.reg(`${name}_valid`, bit, { reset: 0 });
       const host = m.reg(`${name}_host`, 64);
       const dev = m.reg(`${name}_dev`, p.devBits);
       const len = m.reg(`${name}_len`, p.lenBits);
       const id = m.reg(`${name}_id`, 2);
+      // (cq unless another process issues: fewer conditions in the select)
+      const atQ = m.wire(`${name}_at_q`, qb, { default: cq });
+      const atArea = areas.length > 1 ? m.wire(`${name}_at_area`, log2ceil(areas.length), { default: 0 }) : undefined;
+      const atOff = m.wire(`${name}_at_off`, OFF_BITS, { default: 0 });
+      const atReg = regBase ? m.wire(`${name}_at_reg`, bit, { default: 0 }) : undefined;
+      const atBase = regBase ? m.wire(`${name}_at_base`, 64, { default: 0 }) : undefined;
+      const ofQ = (a: Area) =>
+        select(
+          atQ,
+          qs.map((q) => q[a]),
+        );
+      const areaBase = atArea ? select(atArea, areas.map(ofQ)) : ofQ(areas[0]);
+      const hostNext = m.let(
+        `${name}_host_next`,
+        (atReg && atBase ? mux(atReg, atBase, areaBase) : areaBase).add(atOff.zext(64)),
+      );
       port.valid.set(valid);
       port.host_addr.set(host);
       port.dev_addr.set(dev);
@@ -334,10 +366,21 @@ export const SplitEngine = defineModule(
             .not();
         return { seq, ended, err, past };
       });
-      const issue = (owner: number, h: Expr, devOff: Expr | number, l: Expr | number) => {
+      const issue = (owner: number, at: HostAt, devOff: Expr | number, l: Expr | number) => {
         taken[owner].set(1);
         valid.next(1);
-        host.next(h);
+        if ('base' in at) {
+          if (!atReg || !atBase) throw paramError(`SplitEngine: ${name} takes no register base`);
+          atReg.set(1);
+          atBase.set(at.base);
+        } else {
+          const a = areas.indexOf(at.area);
+          if (a < 0) throw paramError(`SplitEngine: ${name} takes no ${at.area} address`);
+          atArea?.set(a);
+          atQ.set(at.q);
+        }
+        atOff.set(typeof at.off === 'number' ? lit(at.off, OFF_BITS) : fit(at.off, OFF_BITS));
+        host.next(hostNext);
         dev.next(devAddr(half, devOff));
         len.next(typeof l === 'number' ? lit(l, p.lenBits) : fit(l, p.lenBits));
         id.next(owner);
@@ -356,12 +399,12 @@ export const SplitEngine = defineModule(
       const settled = (owner: typeof FETCH | typeof USED) => settledReg[owner];
       return { valid, free, canIssue, issue, quiet, settled, sides };
     };
-    const rd = cmdReg('rd', rdCmd, rdStatus, 0);
-    const wr = cmdReg('wr', wrCmd, wrStatus, 1);
+    const rd = cmdReg('rd', rdCmd, rdStatus, 0, ['desc', 'driver'], IND);
+    const wr = cmdReg('wr', wrCmd, wrStatus, 1, ['device'], false);
     const rdValid = rd.valid;
     const wrValid = wr.valid;
-    const read = (host: Expr, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, host, devOff, len);
-    const write = (host: Expr, devOff: number, len: Expr | number) => wr.issue(FETCH, host, devOff, len);
+    const read = (at: HostAt, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, at, devOff, len);
+    const write = (at: HostAt, devOff: number, len: Expr | number) => wr.issue(FETCH, at, devOff, len);
     // The out half's write port: a staged field (8-byte aligned) is written the cycle after as its whole 8-byte
     // word, zero-extended (the write engine sends only the command's bytes; every field has a word of its own, and
     // its word is not written again until the field's write has ended), several cycles before the write engine
@@ -605,8 +648,7 @@ export const SplitEngine = defineModule(
     const tableBad = tblBad ?? lit(1, 1);
     /** The entries of d's table read ahead into a slot (registered with desc_raw). */
     const tableAhead = tblAheadN ?? lit(0, 1);
-    /** The table walked (the queue's descriptor table when INDIRECT is not built). */
-    const tblBaseNow = tblBase ?? descBase;
+    /** The table walked's size (the queue's when INDIRECT is not built). */
     const tblNNow = tblN ?? num;
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
@@ -811,7 +853,7 @@ export const SplitEngine = defineModule(
       ahead_idx: () => {
         m.if(rd.free, () => {
           clearPending.set(cqBit);
-          rd.issue(POOL, driverBase.add(2), pollWord(pollTail), 2);
+          rd.issue(POOL, ringAt('driver', cq, 2), pollWord(pollTail), 2);
           pollIssued.set(1);
           pollSeq.nextAt(pollTail, pool.seq);
           pollTail.next(nextSlot(pollTail));
@@ -832,7 +874,7 @@ export const SplitEngine = defineModule(
         const n = mux(n1.lt(n2), n1, n2);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
-          rd.issue(POOL, driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          rd.issue(POOL, ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
           headsPend.next(1);
           headsSeq.next(pool.seq);
           headsFrom.next(he);
@@ -871,7 +913,7 @@ export const SplitEngine = defineModule(
             st.goto('load');
           })
           .elseIf(rd.free, () => {
-            rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
+            rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(pfNext), k.shl(4));
             pfHead.nextAt(at, h);
             pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
             pfSeq.nextAt(at, pool.seq);
@@ -915,7 +957,7 @@ export const SplitEngine = defineModule(
           st.goto('spec_load');
         };
         m.if(h.zext(17).ge(num.zext(17)), next).elseIf(rd.free, () => {
-          rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(specPos), k.shl(4));
+          rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(specPos), k.shl(4));
           pfHead.nextAt(at, h);
           pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
           pfSeq.nextAt(at, pool.seq);
@@ -935,7 +977,7 @@ export const SplitEngine = defineModule(
           pfInsp.next(pfInsp.inc());
           st.goto('load');
         }).elseIf(rd.free, () => {
-          rd.issue(POOL, d.addr, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
+          rd.issue(POOL, { base: d.addr, off: 0 }, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
           pfTbl.next(pfTbl.or(bit1));
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(bit1);
@@ -961,7 +1003,7 @@ export const SplitEngine = defineModule(
         m.if(rd.free, () => {
           idxAhead.next(0);
           clearPending.set(cqBit);
-          read(driverBase.add(2), lay.word, 2);
+          read(ringAt('driver', cq, 2), lay.word, 2);
           st.goto('idx_wait');
         });
       },
@@ -1009,7 +1051,7 @@ export const SplitEngine = defineModule(
         m.if(wr.free.and(uWriting.not()), () => {
           eventSent.nextAt(cq, word16);
           stage(lay.availEvent, word16, 2);
-          write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
+          write(ringAt('device', cq, num.zext(OFF_BITS).shl(3).add(4)), lay.availEvent, 2);
           st.goto('event_wait');
         });
       },
@@ -1035,7 +1077,7 @@ export const SplitEngine = defineModule(
         const n = mux(a.lt(n1), a, n1);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
-          read(driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          read(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
           headsEnd.nextAt(cq, la.add(n.trunc(16)));
           st.goto('heads_wait');
         });
@@ -1072,7 +1114,11 @@ export const SplitEngine = defineModule(
         m.if(inWin, () => st.goto('desc_mem')).elseIf(rd.free, () => {
           const left = tblNNow.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
-          read(tblBaseNow.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
+          read(
+            tblBase ? { base: tblBase, off: j.zext(OFF_BITS).shl(4) } : ringAt('desc', cq, j.zext(OFF_BITS).shl(4)),
+            lay.desc,
+            k.shl(4),
+          );
           winValid.next(1);
           winAhead.next(0);
           winOff.next(lay.desc);
@@ -1165,7 +1211,6 @@ export const SplitEngine = defineModule(
     const uqBit = onehot(uq);
     const uNum = cfgReg('u_num', uq, (q) => q.size);
     const uNumMask = cfgReg('u_num_mask', uq, (q) => q.size.sub(1));
-    const uDeviceBase = cfgReg('u_device_base', uq, (q) => q.device);
     // queues with used->idx published past their last notification decision (notedIdx)
     const noteDue = m.reg('note_due', Q, { reset: 0 });
     const noteDueSet = m.wire('note_due_set', Q, { default: 0 });
@@ -1244,7 +1289,7 @@ export const SplitEngine = defineModule(
           .elseIf(uCount.eq(0), () => ust.goto('idle'))
           .elseIf(wr.free, () => {
             const elems = mux(fInOrder, lit(1, 9), uCount);
-            wr.issue(USED, uDeviceBase.add(4).add(uSlot.zext(64).shl(3)), lay.elems, elems.zext(12).shl(3));
+            wr.issue(USED, ringAt('device', uq, uSlot.zext(OFF_BITS).shl(3).add(4)), lay.elems, elems.zext(12).shl(3));
             ust.goto('elems');
           });
       },
@@ -1252,7 +1297,7 @@ export const SplitEngine = defineModule(
         // used->idx after the elements (the write engine keeps commands in order on the link)
         m.if(wr.free, () => {
           stage(lay.usedIdx, uNew, 2);
-          wr.issue(USED, uDeviceBase.add(2), lay.usedIdx, 2);
+          wr.issue(USED, ringAt('device', uq, 2), lay.usedIdx, 2);
           ust.goto('idx');
         });
       },
@@ -1282,7 +1327,6 @@ export const SplitEngine = defineModule(
     // goes on; what it publishes during the read makes the queue due again.
     const nqBit = onehot(nq);
     const nNum = cfgReg('n_num', nq, (q) => q.size);
-    const nDriverBase = cfgReg('n_driver_base', nq, (q) => q.driver);
     const nOld = m.reg('n_old', 16);
     const nNew = m.reg('n_new', 16);
     const nAbandon = m.let('n_abandon', devResetting.or(qResetting.and(nqBit).orR()));
@@ -1306,8 +1350,9 @@ export const SplitEngine = defineModule(
       // outstanding at a time, so a status and an error are always the one outstanding read's)
       read: () => {
         m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED).and(rd.settled(USED)), () => {
-          const at = mux(fEventIdx, nDriverBase.add(nNum.zext(64).shl(1)).add(4), nDriverBase);
-          rd.issue(USED, at, lay.note, 2);
+          // (used_event after the ring's entries, else avail->flags)
+          const off = mux(fEventIdx, nNum.zext(OFF_BITS).shl(1).add(4), lit(0, OFF_BITS));
+          rd.issue(USED, ringAt('driver', nq, off), lay.note, 2);
           noteClear.set(1);
           nst.goto('wait');
         });
