@@ -160,12 +160,12 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:230
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:706
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:706
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:706
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:706
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:706
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:706
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:709
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:709
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:709
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:709
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:709
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:709
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:199
@@ -212,224 +212,223 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:250
   reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:250
   reg [2:0] event_valid;  // gen/virtq/split_engine.ts:251
-  reg [15:0] handed_0;  // gen/virtq/split_engine.ts:253
-  reg [15:0] handed_1;  // gen/virtq/split_engine.ts:253
-  reg [15:0] handed_2;  // gen/virtq/split_engine.ts:253
-  reg [15:0] returned_0;  // gen/virtq/split_engine.ts:254
-  reg [15:0] returned_1;  // gen/virtq/split_engine.ts:254
-  reg [15:0] returned_2;  // gen/virtq/split_engine.ts:254
-  reg [2:0] failed;  // gen/virtq/split_engine.ts:255
-  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:256
-  reg dev_resetting;  // gen/virtq/split_engine.ts:257
-  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:263
-  reg [2:0] forget;  // gen/virtq/split_engine.ts:264
+  reg [15:0] in_device_0;  // gen/virtq/split_engine.ts:254
+  reg [15:0] in_device_1;  // gen/virtq/split_engine.ts:254
+  reg [15:0] in_device_2;  // gen/virtq/split_engine.ts:254
+  reg hand_one;  // gen/virtq/split_engine.ts:255
+  reg return_one;  // gen/virtq/split_engine.ts:256
+  reg [2:0] failed;  // gen/virtq/split_engine.ts:257
+  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:258
+  reg dev_resetting;  // gen/virtq/split_engine.ts:259
+  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:265
+  reg [2:0] forget;  // gen/virtq/split_engine.ts:266
   reg [2:0] pending;  // gen/virtq/sched.ts:13
-  reg cb_wr;  // gen/virtq/split_engine.ts:271
-  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:272
-  reg out_active;  // gen/virtq/split_engine.ts:273
-  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:274
-  reg [15:0] out_id;  // gen/virtq/split_engine.ts:275
-  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:276
-  reg [6:0] out_count;  // gen/virtq/split_engine.ts:277
-  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:278
-  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:279
-  reg rd_valid;  // gen/virtq/split_engine.ts:322
-  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:323
-  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:324
-  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:325
-  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:326
-  reg [1:0] rd_at_q;  // gen/virtq/split_engine.ts:328
-  reg rd_at_area;  // gen/virtq/split_engine.ts:329
-  reg [19:0] rd_at_off;  // gen/virtq/split_engine.ts:330
-  wire [63:0] rd_host_next;  // gen/virtq/split_engine.ts:339
-  wire rd_free;  // gen/virtq/split_engine.ts:349
-  reg rd_by_fetch;  // gen/virtq/split_engine.ts:350
-  reg rd_by_used;  // gen/virtq/split_engine.ts:350
-  reg rd_by_pool;  // gen/virtq/split_engine.ts:350
-  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:353
-  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:354
-  reg rd_err0;  // gen/virtq/split_engine.ts:355
-  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:353
-  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:354
-  reg rd_err1;  // gen/virtq/split_engine.ts:355
-  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:353
-  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:354
-  reg rd_err2;  // gen/virtq/split_engine.ts:355
-  reg rd_settled0;  // gen/virtq/split_engine.ts:394
-  reg rd_settled1;  // gen/virtq/split_engine.ts:394
-  reg wr_valid;  // gen/virtq/split_engine.ts:322
-  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:323
-  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:324
-  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:325
-  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:326
-  reg [1:0] wr_at_q;  // gen/virtq/split_engine.ts:328
-  reg [19:0] wr_at_off;  // gen/virtq/split_engine.ts:330
-  wire [63:0] wr_host_next;  // gen/virtq/split_engine.ts:339
-  wire wr_free;  // gen/virtq/split_engine.ts:349
-  reg wr_by_fetch;  // gen/virtq/split_engine.ts:350
-  reg wr_by_used;  // gen/virtq/split_engine.ts:350
-  wire wr_by_pool;  // gen/virtq/split_engine.ts:350
-  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:353
-  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:354
-  reg wr_err0;  // gen/virtq/split_engine.ts:355
-  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:353
-  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:354
-  reg wr_err1;  // gen/virtq/split_engine.ts:355
-  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:353
-  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:354
+  reg cb_wr;  // gen/virtq/split_engine.ts:273
+  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:274
+  reg out_active;  // gen/virtq/split_engine.ts:275
+  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:276
+  reg [15:0] out_id;  // gen/virtq/split_engine.ts:277
+  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:278
+  reg [6:0] out_count;  // gen/virtq/split_engine.ts:279
+  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:280
+  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:281
+  reg rd_valid;  // gen/virtq/split_engine.ts:323
+  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:324
+  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:325
+  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:326
+  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:327
+  reg [1:0] rd_at_q;  // gen/virtq/split_engine.ts:329
+  reg rd_at_area;  // gen/virtq/split_engine.ts:330
+  reg [19:0] rd_at_off;  // gen/virtq/split_engine.ts:331
+  wire [63:0] rd_host_next;  // gen/virtq/split_engine.ts:340
+  wire rd_free;  // gen/virtq/split_engine.ts:350
+  reg rd_by_fetch;  // gen/virtq/split_engine.ts:351
+  reg rd_by_used;  // gen/virtq/split_engine.ts:351
+  reg rd_by_pool;  // gen/virtq/split_engine.ts:351
+  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:354
+  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:355
+  reg rd_err0;  // gen/virtq/split_engine.ts:356
+  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:354
+  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:355
+  reg rd_err1;  // gen/virtq/split_engine.ts:356
+  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:354
+  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:355
+  reg rd_err2;  // gen/virtq/split_engine.ts:356
+  reg rd_settled0;  // gen/virtq/split_engine.ts:395
+  reg rd_settled1;  // gen/virtq/split_engine.ts:395
+  reg wr_valid;  // gen/virtq/split_engine.ts:323
+  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:324
+  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:325
+  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:326
+  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:327
+  reg [1:0] wr_at_q;  // gen/virtq/split_engine.ts:329
+  reg [19:0] wr_at_off;  // gen/virtq/split_engine.ts:331
+  wire [63:0] wr_host_next;  // gen/virtq/split_engine.ts:340
+  wire wr_free;  // gen/virtq/split_engine.ts:350
+  reg wr_by_fetch;  // gen/virtq/split_engine.ts:351
+  reg wr_by_used;  // gen/virtq/split_engine.ts:351
+  wire wr_by_pool;  // gen/virtq/split_engine.ts:351
+  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:354
+  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:355
+  reg wr_err0;  // gen/virtq/split_engine.ts:356
+  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:354
+  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:355
+  reg wr_err1;  // gen/virtq/split_engine.ts:356
+  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:354
+  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:355
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg wr_err2;  // gen/virtq/split_engine.ts:355
+  reg wr_err2;  // gen/virtq/split_engine.ts:356
   /* verilator lint_on UNUSEDSIGNAL */
-  reg wr_settled0;  // gen/virtq/split_engine.ts:394
-  reg wr_settled1;  // gen/virtq/split_engine.ts:394
+  reg wr_settled0;  // gen/virtq/split_engine.ts:395
+  reg wr_settled1;  // gen/virtq/split_engine.ts:395
   reg out_wr_valid;  // gen/virtq/split_engine.ts:413
   reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:414
-  reg [63:0] out_wr_data;  // gen/virtq/split_engine.ts:415
+  reg [15:0] out_wr_data;  // gen/virtq/split_engine.ts:415
   reg ow_valid;  // gen/virtq/split_engine.ts:418
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [10:0] ow_off;  // gen/virtq/split_engine.ts:419
   /* verilator lint_on UNUSEDSIGNAL */
   reg [63:0] ow_data;  // gen/virtq/split_engine.ts:420
-  reg mem_busy;  // gen/virtq/split_engine.ts:437
+  reg mem_busy;  // gen/virtq/split_engine.ts:440
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:438
+  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:441
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] word;  // gen/virtq/split_engine.ts:440
+  reg [15:0] word;  // gen/virtq/split_engine.ts:443
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:441
+  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:444
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:472
-  reg [15:0] la;  // gen/virtq/split_engine.ts:496
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:497
-  reg [15:0] he;  // gen/virtq/split_engine.ts:498
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:502
-  reg [15:0] head;  // gen/virtq/split_engine.ts:503
-  reg [15:0] j;  // gen/virtq/split_engine.ts:507
-  reg [16:0] count;  // gen/virtq/split_engine.ts:508
-  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:514
-  reg saw_write;  // gen/virtq/split_engine.ts:516
-  reg [33:0] total;  // gen/virtq/split_engine.ts:517
-  reg win_valid;  // gen/virtq/split_engine.ts:518
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:519
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:520
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:522
-  reg win_ahead;  // gen/virtq/split_engine.ts:523
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:524
-  reg head_ahead;  // gen/virtq/split_engine.ts:525
-  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:527
-  reg idx_ahead;  // gen/virtq/split_engine.ts:537
-  reg pf_active;  // gen/virtq/split_engine.ts:547
-  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:548
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:549
-  reg pf_bad;  // gen/virtq/split_engine.ts:551
-  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:552
-  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:552
-  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:553
-  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:553
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:554
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:554
+  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:475
+  reg [15:0] la;  // gen/virtq/split_engine.ts:499
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:500
+  reg [15:0] he;  // gen/virtq/split_engine.ts:501
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:505
+  reg [15:0] head;  // gen/virtq/split_engine.ts:506
+  reg [15:0] j;  // gen/virtq/split_engine.ts:510
+  reg [16:0] count;  // gen/virtq/split_engine.ts:511
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:517
+  reg saw_write;  // gen/virtq/split_engine.ts:519
+  reg [33:0] total;  // gen/virtq/split_engine.ts:520
+  reg win_valid;  // gen/virtq/split_engine.ts:521
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:522
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:523
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:525
+  reg win_ahead;  // gen/virtq/split_engine.ts:526
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:527
+  reg head_ahead;  // gen/virtq/split_engine.ts:528
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:530
+  reg idx_ahead;  // gen/virtq/split_engine.ts:540
+  reg pf_active;  // gen/virtq/split_engine.ts:550
+  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:551
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:552
+  reg pf_bad;  // gen/virtq/split_engine.ts:554
+  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:555
+  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:556
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:557
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:558
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:561
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:566
-  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:567
-  reg rf_push;  // gen/virtq/split_engine.ts:568
-  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:569
-  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:570
-  reg rf_clear;  // gen/virtq/split_engine.ts:571
-  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:576
-  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:577
-  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:578
-  reg spec_on;  // gen/virtq/split_engine.ts:583
-  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:584
-  reg [15:0] b_start;  // gen/virtq/split_engine.ts:585
-  reg [5:0] b_len;  // gen/virtq/split_engine.ts:586
-  reg [4:0] b_top;  // gen/virtq/split_engine.ts:587
-  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:590
-  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:591
-  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:592
-  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:593
-  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:594
-  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:595
-  reg spec_hit;  // gen/virtq/split_engine.ts:596
-  reg heads_pend;  // gen/virtq/split_engine.ts:597
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:598
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:599
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:603
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:603
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:603
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:603
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:604
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:605
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:606
-  reg poll_issued;  // gen/virtq/split_engine.ts:607
-  reg poll_taken;  // gen/virtq/split_engine.ts:608
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:610
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:611
-  wire idx_pend;  // gen/virtq/split_engine.ts:615
-  reg idx_here;  // gen/virtq/split_engine.ts:616
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:617
-  reg idx_jump;  // gen/virtq/split_engine.ts:619
-  reg idx_same;  // gen/virtq/split_engine.ts:620
-  reg idx_none;  // gen/virtq/split_engine.ts:621
-  reg idx_ask;  // gen/virtq/split_engine.ts:622
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:624
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:635
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:653
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:654
-  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:655
-  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:656
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:657
-  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:658
-  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:659
-  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:660
-  reg reset_pulse;  // gen/virtq/split_engine.ts:661
-  wire abandon;  // gen/virtq/split_engine.ts:662
-  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:689
-  wire [2:0] work;  // gen/virtq/split_engine.ts:699
-  wire can_fetch;  // gen/virtq/split_engine.ts:701
+  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:569
+  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:570
+  reg rf_push;  // gen/virtq/split_engine.ts:571
+  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:572
+  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:573
+  reg rf_clear;  // gen/virtq/split_engine.ts:574
+  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:579
+  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:580
+  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:581
+  reg spec_on;  // gen/virtq/split_engine.ts:586
+  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:587
+  reg [15:0] b_start;  // gen/virtq/split_engine.ts:588
+  reg [5:0] b_len;  // gen/virtq/split_engine.ts:589
+  reg [4:0] b_top;  // gen/virtq/split_engine.ts:590
+  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:593
+  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:594
+  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:595
+  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:596
+  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:597
+  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:598
+  reg spec_hit;  // gen/virtq/split_engine.ts:599
+  reg heads_pend;  // gen/virtq/split_engine.ts:600
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:601
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:602
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:606
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:606
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:606
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:606
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:607
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:608
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:609
+  reg poll_issued;  // gen/virtq/split_engine.ts:610
+  reg poll_taken;  // gen/virtq/split_engine.ts:611
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:613
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:614
+  wire idx_pend;  // gen/virtq/split_engine.ts:618
+  reg idx_here;  // gen/virtq/split_engine.ts:619
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:620
+  reg idx_jump;  // gen/virtq/split_engine.ts:622
+  reg idx_same;  // gen/virtq/split_engine.ts:623
+  reg idx_none;  // gen/virtq/split_engine.ts:624
+  reg idx_ask;  // gen/virtq/split_engine.ts:625
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:627
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:638
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:656
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:657
+  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:658
+  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:659
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:660
+  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:661
+  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:662
+  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:663
+  reg reset_pulse;  // gen/virtq/split_engine.ts:664
+  wire abandon;  // gen/virtq/split_engine.ts:665
+  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:692
+  wire [2:0] work;  // gen/virtq/split_engine.ts:702
+  wire can_fetch;  // gen/virtq/split_engine.ts:704
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -457,50 +456,50 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [2:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:706
-  reg [1:0] nq;  // gen/virtq/split_engine.ts:707
-  wire pool_quiet;  // gen/virtq/split_engine.ts:709
-  reg [2:0] all_back;  // gen/virtq/split_engine.ts:712
-  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:725
-  reg pool_free;  // gen/virtq/split_engine.ts:728
-  wire own_pool;  // gen/virtq/split_engine.ts:738
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:747
-  reg p_he_room;  // gen/virtq/split_engine.ts:747
-  reg p_entry_due;  // gen/virtq/split_engine.ts:747
-  reg p_entry_room;  // gen/virtq/split_engine.ts:747
-  reg p_spec_wait;  // gen/virtq/split_engine.ts:747
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:747
-  reg p_la_ready;  // gen/virtq/split_engine.ts:747
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:747
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:747
-  reg p_out_free;  // gen/virtq/split_engine.ts:747
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:747
-  reg p_poll_due;  // gen/virtq/split_engine.ts:747
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:944
+  reg [2:0] note;  // gen/virtq/split_engine.ts:709
+  reg [1:0] nq;  // gen/virtq/split_engine.ts:710
+  wire pool_quiet;  // gen/virtq/split_engine.ts:712
+  reg [2:0] all_back;  // gen/virtq/split_engine.ts:715
+  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:728
+  reg pool_free;  // gen/virtq/split_engine.ts:731
+  wire own_pool;  // gen/virtq/split_engine.ts:741
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:750
+  reg p_he_room;  // gen/virtq/split_engine.ts:750
+  reg p_entry_due;  // gen/virtq/split_engine.ts:750
+  reg p_entry_room;  // gen/virtq/split_engine.ts:750
+  reg p_spec_wait;  // gen/virtq/split_engine.ts:750
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:750
+  reg p_la_ready;  // gen/virtq/split_engine.ts:750
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:750
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:750
+  reg p_out_free;  // gen/virtq/split_engine.ts:750
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:750
+  reg p_poll_due;  // gen/virtq/split_engine.ts:750
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:947
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:236
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:236
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1215
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1216
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1217
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1219
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1219
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1219
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1220
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1221
-  reg u_drop;  // gen/virtq/split_engine.ts:1222
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1223
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1224
-  wire u_abandon;  // gen/virtq/split_engine.ts:1225
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1228
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1228
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1229
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1237
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1237
-  reg note_clear;  // gen/virtq/split_engine.ts:1238
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1218
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1219
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1220
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1222
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1222
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1222
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1223
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1224
+  reg u_drop;  // gen/virtq/split_engine.ts:1225
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1226
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1227
+  wire u_abandon;  // gen/virtq/split_engine.ts:1228
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1231
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1231
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1232
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1240
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1240
+  reg note_clear;  // gen/virtq/split_engine.ts:1241
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:236
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1330
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1331
-  wire n_abandon;  // gen/virtq/split_engine.ts:1332
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1333
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1334
+  wire n_abandon;  // gen/virtq/split_engine.ts:1335
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -528,154 +527,152 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [2:0] note_sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] note_sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] note_sched_above;  // gen/lib/arbiter.ts:78
-  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:270
-  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:565
+  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:272
+  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:568
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:889
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:892
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1012
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1015
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1088
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1091
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_3;  // gen/virtq/split_engine.ts:722
-  wire _and_4;  // gen/virtq/split_engine.ts:722
-  wire _and_5;  // gen/virtq/split_engine.ts:722
-  reg [63:0] _select_7;  // gen/virtq/split_engine.ts:334
-  reg [63:0] _select_8;  // gen/virtq/split_engine.ts:334
-  reg [63:0] _select_6;  // gen/virtq/split_engine.ts:338
-  reg [63:0] _select_9;  // gen/virtq/split_engine.ts:334
+  wire _and_3;  // gen/virtq/split_engine.ts:725
+  wire _and_4;  // gen/virtq/split_engine.ts:725
+  wire _and_5;  // gen/virtq/split_engine.ts:725
+  reg [63:0] _select_7;  // gen/virtq/split_engine.ts:335
+  reg [63:0] _select_8;  // gen/virtq/split_engine.ts:335
+  reg [63:0] _select_6;  // gen/virtq/split_engine.ts:339
+  reg [63:0] _select_9;  // gen/virtq/split_engine.ts:335
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_10;  // gen/virtq/split_engine.ts:531
+  wire [15:0] _sub_10;  // gen/virtq/split_engine.ts:534
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_12;  // gen/virtq/split_engine.ts:627
+  reg [5:0] _select_12;  // gen/virtq/split_engine.ts:630
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:1223
+  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:1226
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:364
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_28;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_29;  // gen/virtq/split_engine.ts:364
+  wire [5:0] _sub_28;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_30;  // gen/virtq/split_engine.ts:364
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [2:0] _cat_31;  // gen/virtq/split_engine.ts:259
-  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:872
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:873
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:874
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:881
-  wire [16:0] _mux_38;  // gen/virtq/split_engine.ts:1076
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_37;  // gen/virtq/split_engine.ts:1077
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_36;  // gen/virtq/split_engine.ts:1081
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1107
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_40;  // gen/virtq/split_engine.ts:1146
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:1194
-  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:1275
-  reg [15:0] _select_43;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_44;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:499
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:500
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:501
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:735
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:745
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:744
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:743
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_52;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_53;  // gen/virtq/split_engine.ts:897
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_54;  // gen/virtq/split_engine.ts:903
+  wire [5:0] _sub_29;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:931
+  wire [5:0] _sub_30;  // gen/virtq/split_engine.ts:365
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [2:0] _cat_31;  // gen/virtq/split_engine.ts:261
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:875
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:876
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:877
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:884
+  wire [16:0] _mux_38;  // gen/virtq/split_engine.ts:1079
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_37;  // gen/virtq/split_engine.ts:1080
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_36;  // gen/virtq/split_engine.ts:1084
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1110
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _add_40;  // gen/virtq/split_engine.ts:1149
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_43;  // gen/virtq/split_engine.ts:502
+  reg [15:0] _select_44;  // gen/virtq/split_engine.ts:503
+  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:504
+  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:738
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:748
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:747
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:746
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_50;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:900
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_52;  // gen/virtq/split_engine.ts:906
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:933
+  wire [15:0] _sub_54;  // gen/virtq/split_engine.ts:934
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:933
+  wire [15:0] _sub_53;  // gen/virtq/split_engine.ts:936
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_58;  // gen/virtq/split_engine.ts:933
+  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:936
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_59;  // gen/virtq/split_engine.ts:939
+  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:936
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_60;  // gen/virtq/split_engine.ts:951
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_61;  // gen/virtq/split_engine.ts:992
-  reg [15:0] _select_62;  // gen/virtq/split_engine.ts:993
-  reg [2:0] _select_63;  // gen/virtq/split_engine.ts:994
-  reg [15:0] _select_64;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_65;  // gen/virtq/split_engine.ts:1021
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_66;  // gen/virtq/split_engine.ts:1023
+  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:942
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_67;  // gen/virtq/split_engine.ts:1024
+  wire [16:0] _mux_58;  // gen/virtq/split_engine.ts:954
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_68;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_69;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_59;  // gen/virtq/split_engine.ts:995
+  reg [15:0] _select_60;  // gen/virtq/split_engine.ts:996
+  reg [2:0] _select_61;  // gen/virtq/split_engine.ts:997
+  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_63;  // gen/virtq/split_engine.ts:1024
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_64;  // gen/virtq/split_engine.ts:1026
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [5:0] _mux_65;  // gen/virtq/split_engine.ts:1027
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_66;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_67;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_68;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:1269
   reg [15:0] _select_71;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_72;  // gen/virtq/split_engine.ts:1266
-  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_74;  // gen/virtq/split_engine.ts:1344
-  reg [15:0] _select_75;  // gen/virtq/split_engine.ts:1345
+  reg [15:0] _select_72;  // gen/virtq/split_engine.ts:1347
+  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:1348
 
   // ---- instances
   dma_unit_ram_w64_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:206
@@ -705,13 +702,13 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:889
-  assign _mux_1 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1012
-  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1088
-  assign _and_3 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:722
-  assign _and_4 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:722
-  assign _and_5 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:722
-  always @* begin  // gen/virtq/split_engine.ts:334
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:892
+  assign _mux_1 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1015
+  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1091
+  assign _and_3 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:725
+  assign _and_4 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:725
+  assign _and_5 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:725
+  always @* begin  // gen/virtq/split_engine.ts:335
     case (rd_at_q)
       2'd0: _select_7 = q0_desc;
       2'd1: _select_7 = q1_desc;
@@ -719,7 +716,7 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_7 = q2_desc;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:334
+  always @* begin  // gen/virtq/split_engine.ts:335
     case (rd_at_q)
       2'd0: _select_8 = q0_driver;
       2'd1: _select_8 = q1_driver;
@@ -727,14 +724,14 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_8 = q2_driver;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:338
+  always @* begin  // gen/virtq/split_engine.ts:339
     case (rd_at_area)
       1'b0: _select_6 = _select_7;
       1'b1: _select_6 = _select_8;
       default: _select_6 = _select_7;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:334
+  always @* begin  // gen/virtq/split_engine.ts:335
     case (wr_at_q)
       2'd0: _select_9 = q0_device;
       2'd1: _select_9 = q1_device;
@@ -742,8 +739,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_9 = q2_device;
     endcase
   end
-  assign _sub_10 = j - win_start;  // gen/virtq/split_engine.ts:531
-  always @* begin  // gen/virtq/split_engine.ts:627
+  assign _sub_10 = j - win_start;  // gen/virtq/split_engine.ts:534
+  always @* begin  // gen/virtq/split_engine.ts:630
     case (poll_head)
       2'd0: _select_12 = poll_seq_0;
       2'd1: _select_12 = poll_seq_1;
@@ -752,8 +749,8 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_12 = poll_seq_0;
     endcase
   end
-  assign _sub_11 = (rd_ended2 - _select_12) - 6'd1;  // gen/virtq/split_engine.ts:364
-  always @* begin  // gen/virtq/split_engine.ts:1223
+  assign _sub_11 = (rd_ended2 - _select_12) - 6'd1;  // gen/virtq/split_engine.ts:365
+  always @* begin  // gen/virtq/split_engine.ts:1226
     case (uq)
       2'd0: _select_13 = used_idx_0;
       2'd1: _select_13 = used_idx_1;
@@ -761,32 +758,32 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_13 = used_idx_2;
     endcase
   end
-  assign _sub_14 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_15 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_16 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_17 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_18 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_19 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_20 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_21 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_22 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_23 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_24 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_25 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_26 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_27 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_28 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_29 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _sub_30 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:364
-  assign _cat_31 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:259
-  assign _mux_34 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:872
-  assign _mux_35 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:873
-  assign _mux_33 = (_mux_34 < _mux_35) ? _mux_34 : _mux_35;  // gen/virtq/split_engine.ts:874
-  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:881
-  assign _mux_38 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1076
-  assign _mux_37 = ({1'b0, ahead} < _mux_38) ? {1'b0, ahead} : _mux_38;  // gen/virtq/split_engine.ts:1077
-  assign _slice_36 = _mux_37[15:0];  // gen/virtq/split_engine.ts:1081
-  always @* begin  // gen/virtq/split_engine.ts:1107
+  assign _sub_14 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_15 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_16 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_17 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_18 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_19 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_20 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_21 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_22 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_23 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_24 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_25 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_26 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_27 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_28 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_29 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_30 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _cat_31 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:261
+  assign _mux_34 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:875
+  assign _mux_35 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:876
+  assign _mux_33 = (_mux_34 < _mux_35) ? _mux_34 : _mux_35;  // gen/virtq/split_engine.ts:877
+  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:884
+  assign _mux_38 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1079
+  assign _mux_37 = ({1'b0, ahead} < _mux_38) ? {1'b0, ahead} : _mux_38;  // gen/virtq/split_engine.ts:1080
+  assign _slice_36 = _mux_37[15:0];  // gen/virtq/split_engine.ts:1084
+  always @* begin  // gen/virtq/split_engine.ts:1110
     case (cq)
       2'd0: _select_39 = expect_head_0;
       2'd1: _select_39 = expect_head_1;
@@ -794,56 +791,56 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_39 = expect_head_2;
     endcase
   end
-  assign _add_40 = count + 17'd1;  // gen/virtq/split_engine.ts:1146
-  always @* begin  // gen/virtq/split_engine.ts:1194
+  assign _add_40 = count + 17'd1;  // gen/virtq/split_engine.ts:1149
+  always @* begin  // gen/virtq/split_engine.ts:237
     case (cq)
-      2'd0: _select_41 = handed_0;
-      2'd1: _select_41 = handed_1;
-      2'd2: _select_41 = handed_2;
-      default: _select_41 = handed_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1275
-    case (uq)
-      2'd0: _select_42 = returned_0;
-      2'd1: _select_42 = returned_1;
-      2'd2: _select_42 = returned_2;
-      default: _select_42 = returned_2;
+      2'd0: _select_41 = q0_size;
+      2'd1: _select_41 = q1_size;
+      2'd2: _select_41 = q2_size;
+      default: _select_41 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (cq)
-      2'd0: _select_43 = q0_size;
-      2'd1: _select_43 = q1_size;
-      2'd2: _select_43 = q2_size;
-      default: _select_43 = q2_size;
+      2'd0: _select_42 = q0_size - 16'd1;
+      2'd1: _select_42 = q1_size - 16'd1;
+      2'd2: _select_42 = q2_size - 16'd1;
+      default: _select_42 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
+  always @* begin  // gen/virtq/split_engine.ts:502
     case (cq)
-      2'd0: _select_44 = q0_size - 16'd1;
-      2'd1: _select_44 = q1_size - 16'd1;
-      2'd2: _select_44 = q2_size - 16'd1;
-      default: _select_44 = q2_size - 16'd1;
+      2'd0: _select_43 = last_avail_0;
+      2'd1: _select_43 = last_avail_1;
+      2'd2: _select_43 = last_avail_2;
+      default: _select_43 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:499
+  always @* begin  // gen/virtq/split_engine.ts:503
     case (cq)
-      2'd0: _select_45 = last_avail_0;
-      2'd1: _select_45 = last_avail_1;
-      2'd2: _select_45 = last_avail_2;
-      default: _select_45 = last_avail_2;
+      2'd0: _select_44 = avail_seen_0;
+      2'd1: _select_44 = avail_seen_1;
+      2'd2: _select_44 = avail_seen_2;
+      default: _select_44 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:500
+  always @* begin  // gen/virtq/split_engine.ts:504
     case (cq)
-      2'd0: _select_46 = avail_seen_0;
-      2'd1: _select_46 = avail_seen_1;
-      2'd2: _select_46 = avail_seen_2;
-      default: _select_46 = avail_seen_2;
+      2'd0: _select_45 = heads_end_0;
+      2'd1: _select_45 = heads_end_1;
+      2'd2: _select_45 = heads_end_2;
+      default: _select_45 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:501
+  always @* begin  // gen/virtq/split_engine.ts:738
+    case (pf_q)
+      2'd0: _select_46 = last_avail_0;
+      2'd1: _select_46 = last_avail_1;
+      2'd2: _select_46 = last_avail_2;
+      default: _select_46 = last_avail_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:748
     case (cq)
       2'd0: _select_47 = heads_end_0;
       2'd1: _select_47 = heads_end_1;
@@ -851,275 +848,259 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_47 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:735
-    case (pf_q)
-      2'd0: _select_48 = last_avail_0;
-      2'd1: _select_48 = last_avail_1;
-      2'd2: _select_48 = last_avail_2;
-      default: _select_48 = last_avail_2;
+  always @* begin  // gen/virtq/split_engine.ts:747
+    case (cq)
+      2'd0: _select_48 = avail_seen_0;
+      2'd1: _select_48 = avail_seen_1;
+      2'd2: _select_48 = avail_seen_2;
+      default: _select_48 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:745
+  always @* begin  // gen/virtq/split_engine.ts:746
     case (cq)
-      2'd0: _select_49 = heads_end_0;
-      2'd1: _select_49 = heads_end_1;
-      2'd2: _select_49 = heads_end_2;
-      default: _select_49 = heads_end_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:744
-    case (cq)
-      2'd0: _select_50 = avail_seen_0;
-      2'd1: _select_50 = avail_seen_1;
-      2'd2: _select_50 = avail_seen_2;
-      default: _select_50 = avail_seen_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:743
-    case (cq)
-      2'd0: _select_51 = last_avail_0;
-      2'd1: _select_51 = last_avail_1;
-      2'd2: _select_51 = last_avail_2;
-      default: _select_51 = last_avail_2;
+      2'd0: _select_49 = last_avail_0;
+      2'd1: _select_49 = last_avail_1;
+      2'd2: _select_49 = last_avail_2;
+      default: _select_49 = last_avail_2;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_52 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_52 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_52 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_52 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_52 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_52 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_52 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_52 = fetch_ram_rd_rdata[127:112];
-      default: _select_52 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_50 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_50 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_50 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_50 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_50 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_50 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_50 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_50 = fetch_ram_rd_rdata[127:112];
+      default: _select_50 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:897
+  always @* begin  // gen/virtq/split_engine.ts:900
     case (pf_next[3:0])
-      4'd0: _select_53 = pf_head_0;
-      4'd1: _select_53 = pf_head_1;
-      4'd2: _select_53 = pf_head_2;
-      4'd3: _select_53 = pf_head_3;
-      4'd4: _select_53 = pf_head_4;
-      4'd5: _select_53 = pf_head_5;
-      4'd6: _select_53 = pf_head_6;
-      4'd7: _select_53 = pf_head_7;
-      4'd8: _select_53 = pf_head_8;
-      4'd9: _select_53 = pf_head_9;
-      4'd10: _select_53 = pf_head_10;
-      4'd11: _select_53 = pf_head_11;
-      4'd12: _select_53 = pf_head_12;
-      4'd13: _select_53 = pf_head_13;
-      4'd14: _select_53 = pf_head_14;
-      4'd15: _select_53 = pf_head_15;
-      default: _select_53 = pf_head_0;
+      4'd0: _select_51 = pf_head_0;
+      4'd1: _select_51 = pf_head_1;
+      4'd2: _select_51 = pf_head_2;
+      4'd3: _select_51 = pf_head_3;
+      4'd4: _select_51 = pf_head_4;
+      4'd5: _select_51 = pf_head_5;
+      4'd6: _select_51 = pf_head_6;
+      4'd7: _select_51 = pf_head_7;
+      4'd8: _select_51 = pf_head_8;
+      4'd9: _select_51 = pf_head_9;
+      4'd10: _select_51 = pf_head_10;
+      4'd11: _select_51 = pf_head_11;
+      4'd12: _select_51 = pf_head_12;
+      4'd13: _select_51 = pf_head_13;
+      4'd14: _select_51 = pf_head_14;
+      4'd15: _select_51 = pf_head_15;
+      default: _select_51 = pf_head_0;
     endcase
   end
-  assign _mux_54 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:903
-  assign _sub_56 = spec_from - b_start;  // gen/virtq/split_engine.ts:931
-  assign _sub_55 = spec_to - (_sub_56[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:933
-  assign _sub_57 = (b_start + {10'd0, b_len}) - (_sub_56[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:933
-  assign _sub_58 = (la + 16'd16) - (_sub_56[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:933
-  assign _sub_59 = (_sub_56[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:939
-  assign _mux_60 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:951
-  always @* begin  // gen/virtq/split_engine.ts:992
+  assign _mux_52 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:906
+  assign _sub_54 = spec_from - b_start;  // gen/virtq/split_engine.ts:934
+  assign _sub_53 = spec_to - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:936
+  assign _sub_55 = (b_start + {10'd0, b_len}) - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:936
+  assign _sub_56 = (la + 16'd16) - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:936
+  assign _sub_57 = (_sub_54[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:942
+  assign _mux_58 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:954
+  always @* begin  // gen/virtq/split_engine.ts:995
     case (la[3:0])
-      4'd0: _select_61 = pf_head_0;
-      4'd1: _select_61 = pf_head_1;
-      4'd2: _select_61 = pf_head_2;
-      4'd3: _select_61 = pf_head_3;
-      4'd4: _select_61 = pf_head_4;
-      4'd5: _select_61 = pf_head_5;
-      4'd6: _select_61 = pf_head_6;
-      4'd7: _select_61 = pf_head_7;
-      4'd8: _select_61 = pf_head_8;
-      4'd9: _select_61 = pf_head_9;
-      4'd10: _select_61 = pf_head_10;
-      4'd11: _select_61 = pf_head_11;
-      4'd12: _select_61 = pf_head_12;
-      4'd13: _select_61 = pf_head_13;
-      4'd14: _select_61 = pf_head_14;
-      4'd15: _select_61 = pf_head_15;
-      default: _select_61 = pf_head_0;
+      4'd0: _select_59 = pf_head_0;
+      4'd1: _select_59 = pf_head_1;
+      4'd2: _select_59 = pf_head_2;
+      4'd3: _select_59 = pf_head_3;
+      4'd4: _select_59 = pf_head_4;
+      4'd5: _select_59 = pf_head_5;
+      4'd6: _select_59 = pf_head_6;
+      4'd7: _select_59 = pf_head_7;
+      4'd8: _select_59 = pf_head_8;
+      4'd9: _select_59 = pf_head_9;
+      4'd10: _select_59 = pf_head_10;
+      4'd11: _select_59 = pf_head_11;
+      4'd12: _select_59 = pf_head_12;
+      4'd13: _select_59 = pf_head_13;
+      4'd14: _select_59 = pf_head_14;
+      4'd15: _select_59 = pf_head_15;
+      default: _select_59 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:993
+  always @* begin  // gen/virtq/split_engine.ts:996
     case (la[3:0])
-      4'd0: _select_62 = pf_head_0;
-      4'd1: _select_62 = pf_head_1;
-      4'd2: _select_62 = pf_head_2;
-      4'd3: _select_62 = pf_head_3;
-      4'd4: _select_62 = pf_head_4;
-      4'd5: _select_62 = pf_head_5;
-      4'd6: _select_62 = pf_head_6;
-      4'd7: _select_62 = pf_head_7;
-      4'd8: _select_62 = pf_head_8;
-      4'd9: _select_62 = pf_head_9;
-      4'd10: _select_62 = pf_head_10;
-      4'd11: _select_62 = pf_head_11;
-      4'd12: _select_62 = pf_head_12;
-      4'd13: _select_62 = pf_head_13;
-      4'd14: _select_62 = pf_head_14;
-      4'd15: _select_62 = pf_head_15;
-      default: _select_62 = pf_head_0;
+      4'd0: _select_60 = pf_head_0;
+      4'd1: _select_60 = pf_head_1;
+      4'd2: _select_60 = pf_head_2;
+      4'd3: _select_60 = pf_head_3;
+      4'd4: _select_60 = pf_head_4;
+      4'd5: _select_60 = pf_head_5;
+      4'd6: _select_60 = pf_head_6;
+      4'd7: _select_60 = pf_head_7;
+      4'd8: _select_60 = pf_head_8;
+      4'd9: _select_60 = pf_head_9;
+      4'd10: _select_60 = pf_head_10;
+      4'd11: _select_60 = pf_head_11;
+      4'd12: _select_60 = pf_head_12;
+      4'd13: _select_60 = pf_head_13;
+      4'd14: _select_60 = pf_head_14;
+      4'd15: _select_60 = pf_head_15;
+      default: _select_60 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:994
+  always @* begin  // gen/virtq/split_engine.ts:997
     case (la[3:0])
-      4'd0: _select_63 = pf_count_0;
-      4'd1: _select_63 = pf_count_1;
-      4'd2: _select_63 = pf_count_2;
-      4'd3: _select_63 = pf_count_3;
-      4'd4: _select_63 = pf_count_4;
-      4'd5: _select_63 = pf_count_5;
-      4'd6: _select_63 = pf_count_6;
-      4'd7: _select_63 = pf_count_7;
-      4'd8: _select_63 = pf_count_8;
-      4'd9: _select_63 = pf_count_9;
-      4'd10: _select_63 = pf_count_10;
-      4'd11: _select_63 = pf_count_11;
-      4'd12: _select_63 = pf_count_12;
-      4'd13: _select_63 = pf_count_13;
-      4'd14: _select_63 = pf_count_14;
-      4'd15: _select_63 = pf_count_15;
-      default: _select_63 = pf_count_0;
+      4'd0: _select_61 = pf_count_0;
+      4'd1: _select_61 = pf_count_1;
+      4'd2: _select_61 = pf_count_2;
+      4'd3: _select_61 = pf_count_3;
+      4'd4: _select_61 = pf_count_4;
+      4'd5: _select_61 = pf_count_5;
+      4'd6: _select_61 = pf_count_6;
+      4'd7: _select_61 = pf_count_7;
+      4'd8: _select_61 = pf_count_8;
+      4'd9: _select_61 = pf_count_9;
+      4'd10: _select_61 = pf_count_10;
+      4'd11: _select_61 = pf_count_11;
+      4'd12: _select_61 = pf_count_12;
+      4'd13: _select_61 = pf_count_13;
+      4'd14: _select_61 = pf_count_14;
+      4'd15: _select_61 = pf_count_15;
+      default: _select_61 = pf_count_0;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_64 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_64 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_64 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_64 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_64 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_64 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_64 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_64 = fetch_ram_rd_rdata[127:112];
-      default: _select_64 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_62 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_62 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_62 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_62 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_62 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_62 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_62 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_62 = fetch_ram_rd_rdata[127:112];
+      default: _select_62 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1021
+  always @* begin  // gen/virtq/split_engine.ts:1024
     case (cq)
-      2'd0: _select_65 = event_sent_0;
-      2'd1: _select_65 = event_sent_1;
-      2'd2: _select_65 = event_sent_2;
-      default: _select_65 = event_sent_2;
+      2'd0: _select_63 = event_sent_0;
+      2'd1: _select_63 = event_sent_1;
+      2'd2: _select_63 = event_sent_2;
+      default: _select_63 = event_sent_2;
     endcase
   end
-  assign _sub_66 = word - seen;  // gen/virtq/split_engine.ts:1023
-  assign _mux_67 = (_sub_66 < {10'd0, rf_occ}) ? _sub_66[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1024
+  assign _sub_64 = word - seen;  // gen/virtq/split_engine.ts:1026
+  assign _mux_65 = (_sub_64 < {10'd0, rf_occ}) ? _sub_64[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1027
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_68 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_68 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_68 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_68 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_68 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_68 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_68 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_68 = fetch_ram_rd_rdata[127:112];
-      default: _select_68 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_66 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_66 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_66 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_66 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_66 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_66 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_66 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_66 = fetch_ram_rd_rdata[127:112];
+      default: _select_66 = fetch_ram_rd_rdata[15:0];
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_69 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_69 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_69 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_69 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_69 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_69 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_69 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_69 = fetch_ram_rd_rdata[127:112];
-      default: _select_69 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_67 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_67 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_67 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_67 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_67 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_67 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_67 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_67 = fetch_ram_rd_rdata[127:112];
+      default: _select_67 = fetch_ram_rd_rdata[15:0];
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (uq)
-      2'd0: _select_70 = q0_size;
-      2'd1: _select_70 = q1_size;
-      2'd2: _select_70 = q2_size;
-      default: _select_70 = q2_size;
+      2'd0: _select_68 = q0_size;
+      2'd1: _select_68 = q1_size;
+      2'd2: _select_68 = q2_size;
+      default: _select_68 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (uq)
-      2'd0: _select_71 = q0_size - 16'd1;
-      2'd1: _select_71 = q1_size - 16'd1;
-      2'd2: _select_71 = q2_size - 16'd1;
-      default: _select_71 = q2_size - 16'd1;
+      2'd0: _select_69 = q0_size - 16'd1;
+      2'd1: _select_69 = q1_size - 16'd1;
+      2'd2: _select_69 = q2_size - 16'd1;
+      default: _select_69 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1266
+  always @* begin  // gen/virtq/split_engine.ts:1269
     case (uq)
-      2'd0: _select_72 = used_idx_0;
-      2'd1: _select_72 = used_idx_1;
-      2'd2: _select_72 = used_idx_2;
-      default: _select_72 = used_idx_2;
+      2'd0: _select_70 = used_idx_0;
+      2'd1: _select_70 = used_idx_1;
+      2'd2: _select_70 = used_idx_2;
+      default: _select_70 = used_idx_2;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (nq)
-      2'd0: _select_73 = q0_size;
-      2'd1: _select_73 = q1_size;
-      2'd2: _select_73 = q2_size;
-      default: _select_73 = q2_size;
+      2'd0: _select_71 = q0_size;
+      2'd1: _select_71 = q1_size;
+      2'd2: _select_71 = q2_size;
+      default: _select_71 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1344
+  always @* begin  // gen/virtq/split_engine.ts:1347
     case (nq)
-      2'd0: _select_74 = noted_idx_0;
-      2'd1: _select_74 = noted_idx_1;
-      2'd2: _select_74 = noted_idx_2;
-      default: _select_74 = noted_idx_2;
+      2'd0: _select_72 = noted_idx_0;
+      2'd1: _select_72 = noted_idx_1;
+      2'd2: _select_72 = noted_idx_2;
+      default: _select_72 = noted_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1345
+  always @* begin  // gen/virtq/split_engine.ts:1348
     case (nq)
-      2'd0: _select_75 = used_idx_0;
-      2'd1: _select_75 = used_idx_1;
-      2'd2: _select_75 = used_idx_2;
-      default: _select_75 = used_idx_2;
+      2'd0: _select_73 = used_idx_0;
+      2'd1: _select_73 = used_idx_1;
+      2'd2: _select_73 = used_idx_2;
+      default: _select_73 = used_idx_2;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1407
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1408
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1409
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1410
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1411
-  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:280
-  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:281
-  assign chain_id = out_id;  // gen/virtq/split_engine.ts:282
-  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:283
-  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:284
-  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:285
-  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:286
-  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:288
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1415
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1416
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1417
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1418
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1419
+  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:282
+  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:283
+  assign chain_id = out_id;  // gen/virtq/split_engine.ts:284
+  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:285
+  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:286
+  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:287
+  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:288
+  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:290
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1226
-    case (used)  // gen/virtq/split_engine.ts:1255
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1229
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1274
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1277
         end
       end
       default: begin end
     endcase
   end
-  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:343
-  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:344
-  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:345
-  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:346
-  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:347
-  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:351
-  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:343
-  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:344
-  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:345
-  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:346
-  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:347
-  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:351
+  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:344
+  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:345
+  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:346
+  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:347
+  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:348
+  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:352
+  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:344
+  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:345
+  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:346
+  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:347
+  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:348
+  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:352
   assign mem_wr_ready = mem_wr_addr[8] | fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:217
   assign mem_rd_ready = out_ram_rd_ready;  // gen/virtq/split_engine.ts:220
   assign mem_rd_rvalid = out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:221
@@ -1130,29 +1111,29 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:215
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:216
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:473
-    case (seq)  // gen/virtq/split_engine.ts:783
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:476
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:478
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:478
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:478
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1136
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1137
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1139
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1140
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:478
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
           end
         end
       end
@@ -1160,421 +1141,453 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:474
-    case (seq)  // gen/virtq/split_engine.ts:783
+    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:477
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:479
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:482
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:479
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:482
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:479
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:482
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1136
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1137
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1139
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1140
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:479
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:482
           end
         end
       end
       default: begin end
     endcase
   end
-  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:425
-  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:426
-  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:427
+  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:427
+  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:428
+  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:429
   assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:218
   assign out_ram_rd_addr = mem_rd_addr[4:0];  // gen/virtq/split_engine.ts:219
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:231
   always @* begin
-    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:263
-    case (seq)  // gen/virtq/split_engine.ts:783
-      SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:855
-        end
-      end
-      SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:1005
+    hand_one = 1'b0;  // default, gen/virtq/split_engine.ts:255
+    case (seq)  // gen/virtq/split_engine.ts:786
+      SEQ_DESC_WALK: begin
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1151
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1152
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1172
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1173
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1174
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1175
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1176
+        end else begin
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1183
+          end else begin
+            hand_one = 1'b1;  // gen/virtq/split_engine.ts:1197
+          end
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    forget = 3'd0;  // default, gen/virtq/split_engine.ts:264
-    case (seq)  // gen/virtq/split_engine.ts:783
+    return_one = 1'b0;  // default, gen/virtq/split_engine.ts:256
+    case (used)  // gen/virtq/split_engine.ts:1258
+      USED_TAKE: begin
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          return_one = 1'b1;  // gen/virtq/split_engine.ts:1278
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:265
+    case (seq)  // gen/virtq/split_engine.ts:786
+      SEQ_AHEAD_IDX: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:858
+        end
+      end
+      SEQ_IDX_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:1008
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    forget = 3'd0;  // default, gen/virtq/split_engine.ts:266
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:785
-          forget = 3'd7;  // gen/virtq/split_engine.ts:787
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:788
+          forget = 3'd7;  // gen/virtq/split_engine.ts:790
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:801
+        forget = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:804
       end
       default: begin end
     endcase
   end
   always @* begin
-    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:271
-    case (seq)  // gen/virtq/split_engine.ts:783
+    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:273
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1148
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1149
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1169
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1170
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1171
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1172
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1173
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1151
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1152
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1172
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1173
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1174
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1175
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1176
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1175
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1178
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_at_q = cq;  // default, gen/virtq/split_engine.ts:328
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rd_at_q = cq;  // default, gen/virtq/split_engine.ts:329
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:876
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if (rd_free) begin  // gen/virtq/split_engine.ts:879
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1079
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1082
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1114
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1114
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1117
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1334
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-          rd_at_q = nq;  // gen/virtq/split_engine.ts:380
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          rd_at_q = nq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_at_area = 1'b0;  // default, gen/virtq/split_engine.ts:329
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rd_at_area = 1'b0;  // default, gen/virtq/split_engine.ts:330
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:379
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:876
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:379
+        if (rd_free) begin  // gen/virtq/split_engine.ts:879
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:379
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:379
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:379
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1079
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:379
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1082
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1114
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1114
-          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:379
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1117
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
         end
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1334
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:379
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:330
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rd_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:331
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:382
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:876
-          rd_at_off = ({4'd0, (he & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:382
+        if (rd_free) begin  // gen/virtq/split_engine.ts:879
+          rd_at_off = ({4'd0, (he & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:383
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_at_off = {4'd0, word} << 4;  // gen/virtq/split_engine.ts:382
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+          rd_at_off = {4'd0, word} << 4;  // gen/virtq/split_engine.ts:383
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          rd_at_off = {4'd0, spec_pred} << 4;  // gen/virtq/split_engine.ts:382
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          rd_at_off = {4'd0, spec_pred} << 4;  // gen/virtq/split_engine.ts:383
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:382
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1079
-          rd_at_off = ({4'd0, (la & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:382
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1082
+          rd_at_off = ({4'd0, (la & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:383
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1114
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1114
-          rd_at_off = {4'd0, j} << 4;  // gen/virtq/split_engine.ts:382
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1117
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_at_off = {4'd0, j} << 4;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1334
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-          rd_at_off = features[29] ? (({4'd0, n_num} << 1) + 20'd4) : 20'd0;  // gen/virtq/split_engine.ts:382
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          rd_at_off = features[29] ? (({4'd0, n_num} << 1) + 20'd4) : 20'd0;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
     endcase
   end
-  assign rd_host_next = _select_6 + {44'd0, rd_at_off};  // gen/virtq/split_engine.ts:339
-  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:349
+  assign rd_host_next = _select_6 + {44'd0, rd_at_off};  // gen/virtq/split_engine.ts:340
+  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:350
   always @* begin
-    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1079
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1082
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1114
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1114
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1117
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (note)  // gen/virtq/split_engine.ts:1334
+    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:876
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (rd_free) begin  // gen/virtq/split_engine.ts:879
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:370
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:370
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    wr_at_q = cq;  // default, gen/virtq/split_engine.ts:328
-    case (seq)  // gen/virtq/split_engine.ts:783
+    wr_at_q = cq;  // default, gen/virtq/split_engine.ts:329
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          wr_at_q = cq;  // gen/virtq/split_engine.ts:380
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          wr_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1255
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1289
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1290
-          wr_at_q = uq;  // gen/virtq/split_engine.ts:380
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1292
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1293
+          wr_at_q = uq;  // gen/virtq/split_engine.ts:381
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          wr_at_q = uq;  // gen/virtq/split_engine.ts:380
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          wr_at_q = uq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    wr_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:330
-    case (seq)  // gen/virtq/split_engine.ts:783
+    wr_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:331
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          wr_at_off = ({4'd0, num} << 3) + 20'd4;  // gen/virtq/split_engine.ts:382
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          wr_at_off = ({4'd0, num} << 3) + 20'd4;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1255
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1289
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1290
-          wr_at_off = ({4'd0, u_slot} << 3) + 20'd4;  // gen/virtq/split_engine.ts:382
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1292
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1293
+          wr_at_off = ({4'd0, u_slot} << 3) + 20'd4;  // gen/virtq/split_engine.ts:383
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          wr_at_off = 20'd2;  // gen/virtq/split_engine.ts:382
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          wr_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
     endcase
   end
-  assign wr_host_next = _select_9 + {44'd0, wr_at_off};  // gen/virtq/split_engine.ts:339
-  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:349
+  assign wr_host_next = _select_9 + {44'd0, wr_at_off};  // gen/virtq/split_engine.ts:340
+  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:350
   always @* begin
-    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:783
+    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (used)  // gen/virtq/split_engine.ts:1255
+    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1289
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1290
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1292
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1293
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:370
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
         end
       end
       default: begin end
     endcase
   end
-  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:350
+  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:351
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:413
-    case (seq)  // gen/virtq/split_engine.ts:783
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:431
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1255
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1276
-            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:431
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1279
+            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:431
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
         end
       end
       default: begin end
@@ -1582,67 +1595,67 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:414
-    case (seq)  // gen/virtq/split_engine.ts:783
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:432
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:435
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1255
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1276
-            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:432
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1279
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:435
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:432
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:435
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:415
-    case (seq)  // gen/virtq/split_engine.ts:783
+    out_wr_data = 16'd0;  // default, gen/virtq/split_engine.ts:415
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:433
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          out_wr_data = word;  // gen/virtq/split_engine.ts:436
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1255
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1276
-            out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:433
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1279
+            out_wr_data = done_id;  // gen/virtq/split_engine.ts:436
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:433
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          out_wr_data = u_new;  // gen/virtq/split_engine.ts:436
         end
       end
       default: begin end
     endcase
   end
-  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:472
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:502
-  assign desc_off = win_off + ({7'd0, _sub_10[3:0]} << 4);  // gen/virtq/split_engine.ts:527
+  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:475
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:505
+  assign desc_off = win_off + ({7'd0, _sub_10[3:0]} << 4);  // gen/virtq/split_engine.ts:530
   always @* begin
-    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:568
-    case (used)  // gen/virtq/split_engine.ts:1255
+    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:571
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1276
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1279
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1280
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1279
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1282
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1283
             end
           end
         end
@@ -1651,13 +1664,13 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:569
-    case (used)  // gen/virtq/split_engine.ts:1255
+    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:572
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1276
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1279
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1281
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1279
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1282
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1284
             end
           end
         end
@@ -1666,15 +1679,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:570
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:573
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1032
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1033
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1035
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1035
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1036
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1038
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1039
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1042
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1042
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1045
           end
         end
       end
@@ -1682,174 +1695,174 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:571
-    case (seq)  // gen/virtq/split_engine.ts:783
+    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:574
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:814
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:835
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:836
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:844
+        if (own_pool) begin  // gen/virtq/split_engine.ts:817
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:838
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:839
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:847
         end
       end
       default: begin end
     endcase
-    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1383
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1384
+    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1392
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1393
     end
   end
   always @* begin
-    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:577
-    case (seq)  // gen/virtq/split_engine.ts:783
+    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:580
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:965
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:968
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:578
-    case (seq)  // gen/virtq/split_engine.ts:783
+    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:581
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:905
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:908
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:607
-    case (seq)  // gen/virtq/split_engine.ts:783
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:610
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:857
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:860
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:608
-    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:627
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:628
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:611
+    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:630
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:631
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:611
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:615
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:614
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:618
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:635
-    case (seq)  // gen/virtq/split_engine.ts:783
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:638
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:920
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:923
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:964
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:967
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:653
-    case (seq)  // gen/virtq/split_engine.ts:783
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:656
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1201
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1204
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:654
-    case (used)  // gen/virtq/split_engine.ts:1255
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:657
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1317
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1320
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:655
-    case (seq)  // gen/virtq/split_engine.ts:783
+    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:658
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1202
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1202
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1205
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1205
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:656
-    case (used)  // gen/virtq/split_engine.ts:1255
+    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:659
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1318
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1318
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1321
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1321
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:657
-    case (note)  // gen/virtq/split_engine.ts:1334
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:660
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1377
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1380
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:658
-    case (note)  // gen/virtq/split_engine.ts:1334
+    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:661
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1378
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1378
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1381
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1381
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:659
-    case (note)  // gen/virtq/split_engine.ts:1334
+    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:662
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1372
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1372
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1375
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1375
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:660
-    case (seq)  // gen/virtq/split_engine.ts:783
+    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:663
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:803
+        q_reset_pulse = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:806
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:661
-    case (seq)  // gen/virtq/split_engine.ts:783
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:664
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:785
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:791
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:788
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:794
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:662
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:699
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:701
+  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:665
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:702
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:704
   assign sched_after_or_p0 = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {sched_after_or_p0[2], (sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_or_p2 = {(sched_after_or_p1[2] | sched_after_or_p1[1]), sched_after_or_p1[1], sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1870,17 +1883,17 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign sched_valid = sched_locked | (|(work & {3{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {3{can_fetch}}) & sched_mask) & (~(sched_after_or_p2 << 1))) : ((work & {3{can_fetch}}) & (~(sched_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p2 << 1) : (sched_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:709
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:738
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:712
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:741
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1216
-    case (used)  // gen/virtq/split_engine.ts:1255
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1219
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1306
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1307
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1308
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1309
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1310
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1311
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1311
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1314
           end
         end
       end
@@ -1888,31 +1901,31 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1217
-    case (note)  // gen/virtq/split_engine.ts:1334
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1220
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1346
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1349
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_13 & u_num_mask;  // gen/virtq/split_engine.ts:1223
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1224
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1225
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1229
+  assign u_slot = _select_13 & u_num_mask;  // gen/virtq/split_engine.ts:1226
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1227
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1228
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1232
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1238
-    case (note)  // gen/virtq/split_engine.ts:1334
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1241
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1356
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1359
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1332
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1335
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1960,12 +1973,9 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       event_sent_1 <= 16'd0;
       event_sent_2 <= 16'd0;
       event_valid <= 3'd0;
-      handed_0 <= 16'd0;
-      handed_1 <= 16'd0;
-      handed_2 <= 16'd0;
-      returned_0 <= 16'd0;
-      returned_1 <= 16'd0;
-      returned_2 <= 16'd0;
+      in_device_0 <= 16'd0;
+      in_device_1 <= 16'd0;
+      in_device_2 <= 16'd0;
       failed <= 3'd0;
       q_resetting <= 3'd0;
       dev_resetting <= 1'b0;
@@ -2036,93 +2046,93 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       note_sched_lock_above <= 3'd0;
     end else begin
       pending <= (pending & (~(clear_pending | forget))) | ({q2_notify, q1_notify, q0_notify} & (~forget));  // gen/virtq/sched.ts:14
-      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:289
-        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:290
-        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:291
-          out_active <= 1'b0;  // gen/virtq/split_engine.ts:291
+      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:291
+        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:292
+        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:293
+          out_active <= 1'b0;  // gen/virtq/split_engine.ts:293
         end
       end
-      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:348
-        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:348
+      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:349
+        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:349
       end
-      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:357
-        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:357
+      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:358
+        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:358
-        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:358
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:359
+        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:359
-        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:359
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (rd_by_used) begin  // gen/virtq/split_engine.ts:357
-        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:357
+      if (rd_by_used) begin  // gen/virtq/split_engine.ts:358
+        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:358
-        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:358
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:359
+        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:359
-        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:359
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:357
-        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:357
+      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:358
+        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:358
-        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:358
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:359
+        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:359
-        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:359
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:395
-      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:395
-      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:348
-        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:348
+      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:396
+      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:396
+      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:349
+        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:349
       end
-      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:357
-        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:357
+      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:358
+        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:358
-        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:358
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:359
+        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:359
-        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:359
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (wr_by_used) begin  // gen/virtq/split_engine.ts:357
-        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:357
+      if (wr_by_used) begin  // gen/virtq/split_engine.ts:358
+        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:358
-        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:358
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:359
+        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:359
-        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:359
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:357
-        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:357
+      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:358
+        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:358
-        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:358
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:359
+        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:359
-        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:359
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:395
-      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:395
+      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:396
+      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:396
       ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:422
-      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:573
-      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:575
-      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:579
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:612
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:612
+      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:576
+      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:578
+      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:582
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:615
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:615
       end
-      if (heads_pend & (~_sub_14[5])) begin  // gen/virtq/split_engine.ts:626
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:626
+      if (heads_pend & (~_sub_14[5])) begin  // gen/virtq/split_engine.ts:629
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:629
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:627
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:629
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:631
+      if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:630
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:632
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:634
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:633
-      pf_ready <= (pf_ready | {(~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5]), (~_sub_28[5]), (~_sub_29[5]), (~_sub_30[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:636
-      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_31;  // gen/virtq/split_engine.ts:692
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:636
+      pf_ready <= (pf_ready | {(~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5]), (~_sub_28[5]), (~_sub_29[5]), (~_sub_30[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:639
+      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_31;  // gen/virtq/split_engine.ts:695
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2134,432 +2144,414 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:713
-      rq_done <= {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:726
-      if (reset_req) begin  // gen/virtq/split_engine.ts:780
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:780
+      all_back <= {(in_device_2 == 16'd0), (in_device_1 == 16'd0), (in_device_0 == 16'd0)};  // gen/virtq/split_engine.ts:716
+      rq_done <= {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:729
+      if (reset_req) begin  // gen/virtq/split_engine.ts:783
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:783
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:781
-      case (seq)  // gen/virtq/split_engine.ts:783
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:784
+      case (seq)  // gen/virtq/split_engine.ts:786
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:785
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:788
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:789
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:790
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:793
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:793
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:794
-            cq <= sched_index;  // gen/virtq/split_engine.ts:795
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:796
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:788
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:791
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:792
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:793
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:796
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:796
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:797
+            cq <= sched_index;  // gen/virtq/split_engine.ts:798
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:799
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_3, _and_4, _and_5})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:802
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:804
+          q_resetting <= (q_resetting & (~{_and_3, _and_4, _and_5})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:805
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:807
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:808
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:811
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:814
-            if (abandon) begin  // gen/virtq/split_engine.ts:815
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:815
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:816
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:817
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:818
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:820
-            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:822
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:822
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:823
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:824
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:826
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:826
-            end else if (1'b0) begin  // gen/virtq/split_engine.ts:827
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:827
-            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:828
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:828
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:831
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:831
+          if (own_pool) begin  // gen/virtq/split_engine.ts:817
+            if (abandon) begin  // gen/virtq/split_engine.ts:818
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:818
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:819
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:820
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:821
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:823
+            end else if (((rd_free & p_heads_idle) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:825
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:825
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:826
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:827
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:829
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:829
+            end else if (1'b0) begin  // gen/virtq/split_engine.ts:830
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:830
+            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:831
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:831
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:834
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:834
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:832
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:835
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:835
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:835
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:836
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:838
-            pf_q <= cq;  // gen/virtq/split_engine.ts:839
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:843
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:845
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:847
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:847
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:848
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:848
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:838
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:838
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:839
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:841
+            pf_q <= cq;  // gen/virtq/split_engine.ts:842
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:846
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:848
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:850
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:850
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:851
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:851
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:849
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:852
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:854
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:859
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:860
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:861
+          if (rd_free) begin  // gen/virtq/split_engine.ts:857
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:862
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:863
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:864
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:876
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:878
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:881
-              heads_end_0 <= he + _slice_32;  // gen/virtq/split_engine.ts:881
+          if (rd_free) begin  // gen/virtq/split_engine.ts:879
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:881
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:884
+              heads_end_0 <= he + _slice_32;  // gen/virtq/split_engine.ts:884
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:881
-              heads_end_1 <= he + _slice_32;  // gen/virtq/split_engine.ts:881
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:884
+              heads_end_1 <= he + _slice_32;  // gen/virtq/split_engine.ts:884
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:881
-              heads_end_2 <= he + _slice_32;  // gen/virtq/split_engine.ts:881
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:884
+              heads_end_2 <= he + _slice_32;  // gen/virtq/split_engine.ts:884
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:884
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:887
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:481
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:488
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:892
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:895
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:898
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:901
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:908
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:913
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:923
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:911
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:916
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:926
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:940
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:943
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:943
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:943
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:946
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:946
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:945
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:948
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:957
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:957
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:960
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:960
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:998
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1001
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1007
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1010
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:667
-            if (abandon) begin  // gen/virtq/split_engine.ts:668
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:668
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:669
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:670
+            if (abandon) begin  // gen/virtq/split_engine.ts:671
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:671
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:672
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1010
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1013
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:481
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:488
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1012
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1015
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1029
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1032
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:1032
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1033
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1033
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1035
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:1035
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1035
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:1035
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1036
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1036
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1038
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:1038
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1038
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1035
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1038
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1037
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1037
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1040
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1040
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1037
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1037
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1040
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1040
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1037
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1037
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1040
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1040
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:1039
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:1041
+            if (spec_on) begin  // gen/virtq/split_engine.ts:1042
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:1044
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1044
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1047
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1052
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1052
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1055
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1055
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1052
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1052
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1055
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1055
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1052
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1052
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1055
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1055
             end
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1055
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1058
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1059
-            if (abandon) begin  // gen/virtq/split_engine.ts:1060
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1060
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1061
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1062
+            if (abandon) begin  // gen/virtq/split_engine.ts:1063
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1063
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1064
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1063
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1064
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1066
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1067
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1079
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1081
-              heads_end_0 <= la + _slice_36;  // gen/virtq/split_engine.ts:1081
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1082
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1084
+              heads_end_0 <= la + _slice_36;  // gen/virtq/split_engine.ts:1084
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1081
-              heads_end_1 <= la + _slice_36;  // gen/virtq/split_engine.ts:1081
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1084
+              heads_end_1 <= la + _slice_36;  // gen/virtq/split_engine.ts:1084
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1081
-              heads_end_2 <= la + _slice_36;  // gen/virtq/split_engine.ts:1081
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1084
+              heads_end_2 <= la + _slice_36;  // gen/virtq/split_engine.ts:1084
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1082
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1085
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:667
-            if (abandon) begin  // gen/virtq/split_engine.ts:668
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:668
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:669
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:670
+            if (abandon) begin  // gen/virtq/split_engine.ts:671
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:671
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:672
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1085
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1088
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:481
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:488
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1090
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1093
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1102
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1104
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1106
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if (features[35] & (word != _select_39)) begin  // gen/virtq/split_engine.ts:1107
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1105
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1107
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1109
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if (features[35] & (word != _select_39)) begin  // gen/virtq/split_engine.ts:1110
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1108
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1111
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1114
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1114
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1114
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1122
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1127
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1117
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1117
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1125
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1130
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:667
-            if (abandon) begin  // gen/virtq/split_engine.ts:668
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:668
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:669
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:670
+            if (abandon) begin  // gen/virtq/split_engine.ts:671
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:671
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:672
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1130
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1133
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1136
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1137
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1139
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1140
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:481
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:488
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1138
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1141
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1148
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1149
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1169
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1170
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1171
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1172
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1173
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:663
+          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1151
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1152
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1172
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1173
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1174
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1175
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1176
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:666
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1176
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1180
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1182
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1179
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1183
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1185
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1185
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1191
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1192
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1192
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1188
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1194
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1195
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1195
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1192
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1192
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1195
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1195
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1192
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1192
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1195
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1195
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1193
-                expect_head_0 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1193
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1196
+                expect_head_0 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1196
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1193
-                expect_head_1 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1193
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1196
+                expect_head_1 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1196
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1193
-                expect_head_2 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1193
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1196
+                expect_head_2 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1196
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1194
-                handed_0 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1194
-              end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1194
-                handed_1 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1194
-              end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1194
-                handed_2 <= _select_41 + 16'd1;  // gen/virtq/split_engine.ts:1194
-              end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1195
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1198
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1203
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1206
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1218
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1246
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1248
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1221
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1249
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1251
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1246
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1248
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1249
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1251
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1246
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1248
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1249
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1251
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1246
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1248
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1249
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1251
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1252
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1253
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1253
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1255
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1256
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1256
       end
-      case (used)  // gen/virtq/split_engine.ts:1255
+      case (used)  // gen/virtq/split_engine.ts:1258
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1257
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1258
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1259
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1260
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1261
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1262
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1267
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1270
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1275
-              returned_0 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1275
-            end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1275
-              returned_1 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1275
-            end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1275
-              returned_2 <= _select_42 + 16'd1;  // gen/virtq/split_engine.ts:1275
-            end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1289
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1289
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1290
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1293
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1292
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1292
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1293
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1296
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1301
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1304
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1306
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1307
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1307
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1308
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1308
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1309
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1310
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1310
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1311
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1311
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1310
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1310
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1313
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1313
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1310
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1310
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1313
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1313
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1310
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1310
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1313
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1313
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1312
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1315
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1319
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1322
         end
         default: begin end
       endcase
@@ -2574,709 +2566,715 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1334
+      case (note)  // gen/virtq/split_engine.ts:1337
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1336
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1337
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1338
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1339
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1340
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1341
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1347
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1350
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1352
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:371
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1357
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1355
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1360
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1361
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1362
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1362
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1363
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1363
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1364
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1365
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1365
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1366
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1366
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1364
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1367
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1365
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1365
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1368
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1368
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1373
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1373
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1376
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1376
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1373
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1373
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1376
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1376
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1373
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1373
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1376
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1376
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1374
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1377
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1379
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1382
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1382
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1383
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1385
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1386
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1387
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1388
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1389
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1390
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1385
+      if ((hand_one & (cq == 2'd0)) ^ (return_one & (uq == 2'd0))) begin  // gen/virtq/split_engine.ts:1390
+        in_device_0 <= in_device_0 + ((hand_one & (cq == 2'd0)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1390
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1392
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1392
+      if ((hand_one & (cq == 2'd1)) ^ (return_one & (uq == 2'd1))) begin  // gen/virtq/split_engine.ts:1390
+        in_device_1 <= in_device_1 + ((hand_one & (cq == 2'd1)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1390
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1393
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1394
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1396
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1398
+      if ((hand_one & (cq == 2'd2)) ^ (return_one & (uq == 2'd2))) begin  // gen/virtq/split_engine.ts:1390
+        in_device_2 <= in_device_2 + ((hand_one & (cq == 2'd2)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1390
+      end
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1392
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1394
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1395
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1396
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1397
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1398
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1399
+      end
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1401
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1401
+      end
+      if (|forget) begin  // gen/virtq/split_engine.ts:1402
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1403
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1405
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          in_device_0 <= 16'd0;  // gen/virtq/split_engine.ts:1406
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1396
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1398
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1405
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          in_device_1 <= 16'd0;  // gen/virtq/split_engine.ts:1406
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1396
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1398
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1405
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
+          in_device_2 <= 16'd0;  // gen/virtq/split_engine.ts:1406
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1401
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1401
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1409
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1409
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1401
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1401
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1409
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1409
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1403
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1403
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1411
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1411
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1404
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1404
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1412
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1412
       end
     end
   end
   always @(posedge clk) begin
-    num <= _select_43;  // gen/virtq/split_engine.ts:237
-    num_mask <= _select_44;  // gen/virtq/split_engine.ts:237
+    num <= _select_41;  // gen/virtq/split_engine.ts:237
+    num_mask <= _select_42;  // gen/virtq/split_engine.ts:237
     ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:423
-    ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:424
-    la <= _select_45;  // gen/virtq/split_engine.ts:499
-    seen <= _select_46;  // gen/virtq/split_engine.ts:500
-    he <= _select_47;  // gen/virtq/split_engine.ts:501
-    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:515
-    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:627
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:630
+    ow_data <= {done_len, 16'd0, out_wr_data};  // gen/virtq/split_engine.ts:426
+    la <= _select_43;  // gen/virtq/split_engine.ts:502
+    seen <= _select_44;  // gen/virtq/split_engine.ts:503
+    he <= _select_45;  // gen/virtq/split_engine.ts:504
+    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:518
+    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:630
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:633
     end
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_48) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:729
-    p_he_ne_seen <= _select_49 != _select_50;  // gen/virtq/split_engine.ts:748
-    p_he_room <= (_select_49 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:748
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_49);  // gen/virtq/split_engine.ts:748
-    p_entry_room <= (pf_next - _select_51) < 16'd16;  // gen/virtq/split_engine.ts:748
-    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:748
-    p_la_ne_pf <= _select_51 != pf_next;  // gen/virtq/split_engine.ts:748
-    p_la_ready <= pf_ready[_select_51[3:0]];  // gen/virtq/split_engine.ts:748
-    p_la_ne_he <= _select_51 != _select_49;  // gen/virtq/split_engine.ts:748
-    p_la_ne_seen <= _select_51 != _select_50;  // gen/virtq/split_engine.ts:748
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:748
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:748
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:748
-    case (seq)  // gen/virtq/split_engine.ts:783
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_46) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:732
+    p_he_ne_seen <= _select_47 != _select_48;  // gen/virtq/split_engine.ts:751
+    p_he_room <= (_select_47 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:751
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_47);  // gen/virtq/split_engine.ts:751
+    p_entry_room <= (pf_next - _select_49) < 16'd16;  // gen/virtq/split_engine.ts:751
+    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:751
+    p_la_ne_pf <= _select_49 != pf_next;  // gen/virtq/split_engine.ts:751
+    p_la_ready <= pf_ready[_select_49[3:0]];  // gen/virtq/split_engine.ts:751
+    p_la_ne_he <= _select_49 != _select_47;  // gen/virtq/split_engine.ts:751
+    p_la_ne_seen <= _select_49 != _select_48;  // gen/virtq/split_engine.ts:751
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:751
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:751
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:751
+    case (seq)  // gen/virtq/split_engine.ts:786
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:814
-          if (abandon) begin  // gen/virtq/split_engine.ts:815
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:816
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:817
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:819
+        if (own_pool) begin  // gen/virtq/split_engine.ts:817
+          if (abandon) begin  // gen/virtq/split_engine.ts:818
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:819
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:820
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:822
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:835
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:836
-          pf_next <= la;  // gen/virtq/split_engine.ts:840
-          pf_insp <= la;  // gen/virtq/split_engine.ts:841
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:842
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:838
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:839
+          pf_next <= la;  // gen/virtq/split_engine.ts:843
+          pf_insp <= la;  // gen/virtq/split_engine.ts:844
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:845
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:854
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:384
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:386
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:858
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:858
+        if (rd_free) begin  // gen/virtq/split_engine.ts:857
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:385
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:861
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:861
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:858
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:858
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:861
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:861
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:858
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:858
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:861
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:861
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:858
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:858
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:861
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:861
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:876
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:384
-          rd_len <= {3'd0, (_mux_33 << 1)};  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:386
-          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:879
-          heads_from <= he;  // gen/virtq/split_engine.ts:880
-          spec_from <= he;  // gen/virtq/split_engine.ts:882
-          spec_to <= he + _mux_33[15:0];  // gen/virtq/split_engine.ts:883
+        if (rd_free) begin  // gen/virtq/split_engine.ts:879
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_33 << 1)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:882
+          heads_from <= he;  // gen/virtq/split_engine.ts:883
+          spec_from <= he;  // gen/virtq/split_engine.ts:885
+          spec_to <= he + _mux_33[15:0];  // gen/virtq/split_engine.ts:886
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:480
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:483
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-          word <= _select_52;  // gen/virtq/split_engine.ts:484
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:485
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+          word <= _select_50;  // gen/virtq/split_engine.ts:487
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (_select_53 == word);  // gen/virtq/split_engine.ts:897
+        spec_hit <= pf_spec[pf_next[3:0]] & (_select_51 == word);  // gen/virtq/split_engine.ts:900
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:906
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:907
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:910
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:912
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:384
-          rd_len <= {3'd0, (_mux_54 << 4)};  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:386
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:917
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:917
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:909
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:910
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:913
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:915
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:918
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_52 << 4)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:920
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:917
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:920
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:917
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:920
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:917
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:920
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:917
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:920
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:917
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:920
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:917
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:920
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:917
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:920
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:917
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:920
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:917
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:920
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:917
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:920
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:917
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:920
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:917
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:920
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:917
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:920
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:917
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:920
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:917
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:917
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:920
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:920
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:918
-            pf_count_0 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:921
+            pf_count_0 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:918
-            pf_count_1 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:921
+            pf_count_1 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:918
-            pf_count_2 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:921
+            pf_count_2 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:918
-            pf_count_3 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:921
+            pf_count_3 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:918
-            pf_count_4 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:921
+            pf_count_4 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:918
-            pf_count_5 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:921
+            pf_count_5 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:918
-            pf_count_6 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:921
+            pf_count_6 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:918
-            pf_count_7 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:921
+            pf_count_7 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:918
-            pf_count_8 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:921
+            pf_count_8 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:918
-            pf_count_9 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:921
+            pf_count_9 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:918
-            pf_count_10 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:921
+            pf_count_10 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:918
-            pf_count_11 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:921
+            pf_count_11 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:918
-            pf_count_12 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:921
+            pf_count_12 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:918
-            pf_count_13 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:921
+            pf_count_13 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:918
-            pf_count_14 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:921
+            pf_count_14 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:918
-            pf_count_15 <= _mux_54[2:0];  // gen/virtq/split_engine.ts:918
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:921
+            pf_count_15 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:921
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:919
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:919
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:922
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:922
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:921
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:924
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_55[15] | _sub_57[15]) | _sub_58[15]) ? 17'd0 : {1'b0, ((((_sub_55 < _sub_57) ? _sub_55 : _sub_57) < _sub_58) ? ((_sub_55 < _sub_57) ? _sub_55 : _sub_57) : _sub_58)};  // gen/virtq/split_engine.ts:937
-        spec_pos <= _sub_56[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:938
-        spec_rd <= b_top - _sub_59[4:0];  // gen/virtq/split_engine.ts:939
+        spec_n <= ((_sub_53[15] | _sub_55[15]) | _sub_56[15]) ? 17'd0 : {1'b0, ((((_sub_53 < _sub_55) ? _sub_53 : _sub_55) < _sub_56) ? ((_sub_53 < _sub_55) ? _sub_53 : _sub_55) : _sub_56)};  // gen/virtq/split_engine.ts:940
+        spec_pos <= _sub_54[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:941
+        spec_rd <= b_top - _sub_57[4:0];  // gen/virtq/split_engine.ts:942
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:943
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:946
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:944
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:947
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:959
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:954
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:955
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:956
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:959
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:384
-          rd_len <= {3'd0, (_mux_60 << 4)};  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:386
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:961
-            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:961
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:962
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:957
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:958
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:959
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:962
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_58 << 4)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:964
+            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:961
-            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:964
+            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:961
-            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:964
+            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:961
-            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:964
+            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:961
-            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:964
+            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:961
-            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:964
+            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:961
-            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:964
+            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:961
-            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:964
+            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:961
-            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:964
+            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:961
-            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:964
+            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:961
-            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:964
+            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:961
-            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:964
+            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:961
-            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:964
+            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:961
-            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:964
+            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:961
-            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:964
+            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:961
-            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:961
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:964
+            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:964
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:962
-            pf_count_0 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:965
+            pf_count_0 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:962
-            pf_count_1 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:965
+            pf_count_1 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:962
-            pf_count_2 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:965
+            pf_count_2 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:962
-            pf_count_3 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:965
+            pf_count_3 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:962
-            pf_count_4 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:965
+            pf_count_4 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:962
-            pf_count_5 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:965
+            pf_count_5 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:962
-            pf_count_6 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:965
+            pf_count_6 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:962
-            pf_count_7 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:965
+            pf_count_7 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:962
-            pf_count_8 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:965
+            pf_count_8 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:962
-            pf_count_9 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:965
+            pf_count_9 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:962
-            pf_count_10 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:965
+            pf_count_10 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:962
-            pf_count_11 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:965
+            pf_count_11 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:962
-            pf_count_12 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:965
+            pf_count_12 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:962
-            pf_count_13 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:965
+            pf_count_13 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:962
-            pf_count_14 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:965
+            pf_count_14 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:962
-            pf_count_15 <= _mux_60[2:0];  // gen/virtq/split_engine.ts:962
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:965
+            pf_count_15 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:965
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:963
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:963
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:966
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:966
           end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:954
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:955
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:956
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:957
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:958
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:959
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_61;  // gen/virtq/split_engine.ts:992
-        win_start <= _select_62;  // gen/virtq/split_engine.ts:993
-        win_count <= {14'd0, _select_63};  // gen/virtq/split_engine.ts:994
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:995
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:996
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:997
+        word <= _select_59;  // gen/virtq/split_engine.ts:995
+        win_start <= _select_60;  // gen/virtq/split_engine.ts:996
+        win_count <= {14'd0, _select_61};  // gen/virtq/split_engine.ts:997
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:998
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:999
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:1000
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1003
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1004
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:384
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:386
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1006
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1007
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:385
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:480
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:483
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-          word <= _select_64;  // gen/virtq/split_engine.ts:484
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:485
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+          word <= _select_62;  // gen/virtq/split_engine.ts:487
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1016
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1019
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:1020
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_65 != word));  // gen/virtq/split_engine.ts:1021
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1025
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_66[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1026
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_67[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1027
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1019
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1022
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:1023
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_63 != word));  // gen/virtq/split_engine.ts:1024
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1028
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_64[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1029
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_65[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1030
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1032
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1033
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1035
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1035
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1036
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1038
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1039
-            b_start <= seen;  // gen/virtq/split_engine.ts:1040
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1042
+            b_start <= seen;  // gen/virtq/split_engine.ts:1043
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1051
-          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:383
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:384
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:385
-          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:386
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1054
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
+          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:385
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:387
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1079
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:384
-          rd_len <= {3'd0, (_mux_37 << 1)};  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:386
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1082
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_37 << 1)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1089
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:480
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1092
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:483
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-          word <= _select_68;  // gen/virtq/split_engine.ts:484
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:485
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+          word <= _select_66;  // gen/virtq/split_engine.ts:487
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1094
-        j <= word;  // gen/virtq/split_engine.ts:1097
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1098
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1100
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1101
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1105
+        head <= word;  // gen/virtq/split_engine.ts:1097
+        j <= word;  // gen/virtq/split_engine.ts:1100
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1101
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1103
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1104
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1108
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1114
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1114
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:384
-          rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:386
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1123
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1124
-          win_start <= j;  // gen/virtq/split_engine.ts:1125
-          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1126
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1117
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1126
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1127
+          win_start <= j;  // gen/virtq/split_engine.ts:1128
+          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1129
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1136
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1137
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1139
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1140
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:477
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:480
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:483
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:483
-            word <= _select_69;  // gen/virtq/split_engine.ts:484
-            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:485
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            word <= _select_67;  // gen/virtq/split_engine.ts:487
+            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_40 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1148
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1149
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1169
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1170
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1171
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1172
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1173
+        if (_add_40 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1151
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1152
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1172
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1173
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1174
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1175
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1176
         end else begin
-          count <= _add_40;  // gen/virtq/split_engine.ts:1177
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1178
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1179
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1180
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1181
+          count <= _add_40;  // gen/virtq/split_engine.ts:1180
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1181
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1182
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1183
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1184
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1186
-            out_id <= head;  // gen/virtq/split_engine.ts:1187
-            out_slots <= _add_40[15:0];  // gen/virtq/split_engine.ts:1189
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1190
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1189
+            out_id <= head;  // gen/virtq/split_engine.ts:1190
+            out_slots <= _add_40[15:0];  // gen/virtq/split_engine.ts:1192
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1193
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_70;  // gen/virtq/split_engine.ts:237
-    u_num_mask <= _select_71;  // gen/virtq/split_engine.ts:237
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1246
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1247
+    u_num <= _select_68;  // gen/virtq/split_engine.ts:237
+    u_num_mask <= _select_69;  // gen/virtq/split_engine.ts:237
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1249
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1250
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1246
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1247
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1249
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1250
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1246
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1247
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1249
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1250
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1246
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1247
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1249
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1250
     end
-    case (used)  // gen/virtq/split_engine.ts:1255
+    case (used)  // gen/virtq/split_engine.ts:1258
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1263
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_31)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1265
-        u_old <= _select_72;  // gen/virtq/split_engine.ts:1266
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1266
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_31)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1268
+        u_old <= _select_70;  // gen/virtq/split_engine.ts:1269
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1273
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1276
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1283
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1276
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1279
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1286
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1289
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1290
-          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:383
-          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:384
-          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:385
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:386
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1292
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1293
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:385
+          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:386
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:387
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1298
-          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:383
-          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:384
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:385
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:386
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1301
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:385
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:387
         end
       end
       default: begin end
     endcase
-    n_num <= _select_73;  // gen/virtq/split_engine.ts:237
-    case (note)  // gen/virtq/split_engine.ts:1334
+    n_num <= _select_71;  // gen/virtq/split_engine.ts:237
+    case (note)  // gen/virtq/split_engine.ts:1337
       NOTE_LOAD: begin
-        n_old <= _select_74;  // gen/virtq/split_engine.ts:1344
-        n_new <= _select_75;  // gen/virtq/split_engine.ts:1345
+        n_old <= _select_72;  // gen/virtq/split_engine.ts:1347
+        n_new <= _select_73;  // gen/virtq/split_engine.ts:1348
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1352
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1352
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:383
-          rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:384
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:385
-          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:386
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:385
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:387
         end
       end
       default: begin end
@@ -3284,18 +3282,18 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1405
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1413
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
   end
-  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:279
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:572
+  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:281
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:575
     if (rf_push) begin
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:944
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:947
 
 endmodule
 

@@ -249,9 +249,11 @@ export const SplitEngine = defineModule(
     const expectHead = m.regArray('expect_head', Q, 16, { reset: 0 });
     const eventSent = m.regArray('event_sent', Q, 16, { reset: 0 });
     const eventValid = m.reg('event_valid', Q, { reset: 0 });
-    // chains handed to the device and returned by it, per queue (a queue reset waits until they agree)
-    const handed = m.regArray('handed', Q, 16, { reset: 0 });
-    const returned = m.regArray('returned', Q, 16, { reset: 0 });
+    // chains handed to the device and not yet returned by it, per queue, modulo 2^16 (a queue reset waits until
+    // none is): one counter instead of a count of each and their comparison
+    const inDevice = m.regArray('in_device', Q, 16, { reset: 0 });
+    const handOne = m.wire('hand_one', bit, { default: 0 });
+    const returnOne = m.wire('return_one', bit, { default: 0 });
     const failed = m.reg('failed', Q, { reset: 0 });
     const qResetting = m.reg('q_resetting', Q, { reset: 0 });
     const devResetting = m.reg('dev_resetting', bit, { reset: 0 });
@@ -303,8 +305,7 @@ export const SplitEngine = defineModule(
     const SEQ_BITS = 6;
     // A command's host address: `off` past the start of queue q's descriptor table, driver area or device area
     // (the transport's registers as they are: the driver does not change them while the queue is enabled, and a
-    // reset waits for the engine to leave the queue), or (INDIRECT
-    // tables) past a 64-bit register. Each command register has one adder, base + off, the base chosen by the
+    // reset waits for the engine to leave the queue), or (INDIRECT tables) past a 64-bit register. Each command register has one adder, base + off, the base chosen by the
     // issuing state's (area, q): a 64-bit sum per call site and a mux of the sums cost about 1k LUT at 256 bits.
     type Area = 'desc' | 'driver' | 'device';
     type HostAt = { area: Area; q: Expr; off: Expr | number } | { base: Expr; off: Expr | number };
@@ -406,13 +407,12 @@ export const SplitEngine = defineModule(
     const read = (at: HostAt, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, at, devOff, len);
     const write = (at: HostAt, devOff: number, len: Expr | number) => wr.issue(FETCH, at, devOff, len);
     // The out half's write port: a staged field (8-byte aligned) is written the cycle after as its whole 8-byte
-    // word, zero-extended (the write engine sends only the command's bytes; every field has a word of its own, and
-    // its word is not written again until the field's write has ended), several cycles before the write engine
-    // reads it.
+    // word (the write engine sends only the command's bytes; every field has a word of its own, and its word is not
+    // written again until the field's write has ended), several cycles before the write engine reads it.
     const outWr = {
       valid: m.wire('out_wr_valid', bit, { default: 0 }),
       off: m.wire('out_wr_off', p.regionBits - 1, { default: 0 }),
-      data: m.wire('out_wr_data', 64, { default: 0 }),
+      data: m.wire('out_wr_data', 16, { default: 0 }),
     };
     const ow = {
       valid: m.reg('ow_valid', bit, { reset: 0 }),
@@ -421,16 +421,19 @@ export const SplitEngine = defineModule(
     };
     ow.valid.next(outWr.valid);
     ow.off.next(outWr.off);
-    ow.data.next(outWr.data);
+    // Bytes 2-7 of the word are always the used element's (its le32 len and the upper half of its le32 id, 0),
+    // whatever is staged: an index's write sends only its 2 bytes, so no select of 48 bits.
+    ow.data.next(cat(done.len, lit(0, 16), outWr.data));
     outRam.wr.valid.set(ow.valid);
     outRam.wr.addr.set(ow.off.bits(outWordBits + 2, 3));
     outRam.wr.data.set(ow.data);
-    const stage = (off: Expr | number, value: Expr, bytes: 2 | 8) => {
+    /** Stage a 16-bit index (avail_event, used->idx), or a used element's id (`done`'s, with its len above). */
+    const stage = (off: Expr | number, value: Expr) => {
       if (typeof off === 'number' && off % 8) throw paramError(`SplitEngine: staging offset ${off} is not 8-aligned`);
-      if (value.width > 8 * bytes) throw paramError(`SplitEngine: a ${value.width}-bit value for ${bytes} bytes`);
+      if (value.width > 16) throw paramError(`SplitEngine: a ${value.width}-bit value for a 16-bit field`);
       outWr.valid.set(1);
       outWr.off.set(typeof off === 'number' ? lit(off, p.regionBits - 1) : off);
-      outWr.data.set(value.zext(64));
+      outWr.data.set(value.zext(16));
     };
 
     // ---- fetch-half reads: the sequencer's window on what the DMA read engine fetched
@@ -708,9 +711,9 @@ export const SplitEngine = defineModule(
     const nIdle = nst.is('idle');
     const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     // Every chain of the queue back, registered (a cycle late: a chain handed over in that cycle is on its way
-    // out, which the check below sees; `returned` never passes `handed`).
+    // out, which the check below sees; a queue never has more chains returned than handed over).
     const allBack = m.reg('all_back', Q, { reset: 0 });
-    allBack.next(cat(...Array.from({ length: Q }, (_, i) => handed.item(i).eq(returned.item(i))).reverse()));
+    allBack.next(cat(...Array.from({ length: Q }, (_, i) => inDevice.item(i).eq(0)).reverse()));
     const rqDone = cat(
       ...Array.from({ length: Q }, (_, i) =>
         qResetting
@@ -1050,7 +1053,7 @@ export const SplitEngine = defineModule(
         // (the out half's write port and the write command: the used side's while it stages)
         m.if(wr.free.and(uWriting.not()), () => {
           eventSent.nextAt(cq, word16);
-          stage(lay.availEvent, word16, 2);
+          stage(lay.availEvent, word16);
           write(ringAt('device', cq, num.zext(OFF_BITS).shl(3).add(4)), lay.availEvent, 2);
           st.goto('event_wait');
         });
@@ -1191,7 +1194,7 @@ export const SplitEngine = defineModule(
               outPos.next(0);
               lastAvail.nextAt(cq, la.add(1));
               expectHead.nextAt(cq, head.add(s).and(numMask));
-              handed.nextAt(cq, handed.at(cq).inc());
+              handOne.set(1);
               st.goto('idle');
             });
           });
@@ -1272,7 +1275,7 @@ export const SplitEngine = defineModule(
         const take = done.valid.and(done.queue.eq(uq)).and(uCount.lt(p.usedBatch)).and(roomEnd.or(fInOrder).or(uDrop));
         m.if(take, () => {
           done.ready.set(1);
-          returned.nextAt(uq, returned.at(uq).inc());
+          returnOne.set(1);
           m.if(uDrop.not(), () => {
             // (the pool's queue: the id is what Linux's free list will most likely hand out next)
             if (SPEC)
@@ -1283,7 +1286,7 @@ export const SplitEngine = defineModule(
             uCount.next(uCount.inc());
             const pos = mux(fInOrder, lit(0, 9), uCount);
             const off = lit(lay.elems, p.regionBits - 1).add(pos.zext(p.regionBits - 1).shl(3));
-            stage(off, cat(done.len, done.id.zext(32)), 8);
+            stage(off, done.id);
           });
         })
           .elseIf(uCount.eq(0), () => ust.goto('idle'))
@@ -1296,7 +1299,7 @@ export const SplitEngine = defineModule(
       elems: () => {
         // used->idx after the elements (the write engine keeps commands in order on the link)
         m.if(wr.free, () => {
-          stage(lay.usedIdx, uNew, 2);
+          stage(lay.usedIdx, uNew);
           wr.issue(USED, ringAt('device', uq, 2), lay.usedIdx, 2);
           ust.goto('idx');
         });
@@ -1380,6 +1383,12 @@ export const SplitEngine = defineModule(
       },
     });
     failed.next(failed.or(failSet).or(uFailSet).or(nFailSet).and(forget.not()));
+    // (a chain handed over and one returned in the same cycle, of one queue, leave its count; forget below wins)
+    for (let i = 0; i < Q; i++) {
+      const h = handOne.and(cq.eq(i));
+      const r = returnOne.and(uq.eq(i));
+      m.if(h.xor(r), () => inDevice.nextAt(i, inDevice.item(i).add(mux(h, lit(1, 16), lit(0xffff, 16)))));
+    }
     m.if(forget.and(onehot(pfQ)).orR(), () => {
       rfClear.set(1);
       pfActive.next(0);
@@ -1394,8 +1403,7 @@ export const SplitEngine = defineModule(
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
         m.if(forget.bit(i), () => {
-          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, notedIdx, expectHead, handed, returned])
-            a.nextAt(i, 0);
+          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, notedIdx, expectHead, inDevice]) a.nextAt(i, 0);
         });
     });
     for (const c of [rd, wr]) m.if(idle, () => c.sides[FETCH].err.next(0));
