@@ -160,12 +160,12 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:230
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:693
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:693
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:693
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:693
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:693
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:693
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:738
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:738
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:738
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:738
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:738
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:738
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:199
@@ -193,244 +193,247 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [1:0] uq;  // gen/virtq/split_engine.ts:233
   reg [15:0] num;  // gen/virtq/split_engine.ts:236
   reg [15:0] num_mask;  // gen/virtq/split_engine.ts:236
-  reg [63:0] desc_base;  // gen/virtq/split_engine.ts:236
-  reg [63:0] driver_base;  // gen/virtq/split_engine.ts:236
-  reg [63:0] device_base;  // gen/virtq/split_engine.ts:236
-  reg [15:0] last_avail_0;  // gen/virtq/split_engine.ts:246
-  reg [15:0] last_avail_1;  // gen/virtq/split_engine.ts:246
-  reg [15:0] last_avail_2;  // gen/virtq/split_engine.ts:246
-  reg [15:0] avail_seen_0;  // gen/virtq/split_engine.ts:247
-  reg [15:0] avail_seen_1;  // gen/virtq/split_engine.ts:247
-  reg [15:0] avail_seen_2;  // gen/virtq/split_engine.ts:247
-  reg [15:0] heads_end_0;  // gen/virtq/split_engine.ts:248
-  reg [15:0] heads_end_1;  // gen/virtq/split_engine.ts:248
-  reg [15:0] heads_end_2;  // gen/virtq/split_engine.ts:248
-  reg [15:0] used_idx_0;  // gen/virtq/split_engine.ts:249
-  reg [15:0] used_idx_1;  // gen/virtq/split_engine.ts:249
-  reg [15:0] used_idx_2;  // gen/virtq/split_engine.ts:249
-  reg [15:0] expect_head_0;  // gen/virtq/split_engine.ts:250
-  reg [15:0] expect_head_1;  // gen/virtq/split_engine.ts:250
-  reg [15:0] expect_head_2;  // gen/virtq/split_engine.ts:250
-  reg [15:0] event_sent_0;  // gen/virtq/split_engine.ts:251
-  reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:251
-  reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:251
-  reg [2:0] event_valid;  // gen/virtq/split_engine.ts:252
-  reg [15:0] handed_0;  // gen/virtq/split_engine.ts:254
-  reg [15:0] handed_1;  // gen/virtq/split_engine.ts:254
-  reg [15:0] handed_2;  // gen/virtq/split_engine.ts:254
-  reg [15:0] returned_0;  // gen/virtq/split_engine.ts:255
-  reg [15:0] returned_1;  // gen/virtq/split_engine.ts:255
-  reg [15:0] returned_2;  // gen/virtq/split_engine.ts:255
-  reg [2:0] failed;  // gen/virtq/split_engine.ts:256
-  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:257
-  reg dev_resetting;  // gen/virtq/split_engine.ts:258
-  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:264
-  reg [2:0] forget;  // gen/virtq/split_engine.ts:265
+  reg [15:0] last_avail_0;  // gen/virtq/split_engine.ts:245
+  reg [15:0] last_avail_1;  // gen/virtq/split_engine.ts:245
+  reg [15:0] last_avail_2;  // gen/virtq/split_engine.ts:245
+  reg [15:0] avail_seen_0;  // gen/virtq/split_engine.ts:246
+  reg [15:0] avail_seen_1;  // gen/virtq/split_engine.ts:246
+  reg [15:0] avail_seen_2;  // gen/virtq/split_engine.ts:246
+  reg [15:0] heads_end_0;  // gen/virtq/split_engine.ts:247
+  reg [15:0] heads_end_1;  // gen/virtq/split_engine.ts:247
+  reg [15:0] heads_end_2;  // gen/virtq/split_engine.ts:247
+  reg [15:0] used_idx_0;  // gen/virtq/split_engine.ts:248
+  reg [15:0] used_idx_1;  // gen/virtq/split_engine.ts:248
+  reg [15:0] used_idx_2;  // gen/virtq/split_engine.ts:248
+  reg [15:0] expect_head_0;  // gen/virtq/split_engine.ts:249
+  reg [15:0] expect_head_1;  // gen/virtq/split_engine.ts:249
+  reg [15:0] expect_head_2;  // gen/virtq/split_engine.ts:249
+  reg [15:0] event_sent_0;  // gen/virtq/split_engine.ts:250
+  reg [15:0] event_sent_1;  // gen/virtq/split_engine.ts:250
+  reg [15:0] event_sent_2;  // gen/virtq/split_engine.ts:250
+  reg [2:0] event_valid;  // gen/virtq/split_engine.ts:251
+  reg [15:0] in_device_0;  // gen/virtq/split_engine.ts:254
+  reg [15:0] in_device_1;  // gen/virtq/split_engine.ts:254
+  reg [15:0] in_device_2;  // gen/virtq/split_engine.ts:254
+  reg hand_one;  // gen/virtq/split_engine.ts:255
+  reg return_one;  // gen/virtq/split_engine.ts:256
+  reg [2:0] failed;  // gen/virtq/split_engine.ts:257
+  reg [2:0] q_resetting;  // gen/virtq/split_engine.ts:258
+  reg dev_resetting;  // gen/virtq/split_engine.ts:259
+  reg [2:0] clear_pending;  // gen/virtq/split_engine.ts:265
+  reg [2:0] forget;  // gen/virtq/split_engine.ts:266
   reg [2:0] pending;  // gen/virtq/sched.ts:13
-  reg cb_wr;  // gen/virtq/split_engine.ts:272
-  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:273
-  reg out_active;  // gen/virtq/split_engine.ts:274
-  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:275
-  reg [15:0] out_id;  // gen/virtq/split_engine.ts:276
-  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:277
-  reg [6:0] out_count;  // gen/virtq/split_engine.ts:278
-  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:279
-  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:280
-  reg rd_valid;  // gen/virtq/split_engine.ts:306
-  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:307
-  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:308
-  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:309
-  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:310
-  wire rd_free;  // gen/virtq/split_engine.ts:317
-  reg rd_by_fetch;  // gen/virtq/split_engine.ts:318
-  reg rd_by_used;  // gen/virtq/split_engine.ts:318
-  reg rd_by_pool;  // gen/virtq/split_engine.ts:318
-  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:321
-  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:322
-  reg rd_err0;  // gen/virtq/split_engine.ts:323
-  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:321
-  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:322
-  reg rd_err1;  // gen/virtq/split_engine.ts:323
-  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:321
-  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:322
-  reg rd_err2;  // gen/virtq/split_engine.ts:323
-  reg rd_settled0;  // gen/virtq/split_engine.ts:351
-  reg rd_settled1;  // gen/virtq/split_engine.ts:351
-  reg wr_valid;  // gen/virtq/split_engine.ts:306
-  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:307
-  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:308
-  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:309
-  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:310
-  wire wr_free;  // gen/virtq/split_engine.ts:317
-  reg wr_by_fetch;  // gen/virtq/split_engine.ts:318
-  reg wr_by_used;  // gen/virtq/split_engine.ts:318
-  wire wr_by_pool;  // gen/virtq/split_engine.ts:318
-  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:321
-  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:322
-  reg wr_err0;  // gen/virtq/split_engine.ts:323
-  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:321
-  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:322
-  reg wr_err1;  // gen/virtq/split_engine.ts:323
-  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:321
-  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:322
+  reg cb_wr;  // gen/virtq/split_engine.ts:273
+  reg [6:0] cb_len;  // gen/virtq/split_engine.ts:274
+  reg out_active;  // gen/virtq/split_engine.ts:275
+  reg [1:0] out_queue;  // gen/virtq/split_engine.ts:276
+  reg [15:0] out_id;  // gen/virtq/split_engine.ts:277
+  reg [15:0] out_slots;  // gen/virtq/split_engine.ts:278
+  reg [6:0] out_count;  // gen/virtq/split_engine.ts:279
+  reg [5:0] out_pos;  // gen/virtq/split_engine.ts:280
+  wire [96:0] chain_buf_rd0;  // gen/virtq/split_engine.ts:281
+  reg rd_valid;  // gen/virtq/split_engine.ts:323
+  reg [63:0] rd_host;  // gen/virtq/split_engine.ts:324
+  reg [15:0] rd_dev;  // gen/virtq/split_engine.ts:325
+  reg [19:0] rd_len;  // gen/virtq/split_engine.ts:326
+  reg [1:0] rd_id;  // gen/virtq/split_engine.ts:327
+  reg [1:0] rd_at_q;  // gen/virtq/split_engine.ts:329
+  reg rd_at_area;  // gen/virtq/split_engine.ts:330
+  reg [19:0] rd_at_off;  // gen/virtq/split_engine.ts:331
+  wire [63:0] rd_host_next;  // gen/virtq/split_engine.ts:340
+  wire rd_free;  // gen/virtq/split_engine.ts:350
+  reg rd_by_fetch;  // gen/virtq/split_engine.ts:351
+  reg rd_by_used;  // gen/virtq/split_engine.ts:351
+  reg rd_by_pool;  // gen/virtq/split_engine.ts:351
+  reg [5:0] rd_seq0;  // gen/virtq/split_engine.ts:354
+  reg [5:0] rd_ended0;  // gen/virtq/split_engine.ts:355
+  reg rd_err0;  // gen/virtq/split_engine.ts:356
+  reg [5:0] rd_seq1;  // gen/virtq/split_engine.ts:354
+  reg [5:0] rd_ended1;  // gen/virtq/split_engine.ts:355
+  reg rd_err1;  // gen/virtq/split_engine.ts:356
+  reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:354
+  reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:355
+  reg rd_err2;  // gen/virtq/split_engine.ts:356
+  reg rd_settled0;  // gen/virtq/split_engine.ts:395
+  reg rd_settled1;  // gen/virtq/split_engine.ts:395
+  reg wr_valid;  // gen/virtq/split_engine.ts:323
+  reg [63:0] wr_host;  // gen/virtq/split_engine.ts:324
+  reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:325
+  reg [19:0] wr_len;  // gen/virtq/split_engine.ts:326
+  reg [1:0] wr_id;  // gen/virtq/split_engine.ts:327
+  reg [1:0] wr_at_q;  // gen/virtq/split_engine.ts:329
+  reg [19:0] wr_at_off;  // gen/virtq/split_engine.ts:331
+  wire [63:0] wr_host_next;  // gen/virtq/split_engine.ts:340
+  wire wr_free;  // gen/virtq/split_engine.ts:350
+  reg wr_by_fetch;  // gen/virtq/split_engine.ts:351
+  reg wr_by_used;  // gen/virtq/split_engine.ts:351
+  wire wr_by_pool;  // gen/virtq/split_engine.ts:351
+  reg [5:0] wr_seq0;  // gen/virtq/split_engine.ts:354
+  reg [5:0] wr_ended0;  // gen/virtq/split_engine.ts:355
+  reg wr_err0;  // gen/virtq/split_engine.ts:356
+  reg [5:0] wr_seq1;  // gen/virtq/split_engine.ts:354
+  reg [5:0] wr_ended1;  // gen/virtq/split_engine.ts:355
+  reg wr_err1;  // gen/virtq/split_engine.ts:356
+  reg [5:0] wr_seq2;  // gen/virtq/split_engine.ts:354
+  reg [5:0] wr_ended2;  // gen/virtq/split_engine.ts:355
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg wr_err2;  // gen/virtq/split_engine.ts:323
+  reg wr_err2;  // gen/virtq/split_engine.ts:356
   /* verilator lint_on UNUSEDSIGNAL */
-  reg wr_settled0;  // gen/virtq/split_engine.ts:351
-  reg wr_settled1;  // gen/virtq/split_engine.ts:351
-  reg out_wr_valid;  // gen/virtq/split_engine.ts:370
-  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:371
-  reg [63:0] out_wr_data;  // gen/virtq/split_engine.ts:372
-  reg ow_valid;  // gen/virtq/split_engine.ts:375
+  reg wr_settled0;  // gen/virtq/split_engine.ts:395
+  reg wr_settled1;  // gen/virtq/split_engine.ts:395
+  reg out_wr_valid;  // gen/virtq/split_engine.ts:413
+  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:414
+  reg [15:0] out_wr_data;  // gen/virtq/split_engine.ts:415
+  reg ow_valid;  // gen/virtq/split_engine.ts:418
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:376
+  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:419
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:377
-  reg mem_busy;  // gen/virtq/split_engine.ts:394
+  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:420
+  reg mem_busy;  // gen/virtq/split_engine.ts:440
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:395
+  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:441
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] word;  // gen/virtq/split_engine.ts:397
+  reg [15:0] word;  // gen/virtq/split_engine.ts:443
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:398
+  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:444
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:429
-  reg [15:0] la;  // gen/virtq/split_engine.ts:453
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:454
-  reg [15:0] he;  // gen/virtq/split_engine.ts:455
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:459
-  reg [15:0] head;  // gen/virtq/split_engine.ts:460
-  reg [15:0] j;  // gen/virtq/split_engine.ts:464
-  reg [16:0] count;  // gen/virtq/split_engine.ts:465
-  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:471
-  reg saw_write;  // gen/virtq/split_engine.ts:473
-  reg [33:0] total;  // gen/virtq/split_engine.ts:474
-  reg win_valid;  // gen/virtq/split_engine.ts:475
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:476
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:477
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:479
-  reg win_ahead;  // gen/virtq/split_engine.ts:480
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:481
-  reg head_ahead;  // gen/virtq/split_engine.ts:482
-  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:484
-  reg idx_ahead;  // gen/virtq/split_engine.ts:494
-  reg pf_active;  // gen/virtq/split_engine.ts:504
-  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:505
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:506
-  reg pf_bad;  // gen/virtq/split_engine.ts:508
-  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:509
-  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:509
-  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:510
-  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:510
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:511
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:511
+  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:475
+  reg [15:0] la;  // gen/virtq/split_engine.ts:499
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:500
+  reg [15:0] he;  // gen/virtq/split_engine.ts:501
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:505
+  reg [15:0] head;  // gen/virtq/split_engine.ts:506
+  reg [15:0] j;  // gen/virtq/split_engine.ts:510
+  reg [16:0] count;  // gen/virtq/split_engine.ts:511
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:517
+  reg saw_write;  // gen/virtq/split_engine.ts:519
+  reg [33:0] total;  // gen/virtq/split_engine.ts:520
+  reg win_valid;  // gen/virtq/split_engine.ts:521
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:522
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:523
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:525
+  reg win_ahead;  // gen/virtq/split_engine.ts:526
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:527
+  reg head_ahead;  // gen/virtq/split_engine.ts:528
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:530
+  reg idx_ahead;  // gen/virtq/split_engine.ts:540
+  reg pf_active;  // gen/virtq/split_engine.ts:550
+  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:551
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:552
+  reg pf_bad;  // gen/virtq/split_engine.ts:554
+  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:555
+  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:555
+  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:556
+  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:556
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:557
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:557
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:515
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:561
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:523
-  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:524
-  reg rf_push;  // gen/virtq/split_engine.ts:525
-  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:526
-  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:527
-  reg rf_clear;  // gen/virtq/split_engine.ts:528
-  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:533
-  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:534
-  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:535
-  reg spec_on;  // gen/virtq/split_engine.ts:540
-  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:541
-  reg [15:0] b_start;  // gen/virtq/split_engine.ts:542
-  reg [5:0] b_len;  // gen/virtq/split_engine.ts:543
-  reg [4:0] b_top;  // gen/virtq/split_engine.ts:544
-  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:547
-  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:548
-  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:549
-  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:550
-  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:551
-  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:552
-  reg spec_hit;  // gen/virtq/split_engine.ts:553
-  reg heads_pend;  // gen/virtq/split_engine.ts:554
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:555
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:556
-  reg heads2_pend;  // gen/virtq/split_engine.ts:560
-  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:561
-  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:562
-  reg heads_issue;  // gen/virtq/split_engine.ts:563
-  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:564
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:568
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:568
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:568
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:568
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:569
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:570
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:571
-  reg poll_issued;  // gen/virtq/split_engine.ts:572
-  reg poll_taken;  // gen/virtq/split_engine.ts:573
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:575
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:576
-  wire idx_pend;  // gen/virtq/split_engine.ts:580
-  reg idx_here;  // gen/virtq/split_engine.ts:581
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:582
-  reg idx_jump;  // gen/virtq/split_engine.ts:584
-  reg idx_same;  // gen/virtq/split_engine.ts:585
-  reg idx_none;  // gen/virtq/split_engine.ts:586
-  reg idx_ask;  // gen/virtq/split_engine.ts:587
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:589
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:621
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:640
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:641
-  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:642
-  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:643
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:644
-  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:645
-  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:646
-  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:647
-  reg reset_pulse;  // gen/virtq/split_engine.ts:648
-  wire abandon;  // gen/virtq/split_engine.ts:649
-  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:676
-  wire [2:0] work;  // gen/virtq/split_engine.ts:686
-  wire can_fetch;  // gen/virtq/split_engine.ts:688
+  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:569
+  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:570
+  reg rf_push;  // gen/virtq/split_engine.ts:571
+  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:572
+  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:573
+  reg rf_clear;  // gen/virtq/split_engine.ts:574
+  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:579
+  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:580
+  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:581
+  reg spec_on;  // gen/virtq/split_engine.ts:586
+  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:587
+  reg [15:0] b_start;  // gen/virtq/split_engine.ts:588
+  reg [5:0] b_len;  // gen/virtq/split_engine.ts:589
+  reg [4:0] b_top;  // gen/virtq/split_engine.ts:590
+  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:593
+  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:594
+  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:595
+  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:596
+  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:597
+  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:598
+  reg spec_hit;  // gen/virtq/split_engine.ts:599
+  reg heads_pend;  // gen/virtq/split_engine.ts:600
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:601
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:602
+  reg heads2_pend;  // gen/virtq/split_engine.ts:606
+  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:607
+  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:608
+  reg heads_issue;  // gen/virtq/split_engine.ts:609
+  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:610
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:614
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:614
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:614
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:614
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:615
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:616
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:617
+  reg poll_issued;  // gen/virtq/split_engine.ts:618
+  reg poll_taken;  // gen/virtq/split_engine.ts:619
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:621
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:622
+  wire idx_pend;  // gen/virtq/split_engine.ts:626
+  reg idx_here;  // gen/virtq/split_engine.ts:627
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:628
+  reg idx_jump;  // gen/virtq/split_engine.ts:630
+  reg idx_same;  // gen/virtq/split_engine.ts:631
+  reg idx_none;  // gen/virtq/split_engine.ts:632
+  reg idx_ask;  // gen/virtq/split_engine.ts:633
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:635
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:667
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:685
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:686
+  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:687
+  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:688
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:689
+  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:690
+  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:691
+  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:692
+  reg reset_pulse;  // gen/virtq/split_engine.ts:693
+  wire abandon;  // gen/virtq/split_engine.ts:694
+  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:721
+  wire [2:0] work;  // gen/virtq/split_engine.ts:731
+  wire can_fetch;  // gen/virtq/split_engine.ts:733
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -458,54 +461,52 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [2:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:693
-  reg [1:0] nq;  // gen/virtq/split_engine.ts:694
-  wire pool_quiet;  // gen/virtq/split_engine.ts:696
-  reg [2:0] all_back;  // gen/virtq/split_engine.ts:699
-  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:712
-  reg pool_free;  // gen/virtq/split_engine.ts:715
-  wire own_pool;  // gen/virtq/split_engine.ts:725
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:734
-  reg p_he_room;  // gen/virtq/split_engine.ts:734
-  reg p_entry_due;  // gen/virtq/split_engine.ts:734
-  reg p_entry_room;  // gen/virtq/split_engine.ts:734
-  reg p_spec_wait;  // gen/virtq/split_engine.ts:734
-  reg p_next_spec;  // gen/virtq/split_engine.ts:734
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:734
-  reg p_la_ready;  // gen/virtq/split_engine.ts:734
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:734
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:734
-  reg p_out_free;  // gen/virtq/split_engine.ts:734
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:734
-  reg p_heads_room;  // gen/virtq/split_engine.ts:734
-  reg p_poll_due;  // gen/virtq/split_engine.ts:734
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:937
+  reg [2:0] note;  // gen/virtq/split_engine.ts:738
+  reg [1:0] nq;  // gen/virtq/split_engine.ts:739
+  wire pool_quiet;  // gen/virtq/split_engine.ts:741
+  reg [2:0] all_back;  // gen/virtq/split_engine.ts:744
+  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:757
+  reg pool_free;  // gen/virtq/split_engine.ts:760
+  wire own_pool;  // gen/virtq/split_engine.ts:770
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:779
+  reg p_he_room;  // gen/virtq/split_engine.ts:779
+  reg p_entry_due;  // gen/virtq/split_engine.ts:779
+  reg p_entry_room;  // gen/virtq/split_engine.ts:779
+  reg p_spec_wait;  // gen/virtq/split_engine.ts:779
+  reg p_next_spec;  // gen/virtq/split_engine.ts:779
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:779
+  reg p_la_ready;  // gen/virtq/split_engine.ts:779
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:779
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:779
+  reg p_out_free;  // gen/virtq/split_engine.ts:779
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:779
+  reg p_heads_room;  // gen/virtq/split_engine.ts:779
+  reg p_poll_due;  // gen/virtq/split_engine.ts:779
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:982
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:236
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:236
-  reg [63:0] u_device_base;  // gen/virtq/split_engine.ts:236
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1217
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1218
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1219
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1221
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1221
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1221
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1222
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1223
-  reg u_drop;  // gen/virtq/split_engine.ts:1224
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1225
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1226
-  wire u_abandon;  // gen/virtq/split_engine.ts:1227
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1230
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1230
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1231
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1239
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1239
-  reg note_clear;  // gen/virtq/split_engine.ts:1240
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1265
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1266
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1267
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1269
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1269
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1269
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1270
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1271
+  reg u_drop;  // gen/virtq/split_engine.ts:1272
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1273
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1274
+  wire u_abandon;  // gen/virtq/split_engine.ts:1275
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1278
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1278
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1279
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1287
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1287
+  reg note_clear;  // gen/virtq/split_engine.ts:1288
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:236
-  reg [63:0] n_driver_base;  // gen/virtq/split_engine.ts:236
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1333
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1334
-  wire n_abandon;  // gen/virtq/split_engine.ts:1335
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1380
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1381
+  wire n_abandon;  // gen/virtq/split_engine.ts:1382
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -533,155 +534,152 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [2:0] note_sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] note_sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] note_sched_above;  // gen/lib/arbiter.ts:78
-  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:271
-  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:522
+  reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:272
+  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:568
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:882
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:927
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1005
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1050
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1081
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1126
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_3;  // gen/virtq/split_engine.ts:709
-  wire _and_4;  // gen/virtq/split_engine.ts:709
-  wire _and_5;  // gen/virtq/split_engine.ts:709
+  wire _and_3;  // gen/virtq/split_engine.ts:754
+  wire _and_4;  // gen/virtq/split_engine.ts:754
+  wire _and_5;  // gen/virtq/split_engine.ts:754
+  reg [63:0] _select_7;  // gen/virtq/split_engine.ts:335
+  reg [63:0] _select_8;  // gen/virtq/split_engine.ts:335
+  reg [63:0] _select_6;  // gen/virtq/split_engine.ts:339
+  reg [63:0] _select_9;  // gen/virtq/split_engine.ts:335
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_6;  // gen/virtq/split_engine.ts:488
+  wire [15:0] _sub_10;  // gen/virtq/split_engine.ts:534
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_8;  // gen/virtq/split_engine.ts:613
+  reg [5:0] _select_12;  // gen/virtq/split_engine.ts:659
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_7;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_9;  // gen/virtq/split_engine.ts:1225
+  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:1273
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_10;  // gen/virtq/split_engine.ts:332
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:332
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_13;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:332
+  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:332
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [2:0] _cat_27;  // gen/virtq/split_engine.ts:260
-  wire [16:0] _mux_30;  // gen/virtq/split_engine.ts:866
-  wire [16:0] _mux_31;  // gen/virtq/split_engine.ts:867
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_29;  // gen/virtq/split_engine.ts:868
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_28;  // gen/virtq/split_engine.ts:874
-  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:1069
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:1070
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:1074
-  reg [15:0] _select_35;  // gen/virtq/split_engine.ts:1100
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_36;  // gen/virtq/split_engine.ts:1147
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_37;  // gen/virtq/split_engine.ts:1195
-  reg [15:0] _select_38;  // gen/virtq/split_engine.ts:1277
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:237
-  reg [63:0] _select_41;  // gen/virtq/split_engine.ts:237
-  reg [63:0] _select_42;  // gen/virtq/split_engine.ts:237
-  reg [63:0] _select_43;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_44;  // gen/virtq/split_engine.ts:456
-  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:457
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:458
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:722
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:732
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:731
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:730
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_51;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_52;  // gen/virtq/split_engine.ts:890
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_53;  // gen/virtq/split_engine.ts:896
+  wire [5:0] _sub_28;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:924
+  wire [5:0] _sub_29;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_54;  // gen/virtq/split_engine.ts:926
+  wire [5:0] _sub_30;  // gen/virtq/split_engine.ts:365
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [2:0] _cat_31;  // gen/virtq/split_engine.ts:261
+  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:911
+  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:912
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:913
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:919
+  wire [16:0] _mux_38;  // gen/virtq/split_engine.ts:1114
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_37;  // gen/virtq/split_engine.ts:1115
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [15:0] _slice_36;  // gen/virtq/split_engine.ts:1119
+  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1145
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _add_40;  // gen/virtq/split_engine.ts:1196
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_43;  // gen/virtq/split_engine.ts:502
+  reg [15:0] _select_44;  // gen/virtq/split_engine.ts:503
+  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:504
+  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:767
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:777
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:776
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:775
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_50;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:935
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_52;  // gen/virtq/split_engine.ts:941
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:926
+  wire [15:0] _sub_54;  // gen/virtq/split_engine.ts:969
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:926
+  wire [15:0] _sub_53;  // gen/virtq/split_engine.ts:971
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_58;  // gen/virtq/split_engine.ts:932
+  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:971
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_59;  // gen/virtq/split_engine.ts:944
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_60;  // gen/virtq/split_engine.ts:985
-  reg [15:0] _select_61;  // gen/virtq/split_engine.ts:986
-  reg [2:0] _select_62;  // gen/virtq/split_engine.ts:987
-  reg [15:0] _select_63;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_64;  // gen/virtq/split_engine.ts:1014
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_65;  // gen/virtq/split_engine.ts:1016
+  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:971
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_66;  // gen/virtq/split_engine.ts:1017
+  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:977
   /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_58;  // gen/virtq/split_engine.ts:989
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_59;  // gen/virtq/split_engine.ts:1030
+  reg [15:0] _select_60;  // gen/virtq/split_engine.ts:1031
+  reg [2:0] _select_61;  // gen/virtq/split_engine.ts:1032
+  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_63;  // gen/virtq/split_engine.ts:1059
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_64;  // gen/virtq/split_engine.ts:1061
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [5:0] _mux_65;  // gen/virtq/split_engine.ts:1062
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_66;  // gen/virtq/split_layout.ts:104
   reg [15:0] _select_67;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_68;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_68;  // gen/virtq/split_engine.ts:237
   reg [15:0] _select_69;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:237
-  reg [63:0] _select_71;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_72;  // gen/virtq/split_engine.ts:1268
-  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:237
-  reg [63:0] _select_74;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_75;  // gen/virtq/split_engine.ts:1347
-  reg [15:0] _select_76;  // gen/virtq/split_engine.ts:1348
+  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:1316
+  reg [15:0] _select_71;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_72;  // gen/virtq/split_engine.ts:1394
+  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:1395
 
   // ---- instances
   dma_unit_ram_w64_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:206
@@ -711,219 +709,231 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:882
-  assign _mux_1 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1005
-  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1081
-  assign _and_3 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:709
-  assign _and_4 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:709
-  assign _and_5 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:709
-  assign _sub_6 = j - win_start;  // gen/virtq/split_engine.ts:488
-  always @* begin  // gen/virtq/split_engine.ts:613
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:927
+  assign _mux_1 = idx_ahead ? (11'd264 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1050
+  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1126
+  assign _and_3 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:754
+  assign _and_4 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:754
+  assign _and_5 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:754
+  always @* begin  // gen/virtq/split_engine.ts:335
+    case (rd_at_q)
+      2'd0: _select_7 = q0_desc;
+      2'd1: _select_7 = q1_desc;
+      2'd2: _select_7 = q2_desc;
+      default: _select_7 = q2_desc;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:335
+    case (rd_at_q)
+      2'd0: _select_8 = q0_driver;
+      2'd1: _select_8 = q1_driver;
+      2'd2: _select_8 = q2_driver;
+      default: _select_8 = q2_driver;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:339
+    case (rd_at_area)
+      1'b0: _select_6 = _select_7;
+      1'b1: _select_6 = _select_8;
+      default: _select_6 = _select_7;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:335
+    case (wr_at_q)
+      2'd0: _select_9 = q0_device;
+      2'd1: _select_9 = q1_device;
+      2'd2: _select_9 = q2_device;
+      default: _select_9 = q2_device;
+    endcase
+  end
+  assign _sub_10 = j - win_start;  // gen/virtq/split_engine.ts:534
+  always @* begin  // gen/virtq/split_engine.ts:659
     case (poll_head)
-      2'd0: _select_8 = poll_seq_0;
-      2'd1: _select_8 = poll_seq_1;
-      2'd2: _select_8 = poll_seq_2;
-      2'd3: _select_8 = poll_seq_3;
-      default: _select_8 = poll_seq_0;
+      2'd0: _select_12 = poll_seq_0;
+      2'd1: _select_12 = poll_seq_1;
+      2'd2: _select_12 = poll_seq_2;
+      2'd3: _select_12 = poll_seq_3;
+      default: _select_12 = poll_seq_0;
     endcase
   end
-  assign _sub_7 = (rd_ended2 - _select_8) - 6'd1;  // gen/virtq/split_engine.ts:332
-  always @* begin  // gen/virtq/split_engine.ts:1225
+  assign _sub_11 = (rd_ended2 - _select_12) - 6'd1;  // gen/virtq/split_engine.ts:365
+  always @* begin  // gen/virtq/split_engine.ts:1273
     case (uq)
-      2'd0: _select_9 = used_idx_0;
-      2'd1: _select_9 = used_idx_1;
-      2'd2: _select_9 = used_idx_2;
-      default: _select_9 = used_idx_2;
+      2'd0: _select_13 = used_idx_0;
+      2'd1: _select_13 = used_idx_1;
+      2'd2: _select_13 = used_idx_2;
+      default: _select_13 = used_idx_2;
     endcase
   end
-  assign _sub_10 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_11 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_12 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_13 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_14 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_15 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_16 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_17 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_18 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_19 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_20 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_21 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_22 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_23 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_24 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_25 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _sub_26 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:332
-  assign _cat_27 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:260
-  assign _mux_30 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:866
-  assign _mux_31 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:867
-  assign _mux_29 = (_mux_30 < _mux_31) ? _mux_30 : _mux_31;  // gen/virtq/split_engine.ts:868
-  assign _slice_28 = _mux_29[15:0];  // gen/virtq/split_engine.ts:874
-  assign _mux_34 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1069
-  assign _mux_33 = ({1'b0, ahead} < _mux_34) ? {1'b0, ahead} : _mux_34;  // gen/virtq/split_engine.ts:1070
-  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:1074
-  always @* begin  // gen/virtq/split_engine.ts:1100
+  assign _sub_14 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_15 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_16 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_17 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_18 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_19 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_20 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_21 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_22 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_23 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_24 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_25 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_26 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_27 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_28 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_29 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _sub_30 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _cat_31 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:261
+  assign _mux_34 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:911
+  assign _mux_35 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:912
+  assign _mux_33 = (_mux_34 < _mux_35) ? _mux_34 : _mux_35;  // gen/virtq/split_engine.ts:913
+  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:919
+  assign _mux_38 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1114
+  assign _mux_37 = ({1'b0, ahead} < _mux_38) ? {1'b0, ahead} : _mux_38;  // gen/virtq/split_engine.ts:1115
+  assign _slice_36 = _mux_37[15:0];  // gen/virtq/split_engine.ts:1119
+  always @* begin  // gen/virtq/split_engine.ts:1145
     case (cq)
-      2'd0: _select_35 = expect_head_0;
-      2'd1: _select_35 = expect_head_1;
-      2'd2: _select_35 = expect_head_2;
-      default: _select_35 = expect_head_2;
+      2'd0: _select_39 = expect_head_0;
+      2'd1: _select_39 = expect_head_1;
+      2'd2: _select_39 = expect_head_2;
+      default: _select_39 = expect_head_2;
     endcase
   end
-  assign _add_36 = count + 17'd1;  // gen/virtq/split_engine.ts:1147
-  always @* begin  // gen/virtq/split_engine.ts:1195
+  assign _add_40 = count + 17'd1;  // gen/virtq/split_engine.ts:1196
+  always @* begin  // gen/virtq/split_engine.ts:237
     case (cq)
-      2'd0: _select_37 = handed_0;
-      2'd1: _select_37 = handed_1;
-      2'd2: _select_37 = handed_2;
-      default: _select_37 = handed_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1277
-    case (uq)
-      2'd0: _select_38 = returned_0;
-      2'd1: _select_38 = returned_1;
-      2'd2: _select_38 = returned_2;
-      default: _select_38 = returned_2;
+      2'd0: _select_41 = q0_size;
+      2'd1: _select_41 = q1_size;
+      2'd2: _select_41 = q2_size;
+      default: _select_41 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (cq)
-      2'd0: _select_39 = q0_size;
-      2'd1: _select_39 = q1_size;
-      2'd2: _select_39 = q2_size;
-      default: _select_39 = q2_size;
+      2'd0: _select_42 = q0_size - 16'd1;
+      2'd1: _select_42 = q1_size - 16'd1;
+      2'd2: _select_42 = q2_size - 16'd1;
+      default: _select_42 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
+  always @* begin  // gen/virtq/split_engine.ts:502
     case (cq)
-      2'd0: _select_40 = q0_size - 16'd1;
-      2'd1: _select_40 = q1_size - 16'd1;
-      2'd2: _select_40 = q2_size - 16'd1;
-      default: _select_40 = q2_size - 16'd1;
+      2'd0: _select_43 = last_avail_0;
+      2'd1: _select_43 = last_avail_1;
+      2'd2: _select_43 = last_avail_2;
+      default: _select_43 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
+  always @* begin  // gen/virtq/split_engine.ts:503
     case (cq)
-      2'd0: _select_41 = q0_desc;
-      2'd1: _select_41 = q1_desc;
-      2'd2: _select_41 = q2_desc;
-      default: _select_41 = q2_desc;
+      2'd0: _select_44 = avail_seen_0;
+      2'd1: _select_44 = avail_seen_1;
+      2'd2: _select_44 = avail_seen_2;
+      default: _select_44 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
+  always @* begin  // gen/virtq/split_engine.ts:504
     case (cq)
-      2'd0: _select_42 = q0_driver;
-      2'd1: _select_42 = q1_driver;
-      2'd2: _select_42 = q2_driver;
-      default: _select_42 = q2_driver;
+      2'd0: _select_45 = heads_end_0;
+      2'd1: _select_45 = heads_end_1;
+      2'd2: _select_45 = heads_end_2;
+      default: _select_45 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
-    case (cq)
-      2'd0: _select_43 = q0_device;
-      2'd1: _select_43 = q1_device;
-      2'd2: _select_43 = q2_device;
-      default: _select_43 = q2_device;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:456
-    case (cq)
-      2'd0: _select_44 = last_avail_0;
-      2'd1: _select_44 = last_avail_1;
-      2'd2: _select_44 = last_avail_2;
-      default: _select_44 = last_avail_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:457
-    case (cq)
-      2'd0: _select_45 = avail_seen_0;
-      2'd1: _select_45 = avail_seen_1;
-      2'd2: _select_45 = avail_seen_2;
-      default: _select_45 = avail_seen_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:458
-    case (cq)
-      2'd0: _select_46 = heads_end_0;
-      2'd1: _select_46 = heads_end_1;
-      2'd2: _select_46 = heads_end_2;
-      default: _select_46 = heads_end_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:722
+  always @* begin  // gen/virtq/split_engine.ts:767
     case (pf_q)
-      2'd0: _select_47 = last_avail_0;
-      2'd1: _select_47 = last_avail_1;
-      2'd2: _select_47 = last_avail_2;
-      default: _select_47 = last_avail_2;
+      2'd0: _select_46 = last_avail_0;
+      2'd1: _select_46 = last_avail_1;
+      2'd2: _select_46 = last_avail_2;
+      default: _select_46 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:732
+  always @* begin  // gen/virtq/split_engine.ts:777
     case (cq)
-      2'd0: _select_48 = heads_end_0;
-      2'd1: _select_48 = heads_end_1;
-      2'd2: _select_48 = heads_end_2;
-      default: _select_48 = heads_end_2;
+      2'd0: _select_47 = heads_end_0;
+      2'd1: _select_47 = heads_end_1;
+      2'd2: _select_47 = heads_end_2;
+      default: _select_47 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:731
+  always @* begin  // gen/virtq/split_engine.ts:776
     case (cq)
-      2'd0: _select_49 = avail_seen_0;
-      2'd1: _select_49 = avail_seen_1;
-      2'd2: _select_49 = avail_seen_2;
-      default: _select_49 = avail_seen_2;
+      2'd0: _select_48 = avail_seen_0;
+      2'd1: _select_48 = avail_seen_1;
+      2'd2: _select_48 = avail_seen_2;
+      default: _select_48 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:730
+  always @* begin  // gen/virtq/split_engine.ts:775
     case (cq)
-      2'd0: _select_50 = last_avail_0;
-      2'd1: _select_50 = last_avail_1;
-      2'd2: _select_50 = last_avail_2;
-      default: _select_50 = last_avail_2;
+      2'd0: _select_49 = last_avail_0;
+      2'd1: _select_49 = last_avail_1;
+      2'd2: _select_49 = last_avail_2;
+      default: _select_49 = last_avail_2;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_51 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_51 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_51 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_51 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_51 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_51 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_51 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_51 = fetch_ram_rd_rdata[127:112];
-      default: _select_51 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_50 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_50 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_50 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_50 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_50 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_50 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_50 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_50 = fetch_ram_rd_rdata[127:112];
+      default: _select_50 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:890
+  always @* begin  // gen/virtq/split_engine.ts:935
     case (pf_next[3:0])
-      4'd0: _select_52 = pf_head_0;
-      4'd1: _select_52 = pf_head_1;
-      4'd2: _select_52 = pf_head_2;
-      4'd3: _select_52 = pf_head_3;
-      4'd4: _select_52 = pf_head_4;
-      4'd5: _select_52 = pf_head_5;
-      4'd6: _select_52 = pf_head_6;
-      4'd7: _select_52 = pf_head_7;
-      4'd8: _select_52 = pf_head_8;
-      4'd9: _select_52 = pf_head_9;
-      4'd10: _select_52 = pf_head_10;
-      4'd11: _select_52 = pf_head_11;
-      4'd12: _select_52 = pf_head_12;
-      4'd13: _select_52 = pf_head_13;
-      4'd14: _select_52 = pf_head_14;
-      4'd15: _select_52 = pf_head_15;
-      default: _select_52 = pf_head_0;
+      4'd0: _select_51 = pf_head_0;
+      4'd1: _select_51 = pf_head_1;
+      4'd2: _select_51 = pf_head_2;
+      4'd3: _select_51 = pf_head_3;
+      4'd4: _select_51 = pf_head_4;
+      4'd5: _select_51 = pf_head_5;
+      4'd6: _select_51 = pf_head_6;
+      4'd7: _select_51 = pf_head_7;
+      4'd8: _select_51 = pf_head_8;
+      4'd9: _select_51 = pf_head_9;
+      4'd10: _select_51 = pf_head_10;
+      4'd11: _select_51 = pf_head_11;
+      4'd12: _select_51 = pf_head_12;
+      4'd13: _select_51 = pf_head_13;
+      4'd14: _select_51 = pf_head_14;
+      4'd15: _select_51 = pf_head_15;
+      default: _select_51 = pf_head_0;
     endcase
   end
-  assign _mux_53 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:896
-  assign _sub_55 = spec_from - b_start;  // gen/virtq/split_engine.ts:924
-  assign _sub_54 = spec_to - (_sub_55[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:926
-  assign _sub_56 = (b_start + {10'd0, b_len}) - (_sub_55[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:926
-  assign _sub_57 = (la + 16'd16) - (_sub_55[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:926
-  assign _sub_58 = (_sub_55[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:932
-  assign _mux_59 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:944
-  always @* begin  // gen/virtq/split_engine.ts:985
+  assign _mux_52 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:941
+  assign _sub_54 = spec_from - b_start;  // gen/virtq/split_engine.ts:969
+  assign _sub_53 = spec_to - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:971
+  assign _sub_55 = (b_start + {10'd0, b_len}) - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:971
+  assign _sub_56 = (la + 16'd16) - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:971
+  assign _sub_57 = (_sub_54[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:977
+  assign _mux_58 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:989
+  always @* begin  // gen/virtq/split_engine.ts:1030
+    case (la[3:0])
+      4'd0: _select_59 = pf_head_0;
+      4'd1: _select_59 = pf_head_1;
+      4'd2: _select_59 = pf_head_2;
+      4'd3: _select_59 = pf_head_3;
+      4'd4: _select_59 = pf_head_4;
+      4'd5: _select_59 = pf_head_5;
+      4'd6: _select_59 = pf_head_6;
+      4'd7: _select_59 = pf_head_7;
+      4'd8: _select_59 = pf_head_8;
+      4'd9: _select_59 = pf_head_9;
+      4'd10: _select_59 = pf_head_10;
+      4'd11: _select_59 = pf_head_11;
+      4'd12: _select_59 = pf_head_12;
+      4'd13: _select_59 = pf_head_13;
+      4'd14: _select_59 = pf_head_14;
+      4'd15: _select_59 = pf_head_15;
+      default: _select_59 = pf_head_0;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:1031
     case (la[3:0])
       4'd0: _select_60 = pf_head_0;
       4'd1: _select_60 = pf_head_1;
@@ -944,71 +954,63 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_60 = pf_head_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:986
+  always @* begin  // gen/virtq/split_engine.ts:1032
     case (la[3:0])
-      4'd0: _select_61 = pf_head_0;
-      4'd1: _select_61 = pf_head_1;
-      4'd2: _select_61 = pf_head_2;
-      4'd3: _select_61 = pf_head_3;
-      4'd4: _select_61 = pf_head_4;
-      4'd5: _select_61 = pf_head_5;
-      4'd6: _select_61 = pf_head_6;
-      4'd7: _select_61 = pf_head_7;
-      4'd8: _select_61 = pf_head_8;
-      4'd9: _select_61 = pf_head_9;
-      4'd10: _select_61 = pf_head_10;
-      4'd11: _select_61 = pf_head_11;
-      4'd12: _select_61 = pf_head_12;
-      4'd13: _select_61 = pf_head_13;
-      4'd14: _select_61 = pf_head_14;
-      4'd15: _select_61 = pf_head_15;
-      default: _select_61 = pf_head_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:987
-    case (la[3:0])
-      4'd0: _select_62 = pf_count_0;
-      4'd1: _select_62 = pf_count_1;
-      4'd2: _select_62 = pf_count_2;
-      4'd3: _select_62 = pf_count_3;
-      4'd4: _select_62 = pf_count_4;
-      4'd5: _select_62 = pf_count_5;
-      4'd6: _select_62 = pf_count_6;
-      4'd7: _select_62 = pf_count_7;
-      4'd8: _select_62 = pf_count_8;
-      4'd9: _select_62 = pf_count_9;
-      4'd10: _select_62 = pf_count_10;
-      4'd11: _select_62 = pf_count_11;
-      4'd12: _select_62 = pf_count_12;
-      4'd13: _select_62 = pf_count_13;
-      4'd14: _select_62 = pf_count_14;
-      4'd15: _select_62 = pf_count_15;
-      default: _select_62 = pf_count_0;
+      4'd0: _select_61 = pf_count_0;
+      4'd1: _select_61 = pf_count_1;
+      4'd2: _select_61 = pf_count_2;
+      4'd3: _select_61 = pf_count_3;
+      4'd4: _select_61 = pf_count_4;
+      4'd5: _select_61 = pf_count_5;
+      4'd6: _select_61 = pf_count_6;
+      4'd7: _select_61 = pf_count_7;
+      4'd8: _select_61 = pf_count_8;
+      4'd9: _select_61 = pf_count_9;
+      4'd10: _select_61 = pf_count_10;
+      4'd11: _select_61 = pf_count_11;
+      4'd12: _select_61 = pf_count_12;
+      4'd13: _select_61 = pf_count_13;
+      4'd14: _select_61 = pf_count_14;
+      4'd15: _select_61 = pf_count_15;
+      default: _select_61 = pf_count_0;
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_63 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_63 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_63 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_63 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_63 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_63 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_63 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_63 = fetch_ram_rd_rdata[127:112];
-      default: _select_63 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_62 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_62 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_62 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_62 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_62 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_62 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_62 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_62 = fetch_ram_rd_rdata[127:112];
+      default: _select_62 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1014
+  always @* begin  // gen/virtq/split_engine.ts:1059
     case (cq)
-      2'd0: _select_64 = event_sent_0;
-      2'd1: _select_64 = event_sent_1;
-      2'd2: _select_64 = event_sent_2;
-      default: _select_64 = event_sent_2;
+      2'd0: _select_63 = event_sent_0;
+      2'd1: _select_63 = event_sent_1;
+      2'd2: _select_63 = event_sent_2;
+      default: _select_63 = event_sent_2;
     endcase
   end
-  assign _sub_65 = word - seen;  // gen/virtq/split_engine.ts:1016
-  assign _mux_66 = (_sub_65 < {10'd0, rf_occ}) ? _sub_65[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1017
+  assign _sub_64 = word - seen;  // gen/virtq/split_engine.ts:1061
+  assign _mux_65 = (_sub_64 < {10'd0, rf_occ}) ? _sub_64[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1062
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_66 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_66 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_66 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_66 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_66 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_66 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_66 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_66 = fetch_ram_rd_rdata[127:112];
+      default: _select_66 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_67 = fetch_ram_rd_rdata[15:0];
@@ -1022,119 +1024,90 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_67 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_layout.ts:104
-    case (mem_off[3:1])
-      3'd0: _select_68 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_68 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_68 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_68 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_68 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_68 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_68 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_68 = fetch_ram_rd_rdata[127:112];
-      default: _select_68 = fetch_ram_rd_rdata[15:0];
+  always @* begin  // gen/virtq/split_engine.ts:237
+    case (uq)
+      2'd0: _select_68 = q0_size;
+      2'd1: _select_68 = q1_size;
+      2'd2: _select_68 = q2_size;
+      default: _select_68 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (uq)
-      2'd0: _select_69 = q0_size;
-      2'd1: _select_69 = q1_size;
-      2'd2: _select_69 = q2_size;
-      default: _select_69 = q2_size;
+      2'd0: _select_69 = q0_size - 16'd1;
+      2'd1: _select_69 = q1_size - 16'd1;
+      2'd2: _select_69 = q2_size - 16'd1;
+      default: _select_69 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
+  always @* begin  // gen/virtq/split_engine.ts:1316
     case (uq)
-      2'd0: _select_70 = q0_size - 16'd1;
-      2'd1: _select_70 = q1_size - 16'd1;
-      2'd2: _select_70 = q2_size - 16'd1;
-      default: _select_70 = q2_size - 16'd1;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:237
-    case (uq)
-      2'd0: _select_71 = q0_device;
-      2'd1: _select_71 = q1_device;
-      2'd2: _select_71 = q2_device;
-      default: _select_71 = q2_device;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1268
-    case (uq)
-      2'd0: _select_72 = used_idx_0;
-      2'd1: _select_72 = used_idx_1;
-      2'd2: _select_72 = used_idx_2;
-      default: _select_72 = used_idx_2;
+      2'd0: _select_70 = used_idx_0;
+      2'd1: _select_70 = used_idx_1;
+      2'd2: _select_70 = used_idx_2;
+      default: _select_70 = used_idx_2;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (nq)
-      2'd0: _select_73 = q0_size;
-      2'd1: _select_73 = q1_size;
-      2'd2: _select_73 = q2_size;
-      default: _select_73 = q2_size;
+      2'd0: _select_71 = q0_size;
+      2'd1: _select_71 = q1_size;
+      2'd2: _select_71 = q2_size;
+      default: _select_71 = q2_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:237
+  always @* begin  // gen/virtq/split_engine.ts:1394
     case (nq)
-      2'd0: _select_74 = q0_driver;
-      2'd1: _select_74 = q1_driver;
-      2'd2: _select_74 = q2_driver;
-      default: _select_74 = q2_driver;
+      2'd0: _select_72 = noted_idx_0;
+      2'd1: _select_72 = noted_idx_1;
+      2'd2: _select_72 = noted_idx_2;
+      default: _select_72 = noted_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1347
+  always @* begin  // gen/virtq/split_engine.ts:1395
     case (nq)
-      2'd0: _select_75 = noted_idx_0;
-      2'd1: _select_75 = noted_idx_1;
-      2'd2: _select_75 = noted_idx_2;
-      default: _select_75 = noted_idx_2;
+      2'd0: _select_73 = used_idx_0;
+      2'd1: _select_73 = used_idx_1;
+      2'd2: _select_73 = used_idx_2;
+      default: _select_73 = used_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1348
-    case (nq)
-      2'd0: _select_76 = used_idx_0;
-      2'd1: _select_76 = used_idx_1;
-      2'd2: _select_76 = used_idx_2;
-      default: _select_76 = used_idx_2;
-    endcase
-  end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1410
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1411
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1412
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1413
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1414
-  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:281
-  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:282
-  assign chain_id = out_id;  // gen/virtq/split_engine.ts:283
-  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:284
-  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:285
-  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:286
-  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:287
-  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:289
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1463
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1464
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1465
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1466
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1467
+  assign chain_valid = out_active;  // gen/virtq/split_engine.ts:282
+  assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:283
+  assign chain_id = out_id;  // gen/virtq/split_engine.ts:284
+  assign chain_slots = out_slots;  // gen/virtq/split_engine.ts:285
+  assign chain_addr = chain_buf_rd0[96:33];  // gen/virtq/split_engine.ts:286
+  assign chain_len = chain_buf_rd0[32:1];  // gen/virtq/split_engine.ts:287
+  assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:288
+  assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:290
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1228
-    case (used)  // gen/virtq/split_engine.ts:1257
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1276
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1276
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1324
         end
       end
       default: begin end
     endcase
   end
-  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:311
-  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:312
-  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:313
-  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:314
-  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:315
-  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:319
-  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:311
-  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:312
-  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:313
-  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:314
-  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:315
-  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:319
+  assign rd_cmd_valid = rd_valid;  // gen/virtq/split_engine.ts:344
+  assign rd_cmd_host_addr = rd_host;  // gen/virtq/split_engine.ts:345
+  assign rd_cmd_dev_addr = rd_dev;  // gen/virtq/split_engine.ts:346
+  assign rd_cmd_len = rd_len;  // gen/virtq/split_engine.ts:347
+  assign rd_cmd_id = {6'd0, rd_id};  // gen/virtq/split_engine.ts:348
+  assign rd_status_ready = 1'b1;  // gen/virtq/split_engine.ts:352
+  assign wr_cmd_valid = wr_valid;  // gen/virtq/split_engine.ts:344
+  assign wr_cmd_host_addr = wr_host;  // gen/virtq/split_engine.ts:345
+  assign wr_cmd_dev_addr = wr_dev;  // gen/virtq/split_engine.ts:346
+  assign wr_cmd_len = wr_len;  // gen/virtq/split_engine.ts:347
+  assign wr_cmd_id = {6'd0, wr_id};  // gen/virtq/split_engine.ts:348
+  assign wr_status_ready = 1'b1;  // gen/virtq/split_engine.ts:352
   assign mem_wr_ready = mem_wr_addr[8] | fetch_ram_wr_ready;  // gen/virtq/split_engine.ts:217
   assign mem_rd_ready = out_ram_rd_ready;  // gen/virtq/split_engine.ts:220
   assign mem_rd_rvalid = out_ram_rd_rvalid;  // gen/virtq/split_engine.ts:221
@@ -1145,36 +1118,36 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:215
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:216
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:430
-    case (seq)  // gen/virtq/split_engine.ts:773
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:476
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1113
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1158
           end
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:435
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
           end
         end
       end
@@ -1182,280 +1155,528 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:431
-    case (seq)  // gen/virtq/split_engine.ts:773
+    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:477
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:436
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:482
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:436
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:482
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:436
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:482
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1114
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1159
           end
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:436
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:482
           end
         end
       end
       default: begin end
     endcase
   end
-  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:382
-  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:383
-  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:384
+  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:427
+  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:428
+  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:429
   assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:218
   assign out_ram_rd_addr = mem_rd_addr[4:0];  // gen/virtq/split_engine.ts:219
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:231
   always @* begin
-    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:264
-    case (seq)  // gen/virtq/split_engine.ts:773
-      SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:848
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:849
-        end
-      end
-      SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:998
+    hand_one = 1'b0;  // default, gen/virtq/split_engine.ts:255
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_DESC_WALK: begin
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
+        end else begin
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1230
+          end else begin
+            hand_one = 1'b1;  // gen/virtq/split_engine.ts:1244
+          end
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    forget = 3'd0;  // default, gen/virtq/split_engine.ts:265
-    case (seq)  // gen/virtq/split_engine.ts:773
+    return_one = 1'b0;  // default, gen/virtq/split_engine.ts:256
+    case (used)  // gen/virtq/split_engine.ts:1305
+      USED_TAKE: begin
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          return_one = 1'b1;  // gen/virtq/split_engine.ts:1325
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:265
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_AHEAD_IDX: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:894
+        end
+      end
+      SEQ_IDX_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:1043
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    forget = 3'd0;  // default, gen/virtq/split_engine.ts:266
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:775
-          forget = 3'd7;  // gen/virtq/split_engine.ts:777
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:820
+          forget = 3'd7;  // gen/virtq/split_engine.ts:822
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:791
+        forget = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:836
       end
       default: begin end
     endcase
   end
   always @* begin
-    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:272
-    case (seq)  // gen/virtq/split_engine.ts:773
+    cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:273
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1149
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1150
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1170
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1171
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1172
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1173
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1174
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1176
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1225
         end
       end
       default: begin end
     endcase
   end
-  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:317
   always @* begin
-    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:773
+    rd_at_q = cq;  // default, gen/virtq/split_engine.ts:329
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_AHEAD_IDX: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
+        end
+      end
+      SEQ_AHEAD_HEADS: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
+        end
+      end
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
+        end
+      end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1072
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1119
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
+          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
-  end
-  always @* begin
-    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (note)  // gen/virtq/split_engine.ts:1337
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
-          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+          rd_at_q = nq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:773
+    rd_at_area = 1'b0;  // default, gen/virtq/split_engine.ts:330
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:848
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:870
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:338
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
+        end
+      end
+      SEQ_IDX_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
+        end
+      end
+      SEQ_HEADS_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
+        end
+      end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
+          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
+        end
+      end
+      default: begin end
+    endcase
+    case (note)  // gen/virtq/split_engine.ts:1384
+      NOTE_READ: begin
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
         end
       end
       default: begin end
     endcase
   end
-  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:317
   always @* begin
-    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (seq)  // gen/virtq/split_engine.ts:773
+    rd_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:331
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_AHEAD_IDX: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      SEQ_AHEAD_HEADS: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          rd_at_off = ({4'd0, (he & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+          rd_at_off = {4'd0, word} << 4;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_at_off = {4'd0, spec_pred} << 4;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      SEQ_IDX_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      SEQ_HEADS_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_at_off = ({4'd0, (la & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
+          rd_at_off = {4'd0, j} << 4;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      default: begin end
+    endcase
+    case (note)  // gen/virtq/split_engine.ts:1384
+      NOTE_READ: begin
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+          rd_at_off = features[29] ? (({4'd0, n_num} << 1) + 20'd4) : 20'd0;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign rd_host_next = _select_6 + {44'd0, rd_at_off};  // gen/virtq/split_engine.ts:340
+  assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:350
+  always @* begin
+    rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_IDX_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      SEQ_HEADS_CMD: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      SEQ_DESC_NEED: begin
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (note)  // gen/virtq/split_engine.ts:1384
+      NOTE_READ: begin
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_AHEAD_IDX: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      SEQ_AHEAD_HEADS: begin
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    wr_at_q = cq;  // default, gen/virtq/split_engine.ts:329
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
-          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          wr_at_q = cq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
-  end
-  always @* begin
-    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:318
-    case (used)  // gen/virtq/split_engine.ts:1257
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1291
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1292
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
+          wr_at_q = uq;  // gen/virtq/split_engine.ts:381
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:338
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          wr_at_q = uq;  // gen/virtq/split_engine.ts:381
         end
       end
       default: begin end
     endcase
   end
-  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:318
   always @* begin
-    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:370
-    case (seq)  // gen/virtq/split_engine.ts:773
+    wr_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:331
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          wr_at_off = ({4'd0, num} << 3) + 20'd4;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1257
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
-            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
+          wr_at_off = ({4'd0, u_slot} << 3) + 20'd4;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      USED_ELEMS: begin
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          wr_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign wr_host_next = _select_9 + {44'd0, wr_at_off};  // gen/virtq/split_engine.ts:340
+  assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:350
+  always @* begin
+    wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_EVENT_CMD: begin
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:351
+    case (used)  // gen/virtq/split_engine.ts:1305
+      USED_TAKE: begin
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      USED_ELEMS: begin
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
+        end
+      end
+      default: begin end
+    endcase
+  end
+  assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:351
+  always @* begin
+    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:413
+    case (seq)  // gen/virtq/split_engine.ts:818
+      SEQ_EVENT_CMD: begin
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
+        end
+      end
+      default: begin end
+    endcase
+    case (used)  // gen/virtq/split_engine.ts:1305
+      USED_TAKE: begin
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
+            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:388
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:371
-    case (seq)  // gen/virtq/split_engine.ts:773
+    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:414
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
-          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:389
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:435
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1257
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
-            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:389
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:435
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
-          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:389
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:435
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_data = 64'd0;  // default, gen/virtq/split_engine.ts:372
-    case (seq)  // gen/virtq/split_engine.ts:773
+    out_wr_data = 16'd0;  // default, gen/virtq/split_engine.ts:415
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
-          out_wr_data = {48'd0, word};  // gen/virtq/split_engine.ts:390
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          out_wr_data = word;  // gen/virtq/split_engine.ts:436
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1257
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
-            out_wr_data = {done_len, {16'd0, done_id}};  // gen/virtq/split_engine.ts:390
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
+            out_wr_data = done_id;  // gen/virtq/split_engine.ts:436
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
-          out_wr_data = {48'd0, u_new};  // gen/virtq/split_engine.ts:390
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          out_wr_data = u_new;  // gen/virtq/split_engine.ts:436
         end
       end
       default: begin end
     endcase
   end
-  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:429
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:459
-  assign desc_off = win_off + ({7'd0, _sub_6[3:0]} << 4);  // gen/virtq/split_engine.ts:484
+  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:475
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:505
+  assign desc_off = win_off + ({7'd0, _sub_10[3:0]} << 4);  // gen/virtq/split_engine.ts:530
   always @* begin
-    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:525
-    case (used)  // gen/virtq/split_engine.ts:1257
+    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:571
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1281
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1282
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1329
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1330
             end
           end
         end
@@ -1464,13 +1685,13 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:526
-    case (used)  // gen/virtq/split_engine.ts:1257
+    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:572
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1281
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1283
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1329
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1331
             end
           end
         end
@@ -1479,15 +1700,15 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:527
-    case (seq)  // gen/virtq/split_engine.ts:773
+    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:573
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1025
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1026
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1028
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1070
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1071
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1073
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1032
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1035
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1077
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1080
           end
         end
       end
@@ -1495,196 +1716,196 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:528
-    case (seq)  // gen/virtq/split_engine.ts:773
+    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:574
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:806
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:829
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:830
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:838
+        if (own_pool) begin  // gen/virtq/split_engine.ts:851
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:874
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:875
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:883
         end
       end
       default: begin end
     endcase
-    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1385
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1386
+    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1439
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1440
     end
   end
   always @* begin
-    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:534
-    case (seq)  // gen/virtq/split_engine.ts:773
+    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:580
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:958
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1003
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:535
-    case (seq)  // gen/virtq/split_engine.ts:773
+    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:581
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:898
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:943
       end
       default: begin end
     endcase
   end
   always @* begin
-    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:563
-    case (seq)  // gen/virtq/split_engine.ts:773
+    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:609
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:870
-          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:872
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:917
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:564
-    case (seq)  // gen/virtq/split_engine.ts:773
+    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:610
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:870
-          heads_issue_from = he;  // gen/virtq/split_engine.ts:873
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          heads_issue_from = he;  // gen/virtq/split_engine.ts:918
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:572
-    case (seq)  // gen/virtq/split_engine.ts:773
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:618
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:848
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:851
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:896
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:573
-    if ((idx_pend & (~idx_here)) & (~_sub_7[5])) begin  // gen/virtq/split_engine.ts:613
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:614
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:619
+    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:659
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:660
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:576
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:580
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:622
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:626
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:621
-    case (seq)  // gen/virtq/split_engine.ts:773
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:667
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:913
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:958
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:957
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1002
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:640
-    case (seq)  // gen/virtq/split_engine.ts:773
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:685
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1202
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1251
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:641
-    case (used)  // gen/virtq/split_engine.ts:1257
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:686
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1319
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1367
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:642
-    case (seq)  // gen/virtq/split_engine.ts:773
+    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:687
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1203
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1203
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1252
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1252
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:643
-    case (used)  // gen/virtq/split_engine.ts:1257
+    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:688
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1320
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1320
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1368
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1368
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:644
-    case (note)  // gen/virtq/split_engine.ts:1337
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:689
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1379
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1427
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:645
-    case (note)  // gen/virtq/split_engine.ts:1337
+    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:690
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1380
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1380
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1428
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1428
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:646
-    case (note)  // gen/virtq/split_engine.ts:1337
+    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:691
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1374
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1374
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1422
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1422
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:647
-    case (seq)  // gen/virtq/split_engine.ts:773
+    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:692
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:793
+        q_reset_pulse = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:838
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:648
-    case (seq)  // gen/virtq/split_engine.ts:773
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:693
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:775
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:781
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:820
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:826
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:649
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:686
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:688
+  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:694
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:731
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:733
   assign sched_after_or_p0 = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {sched_after_or_p0[2], (sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_or_p2 = {(sched_after_or_p1[2] | sched_after_or_p1[1]), sched_after_or_p1[1], sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1705,17 +1926,17 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign sched_valid = sched_locked | (|(work & {3{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {3{can_fetch}}) & sched_mask) & (~(sched_after_or_p2 << 1))) : ((work & {3{can_fetch}}) & (~(sched_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p2 << 1) : (sched_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:696
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:725
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:741
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:770
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1218
-    case (used)  // gen/virtq/split_engine.ts:1257
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1266
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1308
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1309
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1310
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1356
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1357
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1358
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1313
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1361
           end
         end
       end
@@ -1723,31 +1944,31 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1219
-    case (note)  // gen/virtq/split_engine.ts:1337
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1267
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1349
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1396
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_9 & u_num_mask;  // gen/virtq/split_engine.ts:1225
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1226
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1227
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1231
+  assign u_slot = _select_13 & u_num_mask;  // gen/virtq/split_engine.ts:1273
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1274
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1275
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1279
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1240
-    case (note)  // gen/virtq/split_engine.ts:1337
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1288
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1358
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1406
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1335
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1382
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1795,12 +2016,9 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       event_sent_1 <= 16'd0;
       event_sent_2 <= 16'd0;
       event_valid <= 3'd0;
-      handed_0 <= 16'd0;
-      handed_1 <= 16'd0;
-      handed_2 <= 16'd0;
-      returned_0 <= 16'd0;
-      returned_1 <= 16'd0;
-      returned_2 <= 16'd0;
+      in_device_0 <= 16'd0;
+      in_device_1 <= 16'd0;
+      in_device_2 <= 16'd0;
       failed <= 3'd0;
       q_resetting <= 3'd0;
       dev_resetting <= 1'b0;
@@ -1872,101 +2090,101 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       note_sched_lock_above <= 3'd0;
     end else begin
       pending <= (pending & (~(clear_pending | forget))) | ({q2_notify, q1_notify, q0_notify} & (~forget));  // gen/virtq/sched.ts:14
-      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:290
-        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:291
-        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:292
-          out_active <= 1'b0;  // gen/virtq/split_engine.ts:292
+      if (chain_valid & chain_ready) begin  // gen/virtq/split_engine.ts:291
+        out_pos <= out_pos + 6'd1;  // gen/virtq/split_engine.ts:292
+        if ({1'b0, out_pos} == (out_count - 7'd1)) begin  // gen/virtq/split_engine.ts:293
+          out_active <= 1'b0;  // gen/virtq/split_engine.ts:293
         end
       end
-      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:316
-        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:316
+      if (rd_cmd_ready) begin  // gen/virtq/split_engine.ts:349
+        rd_valid <= 1'b0;  // gen/virtq/split_engine.ts:349
       end
-      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:325
-        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:325
+      if (rd_by_fetch) begin  // gen/virtq/split_engine.ts:358
+        rd_seq0 <= rd_seq0 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:326
-        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:326
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:359
+        rd_ended0 <= rd_ended0 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:327
-        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:327
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd0)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        rd_err0 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (rd_by_used) begin  // gen/virtq/split_engine.ts:325
-        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:325
+      if (rd_by_used) begin  // gen/virtq/split_engine.ts:358
+        rd_seq1 <= rd_seq1 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:326
-        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:326
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:359
+        rd_ended1 <= rd_ended1 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:327
-        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:327
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd1)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        rd_err1 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:325
-        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:325
+      if (rd_by_pool) begin  // gen/virtq/split_engine.ts:358
+        rd_seq2 <= rd_seq2 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:326
-        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:326
+      if (rd_status_valid & (rd_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:359
+        rd_ended2 <= rd_ended2 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:327
-        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:327
+      if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:352
-      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:352
-      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:316
-        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:316
+      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:396
+      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:396
+      if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:349
+        wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:349
       end
-      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:325
-        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:325
+      if (wr_by_fetch) begin  // gen/virtq/split_engine.ts:358
+        wr_seq0 <= wr_seq0 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:326
-        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:326
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd0)) begin  // gen/virtq/split_engine.ts:359
+        wr_ended0 <= wr_ended0 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:327
-        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:327
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd0)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        wr_err0 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (wr_by_used) begin  // gen/virtq/split_engine.ts:325
-        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:325
+      if (wr_by_used) begin  // gen/virtq/split_engine.ts:358
+        wr_seq1 <= wr_seq1 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:326
-        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:326
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd1)) begin  // gen/virtq/split_engine.ts:359
+        wr_ended1 <= wr_ended1 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:327
-        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:327
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd1)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        wr_err1 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:325
-        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:325
+      if (wr_by_pool) begin  // gen/virtq/split_engine.ts:358
+        wr_seq2 <= wr_seq2 + 6'd1;  // gen/virtq/split_engine.ts:358
       end
-      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:326
-        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:326
+      if (wr_status_valid & (wr_status_id[1:0] == 2'd2)) begin  // gen/virtq/split_engine.ts:359
+        wr_ended2 <= wr_ended2 + 6'd1;  // gen/virtq/split_engine.ts:359
       end
-      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:327
-        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:327
+      if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
+        wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:352
-      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:352
-      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:379
-      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:530
-      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:532
-      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:536
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:577
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:577
+      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:396
+      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:396
+      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:422
+      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:576
+      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:578
+      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:582
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:623
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:623
       end
-      if (heads_pend & (~_sub_10[5])) begin  // gen/virtq/split_engine.ts:595
-        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:596
-        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:599
+      if (heads_pend & (~_sub_14[5])) begin  // gen/virtq/split_engine.ts:641
+        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:642
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:645
       end
-      if (heads_issue) begin  // gen/virtq/split_engine.ts:601
-        if ((heads_pend & (~(heads_pend & (~_sub_10[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:602
-          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:603
+      if (heads_issue) begin  // gen/virtq/split_engine.ts:647
+        if ((heads_pend & (~(heads_pend & (~_sub_14[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:648
+          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:649
         end else begin
-          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:607
+          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:653
         end
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_7[5])) begin  // gen/virtq/split_engine.ts:613
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:615
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:617
+      if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:659
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:661
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:663
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:619
-      pf_ready <= (pf_ready | {(~_sub_11[5]), (~_sub_12[5]), (~_sub_13[5]), (~_sub_14[5]), (~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:622
-      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_27;  // gen/virtq/split_engine.ts:679
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:665
+      pf_ready <= (pf_ready | {(~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5]), (~_sub_28[5]), (~_sub_29[5]), (~_sub_30[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:668
+      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_31;  // gen/virtq/split_engine.ts:724
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -1978,436 +2196,418 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(handed_2 == returned_2), (handed_1 == returned_1), (handed_0 == returned_0)};  // gen/virtq/split_engine.ts:700
-      rq_done <= {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:713
-      if (reset_req) begin  // gen/virtq/split_engine.ts:770
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:770
+      all_back <= {(in_device_2 == 16'd0), (in_device_1 == 16'd0), (in_device_0 == 16'd0)};  // gen/virtq/split_engine.ts:745
+      rq_done <= {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:758
+      if (reset_req) begin  // gen/virtq/split_engine.ts:815
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:815
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:771
-      case (seq)  // gen/virtq/split_engine.ts:773
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:816
+      case (seq)  // gen/virtq/split_engine.ts:818
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:775
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:778
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:779
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:780
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:783
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:783
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:784
-            cq <= sched_index;  // gen/virtq/split_engine.ts:785
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:786
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:820
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:823
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:824
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:825
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:828
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:828
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:829
+            cq <= sched_index;  // gen/virtq/split_engine.ts:830
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:831
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_3, _and_4, _and_5})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:792
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:794
+          q_resetting <= (q_resetting & (~{_and_3, _and_4, _and_5})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:837
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:839
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:798
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:843
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:806
-            if (abandon) begin  // gen/virtq/split_engine.ts:807
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:807
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:808
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:809
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:810
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:812
-            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:814
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:814
-            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:818
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:818
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:819
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:819
-            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:820
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:820
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:821
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:821
-            end else if (1'b0) begin  // gen/virtq/split_engine.ts:822
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:822
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:825
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:825
+          if (own_pool) begin  // gen/virtq/split_engine.ts:851
+            if (abandon) begin  // gen/virtq/split_engine.ts:852
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:852
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:853
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:854
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:855
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:857
+            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:859
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:859
+            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:863
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:863
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:864
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:864
+            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:865
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:865
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:866
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:866
+            end else if (1'b0) begin  // gen/virtq/split_engine.ts:867
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:867
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:870
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:870
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:826
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:871
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:829
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:829
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:830
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:832
-            pf_q <= cq;  // gen/virtq/split_engine.ts:833
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:837
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:839
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:841
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:841
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:842
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:842
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:874
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:874
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:875
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:877
+            pf_q <= cq;  // gen/virtq/split_engine.ts:878
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:882
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:884
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:886
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:886
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:887
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:887
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:843
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:888
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:848
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:853
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:854
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:855
+          if (rd_free) begin  // gen/virtq/split_engine.ts:893
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:898
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:899
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:900
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:870
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:874
-              heads_end_0 <= he + _slice_28;  // gen/virtq/split_engine.ts:874
+          if (rd_free) begin  // gen/virtq/split_engine.ts:915
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:919
+              heads_end_0 <= he + _slice_32;  // gen/virtq/split_engine.ts:919
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:874
-              heads_end_1 <= he + _slice_28;  // gen/virtq/split_engine.ts:874
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:919
+              heads_end_1 <= he + _slice_32;  // gen/virtq/split_engine.ts:919
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:874
-              heads_end_2 <= he + _slice_28;  // gen/virtq/split_engine.ts:874
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:919
+              heads_end_2 <= he + _slice_32;  // gen/virtq/split_engine.ts:919
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:877
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:922
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:438
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:885
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:930
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:891
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:936
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:901
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:906
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:916
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:946
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:951
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:961
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:933
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:978
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:936
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:936
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:981
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:981
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:938
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:983
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:950
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:950
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:995
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:995
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:991
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1036
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:996
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1000
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1045
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:654
-            if (abandon) begin  // gen/virtq/split_engine.ts:655
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:655
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:656
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:699
+            if (abandon) begin  // gen/virtq/split_engine.ts:700
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:701
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1003
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1048
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:438
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1005
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1050
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1022
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1067
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:1025
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1026
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1026
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1028
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:1028
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1028
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:1070
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1071
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1071
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1073
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:1073
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1073
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1028
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1073
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1030
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1030
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1075
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1075
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1030
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1030
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1075
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1075
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1030
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1030
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1075
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1075
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:1032
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:1034
+            if (spec_on) begin  // gen/virtq/split_engine.ts:1077
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:1079
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1037
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1082
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1045
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1045
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1090
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1090
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1045
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1045
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1090
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1090
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1045
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1045
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1090
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1090
             end
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1048
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1093
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1052
-            if (abandon) begin  // gen/virtq/split_engine.ts:1053
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1053
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1054
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1097
+            if (abandon) begin  // gen/virtq/split_engine.ts:1098
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1098
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1099
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1056
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1057
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1101
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1102
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1072
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1074
-              heads_end_0 <= la + _slice_32;  // gen/virtq/split_engine.ts:1074
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1119
+              heads_end_0 <= la + _slice_36;  // gen/virtq/split_engine.ts:1119
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1074
-              heads_end_1 <= la + _slice_32;  // gen/virtq/split_engine.ts:1074
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1119
+              heads_end_1 <= la + _slice_36;  // gen/virtq/split_engine.ts:1119
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1074
-              heads_end_2 <= la + _slice_32;  // gen/virtq/split_engine.ts:1074
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1119
+              heads_end_2 <= la + _slice_36;  // gen/virtq/split_engine.ts:1119
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1075
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1120
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:654
-            if (abandon) begin  // gen/virtq/split_engine.ts:655
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:655
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:656
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:699
+            if (abandon) begin  // gen/virtq/split_engine.ts:700
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:701
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1078
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1123
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:438
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1083
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1128
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1095
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1097
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1099
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if (features[35] & (word != _select_35)) begin  // gen/virtq/split_engine.ts:1100
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1140
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1142
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1144
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if (features[35] & (word != _select_39)) begin  // gen/virtq/split_engine.ts:1145
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1101
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1146
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
-            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1116
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1161
             end
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1118
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1119
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1123
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1128
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1163
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1172
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1177
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:654
-            if (abandon) begin  // gen/virtq/split_engine.ts:655
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:655
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:656
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:699
+            if (abandon) begin  // gen/virtq/split_engine.ts:700
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:701
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1131
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1180
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:438
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:445
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1139
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1188
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1149
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1150
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1170
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1171
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1172
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1173
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1174
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:650
+          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1177
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1181
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1183
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1226
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1230
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1232
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1186
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1192
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1193
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1193
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1235
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1241
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1242
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1242
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1193
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1193
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1242
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1242
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1193
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1193
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1242
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1242
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1194
-                expect_head_0 <= (head + _add_36[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1194
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1243
+                expect_head_0 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1243
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1194
-                expect_head_1 <= (head + _add_36[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1194
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1243
+                expect_head_1 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1243
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1194
-                expect_head_2 <= (head + _add_36[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1194
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1243
+                expect_head_2 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1243
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1195
-                handed_0 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:1195
-              end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1195
-                handed_1 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:1195
-              end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1195
-                handed_2 <= _select_37 + 16'd1;  // gen/virtq/split_engine.ts:1195
-              end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1196
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1245
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1204
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1253
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1220
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1248
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1250
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1268
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1296
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1298
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1248
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1250
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1296
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1298
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1248
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1250
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1296
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1298
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1248
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1250
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1296
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1298
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1254
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1255
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1255
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1302
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1303
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1303
       end
-      case (used)  // gen/virtq/split_engine.ts:1257
+      case (used)  // gen/virtq/split_engine.ts:1305
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1259
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1260
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1261
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1307
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1308
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1309
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1269
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1317
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-            if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1277
-              returned_0 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1277
-            end
-            if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1277
-              returned_1 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1277
-            end
-            if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1277
-              returned_2 <= _select_38 + 16'd1;  // gen/virtq/split_engine.ts:1277
-            end
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1291
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1291
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1292
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1295
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1339
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1343
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1300
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1303
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1351
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1308
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1309
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1309
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1310
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1310
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1356
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1357
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1357
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1358
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1358
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1312
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1312
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1360
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1360
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1312
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1312
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1360
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1360
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1312
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1312
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1360
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1360
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1314
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1362
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1321
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1369
         end
         default: begin end
       endcase
@@ -2422,731 +2622,732 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1337
+      case (note)  // gen/virtq/split_engine.ts:1384
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1339
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1340
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1341
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1386
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1387
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1388
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1350
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1397
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1355
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:339
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1359
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1402
+          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
+            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1407
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1363
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1364
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1364
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1365
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1365
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1411
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1412
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1412
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1413
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1413
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1366
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1414
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1367
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1367
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1415
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1415
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1375
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1375
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1423
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1423
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1375
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1375
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1423
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1423
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1375
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1375
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1423
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1423
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1376
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1424
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1381
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1429
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1384
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1385
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1387
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1388
-        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1389
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1390
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1391
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1392
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1393
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1432
+      if ((hand_one & (cq == 2'd0)) ^ (return_one & (uq == 2'd0))) begin  // gen/virtq/split_engine.ts:1437
+        in_device_0 <= in_device_0 + ((hand_one & (cq == 2'd0)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1437
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1395
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1395
+      if ((hand_one & (cq == 2'd1)) ^ (return_one & (uq == 2'd1))) begin  // gen/virtq/split_engine.ts:1437
+        in_device_1 <= in_device_1 + ((hand_one & (cq == 2'd1)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1437
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1396
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1397
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1399
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          handed_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          returned_0 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+      if ((hand_one & (cq == 2'd2)) ^ (return_one & (uq == 2'd2))) begin  // gen/virtq/split_engine.ts:1437
+        in_device_2 <= in_device_2 + ((hand_one & (cq == 2'd2)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1437
+      end
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1439
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1441
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1442
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1443
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1444
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1445
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1446
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1447
+      end
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1449
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1449
+      end
+      if (|forget) begin  // gen/virtq/split_engine.ts:1450
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1451
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1453
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          in_device_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1399
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          handed_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          returned_1 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1453
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          in_device_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1399
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          handed_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
-          returned_2 <= 16'd0;  // gen/virtq/split_engine.ts:1401
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1453
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+          in_device_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1404
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1404
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1457
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1457
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1404
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1404
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1457
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1457
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1406
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1406
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1459
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1459
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1407
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1407
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1460
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1460
       end
     end
   end
   always @(posedge clk) begin
-    num <= _select_39;  // gen/virtq/split_engine.ts:237
-    num_mask <= _select_40;  // gen/virtq/split_engine.ts:237
-    desc_base <= _select_41;  // gen/virtq/split_engine.ts:237
-    driver_base <= _select_42;  // gen/virtq/split_engine.ts:237
-    device_base <= _select_43;  // gen/virtq/split_engine.ts:237
-    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:380
-    ow_data <= out_wr_data;  // gen/virtq/split_engine.ts:381
-    la <= _select_44;  // gen/virtq/split_engine.ts:456
-    seen <= _select_45;  // gen/virtq/split_engine.ts:457
-    he <= _select_46;  // gen/virtq/split_engine.ts:458
-    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:472
-    if (heads_pend & (~_sub_10[5])) begin  // gen/virtq/split_engine.ts:595
-      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:597
-      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:598
+    num <= _select_41;  // gen/virtq/split_engine.ts:237
+    num_mask <= _select_42;  // gen/virtq/split_engine.ts:237
+    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:423
+    ow_data <= {done_len, 16'd0, out_wr_data};  // gen/virtq/split_engine.ts:426
+    la <= _select_43;  // gen/virtq/split_engine.ts:502
+    seen <= _select_44;  // gen/virtq/split_engine.ts:503
+    he <= _select_45;  // gen/virtq/split_engine.ts:504
+    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:518
+    if (heads_pend & (~_sub_14[5])) begin  // gen/virtq/split_engine.ts:641
+      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:643
+      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:644
     end
-    if (heads_issue) begin  // gen/virtq/split_engine.ts:601
-      if ((heads_pend & (~(heads_pend & (~_sub_10[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:602
-        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:604
-        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:605
+    if (heads_issue) begin  // gen/virtq/split_engine.ts:647
+      if ((heads_pend & (~(heads_pend & (~_sub_14[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:648
+        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:650
+        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:651
       end else begin
-        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:608
-        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:609
+        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:654
+        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:655
       end
     end
-    if ((idx_pend & (~idx_here)) & (~_sub_7[5])) begin  // gen/virtq/split_engine.ts:613
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:616
+    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:659
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:662
     end
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_47) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:716
-    p_he_ne_seen <= _select_48 != _select_49;  // gen/virtq/split_engine.ts:735
-    p_he_room <= (_select_48 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:735
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_48);  // gen/virtq/split_engine.ts:735
-    p_entry_room <= (pf_next - _select_50) < 16'd16;  // gen/virtq/split_engine.ts:735
-    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:735
-    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:735
-    p_la_ne_pf <= _select_50 != pf_next;  // gen/virtq/split_engine.ts:735
-    p_la_ready <= pf_ready[_select_50[3:0]];  // gen/virtq/split_engine.ts:735
-    p_la_ne_he <= _select_50 != _select_48;  // gen/virtq/split_engine.ts:735
-    p_la_ne_seen <= _select_50 != _select_49;  // gen/virtq/split_engine.ts:735
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:735
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:735
-    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:735
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:735
-    case (seq)  // gen/virtq/split_engine.ts:773
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_46) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:761
+    p_he_ne_seen <= _select_47 != _select_48;  // gen/virtq/split_engine.ts:780
+    p_he_room <= (_select_47 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:780
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_47);  // gen/virtq/split_engine.ts:780
+    p_entry_room <= (pf_next - _select_49) < 16'd16;  // gen/virtq/split_engine.ts:780
+    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:780
+    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:780
+    p_la_ne_pf <= _select_49 != pf_next;  // gen/virtq/split_engine.ts:780
+    p_la_ready <= pf_ready[_select_49[3:0]];  // gen/virtq/split_engine.ts:780
+    p_la_ne_he <= _select_49 != _select_47;  // gen/virtq/split_engine.ts:780
+    p_la_ne_seen <= _select_49 != _select_48;  // gen/virtq/split_engine.ts:780
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:780
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:780
+    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:780
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:780
+    case (seq)  // gen/virtq/split_engine.ts:818
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:806
-          if (abandon) begin  // gen/virtq/split_engine.ts:807
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:808
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:809
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:811
+        if (own_pool) begin  // gen/virtq/split_engine.ts:851
+          if (abandon) begin  // gen/virtq/split_engine.ts:852
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:853
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:854
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:856
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:829
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:830
-          pf_next <= la;  // gen/virtq/split_engine.ts:834
-          pf_insp <= la;  // gen/virtq/split_engine.ts:835
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:836
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:874
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:875
+          pf_next <= la;  // gen/virtq/split_engine.ts:879
+          pf_insp <= la;  // gen/virtq/split_engine.ts:880
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:881
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:848
-          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:341
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:852
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:852
+        if (rd_free) begin  // gen/virtq/split_engine.ts:893
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd264 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:385
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:897
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:897
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:852
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:852
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:897
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:897
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:852
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:852
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:897
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:897
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:852
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:852
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:897
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:897
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:870
-          rd_host <= (driver_base + 64'd4) + ({48'd0, (he & num_mask)} << 1);  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:341
-          rd_len <= {3'd0, (_mux_29 << 1)};  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          spec_from <= he;  // gen/virtq/split_engine.ts:875
-          spec_to <= he + _mux_29[15:0];  // gen/virtq/split_engine.ts:876
+        if (rd_free) begin  // gen/virtq/split_engine.ts:915
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_33 << 1)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          spec_from <= he;  // gen/virtq/split_engine.ts:920
+          spec_to <= he + _mux_33[15:0];  // gen/virtq/split_engine.ts:921
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:437
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:483
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-          word <= _select_51;  // gen/virtq/split_engine.ts:441
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+          word <= _select_50;  // gen/virtq/split_engine.ts:487
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (_select_52 == word);  // gen/virtq/split_engine.ts:890
+        spec_hit <= pf_spec[pf_next[3:0]] & (_select_51 == word);  // gen/virtq/split_engine.ts:935
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:899
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:900
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:903
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:905
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:908
-          rd_host <= desc_base + ({48'd0, word} << 4);  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:341
-          rd_len <= {3'd0, (_mux_53 << 4)};  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:910
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:910
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:945
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:950
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_52 << 4)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:955
+            pf_head_0 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:910
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:955
+            pf_head_1 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:910
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:955
+            pf_head_2 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:910
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:955
+            pf_head_3 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:910
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:955
+            pf_head_4 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:910
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:955
+            pf_head_5 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:910
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:955
+            pf_head_6 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:910
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:955
+            pf_head_7 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:910
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:955
+            pf_head_8 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:910
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:955
+            pf_head_9 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:910
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:955
+            pf_head_10 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:910
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:955
+            pf_head_11 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:910
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:955
+            pf_head_12 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:910
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:955
+            pf_head_13 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:910
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:955
+            pf_head_14 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:910
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:910
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:955
+            pf_head_15 <= word;  // gen/virtq/split_engine.ts:955
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:911
-            pf_count_0 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:956
+            pf_count_0 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:911
-            pf_count_1 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:956
+            pf_count_1 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:911
-            pf_count_2 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:956
+            pf_count_2 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:911
-            pf_count_3 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:956
+            pf_count_3 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:911
-            pf_count_4 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:956
+            pf_count_4 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:911
-            pf_count_5 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:956
+            pf_count_5 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:911
-            pf_count_6 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:956
+            pf_count_6 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:911
-            pf_count_7 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:956
+            pf_count_7 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:911
-            pf_count_8 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:956
+            pf_count_8 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:911
-            pf_count_9 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:956
+            pf_count_9 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:911
-            pf_count_10 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:956
+            pf_count_10 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:911
-            pf_count_11 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:956
+            pf_count_11 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:911
-            pf_count_12 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:956
+            pf_count_12 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:911
-            pf_count_13 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:956
+            pf_count_13 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:911
-            pf_count_14 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:956
+            pf_count_14 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:911
-            pf_count_15 <= _mux_53[2:0];  // gen/virtq/split_engine.ts:911
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:956
+            pf_count_15 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:912
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:912
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:957
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:957
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:914
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:959
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_54[15] | _sub_56[15]) | _sub_57[15]) ? 17'd0 : {1'b0, ((((_sub_54 < _sub_56) ? _sub_54 : _sub_56) < _sub_57) ? ((_sub_54 < _sub_56) ? _sub_54 : _sub_56) : _sub_57)};  // gen/virtq/split_engine.ts:930
-        spec_pos <= _sub_55[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:931
-        spec_rd <= b_top - _sub_58[4:0];  // gen/virtq/split_engine.ts:932
+        spec_n <= ((_sub_53[15] | _sub_55[15]) | _sub_56[15]) ? 17'd0 : {1'b0, ((((_sub_53 < _sub_55) ? _sub_53 : _sub_55) < _sub_56) ? ((_sub_53 < _sub_55) ? _sub_53 : _sub_55) : _sub_56)};  // gen/virtq/split_engine.ts:975
+        spec_pos <= _sub_54[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:976
+        spec_rd <= b_top - _sub_57[4:0];  // gen/virtq/split_engine.ts:977
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:936
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:981
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:937
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:982
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:952
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:947
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:948
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:949
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:952
-          rd_host <= desc_base + ({48'd0, spec_pred} << 4);  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:341
-          rd_len <= {3'd0, (_mux_59 << 4)};  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:343
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:954
-            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:954
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:992
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:993
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:994
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_58 << 4)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:999
+            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:954
-            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:999
+            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:954
-            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:999
+            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:954
-            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:999
+            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:954
-            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:999
+            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:954
-            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:999
+            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:954
-            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:999
+            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:954
-            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:999
+            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:954
-            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:999
+            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:954
-            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:999
+            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:954
-            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:999
+            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:954
-            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:999
+            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:954
-            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:999
+            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:954
-            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:999
+            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:954
-            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:999
+            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:954
-            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:954
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:999
+            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:999
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:955
-            pf_count_0 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_0 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:955
-            pf_count_1 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_1 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:955
-            pf_count_2 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_2 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:955
-            pf_count_3 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_3 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:955
-            pf_count_4 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_4 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:955
-            pf_count_5 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_5 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:955
-            pf_count_6 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_6 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:955
-            pf_count_7 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_7 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:955
-            pf_count_8 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_8 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:955
-            pf_count_9 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_9 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:955
-            pf_count_10 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_10 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:955
-            pf_count_11 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_11 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:955
-            pf_count_12 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_12 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:955
-            pf_count_13 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_13 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:955
-            pf_count_14 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_14 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:955
-            pf_count_15 <= _mux_59[2:0];  // gen/virtq/split_engine.ts:955
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1000
+            pf_count_15 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:956
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:956
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1001
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
           end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:947
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:948
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:949
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:992
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:993
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:994
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_60;  // gen/virtq/split_engine.ts:985
-        win_start <= _select_61;  // gen/virtq/split_engine.ts:986
-        win_count <= {14'd0, _select_62};  // gen/virtq/split_engine.ts:987
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:988
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:989
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:990
+        word <= _select_59;  // gen/virtq/split_engine.ts:1030
+        win_start <= _select_60;  // gen/virtq/split_engine.ts:1031
+        win_count <= {14'd0, _select_61};  // gen/virtq/split_engine.ts:1032
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:1033
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:1034
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:1035
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:997
-          rd_host <= driver_base + 64'd2;  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:341
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:343
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1042
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:385
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:437
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:483
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-          word <= _select_63;  // gen/virtq/split_engine.ts:441
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+          word <= _select_62;  // gen/virtq/split_engine.ts:487
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1009
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1012
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:1013
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_64 != word));  // gen/virtq/split_engine.ts:1014
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1018
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_65[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1019
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_66[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1020
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1054
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1057
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:1058
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_63 != word));  // gen/virtq/split_engine.ts:1059
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1063
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_64[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1064
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_65[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1065
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1025
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1026
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1028
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1070
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1071
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1073
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1032
-            b_start <= seen;  // gen/virtq/split_engine.ts:1033
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1077
+            b_start <= seen;  // gen/virtq/split_engine.ts:1078
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1044
-          wr_host <= (device_base + ({48'd0, num} << 3)) + 64'd4;  // gen/virtq/split_engine.ts:340
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:341
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:342
-          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:343
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
+          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:385
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:387
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1072
-          rd_host <= (driver_base + 64'd4) + ({48'd0, (la & num_mask)} << 1);  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:341
-          rd_len <= {3'd0, (_mux_33 << 1)};  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:343
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (_mux_37 << 1)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1082
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:437
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1127
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:483
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-          word <= _select_67;  // gen/virtq/split_engine.ts:441
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:442
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+          word <= _select_66;  // gen/virtq/split_engine.ts:487
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1087
-        j <= word;  // gen/virtq/split_engine.ts:1090
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1091
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1093
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1094
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1098
+        head <= word;  // gen/virtq/split_engine.ts:1132
+        j <= word;  // gen/virtq/split_engine.ts:1135
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1136
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1138
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1139
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1143
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1111
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1112
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1115
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1160
           end
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1119
-          rd_host <= desc_base + ({48'd0, j} << 4);  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:341
-          rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:343
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1124
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1125
-          win_start <= j;  // gen/virtq/split_engine.ts:1126
-          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1127
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:385
+          rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1173
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1174
+          win_start <= j;  // gen/virtq/split_engine.ts:1175
+          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1176
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1137
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1138
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:434
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:437
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:483
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:440
-            word <= _select_68;  // gen/virtq/split_engine.ts:441
-            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:442
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
+            word <= _select_67;  // gen/virtq/split_engine.ts:487
+            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_36 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1149
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1150
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1170
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1171
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1172
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1173
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1174
+        if (_add_40 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
         end else begin
-          count <= _add_36;  // gen/virtq/split_engine.ts:1178
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1179
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1180
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1181
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1182
+          count <= _add_40;  // gen/virtq/split_engine.ts:1227
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1228
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1229
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1230
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1231
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1187
-            out_id <= head;  // gen/virtq/split_engine.ts:1188
-            out_slots <= _add_36[15:0];  // gen/virtq/split_engine.ts:1190
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1191
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1236
+            out_id <= head;  // gen/virtq/split_engine.ts:1237
+            out_slots <= _add_40[15:0];  // gen/virtq/split_engine.ts:1239
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1240
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_69;  // gen/virtq/split_engine.ts:237
-    u_num_mask <= _select_70;  // gen/virtq/split_engine.ts:237
-    u_device_base <= _select_71;  // gen/virtq/split_engine.ts:237
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1248
-      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1249
+    u_num <= _select_68;  // gen/virtq/split_engine.ts:237
+    u_num_mask <= _select_69;  // gen/virtq/split_engine.ts:237
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[0]) begin  // gen/virtq/split_engine.ts:1296
+      note_lo <= mem_wr_data[7:0];  // gen/virtq/split_engine.ts:1297
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1248
-      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1249
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd544)) & mem_wr_be[1]) begin  // gen/virtq/split_engine.ts:1296
+      note_hi <= mem_wr_data[15:8];  // gen/virtq/split_engine.ts:1297
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1248
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1249
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1296
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1297
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1248
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1249
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 13'd543)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1296
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1297
     end
-    case (used)  // gen/virtq/split_engine.ts:1257
+    case (used)  // gen/virtq/split_engine.ts:1305
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1265
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_27)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1267
-        u_old <= _select_72;  // gen/virtq/split_engine.ts:1268
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1313
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_31)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1315
+        u_old <= _select_70;  // gen/virtq/split_engine.ts:1316
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1275
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1278
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1285
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1333
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1291
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1292
-          wr_host <= (u_device_base + 64'd4) + ({48'd0, u_slot} << 3);  // gen/virtq/split_engine.ts:340
-          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:341
-          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:342
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:343
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:385
+          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:386
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:387
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1300
-          wr_host <= u_device_base + 64'd2;  // gen/virtq/split_engine.ts:340
-          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:341
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:342
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:343
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:385
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:387
         end
       end
       default: begin end
     endcase
-    n_num <= _select_73;  // gen/virtq/split_engine.ts:237
-    n_driver_base <= _select_74;  // gen/virtq/split_engine.ts:237
-    case (note)  // gen/virtq/split_engine.ts:1337
+    n_num <= _select_71;  // gen/virtq/split_engine.ts:237
+    case (note)  // gen/virtq/split_engine.ts:1384
       NOTE_LOAD: begin
-        n_old <= _select_75;  // gen/virtq/split_engine.ts:1347
-        n_new <= _select_76;  // gen/virtq/split_engine.ts:1348
+        n_old <= _select_72;  // gen/virtq/split_engine.ts:1394
+        n_new <= _select_73;  // gen/virtq/split_engine.ts:1395
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1355
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1355
-          rd_host <= features[29] ? ((n_driver_base + ({48'd0, n_num} << 1)) + 64'd4) : n_driver_base;  // gen/virtq/split_engine.ts:340
-          rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:341
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:342
-          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:343
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
+        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
+          rd_dev <= 16'd4352;  // gen/virtq/split_engine.ts:385
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
+          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:387
         end
       end
       default: begin end
@@ -3154,18 +3355,18 @@ module virtq_split_w64_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1408
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1461
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
   end
-  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:280
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:529
+  assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:281
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:575
     if (rf_push) begin
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:937
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:982
 
 endmodule
 

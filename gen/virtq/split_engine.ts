@@ -239,9 +239,8 @@ export const SplitEngine = defineModule(
     };
     const num = cfgReg('num', cq, (q) => q.size);
     const numMask = cfgReg('num_mask', cq, (q) => q.size.sub(1));
-    const descBase = cfgReg('desc_base', cq, (q) => q.desc);
-    const driverBase = cfgReg('driver_base', cq, (q) => q.driver);
-    const deviceBase = cfgReg('device_base', cq, (q) => q.device);
+    // (the walk's table base with INDIRECT; ring addresses of commands are taken from the transport: ringAt below)
+    const descBase = IND ? cfgReg('desc_base', cq, (q) => q.desc) : lit(0, 64);
 
     const lastAvail = m.regArray('last_avail', Q, 16, { reset: 0 });
     const availSeen = m.regArray('avail_seen', Q, 16, { reset: 0 });
@@ -250,9 +249,11 @@ export const SplitEngine = defineModule(
     const expectHead = m.regArray('expect_head', Q, 16, { reset: 0 });
     const eventSent = m.regArray('event_sent', Q, 16, { reset: 0 });
     const eventValid = m.reg('event_valid', Q, { reset: 0 });
-    // chains handed to the device and returned by it, per queue (a queue reset waits until they agree)
-    const handed = m.regArray('handed', Q, 16, { reset: 0 });
-    const returned = m.regArray('returned', Q, 16, { reset: 0 });
+    // chains handed to the device and not yet returned by it, per queue, modulo 2^16 (a queue reset waits until
+    // none is): one counter instead of a count of each and their comparison
+    const inDevice = m.regArray('in_device', Q, 16, { reset: 0 });
+    const handOne = m.wire('hand_one', bit, { default: 0 });
+    const returnOne = m.wire('return_one', bit, { default: 0 });
     const failed = m.reg('failed', Q, { reset: 0 });
     const qResetting = m.reg('q_resetting', Q, { reset: 0 });
     const devResetting = m.reg('dev_resetting', bit, { reset: 0 });
@@ -302,12 +303,44 @@ export const SplitEngine = defineModule(
     const USED = 1;
     const POOL = 2;
     const SEQ_BITS = 6;
-    const cmdReg = (name: string, port: typeof rdCmd, status: typeof rdStatus, half: 0 | 1) => {
+    // A command's host address: `off` past the start of queue q's descriptor table, driver area or device area
+    // (the transport's registers as they are: the driver does not change them while the queue is enabled, and a
+    // reset waits for the engine to leave the queue), or (INDIRECT tables) past a 64-bit register. Each command register has one adder, base + off, the base chosen by the
+    // issuing state's (area, q): a 64-bit sum per call site and a mux of the sums cost about 1k LUT at 256 bits.
+    type Area = 'desc' | 'driver' | 'device';
+    type HostAt = { area: Area; q: Expr; off: Expr | number } | { base: Expr; off: Expr | number };
+    // (the largest offset: a descriptor at index 2^16 - 1, 16 bytes each)
+    const OFF_BITS = 20;
+    const ringAt = (area: Area, q: Expr, off: Expr | number): HostAt => ({ area, q, off });
+    const cmdReg = (
+      name: string,
+      port: typeof rdCmd,
+      status: typeof rdStatus,
+      half: 0 | 1,
+      areas: readonly Area[],
+      regBase: boolean,
+    ) => {
       const valid = m.reg(`${name}_valid`, bit, { reset: 0 });
       const host = m.reg(`${name}_host`, 64);
       const dev = m.reg(`${name}_dev`, p.devBits);
       const len = m.reg(`${name}_len`, p.lenBits);
       const id = m.reg(`${name}_id`, 2);
+      // (cq unless another process issues: fewer conditions in the select)
+      const atQ = m.wire(`${name}_at_q`, qb, { default: cq });
+      const atArea = areas.length > 1 ? m.wire(`${name}_at_area`, log2ceil(areas.length), { default: 0 }) : undefined;
+      const atOff = m.wire(`${name}_at_off`, OFF_BITS, { default: 0 });
+      const atReg = regBase ? m.wire(`${name}_at_reg`, bit, { default: 0 }) : undefined;
+      const atBase = regBase ? m.wire(`${name}_at_base`, 64, { default: 0 }) : undefined;
+      const ofQ = (a: Area) =>
+        select(
+          atQ,
+          qs.map((q) => q[a]),
+        );
+      const areaBase = atArea ? select(atArea, areas.map(ofQ)) : ofQ(areas[0]);
+      const hostNext = m.let(
+        `${name}_host_next`,
+        (atReg && atBase ? mux(atReg, atBase, areaBase) : areaBase).add(atOff.zext(64)),
+      );
       port.valid.set(valid);
       port.host_addr.set(host);
       port.dev_addr.set(dev);
@@ -334,10 +367,21 @@ export const SplitEngine = defineModule(
             .not();
         return { seq, ended, err, past };
       });
-      const issue = (owner: number, h: Expr, devOff: Expr | number, l: Expr | number) => {
+      const issue = (owner: number, at: HostAt, devOff: Expr | number, l: Expr | number) => {
         taken[owner].set(1);
         valid.next(1);
-        host.next(h);
+        if ('base' in at) {
+          if (!atReg || !atBase) throw paramError(`SplitEngine: ${name} takes no register base`);
+          atReg.set(1);
+          atBase.set(at.base);
+        } else {
+          const a = areas.indexOf(at.area);
+          if (a < 0) throw paramError(`SplitEngine: ${name} takes no ${at.area} address`);
+          atArea?.set(a);
+          atQ.set(at.q);
+        }
+        atOff.set(typeof at.off === 'number' ? lit(at.off, OFF_BITS) : fit(at.off, OFF_BITS));
+        host.next(hostNext);
         dev.next(devAddr(half, devOff));
         len.next(typeof l === 'number' ? lit(l, p.lenBits) : fit(l, p.lenBits));
         id.next(owner);
@@ -356,20 +400,19 @@ export const SplitEngine = defineModule(
       const settled = (owner: typeof FETCH | typeof USED) => settledReg[owner];
       return { valid, free, canIssue, issue, quiet, settled, sides };
     };
-    const rd = cmdReg('rd', rdCmd, rdStatus, 0);
-    const wr = cmdReg('wr', wrCmd, wrStatus, 1);
+    const rd = cmdReg('rd', rdCmd, rdStatus, 0, ['desc', 'driver'], IND);
+    const wr = cmdReg('wr', wrCmd, wrStatus, 1, ['device'], false);
     const rdValid = rd.valid;
     const wrValid = wr.valid;
-    const read = (host: Expr, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, host, devOff, len);
-    const write = (host: Expr, devOff: number, len: Expr | number) => wr.issue(FETCH, host, devOff, len);
+    const read = (at: HostAt, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, at, devOff, len);
+    const write = (at: HostAt, devOff: number, len: Expr | number) => wr.issue(FETCH, at, devOff, len);
     // The out half's write port: a staged field (8-byte aligned) is written the cycle after as its whole 8-byte
-    // word, zero-extended (the write engine sends only the command's bytes; every field has a word of its own, and
-    // its word is not written again until the field's write has ended), several cycles before the write engine
-    // reads it.
+    // word (the write engine sends only the command's bytes; every field has a word of its own, and its word is not
+    // written again until the field's write has ended), several cycles before the write engine reads it.
     const outWr = {
       valid: m.wire('out_wr_valid', bit, { default: 0 }),
       off: m.wire('out_wr_off', p.regionBits - 1, { default: 0 }),
-      data: m.wire('out_wr_data', 64, { default: 0 }),
+      data: m.wire('out_wr_data', 16, { default: 0 }),
     };
     const ow = {
       valid: m.reg('ow_valid', bit, { reset: 0 }),
@@ -378,16 +421,19 @@ export const SplitEngine = defineModule(
     };
     ow.valid.next(outWr.valid);
     ow.off.next(outWr.off);
-    ow.data.next(outWr.data);
+    // Bytes 2-7 of the word are always the used element's (its le32 len and the upper half of its le32 id, 0),
+    // whatever is staged: an index's write sends only its 2 bytes, so no select of 48 bits.
+    ow.data.next(cat(done.len, lit(0, 16), outWr.data));
     outRam.wr.valid.set(ow.valid);
     outRam.wr.addr.set(ow.off.bits(outWordBits + 2, 3));
     outRam.wr.data.set(ow.data);
-    const stage = (off: Expr | number, value: Expr, bytes: 2 | 8) => {
+    /** Stage a 16-bit index (avail_event, used->idx), or a used element's id (`done`'s, with its len above). */
+    const stage = (off: Expr | number, value: Expr) => {
       if (typeof off === 'number' && off % 8) throw paramError(`SplitEngine: staging offset ${off} is not 8-aligned`);
-      if (value.width > 8 * bytes) throw paramError(`SplitEngine: a ${value.width}-bit value for ${bytes} bytes`);
+      if (value.width > 16) throw paramError(`SplitEngine: a ${value.width}-bit value for a 16-bit field`);
       outWr.valid.set(1);
       outWr.off.set(typeof off === 'number' ? lit(off, p.regionBits - 1) : off);
-      outWr.data.set(value.zext(64));
+      outWr.data.set(value.zext(16));
     };
 
     // ---- fetch-half reads: the sequencer's window on what the DMA read engine fetched
@@ -634,8 +680,7 @@ export const SplitEngine = defineModule(
     const tableBad = tblBad ?? lit(1, 1);
     /** The entries of d's table read ahead into a slot (registered with desc_raw). */
     const tableAhead = tblAheadN ?? lit(0, 1);
-    /** The table walked (the queue's descriptor table when INDIRECT is not built). */
-    const tblBaseNow = tblBase ?? descBase;
+    /** The table walked's size (the queue's when INDIRECT is not built). */
     const tblNNow = tblN ?? num;
     const fatalPulse = m.wire('fatal_pulse', bit, { default: 0 });
     const uFatalPulse = m.wire('u_fatal_pulse', bit, { default: 0 });
@@ -695,9 +740,9 @@ export const SplitEngine = defineModule(
     const nIdle = nst.is('idle');
     const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     // Every chain of the queue back, registered (a cycle late: a chain handed over in that cycle is on its way
-    // out, which the check below sees; `returned` never passes `handed`).
+    // out, which the check below sees; a queue never has more chains returned than handed over).
     const allBack = m.reg('all_back', Q, { reset: 0 });
-    allBack.next(cat(...Array.from({ length: Q }, (_, i) => handed.item(i).eq(returned.item(i))).reverse()));
+    allBack.next(cat(...Array.from({ length: Q }, (_, i) => inDevice.item(i).eq(0)).reverse()));
     const rqDone = cat(
       ...Array.from({ length: Q }, (_, i) =>
         qResetting
@@ -847,7 +892,7 @@ export const SplitEngine = defineModule(
       ahead_idx: () => {
         m.if(rd.free, () => {
           clearPending.set(cqBit);
-          rd.issue(POOL, driverBase.add(2), pollWord(pollTail), 2);
+          rd.issue(POOL, ringAt('driver', cq, 2), pollWord(pollTail), 2);
           pollIssued.set(1);
           pollSeq.nextAt(pollTail, pool.seq);
           pollTail.next(nextSlot(pollTail));
@@ -868,7 +913,7 @@ export const SplitEngine = defineModule(
         const n = mux(n1.lt(n2), n1, n2);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
-          rd.issue(POOL, driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          rd.issue(POOL, ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
           headsIssue.set(1);
           headsIssueFrom.set(he);
           headsEnd.nextAt(cq, he.add(n.trunc(16)));
@@ -906,7 +951,7 @@ export const SplitEngine = defineModule(
             st.goto('load');
           })
           .elseIf(rd.free, () => {
-            rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(pfNext), k.shl(4));
+            rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(pfNext), k.shl(4));
             pfHead.nextAt(at, h);
             pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
             pfSeq.nextAt(at, pool.seq);
@@ -950,7 +995,7 @@ export const SplitEngine = defineModule(
           st.goto('spec_load');
         };
         m.if(h.zext(17).ge(num.zext(17)), next).elseIf(rd.free, () => {
-          rd.issue(POOL, descBase.add(h.zext(64).shl(4)), slotOff(specPos), k.shl(4));
+          rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(specPos), k.shl(4));
           pfHead.nextAt(at, h);
           pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
           pfSeq.nextAt(at, pool.seq);
@@ -970,7 +1015,7 @@ export const SplitEngine = defineModule(
           pfInsp.next(pfInsp.inc());
           st.goto('load');
         }).elseIf(rd.free, () => {
-          rd.issue(POOL, d.addr, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
+          rd.issue(POOL, { base: d.addr, off: 0 }, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
           pfTbl.next(pfTbl.or(bit1));
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(bit1);
@@ -996,7 +1041,7 @@ export const SplitEngine = defineModule(
         m.if(rd.free, () => {
           idxAhead.next(0);
           clearPending.set(cqBit);
-          read(driverBase.add(2), lay.word, 2);
+          read(ringAt('driver', cq, 2), lay.word, 2);
           st.goto('idx_wait');
         });
       },
@@ -1043,8 +1088,8 @@ export const SplitEngine = defineModule(
         // (the out half's write port and the write command: the used side's while it stages)
         m.if(wr.free.and(uWriting.not()), () => {
           eventSent.nextAt(cq, word16);
-          stage(lay.availEvent, word16, 2);
-          write(deviceBase.add(num.zext(64).shl(3)).add(4), lay.availEvent, 2);
+          stage(lay.availEvent, word16);
+          write(ringAt('device', cq, num.zext(OFF_BITS).shl(3).add(4)), lay.availEvent, 2);
           st.goto('event_wait');
         });
       },
@@ -1070,7 +1115,7 @@ export const SplitEngine = defineModule(
         const n = mux(a.lt(n1), a, n1);
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
-          read(driverBase.add(4).add(slot.zext(64).shl(1)), off, n.shl(1));
+          read(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
           headsEnd.nextAt(cq, la.add(n.trunc(16)));
           st.goto('heads_wait');
         });
@@ -1119,7 +1164,11 @@ export const SplitEngine = defineModule(
         }).elseIf(rd.free, () => {
           const left = tblNNow.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
-          read(tblBaseNow.add(j.zext(64).shl(4)), lay.desc, k.shl(4));
+          read(
+            tblBase ? { base: tblBase, off: j.zext(OFF_BITS).shl(4) } : ringAt('desc', cq, j.zext(OFF_BITS).shl(4)),
+            lay.desc,
+            k.shl(4),
+          );
           winValid.next(1);
           winAhead.next(0);
           winOff.next(lay.desc);
@@ -1192,7 +1241,7 @@ export const SplitEngine = defineModule(
               outPos.next(0);
               lastAvail.nextAt(cq, la.add(1));
               expectHead.nextAt(cq, head.add(s).and(numMask));
-              handed.nextAt(cq, handed.at(cq).inc());
+              handOne.set(1);
               st.goto('idle');
             });
           });
@@ -1212,7 +1261,6 @@ export const SplitEngine = defineModule(
     const uqBit = onehot(uq);
     const uNum = cfgReg('u_num', uq, (q) => q.size);
     const uNumMask = cfgReg('u_num_mask', uq, (q) => q.size.sub(1));
-    const uDeviceBase = cfgReg('u_device_base', uq, (q) => q.device);
     // queues with used->idx published past their last notification decision (notedIdx)
     const noteDue = m.reg('note_due', Q, { reset: 0 });
     const noteDueSet = m.wire('note_due_set', Q, { default: 0 });
@@ -1274,7 +1322,7 @@ export const SplitEngine = defineModule(
         const take = done.valid.and(done.queue.eq(uq)).and(uCount.lt(p.usedBatch)).and(roomEnd.or(fInOrder).or(uDrop));
         m.if(take, () => {
           done.ready.set(1);
-          returned.nextAt(uq, returned.at(uq).inc());
+          returnOne.set(1);
           m.if(uDrop.not(), () => {
             // (the pool's queue: the id is what Linux's free list will most likely hand out next)
             if (SPEC)
@@ -1285,21 +1333,21 @@ export const SplitEngine = defineModule(
             uCount.next(uCount.inc());
             const pos = mux(fInOrder, lit(0, 9), uCount);
             const off = lit(lay.elems, p.regionBits - 1).add(pos.zext(p.regionBits - 1).shl(3));
-            stage(off, cat(done.len, done.id.zext(32)), 8);
+            stage(off, done.id);
           });
         })
           .elseIf(uCount.eq(0), () => ust.goto('idle'))
           .elseIf(wr.free, () => {
             const elems = mux(fInOrder, lit(1, 9), uCount);
-            wr.issue(USED, uDeviceBase.add(4).add(uSlot.zext(64).shl(3)), lay.elems, elems.zext(12).shl(3));
+            wr.issue(USED, ringAt('device', uq, uSlot.zext(OFF_BITS).shl(3).add(4)), lay.elems, elems.zext(12).shl(3));
             ust.goto('elems');
           });
       },
       elems: () => {
         // used->idx after the elements (the write engine keeps commands in order on the link)
         m.if(wr.free, () => {
-          stage(lay.usedIdx, uNew, 2);
-          wr.issue(USED, uDeviceBase.add(2), lay.usedIdx, 2);
+          stage(lay.usedIdx, uNew);
+          wr.issue(USED, ringAt('device', uq, 2), lay.usedIdx, 2);
           ust.goto('idx');
         });
       },
@@ -1329,7 +1377,6 @@ export const SplitEngine = defineModule(
     // goes on; what it publishes during the read makes the queue due again.
     const nqBit = onehot(nq);
     const nNum = cfgReg('n_num', nq, (q) => q.size);
-    const nDriverBase = cfgReg('n_driver_base', nq, (q) => q.driver);
     const nOld = m.reg('n_old', 16);
     const nNew = m.reg('n_new', 16);
     const nAbandon = m.let('n_abandon', devResetting.or(qResetting.and(nqBit).orR()));
@@ -1353,8 +1400,9 @@ export const SplitEngine = defineModule(
       // outstanding at a time, so a status and an error are always the one outstanding read's)
       read: () => {
         m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED).and(rd.settled(USED)), () => {
-          const at = mux(fEventIdx, nDriverBase.add(nNum.zext(64).shl(1)).add(4), nDriverBase);
-          rd.issue(USED, at, lay.note, 2);
+          // (used_event after the ring's entries, else avail->flags)
+          const off = mux(fEventIdx, nNum.zext(OFF_BITS).shl(1).add(4), lit(0, OFF_BITS));
+          rd.issue(USED, ringAt('driver', nq, off), lay.note, 2);
           noteClear.set(1);
           nst.goto('wait');
         });
@@ -1382,6 +1430,12 @@ export const SplitEngine = defineModule(
       },
     });
     failed.next(failed.or(failSet).or(uFailSet).or(nFailSet).and(forget.not()));
+    // (a chain handed over and one returned in the same cycle, of one queue, leave its count; forget below wins)
+    for (let i = 0; i < Q; i++) {
+      const h = handOne.and(cq.eq(i));
+      const r = returnOne.and(uq.eq(i));
+      m.if(h.xor(r), () => inDevice.nextAt(i, inDevice.item(i).add(mux(h, lit(1, 16), lit(0xffff, 16)))));
+    }
     m.if(forget.and(onehot(pfQ)).orR(), () => {
       rfClear.set(1);
       pfActive.next(0);
@@ -1397,8 +1451,7 @@ export const SplitEngine = defineModule(
       eventValid.next(eventValid.and(forget.not()));
       for (let i = 0; i < Q; i++)
         m.if(forget.bit(i), () => {
-          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, notedIdx, expectHead, handed, returned])
-            a.nextAt(i, 0);
+          for (const a of [lastAvail, availSeen, headsEnd, usedIdx, notedIdx, expectHead, inDevice]) a.nextAt(i, 0);
         });
     });
     for (const c of [rd, wr]) m.if(idle, () => c.sides[FETCH].err.next(0));
