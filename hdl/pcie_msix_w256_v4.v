@@ -8,88 +8,86 @@
 module pcie_msix_w256_v4 (
   input  wire         clk,            // gen/pcie/msix.ts:34
   input  wire         rst,            // gen/pcie/msix.ts:34
-  input  wire [9:0]   reg_addr,       // gen/pcie/msix.ts:46
-  input  wire         reg_wr,         // gen/pcie/msix.ts:46
-  input  wire [31:0]  reg_wdata,      // gen/pcie/msix.ts:46
-  input  wire [3:0]   reg_wbe,        // gen/pcie/msix.ts:46
-  output wire [31:0]  reg_rdata,      // gen/pcie/msix.ts:46
-  input  wire         msix_enable,    // gen/pcie/msix.ts:47
-  input  wire         function_mask,  // gen/pcie/msix.ts:48
-  input  wire         bus_master,     // gen/pcie/msix.ts:49
-  input  wire [15:0]  requester_id,   // gen/pcie/msix.ts:50
-  input  wire [3:0]   irq,            // gen/pcie/msix.ts:51
-  output wire         msg_valid,      // gen/pcie/msix.ts:52
-  input  wire         msg_ready,      // gen/pcie/msix.ts:52
-  output wire [127:0] msg_hdr,        // gen/pcie/msix.ts:52
-  output wire [255:0] msg_data,       // gen/pcie/msix.ts:52
-  output wire [7:0]   msg_keep,       // gen/pcie/msix.ts:52
-  output wire         msg_sop,        // gen/pcie/msix.ts:52
-  output wire         msg_eop,        // gen/pcie/msix.ts:52
-  output wire [3:0]   pending         // gen/pcie/msix.ts:53
+  input  wire [9:0]   reg_addr,       // gen/pcie/msix.ts:48
+  input  wire         reg_wr,         // gen/pcie/msix.ts:48
+  input  wire [31:0]  reg_wdata,      // gen/pcie/msix.ts:48
+  input  wire [3:0]   reg_wbe,        // gen/pcie/msix.ts:48
+  output wire [31:0]  reg_rdata,      // gen/pcie/msix.ts:48
+  input  wire         msix_enable,    // gen/pcie/msix.ts:49
+  input  wire         function_mask,  // gen/pcie/msix.ts:50
+  input  wire         bus_master,     // gen/pcie/msix.ts:51
+  input  wire [15:0]  requester_id,   // gen/pcie/msix.ts:52
+  input  wire [3:0]   irq,            // gen/pcie/msix.ts:53
+  output wire         msg_valid,      // gen/pcie/msix.ts:54
+  input  wire         msg_ready,      // gen/pcie/msix.ts:54
+  output wire [127:0] msg_hdr,        // gen/pcie/msix.ts:54
+  output wire [255:0] msg_data,       // gen/pcie/msix.ts:54
+  output wire [7:0]   msg_keep,       // gen/pcie/msix.ts:54
+  output wire         msg_sop,        // gen/pcie/msix.ts:54
+  output wire         msg_eop,        // gen/pcie/msix.ts:54
+  output wire [3:0]   pending         // gen/pcie/msix.ts:55
 );
 
   // ---- declarations
-  reg [3:0] written_0;  // gen/pcie/msix.ts:68
-  reg [3:0] written_1;  // gen/pcie/msix.ts:68
-  reg [3:0] written_2;  // gen/pcie/msix.ts:68
-  reg [3:0] written_4;  // gen/pcie/msix.ts:68
-  reg [3:0] written_5;  // gen/pcie/msix.ts:68
-  reg [3:0] written_6;  // gen/pcie/msix.ts:68
-  reg [3:0] written_8;  // gen/pcie/msix.ts:68
-  reg [3:0] written_9;  // gen/pcie/msix.ts:68
-  reg [3:0] written_10;  // gen/pcie/msix.ts:68
-  reg [3:0] written_12;  // gen/pcie/msix.ts:68
-  reg [3:0] written_13;  // gen/pcie/msix.ts:68
-  reg [3:0] written_14;  // gen/pcie/msix.ts:68
-  reg masked_0;  // gen/pcie/msix.ts:71
-  reg masked_1;  // gen/pcie/msix.ts:71
-  reg masked_2;  // gen/pcie/msix.ts:71
-  reg masked_3;  // gen/pcie/msix.ts:71
-  reg pend_0;  // gen/pcie/msix.ts:72
-  reg pend_1;  // gen/pcie/msix.ts:72
-  reg pend_2;  // gen/pcie/msix.ts:72
-  reg pend_3;  // gen/pcie/msix.ts:72
-  wire [3:0] pending_vec;  // gen/pcie/msix.ts:99
-  reg [31:0] rdata;  // gen/pcie/msix.ts:101
-  wire [31:0] entries_rd0;  // gen/pcie/msix.ts:103
-  reg read_hi;  // gen/pcie/msix.ts:121
-  reg read_lo;  // gen/pcie/msix.ts:122
-  reg read_data;  // gen/pcie/msix.ts:123
-  reg [1:0] picked_vector;  // gen/pcie/msix.ts:124
-  reg four_dw;  // gen/pcie/msix.ts:125
-  reg [7:0] out_dw2_b0;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw2_b1;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw2_b2;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw2_b3;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw3_b0;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw3_b1;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw3_b2;  // gen/pcie/msix.ts:127
-  reg [7:0] out_dw3_b3;  // gen/pcie/msix.ts:127
-  reg [15:0] out_requester_id;  // gen/pcie/msix.ts:130
-  reg out_valid;  // gen/pcie/msix.ts:131
-  reg [7:0] out_data_b0;  // gen/pcie/msix.ts:127
-  reg [7:0] out_data_b1;  // gen/pcie/msix.ts:127
-  reg [7:0] out_data_b2;  // gen/pcie/msix.ts:127
-  reg [7:0] out_data_b3;  // gen/pcie/msix.ts:127
-  wire [1:0] vector;  // gen/pcie/msix.ts:136
-  wire go;  // gen/pcie/msix.ts:138
-  wire [31:0] entries_rd1;  // gen/pcie/msix.ts:151
-  wire [3:0] msg_written;  // gen/pcie/msix.ts:152
-  reg [31:0] entries [0:15];  // gen/pcie/msix.ts:65
-  reg _select_0;  // gen/pcie/msix.ts:103
+  reg [3:0] written_0;  // gen/pcie/msix.ts:70
+  reg [3:0] written_1;  // gen/pcie/msix.ts:70
+  reg [3:0] written_2;  // gen/pcie/msix.ts:70
+  reg [3:0] written_4;  // gen/pcie/msix.ts:70
+  reg [3:0] written_5;  // gen/pcie/msix.ts:70
+  reg [3:0] written_6;  // gen/pcie/msix.ts:70
+  reg [3:0] written_8;  // gen/pcie/msix.ts:70
+  reg [3:0] written_9;  // gen/pcie/msix.ts:70
+  reg [3:0] written_10;  // gen/pcie/msix.ts:70
+  reg [3:0] written_12;  // gen/pcie/msix.ts:70
+  reg [3:0] written_13;  // gen/pcie/msix.ts:70
+  reg [3:0] written_14;  // gen/pcie/msix.ts:70
+  reg masked_0;  // gen/pcie/msix.ts:73
+  reg masked_1;  // gen/pcie/msix.ts:73
+  reg masked_2;  // gen/pcie/msix.ts:73
+  reg masked_3;  // gen/pcie/msix.ts:73
+  reg pend_0;  // gen/pcie/msix.ts:74
+  reg pend_1;  // gen/pcie/msix.ts:74
+  reg pend_2;  // gen/pcie/msix.ts:74
+  reg pend_3;  // gen/pcie/msix.ts:74
+  wire [3:0] pending_vec;  // gen/pcie/msix.ts:101
+  wire [31:0] entries_rd0;  // gen/pcie/msix.ts:105
+  wire [3:0] reg_ram_lanes;  // gen/pcie/msix.ts:106
+  reg [31:0] reg_small;  // gen/pcie/msix.ts:107
+  reg read_hi;  // gen/pcie/msix.ts:134
+  reg read_lo;  // gen/pcie/msix.ts:135
+  reg read_data;  // gen/pcie/msix.ts:136
+  reg [1:0] picked_vector;  // gen/pcie/msix.ts:137
+  reg four_dw;  // gen/pcie/msix.ts:138
+  reg [7:0] out_dw2_b0;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw2_b1;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw2_b2;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw2_b3;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw3_b0;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw3_b1;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw3_b2;  // gen/pcie/msix.ts:140
+  reg [7:0] out_dw3_b3;  // gen/pcie/msix.ts:140
+  reg [15:0] out_requester_id;  // gen/pcie/msix.ts:143
+  reg out_valid;  // gen/pcie/msix.ts:144
+  reg [7:0] out_data_b0;  // gen/pcie/msix.ts:140
+  reg [7:0] out_data_b1;  // gen/pcie/msix.ts:140
+  reg [7:0] out_data_b2;  // gen/pcie/msix.ts:140
+  reg [7:0] out_data_b3;  // gen/pcie/msix.ts:140
+  wire [1:0] vector;  // gen/pcie/msix.ts:149
+  wire go;  // gen/pcie/msix.ts:151
+  wire [31:0] entries_rd1;  // gen/pcie/msix.ts:164
+  wire [3:0] msg_written;  // gen/pcie/msix.ts:165
+  reg [31:0] entries [0:15];  // gen/pcie/msix.ts:67
+  reg _select_0;  // gen/pcie/msix.ts:108
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _mux_1;  // gen/lib/mux.ts:44
+  wire [1:0] _mux_1;  // gen/pcie/msix.ts:163
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [1:0] _mux_2;  // gen/pcie/msix.ts:150
+  wire [3:0] _mux_2;  // gen/lib/mux.ts:44
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _mux_3;  // gen/lib/mux.ts:44
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [31:0] _cat_4;  // gen/pcie/msix.ts:86
+  wire [31:0] _cat_3;  // gen/pcie/msix.ts:88
 
   // ---- combinational logic
-  always @* begin  // gen/pcie/msix.ts:103
+  always @* begin  // gen/pcie/msix.ts:108
     case (reg_addr[3:2])
       2'd0: _select_0 = masked_0;
       2'd1: _select_0 = masked_1;
@@ -98,34 +96,34 @@ module pcie_msix_w256_v4 (
       default: _select_0 = masked_0;
     endcase
   end
-  assign _mux_1 = reg_addr[3] ? (reg_addr[2] ? (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_14) : (reg_addr[0] ? written_13 : written_12)) : (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_10) : (reg_addr[0] ? written_9 : written_8))) : (reg_addr[2] ? (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_6) : (reg_addr[0] ? written_5 : written_4)) : (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_2) : (reg_addr[0] ? written_1 : written_0)));  // gen/lib/mux.ts:44
-  assign _mux_2 = read_hi ? 2'd1 : (read_lo ? 2'd0 : 2'd2);  // gen/pcie/msix.ts:150
-  assign _mux_3 = picked_vector[1] ? (picked_vector[0] ? (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_14) : (_mux_2[0] ? written_13 : written_12)) : (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_10) : (_mux_2[0] ? written_9 : written_8))) : (picked_vector[0] ? (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_6) : (_mux_2[0] ? written_5 : written_4)) : (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_2) : (_mux_2[0] ? written_1 : written_0)));  // gen/lib/mux.ts:44
-  assign _cat_4 = {reg_wdata[31:2], (reg_wdata[1:0] & ((reg_addr[1:0] == 2'd0) ? 2'd0 : 2'd3))};  // gen/pcie/msix.ts:86
-  assign reg_rdata = rdata;  // gen/pcie/msix.ts:113
+  assign _mux_1 = read_hi ? 2'd1 : (read_lo ? 2'd0 : 2'd2);  // gen/pcie/msix.ts:163
+  assign _mux_2 = picked_vector[1] ? (picked_vector[0] ? (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_14) : (_mux_1[0] ? written_13 : written_12)) : (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_10) : (_mux_1[0] ? written_9 : written_8))) : (picked_vector[0] ? (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_6) : (_mux_1[0] ? written_5 : written_4)) : (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_2) : (_mux_1[0] ? written_1 : written_0)));  // gen/lib/mux.ts:44
+  assign _cat_3 = {reg_wdata[31:2], (reg_wdata[1:0] & ((reg_addr[1:0] == 2'd0) ? 2'd0 : 2'd3))};  // gen/pcie/msix.ts:88
+  assign reg_rdata = (entries_rd0 & {(reg_ram_lanes[3] ? 8'd255 : 8'd0), (reg_ram_lanes[2] ? 8'd255 : 8'd0), (reg_ram_lanes[1] ? 8'd255 : 8'd0), (reg_ram_lanes[0] ? 8'd255 : 8'd0)}) | reg_small;  // gen/pcie/msix.ts:117
   assign msg_valid = out_valid;  // gen/pcie/streams.ts:166
   assign msg_hdr = {{{2'd1, four_dw}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, 10'd1}, {out_requester_id, 8'd0, 4'd0, 4'd15}, {out_dw2_b3, out_dw2_b2, out_dw2_b1, out_dw2_b0}, {out_dw3_b3, out_dw3_b2, out_dw3_b1, out_dw3_b0}};  // gen/pcie/streams.ts:167
   assign msg_data = {224'd0, {out_data_b3, out_data_b2, out_data_b1, out_data_b0}};  // gen/pcie/streams.ts:168
   assign msg_keep = 8'd1;  // gen/pcie/streams.ts:169
   assign msg_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign msg_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign pending = pending_vec;  // gen/pcie/msix.ts:100
-  assign pending_vec = {pend_3, pend_2, pend_1, pend_0};  // gen/pcie/msix.ts:99
+  assign pending = pending_vec;  // gen/pcie/msix.ts:102
+  assign pending_vec = {pend_3, pend_2, pend_1, pend_0};  // gen/pcie/msix.ts:101
+  assign reg_ram_lanes = ((reg_addr < 10'd16) & (~(reg_addr[1:0] == 2'd3))) ? (reg_addr[3] ? (reg_addr[2] ? (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_14) : (reg_addr[0] ? written_13 : written_12)) : (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_10) : (reg_addr[0] ? written_9 : written_8))) : (reg_addr[2] ? (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_6) : (reg_addr[0] ? written_5 : written_4)) : (reg_addr[1] ? (reg_addr[0] ? 4'd0 : written_2) : (reg_addr[0] ? written_1 : written_0)))) : 4'd0;  // gen/pcie/msix.ts:106
   always @* begin
-    rdata = 32'd0;  // default, gen/pcie/msix.ts:101
-    if (reg_addr < 10'd16) begin  // gen/pcie/msix.ts:102
-      rdata = (reg_addr[1:0] == 2'd3) ? {31'd0, _select_0} : (entries_rd0 & {(_mux_1[3] ? 8'd255 : 8'd0), (_mux_1[2] ? 8'd255 : 8'd0), (_mux_1[1] ? 8'd255 : 8'd0), (_mux_1[0] ? 8'd255 : 8'd0)});  // gen/pcie/msix.ts:103
+    reg_small = 32'd0;  // default, gen/pcie/msix.ts:107
+    if ((reg_addr < 10'd16) & (reg_addr[1:0] == 2'd3)) begin  // gen/pcie/msix.ts:108
+      reg_small = {31'd0, _select_0};  // gen/pcie/msix.ts:108
     end
-    case (reg_addr)  // gen/pcie/msix.ts:105
+    case (reg_addr)  // gen/pcie/msix.ts:109
       10'd512: begin
-        rdata = {28'd0, pending_vec};  // gen/pcie/msix.ts:111
+        reg_small = {28'd0, pending_vec};  // gen/pcie/msix.ts:115
       end
       default: begin end
     endcase
   end
-  assign vector = (pend_0 & (~masked_0)) ? 2'd0 : ((pend_1 & (~masked_1)) ? 2'd1 : ((pend_2 & (~masked_2)) ? 2'd2 : ((pend_3 & (~masked_3)) ? 2'd3 : 2'd0)));  // gen/pcie/msix.ts:136
-  assign go = (((msix_enable & (~function_mask)) & bus_master) & (~(((read_hi | read_lo) | read_data) | out_valid))) & ((((pend_0 & (~masked_0)) | (pend_1 & (~masked_1))) | (pend_2 & (~masked_2))) | (pend_3 & (~masked_3)));  // gen/pcie/msix.ts:138
-  assign msg_written = picked_vector[1] ? (picked_vector[0] ? (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_14) : (_mux_2[0] ? written_13 : written_12)) : (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_10) : (_mux_2[0] ? written_9 : written_8))) : (picked_vector[0] ? (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_6) : (_mux_2[0] ? written_5 : written_4)) : (_mux_2[1] ? (_mux_2[0] ? 4'd0 : written_2) : (_mux_2[0] ? written_1 : written_0)));  // gen/pcie/msix.ts:152
+  assign vector = (pend_0 & (~masked_0)) ? 2'd0 : ((pend_1 & (~masked_1)) ? 2'd1 : ((pend_2 & (~masked_2)) ? 2'd2 : ((pend_3 & (~masked_3)) ? 2'd3 : 2'd0)));  // gen/pcie/msix.ts:149
+  assign go = (((msix_enable & (~function_mask)) & bus_master) & (~(((read_hi | read_lo) | read_data) | out_valid))) & ((((pend_0 & (~masked_0)) | (pend_1 & (~masked_1))) | (pend_2 & (~masked_2))) | (pend_3 & (~masked_3)));  // gen/pcie/msix.ts:151
+  assign msg_written = picked_vector[1] ? (picked_vector[0] ? (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_14) : (_mux_1[0] ? written_13 : written_12)) : (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_10) : (_mux_1[0] ? written_9 : written_8))) : (picked_vector[0] ? (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_6) : (_mux_1[0] ? written_5 : written_4)) : (_mux_1[1] ? (_mux_1[0] ? 4'd0 : written_2) : (_mux_1[0] ? written_1 : written_0)));  // gen/pcie/msix.ts:165
 
   // ---- registers
   always @(posedge clk) begin
@@ -155,151 +153,151 @@ module pcie_msix_w256_v4 (
       read_data <= 1'b0;
       out_valid <= 1'b0;
     end else begin
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd0)) begin  // gen/pcie/msix.ts:89
-        written_0 <= written_0 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd0)) begin  // gen/pcie/msix.ts:91
+        written_0 <= written_0 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd1)) begin  // gen/pcie/msix.ts:89
-        written_1 <= written_1 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd1)) begin  // gen/pcie/msix.ts:91
+        written_1 <= written_1 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd2)) begin  // gen/pcie/msix.ts:89
-        written_2 <= written_2 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd2)) begin  // gen/pcie/msix.ts:91
+        written_2 <= written_2 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd4)) begin  // gen/pcie/msix.ts:89
-        written_4 <= written_4 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd4)) begin  // gen/pcie/msix.ts:91
+        written_4 <= written_4 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd5)) begin  // gen/pcie/msix.ts:89
-        written_5 <= written_5 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd5)) begin  // gen/pcie/msix.ts:91
+        written_5 <= written_5 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd6)) begin  // gen/pcie/msix.ts:89
-        written_6 <= written_6 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd6)) begin  // gen/pcie/msix.ts:91
+        written_6 <= written_6 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd8)) begin  // gen/pcie/msix.ts:89
-        written_8 <= written_8 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd8)) begin  // gen/pcie/msix.ts:91
+        written_8 <= written_8 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd9)) begin  // gen/pcie/msix.ts:89
-        written_9 <= written_9 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd9)) begin  // gen/pcie/msix.ts:91
+        written_9 <= written_9 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd10)) begin  // gen/pcie/msix.ts:89
-        written_10 <= written_10 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd10)) begin  // gen/pcie/msix.ts:91
+        written_10 <= written_10 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd12)) begin  // gen/pcie/msix.ts:89
-        written_12 <= written_12 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd12)) begin  // gen/pcie/msix.ts:91
+        written_12 <= written_12 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd13)) begin  // gen/pcie/msix.ts:89
-        written_13 <= written_13 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd13)) begin  // gen/pcie/msix.ts:91
+        written_13 <= written_13 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd14)) begin  // gen/pcie/msix.ts:89
-        written_14 <= written_14 | reg_wbe;  // gen/pcie/msix.ts:89
+      if (((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) & (reg_addr[3:0] == 4'd14)) begin  // gen/pcie/msix.ts:91
+        written_14 <= written_14 | reg_wbe;  // gen/pcie/msix.ts:91
       end
-      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd0)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:91
-        masked_0 <= reg_wdata[0];  // gen/pcie/msix.ts:97
+      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd0)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+        masked_0 <= reg_wdata[0];  // gen/pcie/msix.ts:99
       end
-      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd1)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:91
-        masked_1 <= reg_wdata[0];  // gen/pcie/msix.ts:97
+      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd1)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+        masked_1 <= reg_wdata[0];  // gen/pcie/msix.ts:99
       end
-      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd2)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:91
-        masked_2 <= reg_wdata[0];  // gen/pcie/msix.ts:97
+      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd2)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+        masked_2 <= reg_wdata[0];  // gen/pcie/msix.ts:99
       end
-      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd3)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:91
-        masked_3 <= reg_wdata[0];  // gen/pcie/msix.ts:97
+      if ((((reg_wr & (reg_addr < 10'd16)) & (reg_addr[1:0] == 2'd3)) & (reg_addr[3:2] == 2'd3)) & reg_wbe[0]) begin  // gen/pcie/msix.ts:93
+        masked_3 <= reg_wdata[0];  // gen/pcie/msix.ts:99
       end
-      read_hi <= go;  // gen/pcie/msix.ts:146
-      read_lo <= read_hi;  // gen/pcie/msix.ts:147
-      read_data <= read_lo;  // gen/pcie/msix.ts:148
-      if (read_data) begin  // gen/pcie/msix.ts:168
-        out_valid <= 1'b1;  // gen/pcie/msix.ts:169
-      end else if (msg_ready) begin  // gen/pcie/msix.ts:171
-        out_valid <= 1'b0;  // gen/pcie/msix.ts:171
+      read_hi <= go;  // gen/pcie/msix.ts:159
+      read_lo <= read_hi;  // gen/pcie/msix.ts:160
+      read_data <= read_lo;  // gen/pcie/msix.ts:161
+      if (read_data) begin  // gen/pcie/msix.ts:181
+        out_valid <= 1'b1;  // gen/pcie/msix.ts:182
+      end else if (msg_ready) begin  // gen/pcie/msix.ts:184
+        out_valid <= 1'b0;  // gen/pcie/msix.ts:184
       end
-      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:181
-      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:181
-      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:181
-      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:181
+      pend_0 <= (pend_0 & (~(go & (vector == 2'd0)))) | (irq[0] & msix_enable);  // gen/pcie/msix.ts:194
+      pend_1 <= (pend_1 & (~(go & (vector == 2'd1)))) | (irq[1] & msix_enable);  // gen/pcie/msix.ts:194
+      pend_2 <= (pend_2 & (~(go & (vector == 2'd2)))) | (irq[2] & msix_enable);  // gen/pcie/msix.ts:194
+      pend_3 <= (pend_3 & (~(go & (vector == 2'd3)))) | (irq[3] & msix_enable);  // gen/pcie/msix.ts:194
     end
   end
   always @(posedge clk) begin
-    if (go) begin  // gen/pcie/msix.ts:149
-      picked_vector <= vector;  // gen/pcie/msix.ts:149
+    if (go) begin  // gen/pcie/msix.ts:162
+      picked_vector <= vector;  // gen/pcie/msix.ts:162
     end
-    if (read_hi) begin  // gen/pcie/msix.ts:164
-      four_dw <= |(entries_rd1 & {(_mux_3[3] ? 8'd255 : 8'd0), (_mux_3[2] ? 8'd255 : 8'd0), (_mux_3[1] ? 8'd255 : 8'd0), (_mux_3[0] ? 8'd255 : 8'd0)});  // gen/pcie/msix.ts:164
+    if (read_hi) begin  // gen/pcie/msix.ts:177
+      four_dw <= |(entries_rd1 & {(_mux_2[3] ? 8'd255 : 8'd0), (_mux_2[2] ? 8'd255 : 8'd0), (_mux_2[1] ? 8'd255 : 8'd0), (_mux_2[0] ? 8'd255 : 8'd0)});  // gen/pcie/msix.ts:177
     end
-    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[0])) begin  // gen/pcie/msix.ts:161
-      out_dw2_b0 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
-      out_dw2_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:161
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[0])) begin  // gen/pcie/msix.ts:174
+      out_dw2_b0 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:174
+      out_dw2_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:174
     end
-    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[1])) begin  // gen/pcie/msix.ts:161
-      out_dw2_b1 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
-      out_dw2_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:161
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[1])) begin  // gen/pcie/msix.ts:174
+      out_dw2_b1 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:174
+      out_dw2_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:174
     end
-    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[2])) begin  // gen/pcie/msix.ts:161
-      out_dw2_b2 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
-      out_dw2_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:161
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[2])) begin  // gen/pcie/msix.ts:174
+      out_dw2_b2 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:174
+      out_dw2_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:174
     end
-    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[3])) begin  // gen/pcie/msix.ts:161
-      out_dw2_b3 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:161
-      out_dw2_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:161
+    if ((read_hi | (read_lo & (~four_dw))) & (~msg_written[3])) begin  // gen/pcie/msix.ts:174
+      out_dw2_b3 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_hi | (read_lo & (~four_dw))) begin  // gen/pcie/msix.ts:174
+      out_dw2_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:174
     end
-    if (read_lo & (~(four_dw & msg_written[0]))) begin  // gen/pcie/msix.ts:161
-      out_dw3_b0 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_lo) begin  // gen/pcie/msix.ts:161
-      out_dw3_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:161
+    if (read_lo & (~(four_dw & msg_written[0]))) begin  // gen/pcie/msix.ts:174
+      out_dw3_b0 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_lo) begin  // gen/pcie/msix.ts:174
+      out_dw3_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:174
     end
-    if (read_lo & (~(four_dw & msg_written[1]))) begin  // gen/pcie/msix.ts:161
-      out_dw3_b1 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_lo) begin  // gen/pcie/msix.ts:161
-      out_dw3_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:161
+    if (read_lo & (~(four_dw & msg_written[1]))) begin  // gen/pcie/msix.ts:174
+      out_dw3_b1 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_lo) begin  // gen/pcie/msix.ts:174
+      out_dw3_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:174
     end
-    if (read_lo & (~(four_dw & msg_written[2]))) begin  // gen/pcie/msix.ts:161
-      out_dw3_b2 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_lo) begin  // gen/pcie/msix.ts:161
-      out_dw3_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:161
+    if (read_lo & (~(four_dw & msg_written[2]))) begin  // gen/pcie/msix.ts:174
+      out_dw3_b2 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_lo) begin  // gen/pcie/msix.ts:174
+      out_dw3_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:174
     end
-    if (read_lo & (~(four_dw & msg_written[3]))) begin  // gen/pcie/msix.ts:161
-      out_dw3_b3 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_lo) begin  // gen/pcie/msix.ts:161
-      out_dw3_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:161
+    if (read_lo & (~(four_dw & msg_written[3]))) begin  // gen/pcie/msix.ts:174
+      out_dw3_b3 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_lo) begin  // gen/pcie/msix.ts:174
+      out_dw3_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:174
     end
-    if (read_data & (~msg_written[0])) begin  // gen/pcie/msix.ts:161
-      out_data_b0 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_data) begin  // gen/pcie/msix.ts:161
-      out_data_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:161
+    if (read_data & (~msg_written[0])) begin  // gen/pcie/msix.ts:174
+      out_data_b0 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_data) begin  // gen/pcie/msix.ts:174
+      out_data_b0 <= entries_rd1[7:0];  // gen/pcie/msix.ts:174
     end
-    if (read_data & (~msg_written[1])) begin  // gen/pcie/msix.ts:161
-      out_data_b1 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_data) begin  // gen/pcie/msix.ts:161
-      out_data_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:161
+    if (read_data & (~msg_written[1])) begin  // gen/pcie/msix.ts:174
+      out_data_b1 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_data) begin  // gen/pcie/msix.ts:174
+      out_data_b1 <= entries_rd1[15:8];  // gen/pcie/msix.ts:174
     end
-    if (read_data & (~msg_written[2])) begin  // gen/pcie/msix.ts:161
-      out_data_b2 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_data) begin  // gen/pcie/msix.ts:161
-      out_data_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:161
+    if (read_data & (~msg_written[2])) begin  // gen/pcie/msix.ts:174
+      out_data_b2 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_data) begin  // gen/pcie/msix.ts:174
+      out_data_b2 <= entries_rd1[23:16];  // gen/pcie/msix.ts:174
     end
-    if (read_data & (~msg_written[3])) begin  // gen/pcie/msix.ts:161
-      out_data_b3 <= 8'd0;  // gen/pcie/msix.ts:161
-    end else if (read_data) begin  // gen/pcie/msix.ts:161
-      out_data_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:161
+    if (read_data & (~msg_written[3])) begin  // gen/pcie/msix.ts:174
+      out_data_b3 <= 8'd0;  // gen/pcie/msix.ts:174
+    end else if (read_data) begin  // gen/pcie/msix.ts:174
+      out_data_b3 <= entries_rd1[31:24];  // gen/pcie/msix.ts:174
     end
-    if (read_data) begin  // gen/pcie/msix.ts:168
-      out_requester_id <= requester_id;  // gen/pcie/msix.ts:170
+    if (read_data) begin  // gen/pcie/msix.ts:181
+      out_requester_id <= requester_id;  // gen/pcie/msix.ts:183
     end
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/pcie/msix.ts:88
+  always @(posedge clk) begin  // gen/pcie/msix.ts:90
     if ((reg_wr & (reg_addr < 10'd16)) & (~(reg_addr[1:0] == 2'd3))) begin
-      if (reg_wbe[0]) entries[reg_addr[3:0]][7:0] <= _cat_4[7:0];
-      if (reg_wbe[1]) entries[reg_addr[3:0]][15:8] <= _cat_4[15:8];
-      if (reg_wbe[2]) entries[reg_addr[3:0]][23:16] <= _cat_4[23:16];
-      if (reg_wbe[3]) entries[reg_addr[3:0]][31:24] <= _cat_4[31:24];
+      if (reg_wbe[0]) entries[reg_addr[3:0]][7:0] <= _cat_3[7:0];
+      if (reg_wbe[1]) entries[reg_addr[3:0]][15:8] <= _cat_3[15:8];
+      if (reg_wbe[2]) entries[reg_addr[3:0]][23:16] <= _cat_3[23:16];
+      if (reg_wbe[3]) entries[reg_addr[3:0]][31:24] <= _cat_3[31:24];
     end
   end
-  assign entries_rd0 = entries[reg_addr[3:0]];  // gen/pcie/msix.ts:103
-  assign entries_rd1 = entries[{picked_vector, _mux_2}];  // gen/pcie/msix.ts:151
+  assign entries_rd0 = entries[reg_addr[3:0]];  // gen/pcie/msix.ts:105
+  assign entries_rd1 = entries[{picked_vector, _mux_1}];  // gen/pcie/msix.ts:164
 
 endmodule
 

@@ -190,7 +190,9 @@ module virtio_regs_default_w64 (
   wire msix_table_reg_wr;  // gen/virtio/regs.ts:430
   wire [31:0] msix_table_reg_wdata;  // gen/virtio/regs.ts:430
   wire [3:0] msix_table_reg_wbe;  // gen/virtio/regs.ts:430
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [31:0] msix_table_reg_rdata;  // gen/virtio/regs.ts:430
+  /* verilator lint_on UNUSEDSIGNAL */
   wire msix_table_msix_enable;  // gen/virtio/regs.ts:430
   wire msix_table_function_mask;  // gen/virtio/regs.ts:430
   wire msix_table_bus_master;  // gen/virtio/regs.ts:430
@@ -208,30 +210,62 @@ module virtio_regs_default_w64 (
   /* verilator lint_on UNUSEDSIGNAL */
   wire msix_table_clear_pending;  // gen/virtio/regs.ts:430
   wire msix_table_reset_table;  // gen/virtio/regs.ts:430
-  reg [31:0] d_msix_rdata;  // gen/virtio/regs.ts:446
-  reg [7:0] status_next;  // gen/virtio/regs.ts:467
-  reg reset_start;  // gen/virtio/regs.ts:469
-  reg reset_cause_flr;  // gen/virtio/regs.ts:470
-  reg isr_clear;  // gen/virtio/regs.ts:471
-  reg config_read;  // gen/virtio/regs.ts:472
-  reg queue_reset_start_0;  // gen/virtio/regs.ts:473
-  reg queue_reset_start_1;  // gen/virtio/regs.ts:473
-  reg notify_hit_0;  // gen/virtio/regs.ts:474
-  reg notify_hit_1;  // gen/virtio/regs.ts:474
-  reg status_reset;  // gen/virtio/regs.ts:483
+  wire [31:0] msix_table_reg_ram;  // gen/virtio/regs.ts:430
+  wire [3:0] msix_table_reg_ram_lanes_out;  // gen/virtio/regs.ts:430
+  wire [31:0] msix_table_reg_small_out;  // gen/virtio/regs.ts:430
+  reg [7:0] d_msix_b0;  // gen/virtio/regs.ts:450
+  reg [7:0] d_msix_b1;  // gen/virtio/regs.ts:450
+  reg [7:0] d_msix_b2;  // gen/virtio/regs.ts:450
+  reg [7:0] d_msix_b3;  // gen/virtio/regs.ts:450
+  reg [31:0] d_msix_small;  // gen/virtio/regs.ts:456
+  reg [7:0] status_next;  // gen/virtio/regs.ts:478
+  reg reset_start;  // gen/virtio/regs.ts:480
+  reg reset_cause_flr;  // gen/virtio/regs.ts:481
+  reg isr_clear;  // gen/virtio/regs.ts:482
+  reg config_read;  // gen/virtio/regs.ts:483
+  reg queue_reset_start_0;  // gen/virtio/regs.ts:484
+  reg queue_reset_start_1;  // gen/virtio/regs.ts:484
+  reg notify_hit_0;  // gen/virtio/regs.ts:485
+  reg notify_hit_1;  // gen/virtio/regs.ts:485
+  reg status_reset;  // gen/virtio/regs.ts:494
+  reg readback_ok_0;  // gen/virtio/regs.ts:733
+  reg readback_ok_2;  // gen/virtio/regs.ts:733
+  reg readback_ok_3;  // gen/virtio/regs.ts:733
+  reg readback_ok_15;  // gen/virtio/regs.ts:733
+  reg readback_ok_5;  // gen/virtio/regs.ts:733
+  reg readback_ok_8;  // gen/virtio/regs.ts:733
+  reg readback_ok_24;  // gen/virtio/regs.ts:733
+  reg readback_ok_9;  // gen/virtio/regs.ts:733
+  reg readback_ok_25;  // gen/virtio/regs.ts:733
+  reg readback_ok_10;  // gen/virtio/regs.ts:733
+  reg readback_ok_26;  // gen/virtio/regs.ts:733
+  reg readback_ok_11;  // gen/virtio/regs.ts:733
+  reg readback_ok_27;  // gen/virtio/regs.ts:733
+  reg readback_ok_12;  // gen/virtio/regs.ts:733
+  reg readback_ok_28;  // gen/virtio/regs.ts:733
+  reg readback_ok_13;  // gen/virtio/regs.ts:733
+  reg readback_ok_29;  // gen/virtio/regs.ts:733
+  reg readback_we;  // gen/virtio/regs.ts:734
+  reg [7:0] d_readback_b0;  // gen/virtio/regs.ts:735
+  reg [7:0] d_readback_b1;  // gen/virtio/regs.ts:735
+  reg [7:0] d_readback_b2;  // gen/virtio/regs.ts:735
+  reg [7:0] d_readback_b3;  // gen/virtio/regs.ts:735
+  reg [4:0] d_readback_at;  // gen/virtio/regs.ts:736
+  reg [3:0] d_readback_be;  // gen/virtio/regs.ts:737
+  wire [31:0] readback_rd0;  // gen/virtio/regs.ts:762
   reg hit_common_0;  // gen/virtio/regs.ts:406
   reg hit_common_8;  // gen/virtio/regs.ts:406
   reg hit_common_c;  // gen/virtio/regs.ts:406
   reg hit_common_10;  // gen/virtio/regs.ts:406
-  reg status_write_zero;  // gen/virtio/regs.ts:558
+  reg status_write_zero;  // gen/virtio/regs.ts:573
   reg hit_common_14;  // gen/virtio/regs.ts:406
-  reg size_written_lo_zero;  // gen/virtio/regs.ts:590
-  reg size_written_lo_single;  // gen/virtio/regs.ts:590
-  reg size_written_lo_le;  // gen/virtio/regs.ts:590
-  reg size_written_hi_zero;  // gen/virtio/regs.ts:590
-  reg size_written_hi_single;  // gen/virtio/regs.ts:590
-  reg size_written_hi_lt;  // gen/virtio/regs.ts:590
-  reg size_written_hi_eq;  // gen/virtio/regs.ts:590
+  reg size_written_lo_zero;  // gen/virtio/regs.ts:605
+  reg size_written_lo_single;  // gen/virtio/regs.ts:605
+  reg size_written_lo_le;  // gen/virtio/regs.ts:605
+  reg size_written_hi_zero;  // gen/virtio/regs.ts:605
+  reg size_written_hi_single;  // gen/virtio/regs.ts:605
+  reg size_written_hi_lt;  // gen/virtio/regs.ts:605
+  reg size_written_hi_eq;  // gen/virtio/regs.ts:605
   reg hit_common_18;  // gen/virtio/regs.ts:406
   reg hit_common_1c;  // gen/virtio/regs.ts:406
   reg hit_common_20;  // gen/virtio/regs.ts:406
@@ -267,311 +301,358 @@ module virtio_regs_default_w64 (
   reg hit_device_58;  // gen/virtio/regs.ts:406
   reg hit_device_5c;  // gen/virtio/regs.ts:406
   reg hit_notify_0;  // gen/virtio/regs.ts:406
-  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:733
+  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:849
   reg hit_notify_4;  // gen/virtio/regs.ts:406
-  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:733
-  reg hit_block_0_0;  // gen/virtio/regs.ts:778
-  reg hit_block_0_100;  // gen/virtio/regs.ts:778
-  reg rd_valid_q;  // gen/virtio/regs.ts:789
-  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:790
-  reg cfg_wr_valid;  // gen/virtio/regs.ts:803
-  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:804
-  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:805
-  reg dc_capacity_changed;  // gen/virtio/regs.ts:817
-  reg dc_seg_max_changed;  // gen/virtio/regs.ts:817
-  reg dc_blk_size_changed;  // gen/virtio/regs.ts:817
-  reg dc_num_queues_changed;  // gen/virtio/regs.ts:817
-  reg config_changed;  // gen/virtio/regs.ts:823
-  reg config_dirty;  // gen/virtio/regs.ts:825
-  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:838
-  reg fatal_q;  // gen/virtio/regs.ts:840
-  reg [2:0] msix_irq;  // gen/virtio/regs.ts:855
-  reg reset_req_q;  // gen/virtio/regs.ts:889
-  reg reset_flr_q;  // gen/virtio/regs.ts:889
-  reg q0_reset_req_q;  // gen/virtio/regs.ts:889
-  reg q0_notify_q;  // gen/virtio/regs.ts:889
-  reg q1_reset_req_q;  // gen/virtio/regs.ts:889
-  reg q1_notify_q;  // gen/virtio/regs.ts:889
+  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:849
+  reg hit_block_0_0;  // gen/virtio/regs.ts:894
+  reg hit_block_0_100;  // gen/virtio/regs.ts:894
+  reg rd_valid_q;  // gen/virtio/regs.ts:905
+  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:906
+  reg cfg_wr_valid;  // gen/virtio/regs.ts:919
+  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:920
+  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:921
+  reg dc_capacity_changed;  // gen/virtio/regs.ts:933
+  reg dc_seg_max_changed;  // gen/virtio/regs.ts:933
+  reg dc_blk_size_changed;  // gen/virtio/regs.ts:933
+  reg dc_num_queues_changed;  // gen/virtio/regs.ts:933
+  reg config_changed;  // gen/virtio/regs.ts:939
+  reg config_dirty;  // gen/virtio/regs.ts:941
+  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:954
+  reg fatal_q;  // gen/virtio/regs.ts:956
+  reg [2:0] msix_irq;  // gen/virtio/regs.ts:971
+  reg reset_req_q;  // gen/virtio/regs.ts:1005
+  reg reset_flr_q;  // gen/virtio/regs.ts:1005
+  reg q0_reset_req_q;  // gen/virtio/regs.ts:1005
+  reg q0_notify_q;  // gen/virtio/regs.ts:1005
+  reg q1_reset_req_q;  // gen/virtio/regs.ts:1005
+  reg q1_notify_q;  // gen/virtio/regs.ts:1005
+  reg [31:0] readback [0:31];  // gen/virtio/regs.ts:732
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _or_0;  // gen/virtio/regs.ts:567
+  wire [7:0] _or_0;  // gen/virtio/regs.ts:582
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_2;  // gen/virtio/regs.ts:456
+  wire [15:0] _cat_2;  // gen/virtio/regs.ts:467
   wire _lt_1;  // gen/virtio/regs.ts:238
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_3;  // gen/virtio/regs.ts:455
+  wire [7:0] _mux_3;  // gen/virtio/regs.ts:466
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_5;  // gen/virtio/regs.ts:456
+  wire [15:0] _cat_5;  // gen/virtio/regs.ts:467
   wire _lt_4;  // gen/virtio/regs.ts:238
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_6;  // gen/virtio/regs.ts:455
+  wire [7:0] _mux_6;  // gen/virtio/regs.ts:466
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_8;  // gen/virtio/regs.ts:456
+  wire [15:0] _cat_8;  // gen/virtio/regs.ts:467
   wire _lt_7;  // gen/virtio/regs.ts:238
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_9;  // gen/virtio/regs.ts:455
+  wire [7:0] _mux_9;  // gen/virtio/regs.ts:466
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _or_11;  // gen/virtio/regs.ts:460
+  wire [15:0] _or_11;  // gen/virtio/regs.ts:471
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_10;  // gen/virtio/regs.ts:456
+  wire [15:0] _cat_10;  // gen/virtio/regs.ts:467
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_12;  // gen/virtio/regs.ts:496
+  wire [7:0] _mux_12;  // gen/virtio/regs.ts:507
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_13;  // gen/virtio/regs.ts:852
-  wire _and_14;  // gen/virtio/regs.ts:852
-  wire _or_15;  // gen/virtio/regs.ts:851
+  wire _and_13;  // gen/virtio/regs.ts:968
+  wire _and_14;  // gen/virtio/regs.ts:968
+  wire _or_15;  // gen/virtio/regs.ts:967
+  wire _or_17;  // gen/virtio/regs.ts:743
+  wire _mux_18;  // gen/virtio/regs.ts:747
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [3:0] _mux_19;  // gen/virtio/regs.ts:747
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _and_16;  // gen/virtio/regs.ts:763
 
   // ---- instances
   pcie_msix_w64_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:430
-    .clk           (clk),
-    .rst           (rst),
-    .reg_addr      (msix_table_reg_addr),
-    .reg_wr        (msix_table_reg_wr),
-    .reg_wdata     (msix_table_reg_wdata),
-    .reg_wbe       (msix_table_reg_wbe),
-    .reg_rdata     (msix_table_reg_rdata),
-    .msix_enable   (msix_table_msix_enable),
-    .function_mask (msix_table_function_mask),
-    .bus_master    (msix_table_bus_master),
-    .requester_id  (msix_table_requester_id),
-    .irq           (msix_table_irq),
-    .msg_valid     (msix_table_msg_valid),
-    .msg_ready     (msix_table_msg_ready),
-    .msg_hdr       (msix_table_msg_hdr),
-    .msg_data      (msix_table_msg_data),
-    .msg_keep      (msix_table_msg_keep),
-    .msg_sop       (msix_table_msg_sop),
-    .msg_eop       (msix_table_msg_eop),
-    .pending       (msix_table_pending),
-    .clear_pending (msix_table_clear_pending),
-    .reset_table   (msix_table_reset_table)
+    .clk               (clk),
+    .rst               (rst),
+    .reg_addr          (msix_table_reg_addr),
+    .reg_wr            (msix_table_reg_wr),
+    .reg_wdata         (msix_table_reg_wdata),
+    .reg_wbe           (msix_table_reg_wbe),
+    .reg_rdata         (msix_table_reg_rdata),
+    .msix_enable       (msix_table_msix_enable),
+    .function_mask     (msix_table_function_mask),
+    .bus_master        (msix_table_bus_master),
+    .requester_id      (msix_table_requester_id),
+    .irq               (msix_table_irq),
+    .msg_valid         (msix_table_msg_valid),
+    .msg_ready         (msix_table_msg_ready),
+    .msg_hdr           (msix_table_msg_hdr),
+    .msg_data          (msix_table_msg_data),
+    .msg_keep          (msix_table_msg_keep),
+    .msg_sop           (msix_table_msg_sop),
+    .msg_eop           (msix_table_msg_eop),
+    .pending           (msix_table_pending),
+    .clear_pending     (msix_table_clear_pending),
+    .reset_table       (msix_table_reset_table),
+    .reg_ram           (msix_table_reg_ram),
+    .reg_ram_lanes_out (msix_table_reg_ram_lanes_out),
+    .reg_small_out     (msix_table_reg_small_out)
   );
 
   // ---- combinational logic
-  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:567
-  assign _cat_2 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector_value[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0])};  // gen/virtio/regs.ts:456
+  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:582
+  assign _cat_2 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector_value[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0])};  // gen/virtio/regs.ts:467
   assign _lt_1 = _cat_2 < 16'd3;  // gen/virtio/regs.ts:238
-  assign _mux_3 = d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0];  // gen/virtio/regs.ts:455
-  assign _cat_5 = {(d_be[3] ? d_wdata[31:24] : q0_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0])};  // gen/virtio/regs.ts:456
+  assign _mux_3 = d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0];  // gen/virtio/regs.ts:466
+  assign _cat_5 = {(d_be[3] ? d_wdata[31:24] : q0_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0])};  // gen/virtio/regs.ts:467
   assign _lt_4 = _cat_5 < 16'd3;  // gen/virtio/regs.ts:238
-  assign _mux_6 = d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0];  // gen/virtio/regs.ts:455
-  assign _cat_8 = {(d_be[3] ? d_wdata[31:24] : q1_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0])};  // gen/virtio/regs.ts:456
+  assign _mux_6 = d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0];  // gen/virtio/regs.ts:466
+  assign _cat_8 = {(d_be[3] ? d_wdata[31:24] : q1_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0])};  // gen/virtio/regs.ts:467
   assign _lt_7 = _cat_8 < 16'd3;  // gen/virtio/regs.ts:238
-  assign _mux_9 = d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0];  // gen/virtio/regs.ts:455
-  assign _or_11 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:460
-  assign _cat_10 = {(d_be[1] ? d_wdata[15:8] : _or_11[15:8]), (d_be[0] ? d_wdata[7:0] : _or_11[7:0])};  // gen/virtio/regs.ts:456
-  assign _mux_12 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:496
-  assign _and_13 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:852
-  assign _and_14 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:852
-  assign _or_15 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:851
-  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:793
-  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:794
-  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:874
-  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:875
-  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:876
-  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:877
-  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:878
-  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:879
-  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:884
-  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:885
-  assign dp_features = device_status[3] ? (driver_features & 64'h1700001044) : 64'd0;  // gen/virtio/regs.ts:893
-  assign dp_status = device_status;  // gen/virtio/regs.ts:894
-  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:895
-  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:896
-  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:897
-  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:898
-  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:899
-  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:900
-  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:901
-  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:902
-  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:903
-  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:907
-  assign dp_q0_vector = q0_vector_value;  // gen/virtio/regs.ts:908
-  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:909
-  assign dp_q0_desc = {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4, q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0};  // gen/virtio/regs.ts:910
-  assign dp_q0_driver = {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4, q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0};  // gen/virtio/regs.ts:911
-  assign dp_q0_device = {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4, q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0};  // gen/virtio/regs.ts:912
-  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:914
-  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:913
-  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:915
-  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:735
-  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:907
-  assign dp_q1_vector = q1_vector_value;  // gen/virtio/regs.ts:908
-  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:909
-  assign dp_q1_desc = {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4, q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0};  // gen/virtio/regs.ts:910
-  assign dp_q1_driver = {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4, q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0};  // gen/virtio/regs.ts:911
-  assign dp_q1_device = {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4, q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0};  // gen/virtio/regs.ts:912
-  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:914
-  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:913
-  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:915
-  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:735
-  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:904
+  assign _mux_9 = d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0];  // gen/virtio/regs.ts:466
+  assign _or_11 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:471
+  assign _cat_10 = {(d_be[1] ? d_wdata[15:8] : _or_11[15:8]), (d_be[0] ? d_wdata[7:0] : _or_11[7:0])};  // gen/virtio/regs.ts:467
+  assign _mux_12 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:507
+  assign _and_13 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:968
+  assign _and_14 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:968
+  assign _or_15 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:967
+  assign _or_17 = (((((op_dw[3:0] == 4'd8) | (op_dw[3:0] == 4'd9)) | (op_dw[3:0] == 4'd10)) | (op_dw[3:0] == 4'd11)) | (op_dw[3:0] == 4'd12)) | (op_dw[3:0] == 4'd13);  // gen/virtio/regs.ts:743
+  assign _mux_18 = _or_17 ? qsel_idx : 1'b0;  // gen/virtio/regs.ts:747
+  assign _mux_19 = ((op_dw[3:0] == 4'd3) & gfs_sel1) ? 4'd15 : op_dw[3:0];  // gen/virtio/regs.ts:747
+  assign _and_16 = ((((op_valid & ((op_bar == 3'd0) & (op_dw[11:4] == 8'd0))) & ((((((((((op_dw[3:0] == 4'd0) | (op_dw[3:0] == 4'd2)) | (op_dw[3:0] == 4'd3)) | (op_dw[3:0] == 4'd5)) | (op_dw[3:0] == 4'd8)) | (op_dw[3:0] == 4'd9)) | (op_dw[3:0] == 4'd10)) | (op_dw[3:0] == 4'd11)) | (op_dw[3:0] == 4'd12)) | (op_dw[3:0] == 4'd13))) & (~(_or_17 & qsel_none))) & (~((op_dw[3:0] == 4'd3) & (~(gfs_sel0 | gfs_sel1))))) & (_mux_18 ? (_mux_19[3] ? (_mux_19[2] ? (_mux_19[1] ? 1'b0 : (_mux_19[0] ? readback_ok_29 : readback_ok_28)) : (_mux_19[1] ? (_mux_19[0] ? readback_ok_27 : readback_ok_26) : (_mux_19[0] ? readback_ok_25 : readback_ok_24))) : 1'b0) : (_mux_19[3] ? (_mux_19[2] ? (_mux_19[1] ? (_mux_19[0] ? readback_ok_15 : 1'b0) : (_mux_19[0] ? readback_ok_13 : readback_ok_12)) : (_mux_19[1] ? (_mux_19[0] ? readback_ok_11 : readback_ok_10) : (_mux_19[0] ? readback_ok_9 : readback_ok_8))) : (_mux_19[2] ? (_mux_19[1] ? 1'b0 : (_mux_19[0] ? readback_ok_5 : 1'b0)) : (_mux_19[1] ? (_mux_19[0] ? readback_ok_3 : readback_ok_2) : (_mux_19[0] ? 1'b0 : readback_ok_0)))));  // gen/virtio/regs.ts:763
+  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:909
+  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:910
+  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:990
+  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:991
+  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:992
+  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:993
+  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:994
+  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:995
+  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:1000
+  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:1001
+  assign dp_features = device_status[3] ? (driver_features & 64'h1700001044) : 64'd0;  // gen/virtio/regs.ts:1009
+  assign dp_status = device_status;  // gen/virtio/regs.ts:1010
+  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:1011
+  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:1012
+  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:1013
+  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:1014
+  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:1015
+  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:1016
+  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:1017
+  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:1018
+  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:1019
+  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:1023
+  assign dp_q0_vector = q0_vector_value;  // gen/virtio/regs.ts:1024
+  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:1025
+  assign dp_q0_desc = {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4, q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0};  // gen/virtio/regs.ts:1026
+  assign dp_q0_driver = {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4, q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0};  // gen/virtio/regs.ts:1027
+  assign dp_q0_device = {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4, q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0};  // gen/virtio/regs.ts:1028
+  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:1030
+  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:1029
+  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:1031
+  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:851
+  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:1023
+  assign dp_q1_vector = q1_vector_value;  // gen/virtio/regs.ts:1024
+  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:1025
+  assign dp_q1_desc = {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4, q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0};  // gen/virtio/regs.ts:1026
+  assign dp_q1_driver = {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4, q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0};  // gen/virtio/regs.ts:1027
+  assign dp_q1_device = {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4, q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0};  // gen/virtio/regs.ts:1028
+  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:1030
+  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:1029
+  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:1031
+  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:851
+  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:1020
   assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:441
   assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:442
   assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:443
   assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:444
-  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:866
-  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:867
-  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:868
-  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:869
-  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:870
-  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:880
-  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:871
-  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:872
+  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:982
+  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:983
+  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:984
+  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:985
+  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:986
+  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:996
+  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:987
+  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:988
   always @* begin
-    status_next = device_status;  // gen/virtio/regs.ts:468
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:701
-      if (status_write_zero) begin  // gen/virtio/regs.ts:564
-      end else if (~reset_busy) begin  // gen/virtio/regs.ts:565
-        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:576
+    status_next = device_status;  // gen/virtio/regs.ts:479
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:817
+      if (status_write_zero) begin  // gen/virtio/regs.ts:579
+      end else if (~reset_busy) begin  // gen/virtio/regs.ts:580
+        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:591
       end
     end
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:495
-      status_next = 8'd0;  // gen/virtio/regs.ts:498
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:506
+      status_next = 8'd0;  // gen/virtio/regs.ts:509
     end
   end
   always @* begin
-    reset_start = 1'b0;  // default, gen/virtio/regs.ts:469
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:495
-      reset_start = 1'b1;  // gen/virtio/regs.ts:507
+    reset_start = 1'b0;  // default, gen/virtio/regs.ts:480
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:506
+      reset_start = 1'b1;  // gen/virtio/regs.ts:518
     end
   end
   always @* begin
-    reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:470
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:495
-      reset_cause_flr = flr;  // gen/virtio/regs.ts:508
+    reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:481
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:506
+      reset_cause_flr = flr;  // gen/virtio/regs.ts:519
     end
   end
   always @* begin
-    isr_clear = 1'b0;  // default, gen/virtio/regs.ts:471
-    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:719
-      isr_clear = 1'b1;  // gen/virtio/regs.ts:719
+    isr_clear = 1'b0;  // default, gen/virtio/regs.ts:482
+    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:835
+      isr_clear = 1'b1;  // gen/virtio/regs.ts:835
     end
   end
   always @* begin
-    config_read = 1'b0;  // default, gen/virtio/regs.ts:472
-    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    config_read = 1'b0;  // default, gen/virtio/regs.ts:483
+    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
+    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
-    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:709
-      config_read = 1'b1;  // gen/virtio/regs.ts:709
-    end
-  end
-  always @* begin
-    queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:473
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:701
-      if (1'b0) begin  // gen/virtio/regs.ts:662
-        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:666
-      end
+    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
+      config_read = 1'b1;  // gen/virtio/regs.ts:825
     end
   end
   always @* begin
-    queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:473
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:701
-      if (1'b0) begin  // gen/virtio/regs.ts:662
-        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:666
+    queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:484
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
+      if (1'b0) begin  // gen/virtio/regs.ts:677
+        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:681
       end
     end
   end
   always @* begin
-    notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:474
-    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:732
-      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:732
-    end
-  end
-  always @* begin
-    notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:474
-    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:732
-      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:732
-    end
-  end
-  always @* begin
-    status_reset = 1'b0;  // default, gen/virtio/regs.ts:483
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:701
-      if (status_write_zero) begin  // gen/virtio/regs.ts:564
-        status_reset = 1'b1;  // gen/virtio/regs.ts:564
+    queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:484
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
+      if (1'b0) begin  // gen/virtio/regs.ts:677
+        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:681
       end
+    end
+  end
+  always @* begin
+    notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:485
+    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:848
+      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:848
+    end
+  end
+  always @* begin
+    notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:485
+    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:848
+      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:848
+    end
+  end
+  always @* begin
+    status_reset = 1'b0;  // default, gen/virtio/regs.ts:494
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:817
+      if (status_write_zero) begin  // gen/virtio/regs.ts:579
+        status_reset = 1'b1;  // gen/virtio/regs.ts:579
+      end
+    end
+  end
+  always @* begin
+    readback_we = 1'b0;  // default, gen/virtio/regs.ts:734
+    if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_c & (d_valid & d_write)) & (|d_be)) & (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_20 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_24 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_28 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_2c & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_30 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    end
+    if (((hit_common_34 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
+      readback_we = 1'b1;  // gen/virtio/regs.ts:809
     end
   end
 
@@ -680,6 +761,23 @@ module virtio_regs_default_w64 (
       dc_num_queues <= 16'd2;
       hit_msix <= 1'b0;
       d_valid <= 1'b0;
+      readback_ok_0 <= 1'b0;
+      readback_ok_2 <= 1'b0;
+      readback_ok_3 <= 1'b0;
+      readback_ok_15 <= 1'b0;
+      readback_ok_5 <= 1'b0;
+      readback_ok_8 <= 1'b0;
+      readback_ok_24 <= 1'b0;
+      readback_ok_9 <= 1'b0;
+      readback_ok_25 <= 1'b0;
+      readback_ok_10 <= 1'b0;
+      readback_ok_26 <= 1'b0;
+      readback_ok_11 <= 1'b0;
+      readback_ok_27 <= 1'b0;
+      readback_ok_12 <= 1'b0;
+      readback_ok_28 <= 1'b0;
+      readback_ok_13 <= 1'b0;
+      readback_ok_29 <= 1'b0;
       hit_common_0 <= 1'b0;
       hit_common_8 <= 1'b0;
       hit_common_c <= 1'b0;
@@ -754,83 +852,134 @@ module virtio_regs_default_w64 (
       features_acceptable <= (((driver_features & 64'hFFFFFFE8FFFFEFBB) == 64'd0) & ((driver_features & 64'h100000000) == 64'h100000000)) & ((~driver_features[11]) | driver_features[9]);  // gen/virtio/regs.ts:392
       d_valid <= op_valid;  // gen/virtio/regs.ts:418
       hit_msix <= op_valid & (op_bar == 3'd0);  // gen/virtio/regs.ts:419
-      if ((reset_busy & (~reset_wait_dp)) & (~dp_dma_outstanding)) begin  // gen/virtio/regs.ts:479
-        reset_busy <= 1'b0;  // gen/virtio/regs.ts:479
+      if ((reset_busy & (~reset_wait_dp)) & (~dp_dma_outstanding)) begin  // gen/virtio/regs.ts:490
+        reset_busy <= 1'b0;  // gen/virtio/regs.ts:490
       end
-      if (dp_reset_done) begin  // gen/virtio/regs.ts:480
-        reset_wait_dp <= 1'b0;  // gen/virtio/regs.ts:480
+      if (dp_reset_done) begin  // gen/virtio/regs.ts:491
+        reset_wait_dp <= 1'b0;  // gen/virtio/regs.ts:491
+      end
+      if (readback_we & (d_readback_at == 5'd0)) begin  // gen/virtio/regs.ts:780
+        readback_ok_0 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd2)) begin  // gen/virtio/regs.ts:780
+        readback_ok_2 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd3)) begin  // gen/virtio/regs.ts:780
+        readback_ok_3 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd15)) begin  // gen/virtio/regs.ts:780
+        readback_ok_15 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd5)) begin  // gen/virtio/regs.ts:780
+        readback_ok_5 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd8)) begin  // gen/virtio/regs.ts:780
+        readback_ok_8 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd24)) begin  // gen/virtio/regs.ts:780
+        readback_ok_24 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd9)) begin  // gen/virtio/regs.ts:780
+        readback_ok_9 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd25)) begin  // gen/virtio/regs.ts:780
+        readback_ok_25 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd10)) begin  // gen/virtio/regs.ts:780
+        readback_ok_10 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd26)) begin  // gen/virtio/regs.ts:780
+        readback_ok_26 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd11)) begin  // gen/virtio/regs.ts:780
+        readback_ok_11 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd27)) begin  // gen/virtio/regs.ts:780
+        readback_ok_27 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd12)) begin  // gen/virtio/regs.ts:780
+        readback_ok_12 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd28)) begin  // gen/virtio/regs.ts:780
+        readback_ok_28 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd13)) begin  // gen/virtio/regs.ts:780
+        readback_ok_13 <= 1'b1;  // gen/virtio/regs.ts:780
+      end
+      if (readback_we & (d_readback_at == 5'd29)) begin  // gen/virtio/regs.ts:780
+        readback_ok_29 <= 1'b1;  // gen/virtio/regs.ts:780
       end
       hit_common_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd0);  // gen/virtio/regs.ts:407
-      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:528
+      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:543
       end
       hit_common_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd2);  // gen/virtio/regs.ts:407
-      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:534
+      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:549
       end
       hit_common_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd3);  // gen/virtio/regs.ts:407
-      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:540
-          driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:541
+      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:555
+          driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:556
         end
       end
       hit_common_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd4);  // gen/virtio/regs.ts:407
-      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:701
+      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:817
         config_msix_vector_none <= ~_lt_1;  // gen/virtio/regs.ts:239
         config_msix_vector_idx <= _mux_3[1:0];  // gen/virtio/regs.ts:240
         config_msix_vector_value <= _lt_1 ? _cat_2 : 16'd65535;  // gen/virtio/regs.ts:241
       end
       hit_common_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd5);  // gen/virtio/regs.ts:407
-      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:701
-        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:583
+      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
+        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:598
       end
       hit_common_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd6);  // gen/virtio/regs.ts:407
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:701
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q0_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q0_size_hi_eq) & (d_be[0] ? size_written_lo_le : q0_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q0_size_hi_single) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_single : q0_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:614
-          q0_size <= {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:615
-          q0_size_lo_zero <= d_be[0] ? size_written_lo_zero : q0_size_lo_zero;  // gen/virtio/regs.ts:616
-          q0_size_lo_single <= d_be[0] ? size_written_lo_single : q0_size_lo_single;  // gen/virtio/regs.ts:616
-          q0_size_lo_le <= d_be[0] ? size_written_lo_le : q0_size_lo_le;  // gen/virtio/regs.ts:616
-          q0_size_hi_zero <= d_be[1] ? size_written_hi_zero : q0_size_hi_zero;  // gen/virtio/regs.ts:617
-          q0_size_hi_single <= d_be[1] ? size_written_hi_single : q0_size_hi_single;  // gen/virtio/regs.ts:617
-          q0_size_hi_lt <= d_be[1] ? size_written_hi_lt : q0_size_hi_lt;  // gen/virtio/regs.ts:617
-          q0_size_hi_eq <= d_be[1] ? size_written_hi_eq : q0_size_hi_eq;  // gen/virtio/regs.ts:617
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:817
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q0_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q0_size_hi_eq) & (d_be[0] ? size_written_lo_le : q0_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q0_size_hi_single) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_single : q0_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:629
+          q0_size <= {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:630
+          q0_size_lo_zero <= d_be[0] ? size_written_lo_zero : q0_size_lo_zero;  // gen/virtio/regs.ts:631
+          q0_size_lo_single <= d_be[0] ? size_written_lo_single : q0_size_lo_single;  // gen/virtio/regs.ts:631
+          q0_size_lo_le <= d_be[0] ? size_written_lo_le : q0_size_lo_le;  // gen/virtio/regs.ts:631
+          q0_size_hi_zero <= d_be[1] ? size_written_hi_zero : q0_size_hi_zero;  // gen/virtio/regs.ts:632
+          q0_size_hi_single <= d_be[1] ? size_written_hi_single : q0_size_hi_single;  // gen/virtio/regs.ts:632
+          q0_size_hi_lt <= d_be[1] ? size_written_hi_lt : q0_size_hi_lt;  // gen/virtio/regs.ts:632
+          q0_size_hi_eq <= d_be[1] ? size_written_hi_eq : q0_size_hi_eq;  // gen/virtio/regs.ts:632
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q1_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q1_size_hi_eq) & (d_be[0] ? size_written_lo_le : q1_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q1_size_hi_single) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_single : q1_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:614
-          q1_size <= {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:615
-          q1_size_lo_zero <= d_be[0] ? size_written_lo_zero : q1_size_lo_zero;  // gen/virtio/regs.ts:616
-          q1_size_lo_single <= d_be[0] ? size_written_lo_single : q1_size_lo_single;  // gen/virtio/regs.ts:616
-          q1_size_lo_le <= d_be[0] ? size_written_lo_le : q1_size_lo_le;  // gen/virtio/regs.ts:616
-          q1_size_hi_zero <= d_be[1] ? size_written_hi_zero : q1_size_hi_zero;  // gen/virtio/regs.ts:617
-          q1_size_hi_single <= d_be[1] ? size_written_hi_single : q1_size_hi_single;  // gen/virtio/regs.ts:617
-          q1_size_hi_lt <= d_be[1] ? size_written_hi_lt : q1_size_hi_lt;  // gen/virtio/regs.ts:617
-          q1_size_hi_eq <= d_be[1] ? size_written_hi_eq : q1_size_hi_eq;  // gen/virtio/regs.ts:617
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q1_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q1_size_hi_eq) & (d_be[0] ? size_written_lo_le : q1_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q1_size_hi_single) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_single : q1_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:629
+          q1_size <= {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:630
+          q1_size_lo_zero <= d_be[0] ? size_written_lo_zero : q1_size_lo_zero;  // gen/virtio/regs.ts:631
+          q1_size_lo_single <= d_be[0] ? size_written_lo_single : q1_size_lo_single;  // gen/virtio/regs.ts:631
+          q1_size_lo_le <= d_be[0] ? size_written_lo_le : q1_size_lo_le;  // gen/virtio/regs.ts:631
+          q1_size_hi_zero <= d_be[1] ? size_written_hi_zero : q1_size_hi_zero;  // gen/virtio/regs.ts:632
+          q1_size_hi_single <= d_be[1] ? size_written_hi_single : q1_size_hi_single;  // gen/virtio/regs.ts:632
+          q1_size_hi_lt <= d_be[1] ? size_written_hi_lt : q1_size_hi_lt;  // gen/virtio/regs.ts:632
+          q1_size_hi_eq <= d_be[1] ? size_written_hi_eq : q1_size_hi_eq;  // gen/virtio/regs.ts:632
         end
       end
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:628
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:643
           q0_vector_none <= ~_lt_4;  // gen/virtio/regs.ts:239
           q0_vector_idx <= _mux_6[1:0];  // gen/virtio/regs.ts:240
           q0_vector_value <= _lt_4 ? _cat_5 : 16'd65535;  // gen/virtio/regs.ts:241
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:628
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:643
           q1_vector_none <= ~_lt_7;  // gen/virtio/regs.ts:239
           q1_vector_idx <= _mux_9[1:0];  // gen/virtio/regs.ts:240
           q1_vector_value <= _lt_7 ? _cat_8 : 16'd65535;  // gen/virtio/regs.ts:241
         end
       end
       hit_common_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd7);  // gen/virtio/regs.ts:407
-      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:701
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:637
-          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:637
+      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:817
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:652
+          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:652
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:637
-          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:637
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:652
+          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:652
         end
       end
       hit_common_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd8);  // gen/virtio/regs.ts:407
-      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:649
+      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -844,7 +993,7 @@ module virtio_regs_default_w64 (
             q0_desc_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:649
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -860,8 +1009,8 @@ module virtio_regs_default_w64 (
         end
       end
       hit_common_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd9);  // gen/virtio/regs.ts:407
-      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:649
+      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -875,7 +1024,7 @@ module virtio_regs_default_w64 (
             q0_desc_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:649
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -891,8 +1040,8 @@ module virtio_regs_default_w64 (
         end
       end
       hit_common_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd10);  // gen/virtio/regs.ts:407
-      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:649
+      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -906,7 +1055,7 @@ module virtio_regs_default_w64 (
             q0_driver_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:649
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -922,8 +1071,8 @@ module virtio_regs_default_w64 (
         end
       end
       hit_common_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd11);  // gen/virtio/regs.ts:407
-      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:649
+      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -937,7 +1086,7 @@ module virtio_regs_default_w64 (
             q0_driver_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:649
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -953,8 +1102,8 @@ module virtio_regs_default_w64 (
         end
       end
       hit_common_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd12);  // gen/virtio/regs.ts:407
-      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:649
+      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -968,7 +1117,7 @@ module virtio_regs_default_w64 (
             q0_device_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:649
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -984,8 +1133,8 @@ module virtio_regs_default_w64 (
         end
       end
       hit_common_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd13);  // gen/virtio/regs.ts:407
-      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:701
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:649
+      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -999,7 +1148,7 @@ module virtio_regs_default_w64 (
             q0_device_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:649
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1015,12 +1164,12 @@ module virtio_regs_default_w64 (
         end
       end
       hit_common_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd14);  // gen/virtio/regs.ts:407
-      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:701
-        if (1'b0) begin  // gen/virtio/regs.ts:662
-          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:665
+      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
+        if (1'b0) begin  // gen/virtio/regs.ts:677
+          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:680
         end
-        if (1'b0) begin  // gen/virtio/regs.ts:662
-          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:665
+        if (1'b0) begin  // gen/virtio/regs.ts:677
+          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:680
         end
       end
       hit_isr_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd16);  // gen/virtio/regs.ts:407
@@ -1050,21 +1199,26 @@ module virtio_regs_default_w64 (
       hit_device_5c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd87);  // gen/virtio/regs.ts:407
       hit_notify_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1024);  // gen/virtio/regs.ts:407
       hit_notify_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1025);  // gen/virtio/regs.ts:407
-      hit_block_0_0 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd0)) & (~(qsel_none & (((((((((op_dw[4:0] == 5'd6) | (op_dw[4:0] == 5'd7)) | (op_dw[4:0] == 5'd8)) | (op_dw[4:0] == 5'd9)) | (op_dw[4:0] == 5'd10)) | (op_dw[4:0] == 5'd11)) | (op_dw[4:0] == 5'd12)) | (op_dw[4:0] == 5'd13)) | (op_dw[4:0] == 5'd14))));  // gen/virtio/regs.ts:781
-      hit_block_0_100 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd2)) & (~1'b0);  // gen/virtio/regs.ts:781
-      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:791
-      if (status_reset | flr) begin  // gen/virtio/regs.ts:495
-        prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:497
-        device_feature_select <= 32'd0;  // gen/virtio/regs.ts:499
-        driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:500
-        driver_features <= 64'd0;  // gen/virtio/regs.ts:501
+      hit_block_0_0 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd0)) & (~(qsel_none & (((op_dw[4:0] == 5'd6) | (op_dw[4:0] == 5'd7)) | (op_dw[4:0] == 5'd14))));  // gen/virtio/regs.ts:897
+      hit_block_0_100 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd2)) & (~1'b0);  // gen/virtio/regs.ts:897
+      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:907
+      if (status_reset | flr) begin  // gen/virtio/regs.ts:506
+        prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:508
+        device_feature_select <= 32'd0;  // gen/virtio/regs.ts:510
+        driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:511
+        driver_features <= 64'd0;  // gen/virtio/regs.ts:512
         config_msix_vector_none <= 1'b1;  // gen/virtio/regs.ts:244
         config_msix_vector_value <= 16'd65535;  // gen/virtio/regs.ts:245
-        queue_select <= 16'd0;  // gen/virtio/regs.ts:503
-        reset_wait_dp <= _mux_12[2];  // gen/virtio/regs.ts:505
-        reset_busy <= _mux_12[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:506
+        queue_select <= 16'd0;  // gen/virtio/regs.ts:514
+        reset_wait_dp <= _mux_12[2];  // gen/virtio/regs.ts:516
+        reset_busy <= _mux_12[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:517
+        readback_ok_0 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_2 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_3 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_15 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_5 <= 1'b0;  // gen/virtio/regs.ts:784
       end
-      if ((status_reset | flr) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:511
+      if ((status_reset | flr) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:523
         q0_size <= 16'd256;  // gen/virtio/regs.ts:339
         q0_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:341
         q0_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:341
@@ -1101,8 +1255,14 @@ module virtio_regs_default_w64 (
         q0_device_b6 <= 8'd0;  // gen/virtio/regs.ts:324
         q0_device_b7 <= 8'd0;  // gen/virtio/regs.ts:324
         q0_reset_pending <= 1'b0;  // gen/virtio/regs.ts:348
+        readback_ok_8 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_9 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_10 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_11 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_12 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_13 <= 1'b0;  // gen/virtio/regs.ts:784
       end
-      if ((status_reset | flr) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:511
+      if ((status_reset | flr) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:523
         q1_size <= 16'd256;  // gen/virtio/regs.ts:339
         q1_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:341
         q1_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:341
@@ -1139,55 +1299,61 @@ module virtio_regs_default_w64 (
         q1_device_b6 <= 8'd0;  // gen/virtio/regs.ts:324
         q1_device_b7 <= 8'd0;  // gen/virtio/regs.ts:324
         q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:348
+        readback_ok_24 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_25 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_26 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_27 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_28 <= 1'b0;  // gen/virtio/regs.ts:784
+        readback_ok_29 <= 1'b0;  // gen/virtio/regs.ts:784
       end
-      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:806
-      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:819
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:821
-        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:821
+      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:922
+      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:935
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:937
+        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:937
       end
-      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:819
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:821
-        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:821
+      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:935
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:937
+        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:937
       end
-      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:819
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:821
-        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:821
+      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:935
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:937
+        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:937
       end
-      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:819
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:821
-        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:821
+      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:935
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:937
+        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:937
       end
-      config_changed <= ((dc_capacity_changed | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed;  // gen/virtio/regs.ts:824
-      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:827
-        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:827
+      config_changed <= ((dc_capacity_changed | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed;  // gen/virtio/regs.ts:940
+      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:943
+        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:943
       end
-      if (config_changed) begin  // gen/virtio/regs.ts:828
-        config_dirty <= 1'b1;  // gen/virtio/regs.ts:828
-      end else if (config_read) begin  // gen/virtio/regs.ts:828
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:828
+      if (config_changed) begin  // gen/virtio/regs.ts:944
+        config_dirty <= 1'b1;  // gen/virtio/regs.ts:944
+      end else if (config_read) begin  // gen/virtio/regs.ts:944
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:944
       end
-      if (flr) begin  // gen/virtio/regs.ts:829
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:830
-        config_generation <= 8'd0;  // gen/virtio/regs.ts:831
+      if (flr) begin  // gen/virtio/regs.ts:945
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:946
+        config_generation <= 8'd0;  // gen/virtio/regs.ts:947
       end
-      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:839
-      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:841
-      msix_irq <= {(((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd2))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd2)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd2)))), (((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd1))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd1)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd1)))), (((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd0))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd0)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd0))))};  // gen/virtio/regs.ts:856
-      if (isr_clear) begin  // gen/virtio/regs.ts:858
-        isr <= {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:858
+      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:955
+      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:957
+      msix_irq <= {(((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd2))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd2)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd2)))), (((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd1))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd1)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd1)))), (((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd0))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd0)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd0))))};  // gen/virtio/regs.ts:972
+      if (isr_clear) begin  // gen/virtio/regs.ts:974
+        isr <= {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:974
       end else begin
-        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:858
+        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:974
       end
-      if (reset_start) begin  // gen/virtio/regs.ts:859
-        isr <= 2'd0;  // gen/virtio/regs.ts:859
+      if (reset_start) begin  // gen/virtio/regs.ts:975
+        isr <= 2'd0;  // gen/virtio/regs.ts:975
       end
-      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:862
-      reset_req_q <= reset_start;  // gen/virtio/regs.ts:890
-      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:890
-      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:890
-      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:890
-      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:890
-      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:890
+      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:978
+      reset_req_q <= reset_start;  // gen/virtio/regs.ts:1006
+      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:1006
+      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:1006
+      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:1006
+      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:1006
+      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:1006
     end
   end
   always @(posedge clk) begin
@@ -1197,25 +1363,75 @@ module virtio_regs_default_w64 (
       d_wdata <= op_wdata;  // gen/virtio/regs.ts:423
       d_dw <= op_dw;  // gen/virtio/regs.ts:424
     end
-    d_msix_rdata <= msix_table_reg_rdata;  // gen/virtio/regs.ts:447
-    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:559
-    size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:591
-    size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:591
-    size_written_lo_le <= op_wdata[7:0] <= 8'd0;  // gen/virtio/regs.ts:591
-    size_written_hi_zero <= op_wdata[15:8] == 8'd0;  // gen/virtio/regs.ts:591
-    size_written_hi_single <= ~(((((op_wdata[8] & op_wdata[9]) | (op_wdata[10] & op_wdata[11])) | ((op_wdata[8] | op_wdata[9]) & (op_wdata[10] | op_wdata[11]))) | (((op_wdata[12] & op_wdata[13]) | (op_wdata[14] & op_wdata[15])) | ((op_wdata[12] | op_wdata[13]) & (op_wdata[14] | op_wdata[15])))) | (((op_wdata[8] | op_wdata[9]) | (op_wdata[10] | op_wdata[11])) & ((op_wdata[12] | op_wdata[13]) | (op_wdata[14] | op_wdata[15]))));  // gen/virtio/regs.ts:591
-    size_written_hi_lt <= op_wdata[15:8] < 8'd1;  // gen/virtio/regs.ts:591
-    size_written_hi_eq <= op_wdata[15:8] == 8'd1;  // gen/virtio/regs.ts:591
-    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:734
-      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:734
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[0])) begin  // gen/virtio/regs.ts:453
+      d_msix_b0 <= 8'd0;  // gen/virtio/regs.ts:453
+    end else begin
+      d_msix_b0 <= msix_table_reg_ram[7:0];  // gen/virtio/regs.ts:454
     end
-    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:734
-      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:734
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[1])) begin  // gen/virtio/regs.ts:453
+      d_msix_b1 <= 8'd0;  // gen/virtio/regs.ts:453
+    end else begin
+      d_msix_b1 <= msix_table_reg_ram[15:8];  // gen/virtio/regs.ts:454
     end
-    rd_data_q <= ((hit_msix ? d_msix_rdata : 32'd0) | (hit_block_0_0 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (qsel_idx ? ({16'd0, 16'd1} | {16'd0, 16'd0}) : ({16'd0, 16'd0} | {16'd0, 16'd0}))) : (d_dw[0] ? (qsel_idx ? {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4} : {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4}) : (qsel_idx ? {q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0} : {q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0}))) : (d_dw[1] ? (d_dw[0] ? (qsel_idx ? {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4} : {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4}) : (qsel_idx ? {q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0} : {q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0})) : (d_dw[0] ? (qsel_idx ? {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4} : {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4}) : (qsel_idx ? {q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0} : {q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? (qsel_idx ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0})) : (qsel_idx ? ({16'd0, q1_size} | {q1_vector_value, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0}))) : (d_dw[0] ? (({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) | {queue_select, 16'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? (d_dw[0] ? (gfs_sel0 ? driver_features[31:0] : (gfs_sel1 ? driver_features[63:32] : 32'd0)) : driver_feature_select) : (d_dw[0] ? (dfs_sel0 ? 32'd4164 : (dfs_sel1 ? 32'd23 : 32'd0)) : device_feature_select))))) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, 8'd0}) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : ({24'd0, 8'd0} | {dc_num_queues, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? dc_blk_size : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? dc_seg_max : 32'd0) : (d_dw[0] ? dc_capacity[63:32] : dc_capacity[31:0]))))) : 32'd0);  // gen/virtio/regs.ts:792
-    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:807
-    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:808
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[2])) begin  // gen/virtio/regs.ts:453
+      d_msix_b2 <= 8'd0;  // gen/virtio/regs.ts:453
+    end else begin
+      d_msix_b2 <= msix_table_reg_ram[23:16];  // gen/virtio/regs.ts:454
+    end
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[3])) begin  // gen/virtio/regs.ts:453
+      d_msix_b3 <= 8'd0;  // gen/virtio/regs.ts:453
+    end else begin
+      d_msix_b3 <= msix_table_reg_ram[31:24];  // gen/virtio/regs.ts:454
+    end
+    d_msix_small <= (op_valid & (op_bar == 3'd0)) ? msix_table_reg_small_out : 32'd0;  // gen/virtio/regs.ts:457
+    if (~_and_16) begin  // gen/virtio/regs.ts:764
+      d_readback_b0 <= 8'd0;  // gen/virtio/regs.ts:764
+    end else begin
+      d_readback_b0 <= readback_rd0[7:0];  // gen/virtio/regs.ts:764
+    end
+    if (~_and_16) begin  // gen/virtio/regs.ts:764
+      d_readback_b1 <= 8'd0;  // gen/virtio/regs.ts:764
+    end else begin
+      d_readback_b1 <= readback_rd0[15:8];  // gen/virtio/regs.ts:764
+    end
+    if (~_and_16) begin  // gen/virtio/regs.ts:764
+      d_readback_b2 <= 8'd0;  // gen/virtio/regs.ts:764
+    end else begin
+      d_readback_b2 <= readback_rd0[23:16];  // gen/virtio/regs.ts:764
+    end
+    if (~_and_16) begin  // gen/virtio/regs.ts:764
+      d_readback_b3 <= 8'd0;  // gen/virtio/regs.ts:764
+    end else begin
+      d_readback_b3 <= readback_rd0[31:24];  // gen/virtio/regs.ts:764
+    end
+    d_readback_at <= {_mux_18, _mux_19};  // gen/virtio/regs.ts:765
+    d_readback_be <= op_be & ((op_dw[3:0] == 4'd13) ? 4'd15 : ((op_dw[3:0] == 4'd12) ? 4'd15 : ((op_dw[3:0] == 4'd11) ? 4'd15 : ((op_dw[3:0] == 4'd10) ? 4'd15 : ((op_dw[3:0] == 4'd9) ? 4'd15 : ((op_dw[3:0] == 4'd8) ? 4'd15 : ((op_dw[3:0] == 4'd5) ? 4'd12 : ((op_dw[3:0] == 4'd3) ? 4'd15 : ((op_dw[3:0] == 4'd2) ? 4'd15 : ((op_dw[3:0] == 4'd0) ? 4'd15 : 4'd0))))))))));  // gen/virtio/regs.ts:775
+    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:574
+    size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:606
+    size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:606
+    size_written_lo_le <= op_wdata[7:0] <= 8'd0;  // gen/virtio/regs.ts:606
+    size_written_hi_zero <= op_wdata[15:8] == 8'd0;  // gen/virtio/regs.ts:606
+    size_written_hi_single <= ~(((((op_wdata[8] & op_wdata[9]) | (op_wdata[10] & op_wdata[11])) | ((op_wdata[8] | op_wdata[9]) & (op_wdata[10] | op_wdata[11]))) | (((op_wdata[12] & op_wdata[13]) | (op_wdata[14] & op_wdata[15])) | ((op_wdata[12] | op_wdata[13]) & (op_wdata[14] | op_wdata[15])))) | (((op_wdata[8] | op_wdata[9]) | (op_wdata[10] | op_wdata[11])) & ((op_wdata[12] | op_wdata[13]) | (op_wdata[14] | op_wdata[15]))));  // gen/virtio/regs.ts:606
+    size_written_hi_lt <= op_wdata[15:8] < 8'd1;  // gen/virtio/regs.ts:606
+    size_written_hi_eq <= op_wdata[15:8] == 8'd1;  // gen/virtio/regs.ts:606
+    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:850
+      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:850
+    end
+    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:850
+      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:850
+    end
+    rd_data_q <= ((({d_msix_b3, d_msix_b2, d_msix_b1, d_msix_b0} | d_msix_small) | {d_readback_b3, d_readback_b2, d_readback_b1, d_readback_b0}) | (hit_block_0_0 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (qsel_idx ? ({16'd0, 16'd1} | {16'd0, 16'd0}) : ({16'd0, 16'd0} | {16'd0, 16'd0}))) : 32'd0) : 32'd0) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? (qsel_idx ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0})) : (qsel_idx ? ({16'd0, q1_size} | {q1_vector_value, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0}))) : (d_dw[0] ? ({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? 32'd0 : (d_dw[0] ? (dfs_sel0 ? 32'd4164 : (dfs_sel1 ? 32'd23 : 32'd0)) : 32'd0))))) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, 8'd0}) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : ({24'd0, 8'd0} | {dc_num_queues, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? dc_blk_size : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? dc_seg_max : 32'd0) : (d_dw[0] ? dc_capacity[63:32] : dc_capacity[31:0]))))) : 32'd0);  // gen/virtio/regs.ts:908
+    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:923
+    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:924
   end
+
+  // ---- memories
+  always @(posedge clk) begin  // gen/virtio/regs.ts:779
+    if (readback_we) begin
+      readback[d_readback_at] <= {(d_readback_be[3] ? d_wdata[31:24] : d_readback_b3), (d_readback_be[2] ? d_wdata[23:16] : d_readback_b2), (d_readback_be[1] ? d_wdata[15:8] : d_readback_b1), (d_readback_be[0] ? d_wdata[7:0] : d_readback_b0)};
+    end
+  end
+  assign readback_rd0 = readback[{_mux_18, _mux_19}];  // gen/virtio/regs.ts:762
 
 endmodule
 

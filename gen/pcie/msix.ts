@@ -43,6 +43,8 @@ export const Msix = defineModule(
     if (p.tableOffset + 16 * N > 1 << p.barLog2 || p.pbaOffset + 8 * Math.ceil(N / 64) > 1 << p.barLog2) {
       throw paramError(`MSI-X: table or PBA outside the ${1 << p.barLog2}-byte BAR`);
     }
+    if (p.pbaOffset < p.tableOffset + 16 * N && p.tableOffset < p.pbaOffset + 8 * Math.ceil(N / 64))
+      throw paramError('MSI-X: the table and the PBA overlap');
     const reg = m.input('reg', regBus(p.barLog2 - 2));
     const msixEnable = m.input('msix_enable', bit);
     const functionMask = m.input('function_mask', bit);
@@ -98,19 +100,30 @@ export const Msix = defineModule(
       );
     const pendVec = m.let('pending_vec', N === 1 ? pending.item(0) : cat(...[...pending.items].reverse()));
     pendingOut.set(pendVec);
-    const rdata = m.wire('rdata', 32, { default: 0 });
-    m.if(inTable, () =>
-      rdata.set(mux(isCtrl, masked.at(rel.bits(ab - 1, 2)).zext(32), liveAt(rel, table.readAsync(rel)))),
-    );
+    // The read as two parts ORed: the RAM's dword with the lanes that read it (in the table, not a Vector Control
+    // dword, written since the last reset), and the narrow values (a Mask Bit, the Pending bits).
+    const ramRead = table.readAsync(rel);
+    const ramLanes = m.let('reg_ram_lanes', mux(inTable.and(isCtrl.not()), written.at(rel), lit(0, 4)));
+    const small = m.wire('reg_small', 32, { default: 0 });
+    m.if(inTable.and(isCtrl), () => small.set(masked.at(rel.bits(ab - 1, 2)).zext(32)));
     const sw = m.switch(reg.addr);
     for (let q = 0; q < 2 * Math.ceil(N / 64); q++) {
       const lo = 32 * q;
       if (lo >= N) continue;
       const hi = Math.min(N, lo + 32) - 1;
       const bits = pendVec.bits(hi, lo);
-      sw.case(lit(pbaDw + q, aw), () => rdata.set(bits.width === 32 ? bits : bits.zext(32)));
+      sw.case(lit(pbaDw + q, aw), () => small.set(bits.width === 32 ? bits : bits.zext(32)));
     }
-    reg.rdata.set(rdata);
+    reg.rdata.set(ramRead.and(lanesOf(ramLanes)).or(small));
+    // With softReset (the virtio register file, which registers the read): the parts apart, so that the reader
+    // can register the RAM's bytes with a synchronous reset per lane (no LUT per bit; the lanes' flag lookup
+    // ANDed into each bit cost a LUT per bit, copied into every read bit).
+    const regRam = p.softReset ? m.output('reg_ram', 32) : undefined;
+    const regRamLanes = p.softReset ? m.output('reg_ram_lanes_out', 4) : undefined;
+    const regSmall = p.softReset ? m.output('reg_small_out', 32) : undefined;
+    regRam?.set(ramRead);
+    regRamLanes?.set(ramLanes);
+    regSmall?.set(small);
 
     // ---- message generator: pick a vector (and clear its Pending bit), then read its entry from the RAM's
     // second port, a dword a cycle (Upper Address, Address, Data), into the message's byte registers. Each loads
@@ -200,6 +213,9 @@ export const Msix = defineModule(
       pending: pendingOut,
       clear_pending: clearPending,
       reset_table: resetTable,
+      reg_ram: regRam,
+      reg_ram_lanes_out: regRamLanes,
+      reg_small_out: regSmall,
     };
   },
   {

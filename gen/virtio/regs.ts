@@ -442,9 +442,20 @@ export const VirtioRegs = defineModule(
     msix.reg.wr.set(wr.and(dMsix));
     msix.reg.wdata.set(dWdata);
     msix.reg.wbe.set(dBe);
-    // Read at the decode stage, registered (the execute stage's read data).
-    const dMsixRd = m.reg('d_msix_rdata', 32);
-    dMsixRd.next(msix.reg.rdata);
+    // Read at the decode stage, registered (the execute stage's read data), 0 unless the op is in the MSI-X BAR:
+    // the RAM's bytes each cleared unless its lane reads it (a synchronous reset per lane, so that neither the
+    // written-flag lookup nor the BAR hit is a LUT in front of each bit), the narrow values (Mask Bit, Pending
+    // bits) beside them. The read mux ORs both in without a hit.
+    const msixNow = op.valid.and(op.bar.eq(msixBar.index));
+    const dMsixBytes = [0, 1, 2, 3].map((k) => m.reg(`d_msix_b${k}`, 8));
+    dMsixBytes.forEach((r, k) =>
+      m
+        .if(msixNow.and(msix.reg_ram_lanes_out!.bit(k)).not(), () => r.next(0))
+        .else(() => r.next(msix.reg_ram!.bits(8 * k + 7, 8 * k))),
+    );
+    const dMsixSmall = m.reg('d_msix_small', 32);
+    dMsixSmall.next(mux(msixNow, msix.reg_small_out!, lit(0, 32)));
+    const dMsixRd = cat(...[...dMsixBytes].reverse()).or(dMsixSmall);
 
     // ================================================================ execute stage
     const lanes = (e: Expr, lo: number, n: number) => e.bits(8 * (lo + n) - 1, 8 * lo);
@@ -506,9 +517,13 @@ export const VirtioRegs = defineModule(
         resetBusy.next(prev.bit(2).or(dmaOutstanding));
         resetStart.set(1);
         resetCauseFlr.set(flr);
+        shadowClear();
       });
       for (let q = 0; q < Q; q++)
-        m.if(resetNow.or(dp.queue_reset_done.bit(q).and(queues[q].resetPending)), () => freshQueue(q));
+        m.if(resetNow.or(dp.queue_reset_done.bit(q).and(queues[q].resetPending)), () => {
+          freshQueue(q);
+          shadowClear(q);
+        });
     };
 
     /**
@@ -676,6 +691,98 @@ export const VirtioRegs = defineModule(
       }
     };
 
+    // ---- the read-back memory: the fields that hold what the driver wrote and reset to 0 (the feature selects,
+    // driver_feature, queue_select, each queue's three addresses) are read back from a copy in distributed RAM, a
+    // dword per entry (entry: the queue index, the dword inside the common configuration; driver_feature's upper
+    // half at the unused dword 15), written at the execute stage with the same condition as their registers
+    // (the written bytes merged into the entry's value read at the decode stage), so that the read mux does
+    // not take their registers (about 17 dwords of 32 bits as leaves of its trees: 413 of the virtio-blk
+    // function's endpoint's 2,366 LUTs were the read mux). A flag per entry says it was written since the
+    // field's last reset (RAM cannot be reset): an entry without it reads 0. Read at the decode stage, registered
+    // with a synchronous reset (0 unless the op reads such a field), ORed into the read data without a hit.
+    // A write and a read of one entry are never in the pipeline together (ops of one access go to different
+    // dwords; the access engine drains the pipeline between accesses), as for the MSI-X table.
+    const SHADOWED = new Set([
+      'device_feature_select',
+      'driver_feature_select',
+      'driver_feature',
+      'queue_select',
+      'queue_desc',
+      'queue_driver',
+      'queue_device',
+    ]);
+    const commonDw0 = l.common.offset >> 2;
+    const useShadow = l.common.offset % 64 === 0;
+    const shadowOf = (s: Slot) => (useShadow && s.kind === 'common' ? s.segs.filter((g) => SHADOWED.has(g.field)) : []);
+    const QUEUE_FIELDS = new Set(['queue_desc', 'queue_driver', 'queue_device']);
+    const isQueueSlot = (s: Slot) => shadowOf(s).some((g) => QUEUE_FIELDS.has(g.field));
+    const isFeatureSlot = (s: Slot) => shadowOf(s).some((g) => g.field === 'driver_feature');
+    const qw = qIdx.width;
+    const shadowLocal = (s: Slot) => s.dw - commonDw0;
+    /** The entries of the memory: [address, queue (undefined: not per queue)]. */
+    const shadowEntries: { at: number; queue?: number }[] = [];
+    for (const s of slots) {
+      if (!shadowOf(s).length) continue;
+      if (isQueueSlot(s)) for (let q = 0; q < Q; q++) shadowEntries.push({ at: (q << 4) | shadowLocal(s), queue: q });
+      else {
+        shadowEntries.push({ at: shadowLocal(s) });
+        if (isFeatureSlot(s)) shadowEntries.push({ at: 15 });
+      }
+    }
+    const shadow = shadowEntries.length ? m.memory('readback', { width: 32, depth: 16 << qw }) : undefined;
+    const shadowFlags = shadowEntries.map((e) => m.reg(`readback_ok_${e.at}`, bit, { reset: 0 }));
+    const shadowWe = m.wire('readback_we', bit, { default: 0 });
+    const dShadow = [0, 1, 2, 3].map((k) => m.reg(`d_readback_b${k}`, 8));
+    const dShadowAt = m.reg('d_readback_at', 4 + qw);
+    const dShadowBe = m.reg('d_readback_be', 4);
+    if (shadow) {
+      // decode stage: the entry the op's dword reads, whether it holds a value (flag), the lanes it may write
+      const local = op.dw.bits(3, 0);
+      const inCommon = op.bar.eq(l.common.bar).and(aw > 4 ? op.dw.bits(aw - 1, 4).eq(commonDw0 >> 4) : lit(1, 1));
+      const slotIs = (pred: (s: Slot) => boolean) =>
+        orAll(lit(0, 1), ...slots.filter((s) => shadowOf(s).length && pred(s)).map((s) => local.eq(shadowLocal(s))));
+      const queueDw = slotIs(isQueueSlot);
+      const featureDw = slotIs(isFeatureSlot);
+      const anyDw = slotIs(() => true);
+      const at = cat(mux(queueDw, qIdx, lit(0, qw)), mux(featureDw.and(gfsHi), lit(15, 4), local));
+      const valid = op.valid
+        .and(inCommon)
+        .and(anyDw)
+        .and(queueDw.and(qNone).not())
+        .and(featureDw.and(gfsLo.or(gfsHi).not()).not());
+      const flagAt = muxTreeOrZero(
+        at,
+        (() => {
+          const v: (Expr | undefined)[] = [];
+          shadowEntries.forEach((e, i) => (v[e.at] = shadowFlags[i]));
+          return v;
+        })(),
+        1,
+      );
+      const raw = shadow.readAsync(at);
+      const live = valid.and(flagAt);
+      dShadow.forEach((r, k) => m.if(live.not(), () => r.next(0)).else(() => r.next(raw.bits(8 * k + 7, 8 * k))));
+      dShadowAt.next(at);
+      // the lanes of the op's dword that hold a copied field (others stay 0 in the entry)
+      let lanesMask: Expr = lit(0, 4);
+      for (const s of slots) {
+        const segs = shadowOf(s);
+        if (!segs.length) continue;
+        let mask = 0;
+        for (const g of segs) for (let i = 0; i < g.n; i++) mask |= 1 << (g.lane + i);
+        lanesMask = mux(local.eq(shadowLocal(s)), lit(mask, 4), lanesMask);
+      }
+      dShadowBe.next(op.be.and(lanesMask));
+      // execute stage: the written bytes merged into the entry's value
+      const cur = cat(...[...dShadow].reverse());
+      const data = cat(...[3, 2, 1, 0].map((k) => mux(dShadowBe.bit(k), lanes(dWdata, k, 1), lanes(cur, k, 1))));
+      shadow.write(dShadowAt, data, shadowWe);
+      shadowEntries.forEach((e, i) => m.if(shadowWe.and(dShadowAt.eq(e.at)), () => shadowFlags[i].next(1)));
+    }
+    const shadowRead: Expr = cat(...[...dShadow].reverse());
+    /** Clears the flags of the entries of queue `q` (undefined: those not per queue). */
+    const shadowClear = (q?: number) => shadowEntries.forEach((e, i) => e.queue === q && shadowFlags[i].next(0));
+
     // The read value of each slot: the fields that are not per queue (`base`), and each queue's fields (`perQueue`).
     const reads = slots.map(() => ({ base: [] as Expr[], perQueue: queues.map(() => [] as Expr[]) }));
     slots.forEach((s, i) => {
@@ -691,7 +798,16 @@ export const VirtioRegs = defineModule(
           // An 8-byte field is two 4-byte halves, each its own value here (regmap.ts RegField.width).
           const v = w === 8 ? f.value : lanes(f.value, 0, seg.n);
           const perQueue = f.perQueue;
-          if (perQueue)
+          const copied = shadowOf(s).includes(seg);
+          if (copied) {
+            // read back from the read-back memory; written there under the register's own condition
+            const cond = QUEUE_FIELDS.has(seg.field)
+              ? orAll(...queues.map((_x, q) => qOh.item(q).and(writable(q))))
+              : seg.field === 'driver_feature'
+                ? gfsLo.or(gfsHi).and(featuresOk.not()).and(resetBusy.not())
+                : lit(1, 1);
+            m.if(hit().and(wr).and(touched(seg)).and(cond), () => shadowWe.set(1));
+          } else if (perQueue)
             for (let q = 0; q < Q; q++)
               place(w === 8 ? perQueue(q) : lanes(perQueue(q), 0, seg.n), seg.lane, reads[i].perQueue[q]);
           else place(v, seg.lane);
@@ -752,7 +868,7 @@ export const VirtioRegs = defineModule(
       if (!blocks.has(key)) blocks.set(key, { bar: s.bar, index: s.dw >> G, slots: [] });
       blocks.get(key)!.slots.push(i);
     });
-    let rdata: Expr = mux(dMsix, dMsixRd, lit(0, 32));
+    let rdata: Expr = dMsixRd.or(shadowRead);
     for (const b of blocks.values()) {
       const items: (Expr | undefined)[] = [];
       /** Local dword indexes whose slot holds queue fields only: they read 0 when queue_select names no queue. */
