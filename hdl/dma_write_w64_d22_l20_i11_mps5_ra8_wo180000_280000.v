@@ -119,7 +119,7 @@ module dma_write_w64_d22_l20_i11_mps5_ra8_wo180000_280000 (
   wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [127:0] _mux_10;  // gen/dma/write_engine.ts:274
+  wire [127:0] _mux_10;  // gen/dma/write_engine.ts:275
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [87:0] _mux_9;  // gen/dma/shift.ts:35
@@ -209,22 +209,22 @@ module dma_write_w64_d22_l20_i11_mps5_ra8_wo180000_280000 (
   end
   assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
   assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
-  assign _mux_10 = beat_queue_deq_data[0] ? {data_queue_deq_data[63:0], data_queue_deq_data[127:64]} : data_queue_deq_data;  // gen/dma/write_engine.ts:274
+  assign _mux_10 = beat_queue_deq_data[0] ? {data_queue_deq_data[63:0], data_queue_deq_data[127:64]} : data_queue_deq_data;  // gen/dma/write_engine.ts:275
   assign _mux_9 = beat_queue_deq_data[3] ? _mux_10[119:32] : _mux_10[87:0];  // gen/dma/shift.ts:35
   assign _mux_8 = beat_queue_deq_data[2] ? _mux_9[87:16] : _mux_9[71:0];  // gen/dma/shift.ts:35
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/write_engine.ts:95
-  assign status_valid = st_valid;  // gen/dma/write_engine.ts:291
-  assign status_id = st_id;  // gen/dma/write_engine.ts:292
-  assign status_error = st_err;  // gen/dma/write_engine.ts:293
-  assign req_valid = out_valid;  // gen/dma/write_engine.ts:280
-  assign req_hdr = out_hdr;  // gen/dma/write_engine.ts:281
-  assign req_data = out_data;  // gen/dma/write_engine.ts:282
-  assign req_keep = out_keep;  // gen/dma/write_engine.ts:283
-  assign req_sop = out_sop;  // gen/dma/write_engine.ts:284
-  assign req_eop = out_eop;  // gen/dma/write_engine.ts:285
+  assign status_valid = st_valid;  // gen/dma/write_engine.ts:293
+  assign status_id = st_id;  // gen/dma/write_engine.ts:294
+  assign status_error = st_err;  // gen/dma/write_engine.ts:295
+  assign req_valid = out_valid;  // gen/dma/write_engine.ts:282
+  assign req_hdr = out_hdr;  // gen/dma/write_engine.ts:283
+  assign req_data = out_data;  // gen/dma/write_engine.ts:284
+  assign req_keep = out_keep;  // gen/dma/write_engine.ts:285
+  assign req_sop = out_sop;  // gen/dma/write_engine.ts:286
+  assign req_eop = out_eop;  // gen/dma/write_engine.ts:287
   assign mem_rd_valid = (desc_queue_deq_valid & (~desc_queue_deq_data[177])) & beat_queue_enq_ready;  // gen/dma/write_engine.ts:210
   assign mem_rd_addr = desc_queue_deq_data[23:5] + {8'd0, beat};  // gen/dma/write_engine.ts:211
-  assign busy = ((((cmd_queue_deq_valid | (~(cut_state == CUT_STATE_IDLE))) | desc_queue_deq_valid) | beat_queue_deq_valid) | out_valid) | st_valid;  // gen/dma/write_engine.ts:295
+  assign busy = ((((cmd_queue_deq_valid | (~(cut_state == CUT_STATE_IDLE))) | desc_queue_deq_valid) | beat_queue_deq_valid) | out_valid) | st_valid;  // gen/dma/write_engine.ts:297
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/write_engine.ts:93
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/write_engine.ts:94
   assign cmd_queue_deq_ready = cut_state == CUT_STATE_IDLE;  // gen/dma/write_engine.ts:182
@@ -297,13 +297,13 @@ module dma_write_w64_d22_l20_i11_mps5_ra8_wo180000_280000 (
       end
       if (send_beat) begin  // gen/dma/write_engine.ts:268
         out_valid <= 1'b1;  // gen/dma/write_engine.ts:269
-      end else if (req_ready) begin  // gen/dma/write_engine.ts:279
-        out_valid <= 1'b0;  // gen/dma/write_engine.ts:279
+      end else if (req_ready) begin  // gen/dma/write_engine.ts:281
+        out_valid <= 1'b0;  // gen/dma/write_engine.ts:281
       end
-      if (send_status) begin  // gen/dma/write_engine.ts:286
-        st_valid <= 1'b1;  // gen/dma/write_engine.ts:287
-      end else if (status_ready) begin  // gen/dma/write_engine.ts:290
-        st_valid <= 1'b0;  // gen/dma/write_engine.ts:290
+      if (send_status) begin  // gen/dma/write_engine.ts:288
+        st_valid <= 1'b1;  // gen/dma/write_engine.ts:289
+      end else if (status_ready) begin  // gen/dma/write_engine.ts:292
+        st_valid <= 1'b0;  // gen/dma/write_engine.ts:292
       end
     end
   end
@@ -333,14 +333,14 @@ module dma_write_w64_d22_l20_i11_mps5_ra8_wo180000_280000 (
     endcase
     if (send_beat) begin  // gen/dma/write_engine.ts:268
       out_hdr <= beat_queue_deq_data[135:8];  // gen/dma/write_engine.ts:270
-      out_data <= beat_queue_deq_data[1] ? _mux_8[71:8] : _mux_8[63:0];  // gen/dma/write_engine.ts:275
-      out_keep <= beat_queue_deq_data[5:4];  // gen/dma/write_engine.ts:276
-      out_sop <= beat_queue_deq_data[7];  // gen/dma/write_engine.ts:277
-      out_eop <= beat_queue_deq_data[6];  // gen/dma/write_engine.ts:278
+      out_data <= beat_queue_deq_data[1] ? _mux_8[71:8] : _mux_8[63:0];  // gen/dma/write_engine.ts:277
+      out_keep <= beat_queue_deq_data[5:4];  // gen/dma/write_engine.ts:278
+      out_sop <= beat_queue_deq_data[7];  // gen/dma/write_engine.ts:279
+      out_eop <= beat_queue_deq_data[6];  // gen/dma/write_engine.ts:280
     end
-    if (send_status) begin  // gen/dma/write_engine.ts:286
-      st_id <= beat_queue_deq_data[149:139];  // gen/dma/write_engine.ts:288
-      st_err <= beat_queue_deq_data[138:136];  // gen/dma/write_engine.ts:289
+    if (send_status) begin  // gen/dma/write_engine.ts:288
+      st_id <= beat_queue_deq_data[149:139];  // gen/dma/write_engine.ts:290
+      st_err <= beat_queue_deq_data[138:136];  // gen/dma/write_engine.ts:291
     end
   end
 

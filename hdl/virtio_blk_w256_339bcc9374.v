@@ -429,9 +429,9 @@ module virtio_blk_w256_339bcc9374 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [4:0] rd_order_count;  // gen/blk/device.ts:811
   /* verilator lint_on UNUSEDSIGNAL */
-  reg rd_out_valid;  // gen/blk/device.ts:841
-  reg [511:0] rd_out_data;  // gen/blk/device.ts:842
-  reg rd_err_pending;  // gen/blk/device.ts:854
+  reg rd_out_valid;  // gen/blk/device.ts:844
+  reg [511:0] rd_out_data;  // gen/blk/device.ts:845
+  reg rd_err_pending;  // gen/blk/device.ts:857
   reg completions_enq_valid;  // gen/blk/device.ts:877
   wire completions_enq_ready;  // gen/blk/device.ts:877
   reg [36:0] completions_enq_data;  // gen/blk/device.ts:877
@@ -721,7 +721,7 @@ module virtio_blk_w256_339bcc9374 (
   assign wr_cmd_id = wr_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:233
   assign wr_status_ready = 1'b1;  // gen/blk/device.ts:520
   assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:731
-  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:815
+  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:818
   assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:873
   assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:874
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:241
@@ -777,9 +777,9 @@ module virtio_blk_w256_339bcc9374 (
   assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[24:0];  // gen/blk/device.ts:721
   assign store_wr_data = mem_wr_words;  // gen/blk/device.ts:723
   assign store_wr_be = (state == STATE_ZERO) ? 64'hFFFFFFFFFFFFFFFF : {(_add_4[25] ? 32'd0 : mem_wr_be[63:32]), (mem_wr_addr[25] ? 32'd0 : mem_wr_be[31:0])};  // gen/blk/device.ts:724
-  assign store_rd_valid = (mem_rd_valid & (~(_add_5[24] & mem_rd_addr[25]))) & rd_order_enq_ready;  // gen/blk/device.ts:818
-  assign store_rd_data = mem_rd_addr[24:0];  // gen/blk/device.ts:819
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[14] & rd_order_deq_data[21]));  // gen/blk/device.ts:843
+  assign store_rd_valid = (mem_rd_valid & (~(_add_5[24] & mem_rd_addr[25]))) & rd_order_enq_ready;  // gen/blk/device.ts:821
+  assign store_rd_data = mem_rd_addr[24:0];  // gen/blk/device.ts:822
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[14] & rd_order_deq_data[21]));  // gen/blk/device.ts:846
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:241
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:241
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:241
@@ -896,9 +896,9 @@ module virtio_blk_w256_339bcc9374 (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:816
-  assign rd_order_enq_data = {mem_rd_addr[0], {mem_rd_addr[25], (mem_rd_addr[24:5] == 20'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[4:1]}, {_add_5[24], (_add_5[23:4] == 20'd0), (_add_5[3:0] == 4'd0), _add_5[3:0], status_byte_rd0}};  // gen/blk/device.ts:817
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[14] & rd_order_deq_data[21]))) | store_rdata_valid);  // gen/blk/device.ts:845
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:819
+  assign rd_order_enq_data = {mem_rd_addr[0], {mem_rd_addr[25], (mem_rd_addr[24:5] == 20'd0), (mem_rd_addr[4:1] == 4'd0), mem_rd_addr[4:1]}, {_add_5[24], (_add_5[23:4] == 20'd0), (_add_5[3:0] == 4'd0), _add_5[3:0], status_byte_rd0}};  // gen/blk/device.ts:820
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[14] & rd_order_deq_data[21]))) | store_rdata_valid);  // gen/blk/device.ts:848
   always @* begin
     completions_enq_valid = 1'b0;  // gen/blk/device.ts:906
     case (s_state)  // gen/blk/device.ts:909
@@ -2004,7 +2004,7 @@ module virtio_blk_w256_339bcc9374 (
         scan_busy <= 1'b1;  // gen/blk/device.ts:761
         scan_slot <= 4'd0;  // gen/blk/device.ts:762
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[14] & rd_order_deq_data[21]))) | store_rdata_valid);  // gen/blk/device.ts:846
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[14] & rd_order_deq_data[21]))) | store_rdata_valid);  // gen/blk/device.ts:849
       if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[14] & rd_order_deq_data[21]))) | store_rdata_valid)) & (~(rd_order_deq_data[14] & rd_order_deq_data[21]))) & store_rdata_err) begin  // gen/blk/device.ts:863
         rd_err_pending <= 1'b1;  // gen/blk/device.ts:863
       end else if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:863

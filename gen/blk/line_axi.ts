@@ -11,8 +11,9 @@
 // assembled into an output register (`rdata`, valid/ready) in request order, in word order (below).
 //
 // `rdata` is in word order too: its low half is the access's even line, its high half its odd line (for an access at
-// an odd line, the lines swapped), so each half of the output register takes only its own lanes of R; the reader
-// (the DMA write engine, given the device's region as `wordOrder`) puts the lines in order in its byte shifter.
+// an odd line, the lines swapped), so each half of the output register takes only its own lanes of R (the high half
+// also those of the last word R gave); the reader (the DMA write engine, given the device's region as `wordOrder`)
+// puts the lines in order in its byte shifter.
 //
 // `wr.data` comes in word order, not line order: its low half is the access's even line, its high half its odd
 // line (for an access at an odd line, `wr.data` is the lineWrite's data with its halves swapped; `wr.be` keeps
@@ -173,27 +174,23 @@ export const LineAxi = defineModule(
 
     // ---- reads
     // The output is in word order, as the write side's input: its low half is the access's even line, its high half
-    // its odd line. So each half of the output register takes its own lanes of R and nothing else: an even access's
-    // word fills both halves, an odd access's first word (k) only the high half and its second (k + 1) only the low
-    // half. No 2W-bit lane select (a line-order output had a LUT per bit: the odd-line join and the reused word);
-    // the DMA write engine puts the lines back in order in its byte shifter (gen/dma/write_engine.ts wordOrder).
-    // The word the output register holds whole (the previous access was at an even line, or reused it) is reused
-    // when the next access starts with it: a stream of reads at successive lines (the write engine's beats) asks
-    // for every word once at even lines and reuses it at the odd line after, so one word per access. After an odd
-    // access the register holds halves of two words, so the next access asks again. Any storage write forgets it.
-    // The comparison is made when an access is queued (`r_prev_last`: the word of the access queued before, when it
-    // was even), off the AR handshake's path.
+    // its odd line. So the low half of the output register takes only the low lanes of R (an access's last word),
+    // and the high half the high lanes of R or of the last word R gave (`r_prev_hi`: an odd access's first word,
+    // or a reused word): one 2:1 select on the high half only (a line-order output had one on every bit: the
+    // odd-line join and the reused word). The DMA write engine puts the lines back in order in its byte shifter
+    // (gen/dma/write_engine.ts wordOrder).
+    // The last word asked for is reused when the next access starts with it: a stream of reads at successive lines
+    // (the write engine's beats) asks for each word once. Any storage write forgets it. The last word asked for is
+    // the previous access's last word, so the comparison is made when an access is queued (`r_prev_last`: the last
+    // word of the access queued before), off the AR handshake's path. A reused word's low half is the output
+    // register's already (it was the previous access's last word).
     const rq = m.instance('rd_queue', Fifo, { width: lineBits + 1, depth: 2 }).io;
     const prevLast = m.reg('r_prev_last', lineBits - 1);
-    const prevEven = m.reg('r_prev_even', bit, { reset: 0 });
     const inK = rd.data.bits(lineBits - 1, 1);
     rq.enq.valid.set(rd.valid);
-    rq.enq.data.set(cat(rd.data, inK.eq(prevLast).and(prevEven)));
+    rq.enq.data.set(cat(rd.data, inK.eq(prevLast)));
     rd.ready.set(rq.enq.ready);
-    m.if(rq.enq.fire(), () => {
-      prevLast.next(inK);
-      prevEven.next(rd.data.bit(0).not());
-    });
+    m.if(rq.enq.fire(), () => prevLast.next(mux(rd.data.bit(0), inK.add(1), inK)));
     const info = m.instance('rd_info', Fifo, { width: 2, depth: p.reads }).io;
     const ra = rq.deq.data.bits(lineBits, 1);
     const rOdd = ra.bit(0);
@@ -228,6 +225,8 @@ export const LineAxi = defineModule(
     const outHi = m.reg('out_hi', W);
     const errLo = m.reg('out_err_lo', bit, { reset: 0 });
     const errHi = m.reg('out_err_hi', bit, { reset: 0 });
+    const prevHi = m.reg('r_prev_hi', W);
+    const prevErr = m.reg('r_prev_err', bit, { reset: 0 });
     const rBad = axi.rresp.ne(0);
     const haveFirst = m.reg('r_have_first', bit, { reset: 0 });
     const outFree = outValid.not().or(rdata.ready);
@@ -235,25 +234,27 @@ export const LineAxi = defineModule(
     const iReuse = info.deq.data.bit(0);
     const zeroBeats = info.deq.valid.and(iOdd.not()).and(iReuse);
     const completes = iOdd.not().or(haveFirst).or(iReuse);
-    // Every beat writes the output register (an odd access's first one its high half), so each waits for it.
-    axi.rready.set(info.deq.valid.and(zeroBeats.not()).and(outFree));
+    axi.rready.set(info.deq.valid.and(zeroBeats.not()).and(completes.not().or(outFree)));
     const rFire = axi.rvalid.and(axi.rready);
     const finish = rFire.and(completes).or(zeroBeats.and(outFree));
     info.deq.ready.set(finish);
-    // The high half: an even access's word, or an odd access's first word when it is asked for (a reused one is
-    // in the register already). The low half: the access's last word.
-    m.if(rFire.and(iOdd.not().or(iReuse.not().and(haveFirst.not()))), () => {
-      outHi.next(axi.rdata.bits(2 * W - 1, W));
-      errHi.next(rBad);
-    });
+    // The high half: an even access's word from R, else (an odd access's first word, a reused word) the last word R
+    // gave. The low half: the access's last word from R, or kept (a reused word is the previous access's last).
+    m.if(finish, () => {
+      outValid.next(1);
+      const fromPrev = zeroBeats.or(iOdd);
+      outHi.next(mux(fromPrev, prevHi, axi.rdata.bits(2 * W - 1, W)));
+      errHi.next(mux(fromPrev, prevErr, rBad));
+      haveFirst.next(0);
+    }).elseIf(rFire, () => haveFirst.next(1));
     m.if(rFire.and(completes), () => {
       outLo.next(axi.rdata.bits(W - 1, 0));
       errLo.next(rBad);
     });
-    m.if(finish, () => {
-      outValid.next(1);
-      haveFirst.next(0);
-    }).elseIf(rFire, () => haveFirst.next(1));
+    m.if(rFire, () => {
+      prevHi.next(axi.rdata.bits(2 * W - 1, W));
+      prevErr.next(rBad);
+    });
     m.if(finish.not().and(rdata.ready), () => outValid.next(0));
     rdata.valid.set(outValid);
     rdata.data.set(cat(outHi, outLo));
