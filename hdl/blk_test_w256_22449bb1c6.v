@@ -181,94 +181,94 @@ module blk_test_w256_22449bb1c6 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire dma_rd_ev_timeout;  // gen/blk/test_top.ts:80
   /* verilator lint_on UNUSEDSIGNAL */
-  wire dma_wr_cmd_valid;  // gen/blk/test_top.ts:81
-  wire dma_wr_cmd_ready;  // gen/blk/test_top.ts:81
-  wire [63:0] dma_wr_cmd_host_addr;  // gen/blk/test_top.ts:81
-  wire [18:0] dma_wr_cmd_dev_addr;  // gen/blk/test_top.ts:81
-  wire [19:0] dma_wr_cmd_len;  // gen/blk/test_top.ts:81
-  wire [7:0] dma_wr_cmd_id;  // gen/blk/test_top.ts:81
-  wire dma_wr_status_valid;  // gen/blk/test_top.ts:81
-  wire dma_wr_status_ready;  // gen/blk/test_top.ts:81
-  wire [7:0] dma_wr_status_id;  // gen/blk/test_top.ts:81
-  wire [2:0] dma_wr_status_error;  // gen/blk/test_top.ts:81
-  wire dma_wr_bus_master;  // gen/blk/test_top.ts:81
-  wire [2:0] dma_wr_max_payload;  // gen/blk/test_top.ts:81
-  wire [15:0] dma_wr_requester_id;  // gen/blk/test_top.ts:81
-  wire dma_wr_req_valid;  // gen/blk/test_top.ts:81
-  wire dma_wr_req_ready;  // gen/blk/test_top.ts:81
-  wire [127:0] dma_wr_req_hdr;  // gen/blk/test_top.ts:81
-  wire [255:0] dma_wr_req_data;  // gen/blk/test_top.ts:81
-  wire [7:0] dma_wr_req_keep;  // gen/blk/test_top.ts:81
-  wire dma_wr_req_sop;  // gen/blk/test_top.ts:81
-  wire dma_wr_req_eop;  // gen/blk/test_top.ts:81
-  wire dma_wr_mem_rd_valid;  // gen/blk/test_top.ts:81
-  wire dma_wr_mem_rd_ready;  // gen/blk/test_top.ts:81
-  wire [13:0] dma_wr_mem_rd_addr;  // gen/blk/test_top.ts:81
-  wire dma_wr_mem_rd_rvalid;  // gen/blk/test_top.ts:81
-  wire [511:0] dma_wr_mem_rd_rdata;  // gen/blk/test_top.ts:81
-  wire dma_wr_busy;  // gen/blk/test_top.ts:81
-  wire ram_s_awvalid;  // gen/blk/test_top.ts:82
-  wire ram_s_awready;  // gen/blk/test_top.ts:82
-  wire [17:0] ram_s_awaddr;  // gen/blk/test_top.ts:82
-  wire [7:0] ram_s_awlen;  // gen/blk/test_top.ts:82
-  wire [2:0] ram_s_awsize;  // gen/blk/test_top.ts:82
-  wire [1:0] ram_s_awburst;  // gen/blk/test_top.ts:82
-  wire ram_s_wvalid;  // gen/blk/test_top.ts:82
-  wire ram_s_wready;  // gen/blk/test_top.ts:82
-  wire [511:0] ram_s_wdata;  // gen/blk/test_top.ts:82
-  wire [63:0] ram_s_wstrb;  // gen/blk/test_top.ts:82
-  wire ram_s_wlast;  // gen/blk/test_top.ts:82
-  wire ram_s_bvalid;  // gen/blk/test_top.ts:82
-  wire ram_s_bready;  // gen/blk/test_top.ts:82
-  wire [1:0] ram_s_bresp;  // gen/blk/test_top.ts:82
-  wire ram_s_arvalid;  // gen/blk/test_top.ts:82
-  wire ram_s_arready;  // gen/blk/test_top.ts:82
-  wire [17:0] ram_s_araddr;  // gen/blk/test_top.ts:82
-  wire [7:0] ram_s_arlen;  // gen/blk/test_top.ts:82
-  wire [2:0] ram_s_arsize;  // gen/blk/test_top.ts:82
-  wire [1:0] ram_s_arburst;  // gen/blk/test_top.ts:82
-  wire ram_s_rvalid;  // gen/blk/test_top.ts:82
-  wire ram_s_rready;  // gen/blk/test_top.ts:82
-  wire [511:0] ram_s_rdata;  // gen/blk/test_top.ts:82
-  wire [1:0] ram_s_rresp;  // gen/blk/test_top.ts:82
-  wire ram_s_rlast;  // gen/blk/test_top.ts:82
-  wire tx_arb_in0_valid;  // gen/blk/test_top.ts:83
-  wire tx_arb_in0_ready;  // gen/blk/test_top.ts:83
-  wire [127:0] tx_arb_in0_hdr;  // gen/blk/test_top.ts:83
-  wire [255:0] tx_arb_in0_data;  // gen/blk/test_top.ts:83
-  wire [7:0] tx_arb_in0_keep;  // gen/blk/test_top.ts:83
-  wire tx_arb_in0_sop;  // gen/blk/test_top.ts:83
-  wire tx_arb_in0_eop;  // gen/blk/test_top.ts:83
-  wire tx_arb_in1_valid;  // gen/blk/test_top.ts:83
-  wire tx_arb_in1_ready;  // gen/blk/test_top.ts:83
-  wire [127:0] tx_arb_in1_hdr;  // gen/blk/test_top.ts:83
-  wire [255:0] tx_arb_in1_data;  // gen/blk/test_top.ts:83
-  wire [7:0] tx_arb_in1_keep;  // gen/blk/test_top.ts:83
-  wire tx_arb_in1_sop;  // gen/blk/test_top.ts:83
-  wire tx_arb_in1_eop;  // gen/blk/test_top.ts:83
-  wire tx_arb_out_valid;  // gen/blk/test_top.ts:83
-  wire tx_arb_out_ready;  // gen/blk/test_top.ts:83
-  wire [127:0] tx_arb_out_hdr;  // gen/blk/test_top.ts:83
-  wire [255:0] tx_arb_out_data;  // gen/blk/test_top.ts:83
-  wire [7:0] tx_arb_out_keep;  // gen/blk/test_top.ts:83
-  wire tx_arb_out_sop;  // gen/blk/test_top.ts:83
-  wire tx_arb_out_eop;  // gen/blk/test_top.ts:83
-  wire tx_slice_in_valid;  // gen/blk/test_top.ts:84
-  wire tx_slice_in_ready;  // gen/blk/test_top.ts:84
-  wire [127:0] tx_slice_in_hdr;  // gen/blk/test_top.ts:84
-  wire [255:0] tx_slice_in_data;  // gen/blk/test_top.ts:84
-  wire [7:0] tx_slice_in_keep;  // gen/blk/test_top.ts:84
-  wire tx_slice_in_sop;  // gen/blk/test_top.ts:84
-  wire tx_slice_in_eop;  // gen/blk/test_top.ts:84
-  wire tx_slice_out_valid;  // gen/blk/test_top.ts:84
-  wire tx_slice_out_ready;  // gen/blk/test_top.ts:84
-  wire [127:0] tx_slice_out_hdr;  // gen/blk/test_top.ts:84
-  wire [255:0] tx_slice_out_data;  // gen/blk/test_top.ts:84
-  wire [7:0] tx_slice_out_keep;  // gen/blk/test_top.ts:84
-  wire tx_slice_out_sop;  // gen/blk/test_top.ts:84
-  wire tx_slice_out_eop;  // gen/blk/test_top.ts:84
-  reg [15:0] bad_count;  // gen/blk/test_top.ts:123
-  reg [15:0] dma_error_count;  // gen/blk/test_top.ts:123
+  wire dma_wr_cmd_valid;  // gen/blk/test_top.ts:82
+  wire dma_wr_cmd_ready;  // gen/blk/test_top.ts:82
+  wire [63:0] dma_wr_cmd_host_addr;  // gen/blk/test_top.ts:82
+  wire [18:0] dma_wr_cmd_dev_addr;  // gen/blk/test_top.ts:82
+  wire [19:0] dma_wr_cmd_len;  // gen/blk/test_top.ts:82
+  wire [7:0] dma_wr_cmd_id;  // gen/blk/test_top.ts:82
+  wire dma_wr_status_valid;  // gen/blk/test_top.ts:82
+  wire dma_wr_status_ready;  // gen/blk/test_top.ts:82
+  wire [7:0] dma_wr_status_id;  // gen/blk/test_top.ts:82
+  wire [2:0] dma_wr_status_error;  // gen/blk/test_top.ts:82
+  wire dma_wr_bus_master;  // gen/blk/test_top.ts:82
+  wire [2:0] dma_wr_max_payload;  // gen/blk/test_top.ts:82
+  wire [15:0] dma_wr_requester_id;  // gen/blk/test_top.ts:82
+  wire dma_wr_req_valid;  // gen/blk/test_top.ts:82
+  wire dma_wr_req_ready;  // gen/blk/test_top.ts:82
+  wire [127:0] dma_wr_req_hdr;  // gen/blk/test_top.ts:82
+  wire [255:0] dma_wr_req_data;  // gen/blk/test_top.ts:82
+  wire [7:0] dma_wr_req_keep;  // gen/blk/test_top.ts:82
+  wire dma_wr_req_sop;  // gen/blk/test_top.ts:82
+  wire dma_wr_req_eop;  // gen/blk/test_top.ts:82
+  wire dma_wr_mem_rd_valid;  // gen/blk/test_top.ts:82
+  wire dma_wr_mem_rd_ready;  // gen/blk/test_top.ts:82
+  wire [13:0] dma_wr_mem_rd_addr;  // gen/blk/test_top.ts:82
+  wire dma_wr_mem_rd_rvalid;  // gen/blk/test_top.ts:82
+  wire [511:0] dma_wr_mem_rd_rdata;  // gen/blk/test_top.ts:82
+  wire dma_wr_busy;  // gen/blk/test_top.ts:82
+  wire ram_s_awvalid;  // gen/blk/test_top.ts:83
+  wire ram_s_awready;  // gen/blk/test_top.ts:83
+  wire [17:0] ram_s_awaddr;  // gen/blk/test_top.ts:83
+  wire [7:0] ram_s_awlen;  // gen/blk/test_top.ts:83
+  wire [2:0] ram_s_awsize;  // gen/blk/test_top.ts:83
+  wire [1:0] ram_s_awburst;  // gen/blk/test_top.ts:83
+  wire ram_s_wvalid;  // gen/blk/test_top.ts:83
+  wire ram_s_wready;  // gen/blk/test_top.ts:83
+  wire [511:0] ram_s_wdata;  // gen/blk/test_top.ts:83
+  wire [63:0] ram_s_wstrb;  // gen/blk/test_top.ts:83
+  wire ram_s_wlast;  // gen/blk/test_top.ts:83
+  wire ram_s_bvalid;  // gen/blk/test_top.ts:83
+  wire ram_s_bready;  // gen/blk/test_top.ts:83
+  wire [1:0] ram_s_bresp;  // gen/blk/test_top.ts:83
+  wire ram_s_arvalid;  // gen/blk/test_top.ts:83
+  wire ram_s_arready;  // gen/blk/test_top.ts:83
+  wire [17:0] ram_s_araddr;  // gen/blk/test_top.ts:83
+  wire [7:0] ram_s_arlen;  // gen/blk/test_top.ts:83
+  wire [2:0] ram_s_arsize;  // gen/blk/test_top.ts:83
+  wire [1:0] ram_s_arburst;  // gen/blk/test_top.ts:83
+  wire ram_s_rvalid;  // gen/blk/test_top.ts:83
+  wire ram_s_rready;  // gen/blk/test_top.ts:83
+  wire [511:0] ram_s_rdata;  // gen/blk/test_top.ts:83
+  wire [1:0] ram_s_rresp;  // gen/blk/test_top.ts:83
+  wire ram_s_rlast;  // gen/blk/test_top.ts:83
+  wire tx_arb_in0_valid;  // gen/blk/test_top.ts:84
+  wire tx_arb_in0_ready;  // gen/blk/test_top.ts:84
+  wire [127:0] tx_arb_in0_hdr;  // gen/blk/test_top.ts:84
+  wire [255:0] tx_arb_in0_data;  // gen/blk/test_top.ts:84
+  wire [7:0] tx_arb_in0_keep;  // gen/blk/test_top.ts:84
+  wire tx_arb_in0_sop;  // gen/blk/test_top.ts:84
+  wire tx_arb_in0_eop;  // gen/blk/test_top.ts:84
+  wire tx_arb_in1_valid;  // gen/blk/test_top.ts:84
+  wire tx_arb_in1_ready;  // gen/blk/test_top.ts:84
+  wire [127:0] tx_arb_in1_hdr;  // gen/blk/test_top.ts:84
+  wire [255:0] tx_arb_in1_data;  // gen/blk/test_top.ts:84
+  wire [7:0] tx_arb_in1_keep;  // gen/blk/test_top.ts:84
+  wire tx_arb_in1_sop;  // gen/blk/test_top.ts:84
+  wire tx_arb_in1_eop;  // gen/blk/test_top.ts:84
+  wire tx_arb_out_valid;  // gen/blk/test_top.ts:84
+  wire tx_arb_out_ready;  // gen/blk/test_top.ts:84
+  wire [127:0] tx_arb_out_hdr;  // gen/blk/test_top.ts:84
+  wire [255:0] tx_arb_out_data;  // gen/blk/test_top.ts:84
+  wire [7:0] tx_arb_out_keep;  // gen/blk/test_top.ts:84
+  wire tx_arb_out_sop;  // gen/blk/test_top.ts:84
+  wire tx_arb_out_eop;  // gen/blk/test_top.ts:84
+  wire tx_slice_in_valid;  // gen/blk/test_top.ts:85
+  wire tx_slice_in_ready;  // gen/blk/test_top.ts:85
+  wire [127:0] tx_slice_in_hdr;  // gen/blk/test_top.ts:85
+  wire [255:0] tx_slice_in_data;  // gen/blk/test_top.ts:85
+  wire [7:0] tx_slice_in_keep;  // gen/blk/test_top.ts:85
+  wire tx_slice_in_sop;  // gen/blk/test_top.ts:85
+  wire tx_slice_in_eop;  // gen/blk/test_top.ts:85
+  wire tx_slice_out_valid;  // gen/blk/test_top.ts:85
+  wire tx_slice_out_ready;  // gen/blk/test_top.ts:85
+  wire [127:0] tx_slice_out_hdr;  // gen/blk/test_top.ts:85
+  wire [255:0] tx_slice_out_data;  // gen/blk/test_top.ts:85
+  wire [7:0] tx_slice_out_keep;  // gen/blk/test_top.ts:85
+  wire tx_slice_out_sop;  // gen/blk/test_top.ts:85
+  wire tx_slice_out_eop;  // gen/blk/test_top.ts:85
+  reg [15:0] bad_count;  // gen/blk/test_top.ts:124
+  reg [15:0] dma_error_count;  // gen/blk/test_top.ts:124
 
   // ---- instances
   virtio_blk_w256_ccd2566bf1 blk (  // gen/blk/test_top.ts:79
@@ -398,7 +398,7 @@ module blk_test_w256_22449bb1c6 (
     .ev_poisoned   (dma_rd_ev_poisoned),
     .ev_timeout    (dma_rd_ev_timeout)
   );
-  dma_write_w256_d19_l20_i8_mps5_ra8 dma_wr (  // gen/blk/test_top.ts:81
+  dma_write_w256_d19_l20_i8_mps5_ra8_wo0_80000 dma_wr (  // gen/blk/test_top.ts:82
     .clk           (clk),
     .rst           (rst),
     .cmd_valid     (dma_wr_cmd_valid),
@@ -428,7 +428,7 @@ module blk_test_w256_22449bb1c6 (
     .mem_rd_rdata  (dma_wr_mem_rd_rdata),
     .busy          (dma_wr_busy)
   );
-  axi_ram_d512_b262144 ram (  // gen/blk/test_top.ts:82
+  axi_ram_d512_b262144 ram (  // gen/blk/test_top.ts:83
     .clk       (clk),
     .rst       (rst),
     .s_awvalid (ram_s_awvalid),
@@ -457,7 +457,7 @@ module blk_test_w256_22449bb1c6 (
     .s_rresp   (ram_s_rresp),
     .s_rlast   (ram_s_rlast)
   );
-  pcie_tlp_stream_arbiter_w256_n2 tx_arb (  // gen/blk/test_top.ts:83
+  pcie_tlp_stream_arbiter_w256_n2 tx_arb (  // gen/blk/test_top.ts:84
     .clk       (clk),
     .rst       (rst),
     .in0_valid (tx_arb_in0_valid),
@@ -482,7 +482,7 @@ module blk_test_w256_22449bb1c6 (
     .out_sop   (tx_arb_out_sop),
     .out_eop   (tx_arb_out_eop)
   );
-  pcie_tlp_slice_w256 tx_slice (  // gen/blk/test_top.ts:84
+  pcie_tlp_slice_w256 tx_slice (  // gen/blk/test_top.ts:85
     .clk       (clk),
     .rst       (rst),
     .in_valid  (tx_slice_in_valid),
@@ -502,127 +502,127 @@ module blk_test_w256_22449bb1c6 (
   );
 
   // ---- combinational logic
-  assign rx_ready = dma_rd_cpl_ready;  // gen/blk/test_top.ts:87
-  assign tx_valid = tx_slice_out_valid;  // gen/blk/test_top.ts:120
-  assign tx_hdr = tx_slice_out_hdr;  // gen/blk/test_top.ts:120
-  assign tx_data = tx_slice_out_data;  // gen/blk/test_top.ts:120
-  assign tx_keep = tx_slice_out_keep;  // gen/blk/test_top.ts:120
-  assign tx_sop = tx_slice_out_sop;  // gen/blk/test_top.ts:120
-  assign tx_eop = tx_slice_out_eop;  // gen/blk/test_top.ts:120
-  assign chain_ready = blk_chain_ready;  // gen/blk/test_top.ts:98
-  assign done_valid = blk_done_valid;  // gen/blk/test_top.ts:99
-  assign done_queue = blk_done_queue;  // gen/blk/test_top.ts:99
-  assign done_id = blk_done_id;  // gen/blk/test_top.ts:99
-  assign done_slots = blk_done_slots;  // gen/blk/test_top.ts:99
-  assign done_len = blk_done_len;  // gen/blk/test_top.ts:99
-  assign busy = (blk_busy | dma_rd_busy) | dma_wr_busy;  // gen/blk/test_top.ts:129
-  assign bad_requests = bad_count;  // gen/blk/test_top.ts:127
-  assign dma_errors = dma_error_count;  // gen/blk/test_top.ts:128
-  assign blk_chain_valid = chain_valid;  // gen/blk/test_top.ts:98
-  assign blk_chain_queue = chain_queue;  // gen/blk/test_top.ts:98
-  assign blk_chain_id = chain_id;  // gen/blk/test_top.ts:98
-  assign blk_chain_slots = chain_slots;  // gen/blk/test_top.ts:98
-  assign blk_chain_addr = chain_addr;  // gen/blk/test_top.ts:98
-  assign blk_chain_len = chain_len;  // gen/blk/test_top.ts:98
-  assign blk_chain_write = chain_write;  // gen/blk/test_top.ts:98
-  assign blk_chain_last = chain_last;  // gen/blk/test_top.ts:98
-  assign blk_done_ready = done_ready;  // gen/blk/test_top.ts:99
-  assign blk_features = features;  // gen/blk/test_top.ts:100
-  assign blk_rd_cmd_ready = dma_rd_cmd_ready;  // gen/blk/test_top.ts:101
-  assign blk_rd_status_valid = dma_rd_status_valid;  // gen/blk/test_top.ts:102
-  assign blk_rd_status_id = dma_rd_status_id;  // gen/blk/test_top.ts:102
-  assign blk_rd_status_error = dma_rd_status_error;  // gen/blk/test_top.ts:102
-  assign blk_wr_cmd_ready = dma_wr_cmd_ready;  // gen/blk/test_top.ts:103
-  assign blk_wr_status_valid = dma_wr_status_valid;  // gen/blk/test_top.ts:104
-  assign blk_wr_status_id = dma_wr_status_id;  // gen/blk/test_top.ts:104
-  assign blk_wr_status_error = dma_wr_status_error;  // gen/blk/test_top.ts:104
-  assign blk_mem_wr_valid = dma_rd_mem_wr_valid;  // gen/blk/test_top.ts:105
-  assign blk_mem_wr_addr = dma_rd_mem_wr_addr;  // gen/blk/test_top.ts:105
-  assign blk_mem_wr_data = dma_rd_mem_wr_data;  // gen/blk/test_top.ts:105
-  assign blk_mem_wr_be = dma_rd_mem_wr_be;  // gen/blk/test_top.ts:105
-  assign blk_mem_rd_valid = dma_wr_mem_rd_valid;  // gen/blk/test_top.ts:106
-  assign blk_mem_rd_addr = dma_wr_mem_rd_addr;  // gen/blk/test_top.ts:106
-  assign blk_storage_awready = ram_s_awready;  // gen/blk/test_top.ts:107
-  assign blk_storage_wready = ram_s_wready;  // gen/blk/test_top.ts:107
-  assign blk_storage_bvalid = ram_s_bvalid;  // gen/blk/test_top.ts:107
-  assign blk_storage_bresp = ram_s_bresp;  // gen/blk/test_top.ts:107
-  assign blk_storage_arready = ram_s_arready;  // gen/blk/test_top.ts:107
-  assign blk_storage_rvalid = ram_s_rvalid;  // gen/blk/test_top.ts:107
-  assign blk_storage_rdata = ram_s_rdata;  // gen/blk/test_top.ts:107
-  assign blk_storage_rresp = ram_s_rresp;  // gen/blk/test_top.ts:107
-  assign blk_storage_rlast = ram_s_rlast;  // gen/blk/test_top.ts:107
-  assign dma_rd_cmd_valid = blk_rd_cmd_valid;  // gen/blk/test_top.ts:101
-  assign dma_rd_cmd_host_addr = blk_rd_cmd_host_addr;  // gen/blk/test_top.ts:101
-  assign dma_rd_cmd_dev_addr = blk_rd_cmd_dev_addr;  // gen/blk/test_top.ts:101
-  assign dma_rd_cmd_len = blk_rd_cmd_len;  // gen/blk/test_top.ts:101
-  assign dma_rd_cmd_id = blk_rd_cmd_id;  // gen/blk/test_top.ts:101
-  assign dma_rd_status_ready = blk_rd_status_ready;  // gen/blk/test_top.ts:102
-  assign dma_rd_bus_master = bus_master;  // gen/blk/test_top.ts:109
-  assign dma_rd_max_read_req = max_read_req;  // gen/blk/test_top.ts:112
-  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/blk/test_top.ts:113
-  assign dma_rd_requester_id = requester_id;  // gen/blk/test_top.ts:110
-  assign dma_rd_timeout = timeout;  // gen/blk/test_top.ts:114
-  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/blk/test_top.ts:117
-  assign dma_rd_cpl_valid = rx_valid;  // gen/blk/test_top.ts:86
-  assign dma_rd_cpl_hdr = rx_hdr;  // gen/blk/test_top.ts:88
-  assign dma_rd_cpl_data = rx_data;  // gen/blk/test_top.ts:89
-  assign dma_rd_cpl_keep = rx_keep;  // gen/blk/test_top.ts:90
-  assign dma_rd_cpl_sop = rx_sop;  // gen/blk/test_top.ts:91
-  assign dma_rd_cpl_eop = rx_eop;  // gen/blk/test_top.ts:92
-  assign dma_rd_cpl_bar = 3'd0;  // gen/blk/test_top.ts:93
-  assign dma_rd_cpl_offset = 64'd0;  // gen/blk/test_top.ts:94
-  assign dma_rd_cpl_func = 8'd0;  // gen/blk/test_top.ts:95
-  assign dma_rd_cpl_error = rx_hdr[110] ? 4'd1 : 4'd0;  // gen/blk/test_top.ts:96
-  assign dma_rd_mem_wr_ready = blk_mem_wr_ready;  // gen/blk/test_top.ts:105
-  assign dma_wr_cmd_valid = blk_wr_cmd_valid;  // gen/blk/test_top.ts:103
-  assign dma_wr_cmd_host_addr = blk_wr_cmd_host_addr;  // gen/blk/test_top.ts:103
-  assign dma_wr_cmd_dev_addr = blk_wr_cmd_dev_addr;  // gen/blk/test_top.ts:103
-  assign dma_wr_cmd_len = blk_wr_cmd_len;  // gen/blk/test_top.ts:103
-  assign dma_wr_cmd_id = blk_wr_cmd_id;  // gen/blk/test_top.ts:103
-  assign dma_wr_status_ready = blk_wr_status_ready;  // gen/blk/test_top.ts:104
-  assign dma_wr_bus_master = bus_master;  // gen/blk/test_top.ts:109
-  assign dma_wr_max_payload = max_payload;  // gen/blk/test_top.ts:115
-  assign dma_wr_requester_id = requester_id;  // gen/blk/test_top.ts:110
-  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/blk/test_top.ts:118
-  assign dma_wr_mem_rd_ready = blk_mem_rd_ready;  // gen/blk/test_top.ts:106
-  assign dma_wr_mem_rd_rvalid = blk_mem_rd_rvalid;  // gen/blk/test_top.ts:106
-  assign dma_wr_mem_rd_rdata = blk_mem_rd_rdata;  // gen/blk/test_top.ts:106
-  assign ram_s_awvalid = blk_storage_awvalid;  // gen/blk/test_top.ts:107
-  assign ram_s_awaddr = blk_storage_awaddr;  // gen/blk/test_top.ts:107
-  assign ram_s_awlen = blk_storage_awlen;  // gen/blk/test_top.ts:107
-  assign ram_s_awsize = blk_storage_awsize;  // gen/blk/test_top.ts:107
-  assign ram_s_awburst = blk_storage_awburst;  // gen/blk/test_top.ts:107
-  assign ram_s_wvalid = blk_storage_wvalid;  // gen/blk/test_top.ts:107
-  assign ram_s_wdata = blk_storage_wdata;  // gen/blk/test_top.ts:107
-  assign ram_s_wstrb = blk_storage_wstrb;  // gen/blk/test_top.ts:107
-  assign ram_s_wlast = blk_storage_wlast;  // gen/blk/test_top.ts:107
-  assign ram_s_bready = blk_storage_bready;  // gen/blk/test_top.ts:107
-  assign ram_s_arvalid = blk_storage_arvalid;  // gen/blk/test_top.ts:107
-  assign ram_s_araddr = blk_storage_araddr;  // gen/blk/test_top.ts:107
-  assign ram_s_arlen = blk_storage_arlen;  // gen/blk/test_top.ts:107
-  assign ram_s_arsize = blk_storage_arsize;  // gen/blk/test_top.ts:107
-  assign ram_s_arburst = blk_storage_arburst;  // gen/blk/test_top.ts:107
-  assign ram_s_rready = blk_storage_rready;  // gen/blk/test_top.ts:107
-  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/blk/test_top.ts:117
-  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/blk/test_top.ts:117
-  assign tx_arb_in0_data = dma_rd_req_data;  // gen/blk/test_top.ts:117
-  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/blk/test_top.ts:117
-  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/blk/test_top.ts:117
-  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/blk/test_top.ts:117
-  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/blk/test_top.ts:118
-  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/blk/test_top.ts:118
-  assign tx_arb_in1_data = dma_wr_req_data;  // gen/blk/test_top.ts:118
-  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/blk/test_top.ts:118
-  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/blk/test_top.ts:118
-  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/blk/test_top.ts:118
-  assign tx_arb_out_ready = tx_slice_in_ready;  // gen/blk/test_top.ts:119
-  assign tx_slice_in_valid = tx_arb_out_valid;  // gen/blk/test_top.ts:119
-  assign tx_slice_in_hdr = tx_arb_out_hdr;  // gen/blk/test_top.ts:119
-  assign tx_slice_in_data = tx_arb_out_data;  // gen/blk/test_top.ts:119
-  assign tx_slice_in_keep = tx_arb_out_keep;  // gen/blk/test_top.ts:119
-  assign tx_slice_in_sop = tx_arb_out_sop;  // gen/blk/test_top.ts:119
-  assign tx_slice_in_eop = tx_arb_out_eop;  // gen/blk/test_top.ts:119
-  assign tx_slice_out_ready = tx_ready;  // gen/blk/test_top.ts:120
+  assign rx_ready = dma_rd_cpl_ready;  // gen/blk/test_top.ts:88
+  assign tx_valid = tx_slice_out_valid;  // gen/blk/test_top.ts:121
+  assign tx_hdr = tx_slice_out_hdr;  // gen/blk/test_top.ts:121
+  assign tx_data = tx_slice_out_data;  // gen/blk/test_top.ts:121
+  assign tx_keep = tx_slice_out_keep;  // gen/blk/test_top.ts:121
+  assign tx_sop = tx_slice_out_sop;  // gen/blk/test_top.ts:121
+  assign tx_eop = tx_slice_out_eop;  // gen/blk/test_top.ts:121
+  assign chain_ready = blk_chain_ready;  // gen/blk/test_top.ts:99
+  assign done_valid = blk_done_valid;  // gen/blk/test_top.ts:100
+  assign done_queue = blk_done_queue;  // gen/blk/test_top.ts:100
+  assign done_id = blk_done_id;  // gen/blk/test_top.ts:100
+  assign done_slots = blk_done_slots;  // gen/blk/test_top.ts:100
+  assign done_len = blk_done_len;  // gen/blk/test_top.ts:100
+  assign busy = (blk_busy | dma_rd_busy) | dma_wr_busy;  // gen/blk/test_top.ts:130
+  assign bad_requests = bad_count;  // gen/blk/test_top.ts:128
+  assign dma_errors = dma_error_count;  // gen/blk/test_top.ts:129
+  assign blk_chain_valid = chain_valid;  // gen/blk/test_top.ts:99
+  assign blk_chain_queue = chain_queue;  // gen/blk/test_top.ts:99
+  assign blk_chain_id = chain_id;  // gen/blk/test_top.ts:99
+  assign blk_chain_slots = chain_slots;  // gen/blk/test_top.ts:99
+  assign blk_chain_addr = chain_addr;  // gen/blk/test_top.ts:99
+  assign blk_chain_len = chain_len;  // gen/blk/test_top.ts:99
+  assign blk_chain_write = chain_write;  // gen/blk/test_top.ts:99
+  assign blk_chain_last = chain_last;  // gen/blk/test_top.ts:99
+  assign blk_done_ready = done_ready;  // gen/blk/test_top.ts:100
+  assign blk_features = features;  // gen/blk/test_top.ts:101
+  assign blk_rd_cmd_ready = dma_rd_cmd_ready;  // gen/blk/test_top.ts:102
+  assign blk_rd_status_valid = dma_rd_status_valid;  // gen/blk/test_top.ts:103
+  assign blk_rd_status_id = dma_rd_status_id;  // gen/blk/test_top.ts:103
+  assign blk_rd_status_error = dma_rd_status_error;  // gen/blk/test_top.ts:103
+  assign blk_wr_cmd_ready = dma_wr_cmd_ready;  // gen/blk/test_top.ts:104
+  assign blk_wr_status_valid = dma_wr_status_valid;  // gen/blk/test_top.ts:105
+  assign blk_wr_status_id = dma_wr_status_id;  // gen/blk/test_top.ts:105
+  assign blk_wr_status_error = dma_wr_status_error;  // gen/blk/test_top.ts:105
+  assign blk_mem_wr_valid = dma_rd_mem_wr_valid;  // gen/blk/test_top.ts:106
+  assign blk_mem_wr_addr = dma_rd_mem_wr_addr;  // gen/blk/test_top.ts:106
+  assign blk_mem_wr_data = dma_rd_mem_wr_data;  // gen/blk/test_top.ts:106
+  assign blk_mem_wr_be = dma_rd_mem_wr_be;  // gen/blk/test_top.ts:106
+  assign blk_mem_rd_valid = dma_wr_mem_rd_valid;  // gen/blk/test_top.ts:107
+  assign blk_mem_rd_addr = dma_wr_mem_rd_addr;  // gen/blk/test_top.ts:107
+  assign blk_storage_awready = ram_s_awready;  // gen/blk/test_top.ts:108
+  assign blk_storage_wready = ram_s_wready;  // gen/blk/test_top.ts:108
+  assign blk_storage_bvalid = ram_s_bvalid;  // gen/blk/test_top.ts:108
+  assign blk_storage_bresp = ram_s_bresp;  // gen/blk/test_top.ts:108
+  assign blk_storage_arready = ram_s_arready;  // gen/blk/test_top.ts:108
+  assign blk_storage_rvalid = ram_s_rvalid;  // gen/blk/test_top.ts:108
+  assign blk_storage_rdata = ram_s_rdata;  // gen/blk/test_top.ts:108
+  assign blk_storage_rresp = ram_s_rresp;  // gen/blk/test_top.ts:108
+  assign blk_storage_rlast = ram_s_rlast;  // gen/blk/test_top.ts:108
+  assign dma_rd_cmd_valid = blk_rd_cmd_valid;  // gen/blk/test_top.ts:102
+  assign dma_rd_cmd_host_addr = blk_rd_cmd_host_addr;  // gen/blk/test_top.ts:102
+  assign dma_rd_cmd_dev_addr = blk_rd_cmd_dev_addr;  // gen/blk/test_top.ts:102
+  assign dma_rd_cmd_len = blk_rd_cmd_len;  // gen/blk/test_top.ts:102
+  assign dma_rd_cmd_id = blk_rd_cmd_id;  // gen/blk/test_top.ts:102
+  assign dma_rd_status_ready = blk_rd_status_ready;  // gen/blk/test_top.ts:103
+  assign dma_rd_bus_master = bus_master;  // gen/blk/test_top.ts:110
+  assign dma_rd_max_read_req = max_read_req;  // gen/blk/test_top.ts:113
+  assign dma_rd_ext_tag_en = ext_tag_en;  // gen/blk/test_top.ts:114
+  assign dma_rd_requester_id = requester_id;  // gen/blk/test_top.ts:111
+  assign dma_rd_timeout = timeout;  // gen/blk/test_top.ts:115
+  assign dma_rd_req_ready = tx_arb_in0_ready;  // gen/blk/test_top.ts:118
+  assign dma_rd_cpl_valid = rx_valid;  // gen/blk/test_top.ts:87
+  assign dma_rd_cpl_hdr = rx_hdr;  // gen/blk/test_top.ts:89
+  assign dma_rd_cpl_data = rx_data;  // gen/blk/test_top.ts:90
+  assign dma_rd_cpl_keep = rx_keep;  // gen/blk/test_top.ts:91
+  assign dma_rd_cpl_sop = rx_sop;  // gen/blk/test_top.ts:92
+  assign dma_rd_cpl_eop = rx_eop;  // gen/blk/test_top.ts:93
+  assign dma_rd_cpl_bar = 3'd0;  // gen/blk/test_top.ts:94
+  assign dma_rd_cpl_offset = 64'd0;  // gen/blk/test_top.ts:95
+  assign dma_rd_cpl_func = 8'd0;  // gen/blk/test_top.ts:96
+  assign dma_rd_cpl_error = rx_hdr[110] ? 4'd1 : 4'd0;  // gen/blk/test_top.ts:97
+  assign dma_rd_mem_wr_ready = blk_mem_wr_ready;  // gen/blk/test_top.ts:106
+  assign dma_wr_cmd_valid = blk_wr_cmd_valid;  // gen/blk/test_top.ts:104
+  assign dma_wr_cmd_host_addr = blk_wr_cmd_host_addr;  // gen/blk/test_top.ts:104
+  assign dma_wr_cmd_dev_addr = blk_wr_cmd_dev_addr;  // gen/blk/test_top.ts:104
+  assign dma_wr_cmd_len = blk_wr_cmd_len;  // gen/blk/test_top.ts:104
+  assign dma_wr_cmd_id = blk_wr_cmd_id;  // gen/blk/test_top.ts:104
+  assign dma_wr_status_ready = blk_wr_status_ready;  // gen/blk/test_top.ts:105
+  assign dma_wr_bus_master = bus_master;  // gen/blk/test_top.ts:110
+  assign dma_wr_max_payload = max_payload;  // gen/blk/test_top.ts:116
+  assign dma_wr_requester_id = requester_id;  // gen/blk/test_top.ts:111
+  assign dma_wr_req_ready = tx_arb_in1_ready;  // gen/blk/test_top.ts:119
+  assign dma_wr_mem_rd_ready = blk_mem_rd_ready;  // gen/blk/test_top.ts:107
+  assign dma_wr_mem_rd_rvalid = blk_mem_rd_rvalid;  // gen/blk/test_top.ts:107
+  assign dma_wr_mem_rd_rdata = blk_mem_rd_rdata;  // gen/blk/test_top.ts:107
+  assign ram_s_awvalid = blk_storage_awvalid;  // gen/blk/test_top.ts:108
+  assign ram_s_awaddr = blk_storage_awaddr;  // gen/blk/test_top.ts:108
+  assign ram_s_awlen = blk_storage_awlen;  // gen/blk/test_top.ts:108
+  assign ram_s_awsize = blk_storage_awsize;  // gen/blk/test_top.ts:108
+  assign ram_s_awburst = blk_storage_awburst;  // gen/blk/test_top.ts:108
+  assign ram_s_wvalid = blk_storage_wvalid;  // gen/blk/test_top.ts:108
+  assign ram_s_wdata = blk_storage_wdata;  // gen/blk/test_top.ts:108
+  assign ram_s_wstrb = blk_storage_wstrb;  // gen/blk/test_top.ts:108
+  assign ram_s_wlast = blk_storage_wlast;  // gen/blk/test_top.ts:108
+  assign ram_s_bready = blk_storage_bready;  // gen/blk/test_top.ts:108
+  assign ram_s_arvalid = blk_storage_arvalid;  // gen/blk/test_top.ts:108
+  assign ram_s_araddr = blk_storage_araddr;  // gen/blk/test_top.ts:108
+  assign ram_s_arlen = blk_storage_arlen;  // gen/blk/test_top.ts:108
+  assign ram_s_arsize = blk_storage_arsize;  // gen/blk/test_top.ts:108
+  assign ram_s_arburst = blk_storage_arburst;  // gen/blk/test_top.ts:108
+  assign ram_s_rready = blk_storage_rready;  // gen/blk/test_top.ts:108
+  assign tx_arb_in0_valid = dma_rd_req_valid;  // gen/blk/test_top.ts:118
+  assign tx_arb_in0_hdr = dma_rd_req_hdr;  // gen/blk/test_top.ts:118
+  assign tx_arb_in0_data = dma_rd_req_data;  // gen/blk/test_top.ts:118
+  assign tx_arb_in0_keep = dma_rd_req_keep;  // gen/blk/test_top.ts:118
+  assign tx_arb_in0_sop = dma_rd_req_sop;  // gen/blk/test_top.ts:118
+  assign tx_arb_in0_eop = dma_rd_req_eop;  // gen/blk/test_top.ts:118
+  assign tx_arb_in1_valid = dma_wr_req_valid;  // gen/blk/test_top.ts:119
+  assign tx_arb_in1_hdr = dma_wr_req_hdr;  // gen/blk/test_top.ts:119
+  assign tx_arb_in1_data = dma_wr_req_data;  // gen/blk/test_top.ts:119
+  assign tx_arb_in1_keep = dma_wr_req_keep;  // gen/blk/test_top.ts:119
+  assign tx_arb_in1_sop = dma_wr_req_sop;  // gen/blk/test_top.ts:119
+  assign tx_arb_in1_eop = dma_wr_req_eop;  // gen/blk/test_top.ts:119
+  assign tx_arb_out_ready = tx_slice_in_ready;  // gen/blk/test_top.ts:120
+  assign tx_slice_in_valid = tx_arb_out_valid;  // gen/blk/test_top.ts:120
+  assign tx_slice_in_hdr = tx_arb_out_hdr;  // gen/blk/test_top.ts:120
+  assign tx_slice_in_data = tx_arb_out_data;  // gen/blk/test_top.ts:120
+  assign tx_slice_in_keep = tx_arb_out_keep;  // gen/blk/test_top.ts:120
+  assign tx_slice_in_sop = tx_arb_out_sop;  // gen/blk/test_top.ts:120
+  assign tx_slice_in_eop = tx_arb_out_eop;  // gen/blk/test_top.ts:120
+  assign tx_slice_out_ready = tx_ready;  // gen/blk/test_top.ts:121
 
   // ---- registers
   always @(posedge clk) begin
@@ -630,11 +630,11 @@ module blk_test_w256_22449bb1c6 (
       bad_count <= 16'd0;
       dma_error_count <= 16'd0;
     end else begin
-      if (blk_ev_bad_request & (~(&bad_count))) begin  // gen/blk/test_top.ts:124
-        bad_count <= bad_count + 16'd1;  // gen/blk/test_top.ts:124
+      if (blk_ev_bad_request & (~(&bad_count))) begin  // gen/blk/test_top.ts:125
+        bad_count <= bad_count + 16'd1;  // gen/blk/test_top.ts:125
       end
-      if (blk_ev_dma_error & (~(&dma_error_count))) begin  // gen/blk/test_top.ts:124
-        dma_error_count <= dma_error_count + 16'd1;  // gen/blk/test_top.ts:124
+      if (blk_ev_dma_error & (~(&dma_error_count))) begin  // gen/blk/test_top.ts:125
+        dma_error_count <= dma_error_count + 16'd1;  // gen/blk/test_top.ts:125
       end
     end
   end

@@ -417,63 +417,64 @@ module virtio_blk_w64_eeaca5b877 (
   reg [25:0] scan_word;  // gen/blk/device.ts:747
   reg zero_error;  // gen/blk/device.ts:750
   wire [52:0] out_range_rd0;  // gen/blk/device.ts:752
-  wire rd_order_enq_valid;  // gen/blk/device.ts:777
-  wire rd_order_enq_ready;  // gen/blk/device.ts:777
-  wire [35:0] rd_order_enq_data;  // gen/blk/device.ts:777
-  wire rd_order_deq_valid;  // gen/blk/device.ts:777
-  wire rd_order_deq_ready;  // gen/blk/device.ts:777
-  wire [35:0] rd_order_deq_data;  // gen/blk/device.ts:777
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] rd_order_count;  // gen/blk/device.ts:777
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:775
-  wire [7:0] status_byte_rd1;  // gen/blk/device.ts:775
-  reg rd_out_valid;  // gen/blk/device.ts:812
-  reg [127:0] rd_out_data;  // gen/blk/device.ts:813
-  reg rd_err_pending;  // gen/blk/device.ts:825
-  reg completions_enq_valid;  // gen/blk/device.ts:859
-  wire completions_enq_ready;  // gen/blk/device.ts:859
-  reg [36:0] completions_enq_data;  // gen/blk/device.ts:859
-  wire completions_deq_valid;  // gen/blk/device.ts:859
-  wire completions_deq_ready;  // gen/blk/device.ts:859
-  wire [36:0] completions_deq_data;  // gen/blk/device.ts:859
-  /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [4:0] completions_count;  // gen/blk/device.ts:859
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] statuses_done;  // gen/blk/device.ts:860
-  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:865
-  reg [15:0] s_write_mark;  // gen/blk/device.ts:885
-  reg s_len_error;  // gen/blk/device.ts:886
+  wire [7:0] status_byte_rd0;  // gen/blk/device.ts:791
+  wire rd_order_enq_valid;  // gen/blk/device.ts:811
+  wire rd_order_enq_ready;  // gen/blk/device.ts:811
+  wire [26:0] rd_order_enq_data;  // gen/blk/device.ts:811
+  wire rd_order_deq_valid;  // gen/blk/device.ts:811
+  wire rd_order_deq_ready;  // gen/blk/device.ts:811
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/device.ts:928
+  wire [26:0] rd_order_deq_data;  // gen/blk/device.ts:811
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/device.ts:929
-  reg [8:0] seg_idx;  // gen/blk/device.ts:930
-  reg [8:0] seg_count;  // gen/blk/device.ts:931
-  reg seg_pass2;  // gen/blk/device.ts:932
-  wire dma_idle;  // gen/blk/device.ts:933
-  reg fence;  // gen/blk/device.ts:958
-  wire [127:0] capture_rd0;  // gen/blk/device.ts:969
-  reg [33:0] out_data;  // gen/blk/device.ts:973
-  reg [33:0] in_data;  // gen/blk/device.ts:974
-  reg t_in;  // gen/blk/device.ts:975
-  reg t_out;  // gen/blk/device.ts:975
-  reg t_flush;  // gen/blk/device.ts:975
-  reg t_get_id;  // gen/blk/device.ts:975
-  reg t_discard;  // gen/blk/device.ts:975
-  reg t_write_zeroes;  // gen/blk/device.ts:975
-  reg io_bad;  // gen/blk/device.ts:975
-  reg dwz_bad;  // gen/blk/device.ts:975
-  reg dwz_too_many;  // gen/blk/device.ts:975
-  reg [29:0] storage_off;  // gen/blk/device.ts:985
-  reg [33:0] id_len;  // gen/blk/device.ts:986
-  reg seg_unsupp;  // gen/blk/device.ts:975
-  reg seg_ioerr;  // gen/blk/device.ts:975
-  reg seg_last;  // gen/blk/device.ts:975
-  reg seg_empty;  // gen/blk/device.ts:975
-  reg id_bad;  // gen/blk/device.ts:975
-  reg blocked;  // gen/blk/device.ts:975
-  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1020
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  wire [4:0] rd_order_count;  // gen/blk/device.ts:811
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg rd_out_valid;  // gen/blk/device.ts:844
+  reg [127:0] rd_out_data;  // gen/blk/device.ts:845
+  reg rd_err_pending;  // gen/blk/device.ts:857
+  reg completions_enq_valid;  // gen/blk/device.ts:877
+  wire completions_enq_ready;  // gen/blk/device.ts:877
+  reg [36:0] completions_enq_data;  // gen/blk/device.ts:877
+  wire completions_deq_valid;  // gen/blk/device.ts:877
+  wire completions_deq_ready;  // gen/blk/device.ts:877
+  wire [36:0] completions_deq_data;  // gen/blk/device.ts:877
+  /* verilator lint_off UNUSEDSIGNAL */  // unused
+  wire [4:0] completions_count;  // gen/blk/device.ts:877
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [4:0] statuses_done;  // gen/blk/device.ts:878
+  wire [32:0] slot_used_rd0;  // gen/blk/device.ts:883
+  reg [15:0] s_write_mark;  // gen/blk/device.ts:903
+  reg s_len_error;  // gen/blk/device.ts:904
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
+  reg [33:0] written;  // gen/blk/device.ts:946
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg is_discard;  // gen/blk/device.ts:947
+  reg [8:0] seg_idx;  // gen/blk/device.ts:948
+  reg [8:0] seg_count;  // gen/blk/device.ts:949
+  reg seg_pass2;  // gen/blk/device.ts:950
+  wire dma_idle;  // gen/blk/device.ts:951
+  reg fence;  // gen/blk/device.ts:976
+  wire [127:0] capture_rd0;  // gen/blk/device.ts:987
+  reg [33:0] out_data;  // gen/blk/device.ts:991
+  reg [33:0] in_data;  // gen/blk/device.ts:992
+  reg t_in;  // gen/blk/device.ts:993
+  reg t_out;  // gen/blk/device.ts:993
+  reg t_flush;  // gen/blk/device.ts:993
+  reg t_get_id;  // gen/blk/device.ts:993
+  reg t_discard;  // gen/blk/device.ts:993
+  reg t_write_zeroes;  // gen/blk/device.ts:993
+  reg io_bad;  // gen/blk/device.ts:993
+  reg dwz_bad;  // gen/blk/device.ts:993
+  reg dwz_too_many;  // gen/blk/device.ts:993
+  reg [29:0] storage_off;  // gen/blk/device.ts:1003
+  reg [33:0] id_len;  // gen/blk/device.ts:1004
+  reg seg_unsupp;  // gen/blk/device.ts:993
+  reg seg_ioerr;  // gen/blk/device.ts:993
+  reg seg_last;  // gen/blk/device.ts:993
+  reg seg_empty;  // gen/blk/device.ts:993
+  reg id_bad;  // gen/blk/device.ts:993
+  reg blocked;  // gen/blk/device.ts:993
+  wire [85:0] slot_info_rd0;  // gen/blk/device.ts:1038
   reg [96:0] descs [0:127];  // gen/blk/device.ts:269
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:271
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:272
@@ -499,10 +500,10 @@ module virtio_blk_w64_eeaca5b877 (
   wire [27:0] _add_4;  // gen/blk/device.ts:562
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [27:0] _add_5;  // gen/blk/device.ts:562
+  wire [26:0] _add_5;  // gen/blk/device.ts:776
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_6;  // gen/blk/device.ts:887
+  wire [15:0] _sub_6;  // gen/blk/device.ts:905
   /* verilator lint_on UNUSEDSIGNAL */
   wire _and_7;  // gen/blk/device.ts:395
   wire _and_8;  // gen/blk/device.ts:404
@@ -512,13 +513,13 @@ module virtio_blk_w64_eeaca5b877 (
   wire _or_11;  // gen/blk/device.ts:633
   wire _and_10;  // gen/blk/device.ts:633
   wire [3:0] _mux_14;  // gen/blk/device.ts:632
-  wire _and_16;  // gen/blk/device.ts:832
-  wire _and_15;  // gen/blk/device.ts:834
-  wire [3:0] _mux_17;  // gen/blk/device.ts:833
+  wire _and_16;  // gen/blk/device.ts:861
+  wire _and_15;  // gen/blk/device.ts:862
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_18;  // gen/blk/device.ts:887
+  wire [15:0] _sub_17;  // gen/blk/device.ts:905
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_19;  // gen/blk/device.ts:715
+  wire _and_18;  // gen/blk/device.ts:715
+  wire _or_19;  // gen/blk/device.ts:630
   wire _or_20;  // gen/blk/device.ts:630
   wire _or_21;  // gen/blk/device.ts:630
   wire _or_22;  // gen/blk/device.ts:630
@@ -534,19 +535,18 @@ module virtio_blk_w64_eeaca5b877 (
   wire _or_32;  // gen/blk/device.ts:630
   wire _or_33;  // gen/blk/device.ts:630
   wire _or_34;  // gen/blk/device.ts:630
-  wire _or_35;  // gen/blk/device.ts:630
-  wire _or_36;  // gen/blk/device.ts:1011
+  wire _or_35;  // gen/blk/device.ts:1029
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_37;  // gen/blk/device.ts:1070
+  wire [33:0] _mux_36;  // gen/blk/device.ts:1088
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] _cat_38;  // gen/blk/device.ts:634
-  wire [15:0] _cat_39;  // gen/blk/device.ts:634
+  wire [127:0] _cat_37;  // gen/blk/device.ts:634
+  wire [15:0] _cat_38;  // gen/blk/device.ts:634
+  wire _and_39;  // gen/blk/device.ts:645
   wire _and_40;  // gen/blk/device.ts:645
-  wire _and_41;  // gen/blk/device.ts:645
-  wire [63:0] _slice_42;  // gen/blk/device.ts:654
-  wire [7:0] _mux_43;  // gen/blk/device.ts:651
-  wire [63:0] _slice_44;  // gen/blk/device.ts:654
-  wire [7:0] _mux_45;  // gen/blk/device.ts:651
+  wire [63:0] _slice_41;  // gen/blk/device.ts:654
+  wire [7:0] _mux_42;  // gen/blk/device.ts:651
+  wire [63:0] _slice_43;  // gen/blk/device.ts:654
+  wire [7:0] _mux_44;  // gen/blk/device.ts:651
 
   // ---- instances
   pipe_w123 rd_cmd_pipe (  // gen/blk/device.ts:224
@@ -633,7 +633,7 @@ module virtio_blk_w64_eeaca5b877 (
     .deq_data  (status_queue_deq_data),
     .count     (status_queue_count)
   );
-  fifo_w36_d16 rd_order (  // gen/blk/device.ts:777
+  fifo_w27_d16 rd_order (  // gen/blk/device.ts:811
     .clk       (clk),
     .rst       (rst),
     .enq_valid (rd_order_enq_valid),
@@ -644,7 +644,7 @@ module virtio_blk_w64_eeaca5b877 (
     .deq_data  (rd_order_deq_data),
     .count     (rd_order_count)
   );
-  fifo_w37_d16 completions (  // gen/blk/device.ts:859
+  fifo_w37_d16 completions (  // gen/blk/device.ts:877
     .clk       (clk),
     .rst       (rst),
     .enq_valid (completions_enq_valid),
@@ -662,8 +662,8 @@ module virtio_blk_w64_eeaca5b877 (
   assign _sub_2 = walk_e - walk_s;  // gen/blk/device.ts:327
   assign _sub_3 = f_walk_e - f_walk_s;  // gen/blk/device.ts:327
   assign _add_4 = mem_wr_addr + 28'd1;  // gen/blk/device.ts:562
-  assign _add_5 = mem_rd_addr + 28'd1;  // gen/blk/device.ts:562
-  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:887
+  assign _add_5 = mem_rd_addr[27:1] + {26'd0, mem_rd_addr[0]};  // gen/blk/device.ts:776
+  assign _sub_6 = store_wr_answered - s_write_mark;  // gen/blk/device.ts:905
   assign _and_7 = (((f_writable != 34'd0) & (f_count <= 16'd8)) & (~f_too_big)) & (f_readable >= 34'd16);  // gen/blk/device.ts:395
   assign _and_8 = ((f_hdr_split & (f_writable == 34'd1)) & (f_readable > 34'd16)) & (f_readable <= 34'd4112);  // gen/blk/device.ts:404
   assign _and_9 = ((rd_status_valid & rd_status_id[7]) & rd_status_id[6]) & (~(rd_status_id[7] & rd_status_id[5]));  // gen/blk/device.ts:546
@@ -672,43 +672,42 @@ module virtio_blk_w64_eeaca5b877 (
   assign _or_11 = _and_12 | _and_13;  // gen/blk/device.ts:633
   assign _and_10 = (mem_wr_valid & mem_wr_ready) & _or_11;  // gen/blk/device.ts:633
   assign _mux_14 = _and_12 ? mem_wr_addr[13:10] : _add_4[13:10];  // gen/blk/device.ts:632
-  assign _and_16 = rd_order_deq_data[17] & ((rd_order_deq_data[35] & rd_order_deq_data[34]) & (rd_order_deq_data[32:30] == 3'd2));  // gen/blk/device.ts:832
-  assign _and_15 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) | _and_16);  // gen/blk/device.ts:834
-  assign _mux_17 = ((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) ? rd_order_deq_data[11:8] : rd_order_deq_data[29:26];  // gen/blk/device.ts:833
-  assign _sub_18 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:887
-  assign _and_19 = ((state == STATE_COPY) & ((~copy_valid) | store_cp_ready)) & (copy_left != 9'd0);  // gen/blk/device.ts:715
-  assign _or_20 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[7]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[15]);  // gen/blk/device.ts:630
-  assign _or_21 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[6]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[14]);  // gen/blk/device.ts:630
-  assign _or_22 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[5]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[13]);  // gen/blk/device.ts:630
-  assign _or_23 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[4]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[12]);  // gen/blk/device.ts:630
-  assign _or_24 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[3]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[11]);  // gen/blk/device.ts:630
-  assign _or_25 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[2]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[10]);  // gen/blk/device.ts:630
-  assign _or_26 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[1]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[9]);  // gen/blk/device.ts:630
-  assign _or_27 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[0]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[8]);  // gen/blk/device.ts:630
-  assign _or_28 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[7]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[15]);  // gen/blk/device.ts:630
-  assign _or_29 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[6]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[14]);  // gen/blk/device.ts:630
-  assign _or_30 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[5]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[13]);  // gen/blk/device.ts:630
-  assign _or_31 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[4]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[12]);  // gen/blk/device.ts:630
-  assign _or_32 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[3]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[11]);  // gen/blk/device.ts:630
-  assign _or_33 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[2]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[10]);  // gen/blk/device.ts:630
-  assign _or_34 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[1]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[9]);  // gen/blk/device.ts:630
-  assign _or_35 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[0]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[8]);  // gen/blk/device.ts:630
-  assign _or_36 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:1011
-  assign _mux_37 = t_out ? out_data : in_data;  // gen/blk/device.ts:1070
-  assign _cat_38 = {mem_wr_words[127:120], mem_wr_words[119:112], mem_wr_words[111:104], mem_wr_words[103:96], mem_wr_words[95:88], mem_wr_words[87:80], mem_wr_words[79:72], mem_wr_words[71:64], mem_wr_words[63:56], mem_wr_words[55:48], mem_wr_words[47:40], mem_wr_words[39:32], mem_wr_words[31:24], mem_wr_words[23:16], mem_wr_words[15:8], mem_wr_words[7:0]};  // gen/blk/device.ts:634
-  assign _cat_39 = {_or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34, _or_35};  // gen/blk/device.ts:634
-  assign _and_40 = ((mem_wr_addr[27] & mem_wr_addr[26]) & (mem_wr_addr[25:14] == 12'd0)) & mem_wr_addr[9];  // gen/blk/device.ts:645
-  assign _and_41 = ((_add_4[27] & _add_4[26]) & (_add_4[25:14] == 12'd0)) & _add_4[9];  // gen/blk/device.ts:645
-  assign _slice_42 = mem_wr_words[63:0];  // gen/blk/device.ts:654
-  assign _mux_43 = (~mem_wr_addr[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:651
-  assign _slice_44 = mem_wr_words[127:64];  // gen/blk/device.ts:654
-  assign _mux_45 = mem_wr_addr[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:651
+  assign _and_16 = ((rd_order_deq_data[16] & rd_order_deq_data[15]) & ({rd_order_deq_data[13:12], 1'b0} == 3'd2)) & ((~rd_order_deq_data[26]) | rd_order_deq_data[25]);  // gen/blk/device.ts:861
+  assign _and_15 = (rd_order_deq_valid & ((~(~(rd_order_deq_data[16] & rd_order_deq_data[25]))) | store_rdata_valid)) & _and_16;  // gen/blk/device.ts:862
+  assign _sub_17 = rd_ended - status_queue_deq_data[15:0];  // gen/blk/device.ts:905
+  assign _and_18 = ((state == STATE_COPY) & ((~copy_valid) | store_cp_ready)) & (copy_left != 9'd0);  // gen/blk/device.ts:715
+  assign _or_19 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[7]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[15]);  // gen/blk/device.ts:630
+  assign _or_20 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[6]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[14]);  // gen/blk/device.ts:630
+  assign _or_21 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[5]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[13]);  // gen/blk/device.ts:630
+  assign _or_22 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[4]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[12]);  // gen/blk/device.ts:630
+  assign _or_23 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[3]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[11]);  // gen/blk/device.ts:630
+  assign _or_24 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[2]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[10]);  // gen/blk/device.ts:630
+  assign _or_25 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[1]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[9]);  // gen/blk/device.ts:630
+  assign _or_26 = ((_and_12 & (mem_wr_addr[0] == 1'b1)) & mem_wr_be[0]) | ((_and_13 & (_add_4[0] == 1'b1)) & mem_wr_be[8]);  // gen/blk/device.ts:630
+  assign _or_27 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[7]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[15]);  // gen/blk/device.ts:630
+  assign _or_28 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[6]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[14]);  // gen/blk/device.ts:630
+  assign _or_29 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[5]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[13]);  // gen/blk/device.ts:630
+  assign _or_30 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[4]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[12]);  // gen/blk/device.ts:630
+  assign _or_31 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[3]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[11]);  // gen/blk/device.ts:630
+  assign _or_32 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[2]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[10]);  // gen/blk/device.ts:630
+  assign _or_33 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[1]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[9]);  // gen/blk/device.ts:630
+  assign _or_34 = ((_and_12 & (mem_wr_addr[0] == 1'b0)) & mem_wr_be[0]) | ((_and_13 & (_add_4[0] == 1'b0)) & mem_wr_be[8]);  // gen/blk/device.ts:630
+  assign _or_35 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/device.ts:1029
+  assign _mux_36 = t_out ? out_data : in_data;  // gen/blk/device.ts:1088
+  assign _cat_37 = {mem_wr_words[127:120], mem_wr_words[119:112], mem_wr_words[111:104], mem_wr_words[103:96], mem_wr_words[95:88], mem_wr_words[87:80], mem_wr_words[79:72], mem_wr_words[71:64], mem_wr_words[63:56], mem_wr_words[55:48], mem_wr_words[47:40], mem_wr_words[39:32], mem_wr_words[31:24], mem_wr_words[23:16], mem_wr_words[15:8], mem_wr_words[7:0]};  // gen/blk/device.ts:634
+  assign _cat_38 = {_or_19, _or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34};  // gen/blk/device.ts:634
+  assign _and_39 = ((mem_wr_addr[27] & mem_wr_addr[26]) & (mem_wr_addr[25:14] == 12'd0)) & mem_wr_addr[9];  // gen/blk/device.ts:645
+  assign _and_40 = ((_add_4[27] & _add_4[26]) & (_add_4[25:14] == 12'd0)) & _add_4[9];  // gen/blk/device.ts:645
+  assign _slice_41 = mem_wr_words[63:0];  // gen/blk/device.ts:654
+  assign _mux_42 = (~mem_wr_addr[0]) ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:651
+  assign _slice_43 = mem_wr_words[127:64];  // gen/blk/device.ts:654
+  assign _mux_44 = mem_wr_addr[0] ? mem_wr_be[7:0] : mem_wr_be[15:8];  // gen/blk/device.ts:651
   assign chain_ready = (f_state == F_STATE_RECV) & (slots_used < 5'd16);  // gen/blk/device.ts:368
-  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:864
-  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:866
-  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:867
-  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:868
-  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:870
+  assign done_valid = completions_deq_valid & (completions_deq_data[32] | (statuses_done != 5'd0));  // gen/blk/device.ts:882
+  assign done_queue = slot_used_rd0[32];  // gen/blk/device.ts:884
+  assign done_id = slot_used_rd0[31:16];  // gen/blk/device.ts:885
+  assign done_slots = slot_used_rd0[15:0];  // gen/blk/device.ts:886
+  assign done_len = ((~completions_deq_data[32]) & (completions_deq_data[36] ? (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_15 : slot_error_14) : (completions_deq_data[33] ? slot_error_13 : slot_error_12)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_11 : slot_error_10) : (completions_deq_data[33] ? slot_error_9 : slot_error_8))) : (completions_deq_data[35] ? (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_7 : slot_error_6) : (completions_deq_data[33] ? slot_error_5 : slot_error_4)) : (completions_deq_data[34] ? (completions_deq_data[33] ? slot_error_3 : slot_error_2) : (completions_deq_data[33] ? slot_error_1 : slot_error_0))))) ? 32'd1 : completions_deq_data[31:0];  // gen/blk/device.ts:888
   assign rd_cmd_valid = rd_cmd_pipe_out_valid;  // gen/blk/device.ts:229
   assign rd_cmd_host_addr = rd_cmd_pipe_out_data[122:59];  // gen/blk/device.ts:230
   assign rd_cmd_dev_addr = rd_cmd_pipe_out_data[58:28];  // gen/blk/device.ts:231
@@ -722,9 +721,9 @@ module virtio_blk_w64_eeaca5b877 (
   assign wr_cmd_id = wr_cmd_pipe_out_data[7:0];  // gen/blk/device.ts:233
   assign wr_status_ready = 1'b1;  // gen/blk/device.ts:520
   assign mem_wr_ready = (~(state == STATE_ZERO)) & store_wr_ready;  // gen/blk/device.ts:731
-  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:781
-  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:855
-  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:856
+  assign mem_rd_ready = rd_order_enq_ready & store_rd_ready;  // gen/blk/device.ts:818
+  assign mem_rd_rvalid = rd_out_valid;  // gen/blk/device.ts:873
+  assign mem_rd_rdata = rd_out_data;  // gen/blk/device.ts:874
   assign storage_awvalid = store_axi_awvalid;  // gen/blk/device.ts:241
   assign storage_awaddr = store_axi_awaddr;  // gen/blk/device.ts:241
   assign storage_awlen = store_axi_awlen;  // gen/blk/device.ts:241
@@ -742,12 +741,12 @@ module virtio_blk_w64_eeaca5b877 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:241
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:241
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/device.ts:968
-    case (state)  // gen/blk/device.ts:1016
+    ev_bad_request = 1'b0;  // gen/blk/device.ts:986
+    case (state)  // gen/blk/device.ts:1034
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1032
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1036
-            ev_bad_request = 1'b1;  // gen/blk/device.ts:1037
+        if (no_writable) begin  // gen/blk/device.ts:1050
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1054
+            ev_bad_request = 1'b1;  // gen/blk/device.ts:1055
           end
         end
       end
@@ -755,7 +754,7 @@ module virtio_blk_w64_eeaca5b877 (
     endcase
   end
   assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:537
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1237
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:1255
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:482
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:227
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:483
@@ -778,9 +777,9 @@ module virtio_blk_w64_eeaca5b877 (
   assign store_wr_addr = (state == STATE_ZERO) ? zero_line : mem_wr_addr[26:0];  // gen/blk/device.ts:721
   assign store_wr_data = mem_wr_words;  // gen/blk/device.ts:723
   assign store_wr_be = (state == STATE_ZERO) ? 16'd65535 : {(_add_4[27] ? 8'd0 : mem_wr_be[15:8]), (mem_wr_addr[27] ? 8'd0 : mem_wr_be[7:0])};  // gen/blk/device.ts:724
-  assign store_rd_valid = (mem_rd_valid & (~(mem_rd_addr[27] & _add_5[27]))) & rd_order_enq_ready;  // gen/blk/device.ts:784
-  assign store_rd_data = mem_rd_addr[26:0];  // gen/blk/device.ts:785
-  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[35] & rd_order_deq_data[17]));  // gen/blk/device.ts:814
+  assign store_rd_valid = (mem_rd_valid & (~(_add_5[26] & mem_rd_addr[27]))) & rd_order_enq_ready;  // gen/blk/device.ts:821
+  assign store_rd_data = mem_rd_addr[26:0];  // gen/blk/device.ts:822
+  assign store_rdata_ready = rd_order_deq_valid & (~(rd_order_deq_data[16] & rd_order_deq_data[25]));  // gen/blk/device.ts:846
   assign store_axi_awready = storage_awready;  // gen/blk/device.ts:241
   assign store_axi_wready = storage_wready;  // gen/blk/device.ts:241
   assign store_axi_bvalid = storage_bvalid;  // gen/blk/device.ts:241
@@ -800,7 +799,7 @@ module virtio_blk_w64_eeaca5b877 (
   assign f_walk_e = (f_end < (f_walk_pos + {2'd0, descs_rd0[32:1]})) ? f_end : (f_walk_pos + {2'd0, descs_rd0[32:1]});  // gen/blk/device.ts:307
   assign f_walk_need = ((f_walk_walking & (~f_walk_at_end)) & (descs_rd0[0] == 1'b0)) & (f_walk_s < f_walk_e);  // gen/blk/device.ts:308
   assign f_walk_cmd_ready = rd_cmd_in_ready & (~(walk_need & (~walk_dir)));  // gen/blk/device.ts:491
-  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:877
+  assign slot_freed = done_valid & done_ready;  // gen/blk/device.ts:895
   assign walk_at_end = ({12'd0, walk_idx} >= desc_count) | (walk_pos >= walk_end);  // gen/blk/device.ts:300
   assign walk_s = (walk_off > walk_pos) ? walk_off : walk_pos;  // gen/blk/device.ts:306
   assign walk_e = (walk_end < (walk_pos + {2'd0, descs_rd1[32:1]})) ? walk_end : (walk_pos + {2'd0, descs_rd1[32:1]});  // gen/blk/device.ts:307
@@ -808,11 +807,11 @@ module virtio_blk_w64_eeaca5b877 (
   assign walk_cmd_ready = walk_dir ? (wr_cmd_in_ready & (~(s_state == S_STATE_ISSUE))) : rd_cmd_in_ready;  // gen/blk/device.ts:512
   always @* begin
     fence_ioerr = 1'b0;  // default, gen/blk/device.ts:494
-    case (s_state)  // gen/blk/device.ts:891
+    case (s_state)  // gen/blk/device.ts:909
       S_STATE_FENCE: begin
-        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:910
-          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:912
-            fence_ioerr = 1'b1;  // gen/blk/device.ts:913
+        if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:928
+          if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:930
+            fence_ioerr = 1'b1;  // gen/blk/device.ts:931
           end
         end
       end
@@ -820,41 +819,41 @@ module virtio_blk_w64_eeaca5b877 (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:966
-    case (state)  // gen/blk/device.ts:1016
+    status_queue_enq_valid = 1'b0;  // gen/blk/device.ts:984
+    case (state)  // gen/blk/device.ts:1034
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1032
-          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1034
+        if (no_writable) begin  // gen/blk/device.ts:1050
+          status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1052
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1230
+        status_queue_enq_valid = 1'b1;  // gen/blk/device.ts:1248
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:967
-    case (state)  // gen/blk/device.ts:1016
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/device.ts:985
+    case (state)  // gen/blk/device.ts:1034
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/device.ts:1032
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1035
+        if (no_writable) begin  // gen/blk/device.ts:1050
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/device.ts:1053
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:890
-    case (s_state)  // gen/blk/device.ts:891
+    status_queue_deq_ready = 1'b0;  // gen/blk/device.ts:908
+    case (s_state)  // gen/blk/device.ts:909
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
-          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:898
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:912
+          status_queue_deq_ready = completions_enq_ready;  // gen/blk/device.ts:916
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
-          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:921
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:937
+          status_queue_deq_ready = 1'b1;  // gen/blk/device.ts:939
         end
       end
       default: begin end
@@ -863,13 +862,13 @@ module virtio_blk_w64_eeaca5b877 (
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:527
   always @* begin
     spec_fail = 1'b0;  // default, gen/blk/device.ts:536
-    case (state)  // gen/blk/device.ts:1016
+    case (state)  // gen/blk/device.ts:1034
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1102
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
-        end else if (slot_err) begin  // gen/blk/device.ts:1106
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
-          spec_fail = 1'b1;  // gen/blk/device.ts:1110
+        if (blocked) begin  // gen/blk/device.ts:1120
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1123
+        end else if (slot_err) begin  // gen/blk/device.ts:1124
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1127
+          spec_fail = 1'b1;  // gen/blk/device.ts:1128
         end
       end
       default: begin end
@@ -879,17 +878,17 @@ module virtio_blk_w64_eeaca5b877 (
   assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/device.ts:682
   always @* begin
     out_start = 1'b0;  // gen/blk/device.ts:744
-    case (state)  // gen/blk/device.ts:1016
+    case (state)  // gen/blk/device.ts:1034
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/device.ts:1102
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
-        end else if (slot_err) begin  // gen/blk/device.ts:1106
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
-          if (io_bad) begin  // gen/blk/device.ts:1114
+        if (blocked) begin  // gen/blk/device.ts:1120
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1123
+        end else if (slot_err) begin  // gen/blk/device.ts:1124
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1127
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1131
+          if (io_bad) begin  // gen/blk/device.ts:1132
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1115
-              out_start = 1'b1;  // gen/blk/device.ts:1116
+            if (t_out) begin  // gen/blk/device.ts:1133
+              out_start = 1'b1;  // gen/blk/device.ts:1134
             end
           end
         end
@@ -897,38 +896,38 @@ module virtio_blk_w64_eeaca5b877 (
       default: begin end
     endcase
   end
-  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:782
-  assign rd_order_enq_data = {{_add_5[27], (_add_5[26:7] == 20'd0), (_add_5[6:3] == 4'd0), _add_5[2:0], _add_5[6:3], status_byte_rd0}, {mem_rd_addr[27], (mem_rd_addr[26:7] == 20'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:0], mem_rd_addr[6:3], status_byte_rd1}};  // gen/blk/device.ts:783
-  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:816
+  assign rd_order_enq_valid = mem_rd_valid & (rd_order_enq_ready & store_rd_ready);  // gen/blk/device.ts:819
+  assign rd_order_enq_data = {mem_rd_addr[0], {mem_rd_addr[27], (mem_rd_addr[26:7] == 20'd0), (mem_rd_addr[6:3] == 4'd0), mem_rd_addr[2:1], mem_rd_addr[6:3]}, {_add_5[26], (_add_5[25:6] == 20'd0), (_add_5[5:2] == 4'd0), _add_5[1:0], _add_5[5:2], status_byte_rd0}};  // gen/blk/device.ts:820
+  assign rd_order_deq_ready = rd_order_deq_valid & ((~(~(rd_order_deq_data[16] & rd_order_deq_data[25]))) | store_rdata_valid);  // gen/blk/device.ts:848
   always @* begin
-    completions_enq_valid = 1'b0;  // gen/blk/device.ts:888
-    case (s_state)  // gen/blk/device.ts:891
+    completions_enq_valid = 1'b0;  // gen/blk/device.ts:906
+    case (s_state)  // gen/blk/device.ts:909
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:896
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:912
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:914
         end
       end
       S_STATE_ISSUE: begin
-        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
-          completions_enq_valid = 1'b1;  // gen/blk/device.ts:920
+        if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:937
+          completions_enq_valid = 1'b1;  // gen/blk/device.ts:938
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:889
-    case (s_state)  // gen/blk/device.ts:891
+    completions_enq_data = {status_queue_deq_data[53:50], 1'b0, (s_len_error ? 32'd1 : status_queue_deq_data[47:16])};  // gen/blk/device.ts:907
+    case (s_state)  // gen/blk/device.ts:909
       S_STATE_IDLE: begin
-        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
-          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:897
+        if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:912
+          completions_enq_data = {status_queue_deq_data[53:50], 1'b1, 32'd0};  // gen/blk/device.ts:915
         end
       end
       default: begin end
     endcase
   end
-  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:871
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:933
+  assign completions_deq_ready = done_valid & done_ready;  // gen/blk/device.ts:889
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/device.ts:951
 
   // ---- registers
   always @(posedge clk) begin
@@ -2005,420 +2004,420 @@ module virtio_blk_w64_eeaca5b877 (
         scan_busy <= 1'b1;  // gen/blk/device.ts:761
         scan_slot <= 4'd0;  // gen/blk/device.ts:762
       end
-      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid);  // gen/blk/device.ts:817
-      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) & (~(rd_order_deq_data[35] & rd_order_deq_data[17]))) & store_rdata_err) begin  // gen/blk/device.ts:835
-        rd_err_pending <= 1'b1;  // gen/blk/device.ts:835
-      end else if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:835
-        rd_err_pending <= 1'b0;  // gen/blk/device.ts:836
+      rd_out_valid <= rd_order_deq_valid & ((~(~(rd_order_deq_data[16] & rd_order_deq_data[25]))) | store_rdata_valid);  // gen/blk/device.ts:849
+      if (((rd_order_deq_valid & ((~(~(rd_order_deq_data[16] & rd_order_deq_data[25]))) | store_rdata_valid)) & (~(rd_order_deq_data[16] & rd_order_deq_data[25]))) & store_rdata_err) begin  // gen/blk/device.ts:863
+        rd_err_pending <= 1'b1;  // gen/blk/device.ts:863
+      end else if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:863
+        rd_err_pending <= 1'b0;  // gen/blk/device.ts:864
       end
-      if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:838
-        if (_mux_17 == 4'd0) begin  // gen/blk/device.ts:838
-          slot_error_0 <= 1'b1;  // gen/blk/device.ts:838
+      if (_and_15 & rd_err_pending) begin  // gen/blk/device.ts:866
+        if (rd_order_deq_data[11:8] == 4'd0) begin  // gen/blk/device.ts:866
+          slot_error_0 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd1) begin  // gen/blk/device.ts:838
-          slot_error_1 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd1) begin  // gen/blk/device.ts:866
+          slot_error_1 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd2) begin  // gen/blk/device.ts:838
-          slot_error_2 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd2) begin  // gen/blk/device.ts:866
+          slot_error_2 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd3) begin  // gen/blk/device.ts:838
-          slot_error_3 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd3) begin  // gen/blk/device.ts:866
+          slot_error_3 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd4) begin  // gen/blk/device.ts:838
-          slot_error_4 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd4) begin  // gen/blk/device.ts:866
+          slot_error_4 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd5) begin  // gen/blk/device.ts:838
-          slot_error_5 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd5) begin  // gen/blk/device.ts:866
+          slot_error_5 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd6) begin  // gen/blk/device.ts:838
-          slot_error_6 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd6) begin  // gen/blk/device.ts:866
+          slot_error_6 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd7) begin  // gen/blk/device.ts:838
-          slot_error_7 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd7) begin  // gen/blk/device.ts:866
+          slot_error_7 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd8) begin  // gen/blk/device.ts:838
-          slot_error_8 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd8) begin  // gen/blk/device.ts:866
+          slot_error_8 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd9) begin  // gen/blk/device.ts:838
-          slot_error_9 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd9) begin  // gen/blk/device.ts:866
+          slot_error_9 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd10) begin  // gen/blk/device.ts:838
-          slot_error_10 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd10) begin  // gen/blk/device.ts:866
+          slot_error_10 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd11) begin  // gen/blk/device.ts:838
-          slot_error_11 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd11) begin  // gen/blk/device.ts:866
+          slot_error_11 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd12) begin  // gen/blk/device.ts:838
-          slot_error_12 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd12) begin  // gen/blk/device.ts:866
+          slot_error_12 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd13) begin  // gen/blk/device.ts:838
-          slot_error_13 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd13) begin  // gen/blk/device.ts:866
+          slot_error_13 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd14) begin  // gen/blk/device.ts:838
-          slot_error_14 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd14) begin  // gen/blk/device.ts:866
+          slot_error_14 <= 1'b1;  // gen/blk/device.ts:866
         end
-        if (_mux_17 == 4'd15) begin  // gen/blk/device.ts:838
-          slot_error_15 <= 1'b1;  // gen/blk/device.ts:838
+        if (rd_order_deq_data[11:8] == 4'd15) begin  // gen/blk/device.ts:866
+          slot_error_15 <= 1'b1;  // gen/blk/device.ts:866
         end
       end
-      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:873
-        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:873
-      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:873
-        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:875
+      if ((wr_status_valid & wr_status_id[7]) & (~((done_valid & done_ready) & (~completions_deq_data[32])))) begin  // gen/blk/device.ts:891
+        statuses_done <= statuses_done + 5'd1;  // gen/blk/device.ts:891
+      end else if ((~(wr_status_valid & wr_status_id[7])) & ((done_valid & done_ready) & (~completions_deq_data[32]))) begin  // gen/blk/device.ts:891
+        statuses_done <= statuses_done - 5'd1;  // gen/blk/device.ts:893
       end
-      case (s_state)  // gen/blk/device.ts:891
+      case (s_state)  // gen/blk/device.ts:909
         S_STATE_IDLE: begin
-          s_len_error <= 1'b0;  // gen/blk/device.ts:893
-          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:894
-          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:899
-            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:900
-              s_state <= S_STATE_READS;  // gen/blk/device.ts:900
+          s_len_error <= 1'b0;  // gen/blk/device.ts:911
+          if (status_queue_deq_valid & status_queue_deq_data[49]) begin  // gen/blk/device.ts:912
+          end else if (status_queue_deq_valid) begin  // gen/blk/device.ts:917
+            if (status_queue_deq_data[48]) begin  // gen/blk/device.ts:918
+              s_state <= S_STATE_READS;  // gen/blk/device.ts:918
             end else begin
-              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:900
+              s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:918
             end
           end
         end
         S_STATE_READS: begin
-          if (~_sub_18[15]) begin  // gen/blk/device.ts:904
-            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:906
+          if (~_sub_17[15]) begin  // gen/blk/device.ts:922
+            s_state <= S_STATE_FENCE;  // gen/blk/device.ts:924
           end
         end
         S_STATE_FENCE: begin
-          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:910
-            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:911
-              out_active_0 <= 1'b0;  // gen/blk/device.ts:911
+          if (((~_sub_6[15]) & (~scan_busy)) & (~b_status_write)) begin  // gen/blk/device.ts:928
+            if (status_queue_deq_data[53:50] == 4'd0) begin  // gen/blk/device.ts:929
+              out_active_0 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:911
-              out_active_1 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd1) begin  // gen/blk/device.ts:929
+              out_active_1 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:911
-              out_active_2 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd2) begin  // gen/blk/device.ts:929
+              out_active_2 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:911
-              out_active_3 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd3) begin  // gen/blk/device.ts:929
+              out_active_3 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:911
-              out_active_4 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd4) begin  // gen/blk/device.ts:929
+              out_active_4 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:911
-              out_active_5 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd5) begin  // gen/blk/device.ts:929
+              out_active_5 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:911
-              out_active_6 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd6) begin  // gen/blk/device.ts:929
+              out_active_6 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:911
-              out_active_7 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd7) begin  // gen/blk/device.ts:929
+              out_active_7 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:911
-              out_active_8 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd8) begin  // gen/blk/device.ts:929
+              out_active_8 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:911
-              out_active_9 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd9) begin  // gen/blk/device.ts:929
+              out_active_9 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:911
-              out_active_10 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd10) begin  // gen/blk/device.ts:929
+              out_active_10 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:911
-              out_active_11 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd11) begin  // gen/blk/device.ts:929
+              out_active_11 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:911
-              out_active_12 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd12) begin  // gen/blk/device.ts:929
+              out_active_12 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:911
-              out_active_13 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd13) begin  // gen/blk/device.ts:929
+              out_active_13 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:911
-              out_active_14 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd14) begin  // gen/blk/device.ts:929
+              out_active_14 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:911
-              out_active_15 <= 1'b0;  // gen/blk/device.ts:911
+            if (status_queue_deq_data[53:50] == 4'd15) begin  // gen/blk/device.ts:929
+              out_active_15 <= 1'b0;  // gen/blk/device.ts:929
             end
-            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:912
-              s_len_error <= 1'b1;  // gen/blk/device.ts:914
+            if (status_queue_deq_data[53] ? (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_15 : slot_error_14) : (status_queue_deq_data[50] ? slot_error_13 : slot_error_12)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_11 : slot_error_10) : (status_queue_deq_data[50] ? slot_error_9 : slot_error_8))) : (status_queue_deq_data[52] ? (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_7 : slot_error_6) : (status_queue_deq_data[50] ? slot_error_5 : slot_error_4)) : (status_queue_deq_data[51] ? (status_queue_deq_data[50] ? slot_error_3 : slot_error_2) : (status_queue_deq_data[50] ? slot_error_1 : slot_error_0)))) begin  // gen/blk/device.ts:930
+              s_len_error <= 1'b1;  // gen/blk/device.ts:932
             end
-            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:916
+            s_state <= S_STATE_ISSUE;  // gen/blk/device.ts:934
           end
         end
         S_STATE_ISSUE: begin
-          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:919
-            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:922
+          if (wr_cmd_in_ready & completions_enq_ready) begin  // gen/blk/device.ts:937
+            s_state <= S_STATE_IDLE;  // gen/blk/device.ts:940
           end
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/device.ts:948
-      case (state)  // gen/blk/device.ts:1016
+      b_status_write <= 1'b0;  // gen/blk/device.ts:966
+      case (state)  // gen/blk/device.ts:1034
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1018
-            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1019
-              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1019
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/device.ts:1036
+            if (b_slot == 4'd0) begin  // gen/blk/device.ts:1037
+              slot_ready_0 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1019
-              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd1) begin  // gen/blk/device.ts:1037
+              slot_ready_1 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1019
-              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd2) begin  // gen/blk/device.ts:1037
+              slot_ready_2 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1019
-              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd3) begin  // gen/blk/device.ts:1037
+              slot_ready_3 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1019
-              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd4) begin  // gen/blk/device.ts:1037
+              slot_ready_4 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1019
-              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd5) begin  // gen/blk/device.ts:1037
+              slot_ready_5 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1019
-              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd6) begin  // gen/blk/device.ts:1037
+              slot_ready_6 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1019
-              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd7) begin  // gen/blk/device.ts:1037
+              slot_ready_7 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1019
-              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd8) begin  // gen/blk/device.ts:1037
+              slot_ready_8 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1019
-              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd9) begin  // gen/blk/device.ts:1037
+              slot_ready_9 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1019
-              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd10) begin  // gen/blk/device.ts:1037
+              slot_ready_10 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1019
-              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd11) begin  // gen/blk/device.ts:1037
+              slot_ready_11 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1019
-              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd12) begin  // gen/blk/device.ts:1037
+              slot_ready_12 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1019
-              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd13) begin  // gen/blk/device.ts:1037
+              slot_ready_13 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1019
-              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd14) begin  // gen/blk/device.ts:1037
+              slot_ready_14 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1019
-              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1019
+            if (b_slot == 4'd15) begin  // gen/blk/device.ts:1037
+              slot_ready_15 <= 1'b0;  // gen/blk/device.ts:1037
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1021
-            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1022
-            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1023
-            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1024
-            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1025
-            state <= STATE_CHECK;  // gen/blk/device.ts:1026
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/device.ts:1039
+            readable <= slot_info_rd0[69:36];  // gen/blk/device.ts:1040
+            writable <= slot_info_rd0[35:2];  // gen/blk/device.ts:1041
+            no_writable <= slot_info_rd0[1];  // gen/blk/device.ts:1042
+            malformed <= slot_info_rd0[0];  // gen/blk/device.ts:1043
+            state <= STATE_CHECK;  // gen/blk/device.ts:1044
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/device.ts:1032
-            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1036
-              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1038
-              state <= STATE_IDLE;  // gen/blk/device.ts:1039
+          if (no_writable) begin  // gen/blk/device.ts:1050
+            if (status_queue_enq_ready) begin  // gen/blk/device.ts:1054
+              b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1056
+              state <= STATE_IDLE;  // gen/blk/device.ts:1057
             end
-          end else if (malformed) begin  // gen/blk/device.ts:1042
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (malformed) begin  // gen/blk/device.ts:1060
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
           end else begin
-            state <= STATE_HDR;  // gen/blk/device.ts:1043
+            state <= STATE_HDR;  // gen/blk/device.ts:1061
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1046
-            state <= STATE_PREP;  // gen/blk/device.ts:1057
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1064
+            state <= STATE_PREP;  // gen/blk/device.ts:1075
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/device.ts:1080
+          state <= STATE_DECODE;  // gen/blk/device.ts:1098
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/device.ts:1102
-            state <= STATE_DECODE;  // gen/blk/device.ts:1102
-          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
-            state <= STATE_DECODE;  // gen/blk/device.ts:1105
-          end else if (slot_err) begin  // gen/blk/device.ts:1106
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
-          end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
-          end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
-            if (io_bad) begin  // gen/blk/device.ts:1114
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
+          if (blocked) begin  // gen/blk/device.ts:1120
+            state <= STATE_DECODE;  // gen/blk/device.ts:1120
+          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1123
+            state <= STATE_DECODE;  // gen/blk/device.ts:1123
+          end else if (slot_err) begin  // gen/blk/device.ts:1124
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
+          end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1127
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
+          end else if (t_in | t_out) begin  // gen/blk/device.ts:1131
+            if (io_bad) begin  // gen/blk/device.ts:1132
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
             end else begin
-              if (t_out) begin  // gen/blk/device.ts:1115
-                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1117
-                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1117
+              if (t_out) begin  // gen/blk/device.ts:1133
+                if (b_slot == 4'd0) begin  // gen/blk/device.ts:1135
+                  out_active_0 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1117
-                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd1) begin  // gen/blk/device.ts:1135
+                  out_active_1 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1117
-                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd2) begin  // gen/blk/device.ts:1135
+                  out_active_2 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1117
-                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd3) begin  // gen/blk/device.ts:1135
+                  out_active_3 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1117
-                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd4) begin  // gen/blk/device.ts:1135
+                  out_active_4 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1117
-                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd5) begin  // gen/blk/device.ts:1135
+                  out_active_5 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1117
-                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd6) begin  // gen/blk/device.ts:1135
+                  out_active_6 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1117
-                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd7) begin  // gen/blk/device.ts:1135
+                  out_active_7 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1117
-                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd8) begin  // gen/blk/device.ts:1135
+                  out_active_8 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1117
-                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd9) begin  // gen/blk/device.ts:1135
+                  out_active_9 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1117
-                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd10) begin  // gen/blk/device.ts:1135
+                  out_active_10 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1117
-                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd11) begin  // gen/blk/device.ts:1135
+                  out_active_11 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1117
-                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd12) begin  // gen/blk/device.ts:1135
+                  out_active_12 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1117
-                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd13) begin  // gen/blk/device.ts:1135
+                  out_active_13 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1117
-                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd14) begin  // gen/blk/device.ts:1135
+                  out_active_14 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1117
-                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1117
+                if (b_slot == 4'd15) begin  // gen/blk/device.ts:1135
+                  out_active_15 <= 1'b1;  // gen/blk/device.ts:1135
                 end
-                if (b_staged) begin  // gen/blk/device.ts:1118
-                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1121
+                if (b_staged) begin  // gen/blk/device.ts:1136
+                  copy_left <= out_data[12:4];  // gen/blk/device.ts:1139
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/device.ts:329
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/device.ts:329
               end
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              if (t_out & b_staged) begin  // gen/blk/device.ts:1128
-                state <= STATE_COPY;  // gen/blk/device.ts:1128
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              if (t_out & b_staged) begin  // gen/blk/device.ts:1146
+                state <= STATE_COPY;  // gen/blk/device.ts:1146
               end else begin
-                state <= STATE_DATA;  // gen/blk/device.ts:1128
+                state <= STATE_DATA;  // gen/blk/device.ts:1146
               end
             end
-          end else if (t_flush) begin  // gen/blk/device.ts:1131
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
-          end else if (t_get_id) begin  // gen/blk/device.ts:1134
-            if (id_bad) begin  // gen/blk/device.ts:1135
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_flush) begin  // gen/blk/device.ts:1149
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
+          end else if (t_get_id) begin  // gen/blk/device.ts:1152
+            if (id_bad) begin  // gen/blk/device.ts:1153
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
             end else begin
               walk_walking <= 1'b1;  // gen/blk/device.ts:329
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_DATA;  // gen/blk/device.ts:1140
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_DATA;  // gen/blk/device.ts:1158
             end
-          end else if (t_discard) begin  // gen/blk/device.ts:1143
-            if (~features[13]) begin  // gen/blk/device.ts:1084
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1090
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_discard) begin  // gen/blk/device.ts:1161
+            if (~features[13]) begin  // gen/blk/device.ts:1102
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1108
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1109
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1094
-              state <= STATE_SEG;  // gen/blk/device.ts:1098
+              zero_error <= 1'b0;  // gen/blk/device.ts:1112
+              state <= STATE_SEG;  // gen/blk/device.ts:1116
             end
-          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1144
-            if (~features[14]) begin  // gen/blk/device.ts:1084
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
-            end else if (dwz_bad) begin  // gen/blk/device.ts:1090
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
-            end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
-              b_status_write <= 1'b1;  // gen/blk/device.ts:956
-              state <= STATE_POST;  // gen/blk/device.ts:963
+          end else if (t_write_zeroes) begin  // gen/blk/device.ts:1162
+            if (~features[14]) begin  // gen/blk/device.ts:1102
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
+            end else if (dwz_bad) begin  // gen/blk/device.ts:1108
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
+            end else if (dwz_too_many) begin  // gen/blk/device.ts:1109
+              b_status_write <= 1'b1;  // gen/blk/device.ts:974
+              state <= STATE_POST;  // gen/blk/device.ts:981
             end else begin
-              zero_error <= 1'b0;  // gen/blk/device.ts:1094
-              state <= STATE_SEG;  // gen/blk/device.ts:1098
+              zero_error <= 1'b0;  // gen/blk/device.ts:1112
+              state <= STATE_SEG;  // gen/blk/device.ts:1116
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/device.ts:1149
-            state <= STATE_POST;  // gen/blk/device.ts:1149
+          if (~walk_walking) begin  // gen/blk/device.ts:1167
+            state <= STATE_POST;  // gen/blk/device.ts:1167
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/device.ts:329
-          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1154
+          state <= STATE_SEG_WAIT;  // gen/blk/device.ts:1172
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/device.ts:1157
-            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1159
+          if (dma_idle) begin  // gen/blk/device.ts:1175
+            state <= STATE_SEG_EVAL;  // gen/blk/device.ts:1177
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1175
+          state <= STATE_SEG_CHECK;  // gen/blk/device.ts:1193
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1178
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
-          end else if (seg_unsupp) begin  // gen/blk/device.ts:1179
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
-          end else if (seg_ioerr) begin  // gen/blk/device.ts:1180
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
-          end else if (seg_pass2) begin  // gen/blk/device.ts:1181
-            zero_done <= seg_empty;  // gen/blk/device.ts:1193
-            state <= STATE_ZERO;  // gen/blk/device.ts:1194
-          end else if (1'b0) begin  // gen/blk/device.ts:1196
-            b_status_write <= 1'b1;  // gen/blk/device.ts:956
-            state <= STATE_POST;  // gen/blk/device.ts:963
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1196
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
+          end else if (seg_unsupp) begin  // gen/blk/device.ts:1197
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
+          end else if (seg_ioerr) begin  // gen/blk/device.ts:1198
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
+          end else if (seg_pass2) begin  // gen/blk/device.ts:1199
+            zero_done <= seg_empty;  // gen/blk/device.ts:1211
+            state <= STATE_ZERO;  // gen/blk/device.ts:1212
+          end else if (1'b0) begin  // gen/blk/device.ts:1214
+            b_status_write <= 1'b1;  // gen/blk/device.ts:974
+            state <= STATE_POST;  // gen/blk/device.ts:981
           end else begin
-            state <= STATE_SEG;  // gen/blk/device.ts:1200
+            state <= STATE_SEG;  // gen/blk/device.ts:1218
           end
         end
         STATE_COPY: begin
-          if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1204
-            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1206
-            copy_valid <= 1'b1;  // gen/blk/device.ts:1207
-          end else if ((~copy_valid) | store_cp_ready) begin  // gen/blk/device.ts:1208
-            copy_valid <= 1'b0;  // gen/blk/device.ts:1208
+          if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1222
+            copy_left <= copy_left - 9'd1;  // gen/blk/device.ts:1224
+            copy_valid <= 1'b1;  // gen/blk/device.ts:1225
+          end else if ((~copy_valid) | store_cp_ready) begin  // gen/blk/device.ts:1226
+            copy_valid <= 1'b0;  // gen/blk/device.ts:1226
           end
-          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1210
-            state <= STATE_POST;  // gen/blk/device.ts:1210
+          if ((copy_left == 9'd0) & (~copy_valid)) begin  // gen/blk/device.ts:1228
+            state <= STATE_POST;  // gen/blk/device.ts:1228
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1213
-            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1216
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1231
+            zero_done <= zero_left == 40'd1;  // gen/blk/device.ts:1234
           end
-          if (zero_done) begin  // gen/blk/device.ts:1218
-            if (seg_last) begin  // gen/blk/device.ts:1220
-              if (~store_wr_pending) begin  // gen/blk/device.ts:1221
-                b_status_write <= 1'b1;  // gen/blk/device.ts:956
-                state <= STATE_POST;  // gen/blk/device.ts:963
+          if (zero_done) begin  // gen/blk/device.ts:1236
+            if (seg_last) begin  // gen/blk/device.ts:1238
+              if (~store_wr_pending) begin  // gen/blk/device.ts:1239
+                b_status_write <= 1'b1;  // gen/blk/device.ts:974
+                state <= STATE_POST;  // gen/blk/device.ts:981
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/device.ts:1224
+              state <= STATE_SEG;  // gen/blk/device.ts:1242
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1231
-            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1232
-            state <= STATE_IDLE;  // gen/blk/device.ts:1233
+          if (status_queue_enq_ready) begin  // gen/blk/device.ts:1249
+            b_slot <= b_slot + 4'd1;  // gen/blk/device.ts:1250
+            state <= STATE_IDLE;  // gen/blk/device.ts:1251
           end
         end
         default: begin end
@@ -2454,75 +2453,75 @@ module virtio_blk_w64_eeaca5b877 (
       end
     end
     cap_slot_q <= _mux_14;  // gen/blk/device.ts:671
-    cap_strb_q <= {_or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34, _or_35};  // gen/blk/device.ts:672
+    cap_strb_q <= {_or_19, _or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33, _or_34};  // gen/blk/device.ts:672
     if (scan_busy) begin  // gen/blk/device.ts:756
     end else if (store_werr & (~store_werr_zero)) begin  // gen/blk/device.ts:760
       scan_word <= store_werr_word;  // gen/blk/device.ts:763
     end
-    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[35] & rd_order_deq_data[17]))) | store_rdata_valid)) begin  // gen/blk/device.ts:839
-      rd_out_data <= {(rd_order_deq_data[35] ? (rd_order_deq_data[34] ? (((((rd_order_deq_data[32:30] == 3'd2) ? {56'd0, ((_and_16 & rd_err_pending) ? 8'd1 : rd_order_deq_data[25:18])} : 64'd0) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[33] & (rd_order_deq_data[32:30] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[17] ? (rd_order_deq_data[16] ? (((((rd_order_deq_data[14:12] == 3'd2) ? {56'd0, ((((rd_order_deq_data[17] & rd_order_deq_data[16]) & (rd_order_deq_data[14:12] == 3'd2)) & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0)) | ((rd_order_deq_data[15] & (rd_order_deq_data[14:12] == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:840
+    if (rd_order_deq_valid & ((~(~(rd_order_deq_data[16] & rd_order_deq_data[25]))) | store_rdata_valid)) begin  // gen/blk/device.ts:870
+      rd_out_data <= {(rd_order_deq_data[25] ? (rd_order_deq_data[24] ? ((rd_order_deq_data[23] & ({rd_order_deq_data[22:21], 1'b1} == 3'd5)) ? {8'd32, 8'd107, 8'd108, 8'd98, 8'd32, 8'd97, 8'd103, 8'd112} : 64'd0) : 64'd0) : store_rdata_data[127:64]), (rd_order_deq_data[16] ? (rd_order_deq_data[15] ? (((({rd_order_deq_data[13:12], 1'b0} == 3'd2) ? {56'd0, ((_and_16 & rd_err_pending) ? 8'd1 : rd_order_deq_data[7:0])} : 64'd0) | ((rd_order_deq_data[14] & ({rd_order_deq_data[13:12], 1'b0} == 3'd4)) ? {8'd102, 8'd45, 8'd111, 8'd105, 8'd116, 8'd114, 8'd105, 8'd118} : 64'd0)) | ((rd_order_deq_data[14] & ({rd_order_deq_data[13:12], 1'b0} == 3'd6)) ? {8'd0, 8'd0, 8'd0, 8'd0, 8'd49, 8'd48, 8'd48, 8'd48} : 64'd0)) : 64'd0) : store_rdata_data[63:0])};  // gen/blk/device.ts:871
     end
-    case (s_state)  // gen/blk/device.ts:891
+    case (s_state)  // gen/blk/device.ts:909
       S_STATE_READS: begin
-        if (~_sub_18[15]) begin  // gen/blk/device.ts:904
-          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:905
+        if (~_sub_17[15]) begin  // gen/blk/device.ts:922
+          s_write_mark <= store_wr_accepted;  // gen/blk/device.ts:923
         end
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/device.ts:1016
+    case (state)  // gen/blk/device.ts:1034
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/device.ts:1030
-        in_data <= writable - 34'd1;  // gen/blk/device.ts:1031
-        if (no_writable) begin  // gen/blk/device.ts:1032
-        end else if (malformed) begin  // gen/blk/device.ts:1042
-          b_status <= 8'd1;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
+        out_data <= readable - 34'd16;  // gen/blk/device.ts:1048
+        in_data <= writable - 34'd1;  // gen/blk/device.ts:1049
+        if (no_writable) begin  // gen/blk/device.ts:1050
+        end else if (malformed) begin  // gen/blk/device.ts:1060
+          b_status <= 8'd1;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1046
-          cap <= capture_rd0;  // gen/blk/device.ts:1047
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1051
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1052
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1053
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1054
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1055
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1056
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/device.ts:1064
+          cap <= capture_rd0;  // gen/blk/device.ts:1065
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/device.ts:1069
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/device.ts:1070
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/device.ts:1071
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/device.ts:1072
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/device.ts:1073
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/device.ts:1074
         end
       end
       STATE_PREP: begin
-        blocked <= _or_36 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1062
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:86] == 42'd0) & (({4'd0, cap[85:64]} + {1'b0, _mux_37[33:9]}) <= 26'd2097152)));  // gen/blk/device.ts:1071
-        storage_off <= {cap[84:64], 9'd0};  // gen/blk/device.ts:1072
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1073
-        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1075
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1077
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1079
+        blocked <= _or_35 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1080
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:86] == 42'd0) & (({4'd0, cap[85:64]} + {1'b0, _mux_36[33:9]}) <= 26'd2097152)));  // gen/blk/device.ts:1089
+        storage_off <= {cap[84:64], 9'd0};  // gen/blk/device.ts:1090
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/device.ts:1091
+        id_bad <= out_data != 34'd0;  // gen/blk/device.ts:1093
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/device.ts:1095
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/device.ts:1097
       end
       STATE_DECODE: begin
-        blocked <= _or_36 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1101
-        if (blocked) begin  // gen/blk/device.ts:1102
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1105
-        end else if (slot_err) begin  // gen/blk/device.ts:1106
-          b_status <= 8'd1;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
-        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1109
-          b_status <= 8'd1;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
-        end else if (t_in | t_out) begin  // gen/blk/device.ts:1113
-          if (io_bad) begin  // gen/blk/device.ts:1114
-            b_status <= 8'd1;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
+        blocked <= _or_35 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/device.ts:1119
+        if (blocked) begin  // gen/blk/device.ts:1120
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/device.ts:1123
+        end else if (slot_err) begin  // gen/blk/device.ts:1124
+          b_status <= 8'd1;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
+        end else if (b_staged & b_spec_error) begin  // gen/blk/device.ts:1127
+          b_status <= 8'd1;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
+        end else if (t_in | t_out) begin  // gen/blk/device.ts:1131
+          if (io_bad) begin  // gen/blk/device.ts:1132
+            b_status <= 8'd1;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
           end else begin
-            if (t_out) begin  // gen/blk/device.ts:1115
-              if (b_staged) begin  // gen/blk/device.ts:1118
-                copy_row <= 8'd0;  // gen/blk/device.ts:1120
-                zero_line <= storage_off[29:3];  // gen/blk/device.ts:1122
+            if (t_out) begin  // gen/blk/device.ts:1133
+              if (b_staged) begin  // gen/blk/device.ts:1136
+                copy_row <= 8'd0;  // gen/blk/device.ts:1138
+                zero_line <= storage_off[29:3];  // gen/blk/device.ts:1140
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/device.ts:331
                 walk_off <= 34'd16;  // gen/blk/device.ts:332
@@ -2539,19 +2538,19 @@ module virtio_blk_w64_eeaca5b877 (
               walk_idx <= 4'd0;  // gen/blk/device.ts:336
               walk_pos <= 34'd0;  // gen/blk/device.ts:337
             end
-            b_status <= 8'd0;  // gen/blk/device.ts:955
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1126
-            fence <= t_out;  // gen/blk/device.ts:1127
+            b_status <= 8'd0;  // gen/blk/device.ts:973
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/device.ts:1144
+            fence <= t_out;  // gen/blk/device.ts:1145
           end
-        end else if (t_flush) begin  // gen/blk/device.ts:1131
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
-        end else if (t_get_id) begin  // gen/blk/device.ts:1134
-          if (id_bad) begin  // gen/blk/device.ts:1135
-            b_status <= 8'd1;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_flush) begin  // gen/blk/device.ts:1149
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
+        end else if (t_get_id) begin  // gen/blk/device.ts:1152
+          if (id_bad) begin  // gen/blk/device.ts:1153
+            b_status <= 8'd1;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
           end else begin
             walk_dir <= 1'b1;  // gen/blk/device.ts:331
             walk_off <= 34'd0;  // gen/blk/device.ts:332
@@ -2559,52 +2558,52 @@ module virtio_blk_w64_eeaca5b877 (
             walk_dev <= 31'd1073741856;  // gen/blk/device.ts:335
             walk_idx <= 4'd0;  // gen/blk/device.ts:336
             walk_pos <= 34'd0;  // gen/blk/device.ts:337
-            b_status <= 8'd0;  // gen/blk/device.ts:955
-            written <= id_len;  // gen/blk/device.ts:1138
-            fence <= 1'b0;  // gen/blk/device.ts:1139
+            b_status <= 8'd0;  // gen/blk/device.ts:973
+            written <= id_len;  // gen/blk/device.ts:1156
+            fence <= 1'b0;  // gen/blk/device.ts:1157
           end
-        end else if (t_discard) begin  // gen/blk/device.ts:1143
-          if (~features[13]) begin  // gen/blk/device.ts:1084
-            b_status <= 8'd2;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1090
-            b_status <= 8'd1;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
-            b_status <= 8'd2;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_discard) begin  // gen/blk/device.ts:1161
+          if (~features[13]) begin  // gen/blk/device.ts:1102
+            b_status <= 8'd2;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1108
+            b_status <= 8'd1;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1109
+            b_status <= 8'd2;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
           end else begin
-            is_discard <= 1'b1;  // gen/blk/device.ts:1093
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1095
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1096
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1097
+            is_discard <= 1'b1;  // gen/blk/device.ts:1111
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1113
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1114
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1115
           end
-        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1144
-          if (~features[14]) begin  // gen/blk/device.ts:1084
-            b_status <= 8'd2;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
-          end else if (dwz_bad) begin  // gen/blk/device.ts:1090
-            b_status <= 8'd1;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
-          end else if (dwz_too_many) begin  // gen/blk/device.ts:1091
-            b_status <= 8'd2;  // gen/blk/device.ts:955
-            written <= 34'd0;  // gen/blk/device.ts:961
-            fence <= 1'b1;  // gen/blk/device.ts:962
+        end else if (t_write_zeroes) begin  // gen/blk/device.ts:1162
+          if (~features[14]) begin  // gen/blk/device.ts:1102
+            b_status <= 8'd2;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
+          end else if (dwz_bad) begin  // gen/blk/device.ts:1108
+            b_status <= 8'd1;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
+          end else if (dwz_too_many) begin  // gen/blk/device.ts:1109
+            b_status <= 8'd2;  // gen/blk/device.ts:973
+            written <= 34'd0;  // gen/blk/device.ts:979
+            fence <= 1'b1;  // gen/blk/device.ts:980
           end else begin
-            is_discard <= 1'b0;  // gen/blk/device.ts:1093
-            seg_idx <= 9'd0;  // gen/blk/device.ts:1095
-            seg_count <= out_data[12:4];  // gen/blk/device.ts:1096
-            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1097
+            is_discard <= 1'b0;  // gen/blk/device.ts:1111
+            seg_idx <= 9'd0;  // gen/blk/device.ts:1113
+            seg_count <= out_data[12:4];  // gen/blk/device.ts:1114
+            seg_pass2 <= 1'b0;  // gen/blk/device.ts:1115
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
+          b_status <= 8'd2;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
         end
       end
       STATE_SEG: begin
@@ -2616,65 +2615,65 @@ module virtio_blk_w64_eeaca5b877 (
         walk_pos <= 34'd0;  // gen/blk/device.ts:337
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/device.ts:1157
-          cap <= capture_rd0;  // gen/blk/device.ts:1158
+        if (dma_idle) begin  // gen/blk/device.ts:1175
+          cap <= capture_rd0;  // gen/blk/device.ts:1176
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1166
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:1172
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1173
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1174
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/device.ts:1184
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:22] == 42'd0) & (({11'd0, cap[21:0]} + {1'b0, cap[95:64]}) <= 33'd2097152)));  // gen/blk/device.ts:1190
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/device.ts:1191
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/device.ts:1192
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1178
-          b_status <= 8'd1;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
-        end else if (seg_unsupp) begin  // gen/blk/device.ts:1179
-          b_status <= 8'd2;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
-        end else if (seg_ioerr) begin  // gen/blk/device.ts:1180
-          b_status <= 8'd1;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
-        end else if (seg_pass2) begin  // gen/blk/device.ts:1181
-          zero_line <= {cap[20:0], 6'd0};  // gen/blk/device.ts:1183
-          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1188
-        end else if (1'b0) begin  // gen/blk/device.ts:1196
-          b_status <= 8'd1;  // gen/blk/device.ts:955
-          written <= 34'd0;  // gen/blk/device.ts:961
-          fence <= 1'b1;  // gen/blk/device.ts:962
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/device.ts:1196
+          b_status <= 8'd1;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
+        end else if (seg_unsupp) begin  // gen/blk/device.ts:1197
+          b_status <= 8'd2;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
+        end else if (seg_ioerr) begin  // gen/blk/device.ts:1198
+          b_status <= 8'd1;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
+        end else if (seg_pass2) begin  // gen/blk/device.ts:1199
+          zero_line <= {cap[20:0], 6'd0};  // gen/blk/device.ts:1201
+          zero_left <= {8'd0, cap[95:64]} << 5;  // gen/blk/device.ts:1206
+        end else if (1'b0) begin  // gen/blk/device.ts:1214
+          b_status <= 8'd1;  // gen/blk/device.ts:973
+          written <= 34'd0;  // gen/blk/device.ts:979
+          fence <= 1'b1;  // gen/blk/device.ts:980
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1198
-          if (seg_last) begin  // gen/blk/device.ts:1199
-            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1199
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/device.ts:1216
+          if (seg_last) begin  // gen/blk/device.ts:1217
+            seg_pass2 <= 1'b1;  // gen/blk/device.ts:1217
           end
         end
       end
       STATE_COPY: begin
-        if (_and_19 & rd_quiet) begin  // gen/blk/device.ts:1204
-          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1205
+        if (_and_18 & rd_quiet) begin  // gen/blk/device.ts:1222
+          copy_row <= copy_row + 8'd1;  // gen/blk/device.ts:1223
         end
-        if (store_cp_ready) begin  // gen/blk/device.ts:1209
-          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1209
+        if (store_cp_ready) begin  // gen/blk/device.ts:1227
+          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1227
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1213
-          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1214
-          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1215
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/device.ts:1231
+          zero_line <= zero_line + 27'd2;  // gen/blk/device.ts:1232
+          zero_left <= zero_left - 40'd1;  // gen/blk/device.ts:1233
         end
-        if (zero_done) begin  // gen/blk/device.ts:1218
-          if (seg_last) begin  // gen/blk/device.ts:1220
-            if (~store_wr_pending) begin  // gen/blk/device.ts:1221
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:955
-              written <= 34'd0;  // gen/blk/device.ts:961
-              fence <= 1'b1;  // gen/blk/device.ts:962
+        if (zero_done) begin  // gen/blk/device.ts:1236
+          if (seg_last) begin  // gen/blk/device.ts:1238
+            if (~store_wr_pending) begin  // gen/blk/device.ts:1239
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/device.ts:973
+              written <= 34'd0;  // gen/blk/device.ts:979
+              fence <= 1'b1;  // gen/blk/device.ts:980
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1223
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/device.ts:1241
           end
         end
       end
@@ -2695,7 +2694,7 @@ module virtio_blk_w64_eeaca5b877 (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | _and_7))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1020
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/device.ts:1038
   always @(posedge clk) begin  // gen/blk/device.ts:410
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2707,66 +2706,65 @@ module virtio_blk_w64_eeaca5b877 (
       slot_used[f_slot] <= {f_queue, f_id, f_slots};
     end
   end
-  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:865
-  always @(posedge clk) begin  // gen/blk/device.ts:949
+  assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/device.ts:883
+  always @(posedge clk) begin  // gen/blk/device.ts:967
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
   end
-  assign status_byte_rd0 = status_byte[_add_5[6:3]];  // gen/blk/device.ts:775
-  assign status_byte_rd1 = status_byte[mem_rd_addr[6:3]];  // gen/blk/device.ts:775
+  assign status_byte_rd0 = status_byte[_add_5[5:2]];  // gen/blk/device.ts:791
   always @(posedge clk) begin  // gen/blk/device.ts:634
     if (_and_10) begin
-      if (_cat_39[0]) capture[_mux_14][7:0] <= _cat_38[7:0];
-      if (_cat_39[1]) capture[_mux_14][15:8] <= _cat_38[15:8];
-      if (_cat_39[2]) capture[_mux_14][23:16] <= _cat_38[23:16];
-      if (_cat_39[3]) capture[_mux_14][31:24] <= _cat_38[31:24];
-      if (_cat_39[4]) capture[_mux_14][39:32] <= _cat_38[39:32];
-      if (_cat_39[5]) capture[_mux_14][47:40] <= _cat_38[47:40];
-      if (_cat_39[6]) capture[_mux_14][55:48] <= _cat_38[55:48];
-      if (_cat_39[7]) capture[_mux_14][63:56] <= _cat_38[63:56];
-      if (_cat_39[8]) capture[_mux_14][71:64] <= _cat_38[71:64];
-      if (_cat_39[9]) capture[_mux_14][79:72] <= _cat_38[79:72];
-      if (_cat_39[10]) capture[_mux_14][87:80] <= _cat_38[87:80];
-      if (_cat_39[11]) capture[_mux_14][95:88] <= _cat_38[95:88];
-      if (_cat_39[12]) capture[_mux_14][103:96] <= _cat_38[103:96];
-      if (_cat_39[13]) capture[_mux_14][111:104] <= _cat_38[111:104];
-      if (_cat_39[14]) capture[_mux_14][119:112] <= _cat_38[119:112];
-      if (_cat_39[15]) capture[_mux_14][127:120] <= _cat_38[127:120];
+      if (_cat_38[0]) capture[_mux_14][7:0] <= _cat_37[7:0];
+      if (_cat_38[1]) capture[_mux_14][15:8] <= _cat_37[15:8];
+      if (_cat_38[2]) capture[_mux_14][23:16] <= _cat_37[23:16];
+      if (_cat_38[3]) capture[_mux_14][31:24] <= _cat_37[31:24];
+      if (_cat_38[4]) capture[_mux_14][39:32] <= _cat_37[39:32];
+      if (_cat_38[5]) capture[_mux_14][47:40] <= _cat_37[47:40];
+      if (_cat_38[6]) capture[_mux_14][55:48] <= _cat_37[55:48];
+      if (_cat_38[7]) capture[_mux_14][63:56] <= _cat_37[63:56];
+      if (_cat_38[8]) capture[_mux_14][71:64] <= _cat_37[71:64];
+      if (_cat_38[9]) capture[_mux_14][79:72] <= _cat_37[79:72];
+      if (_cat_38[10]) capture[_mux_14][87:80] <= _cat_37[87:80];
+      if (_cat_38[11]) capture[_mux_14][95:88] <= _cat_37[95:88];
+      if (_cat_38[12]) capture[_mux_14][103:96] <= _cat_37[103:96];
+      if (_cat_38[13]) capture[_mux_14][111:104] <= _cat_37[111:104];
+      if (_cat_38[14]) capture[_mux_14][119:112] <= _cat_37[119:112];
+      if (_cat_38[15]) capture[_mux_14][127:120] <= _cat_37[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:969
+  assign capture_rd0 = capture[b_slot];  // gen/blk/device.ts:987
   always @(posedge clk) begin  // gen/blk/device.ts:652
-    if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? _and_40 : _and_41)) begin
-      if (_mux_43[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _slice_42[7:0];
-      if (_mux_43[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _slice_42[15:8];
-      if (_mux_43[2]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _slice_42[23:16];
-      if (_mux_43[3]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _slice_42[31:24];
-      if (_mux_43[4]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _slice_42[39:32];
-      if (_mux_43[5]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _slice_42[47:40];
-      if (_mux_43[6]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _slice_42[55:48];
-      if (_mux_43[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _slice_42[63:56];
+    if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? _and_39 : _and_40)) begin
+      if (_mux_42[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _slice_41[7:0];
+      if (_mux_42[1]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _slice_41[15:8];
+      if (_mux_42[2]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _slice_41[23:16];
+      if (_mux_42[3]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _slice_41[31:24];
+      if (_mux_42[4]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _slice_41[39:32];
+      if (_mux_42[5]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _slice_41[47:40];
+      if (_mux_42[6]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _slice_41[55:48];
+      if (_mux_42[7]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _slice_41[63:56];
     end
   end
   always @(posedge clk) begin  // gen/blk/device.ts:717
-    if (_and_19 & rd_quiet) stage_bank0_rd0 <= stage_bank0[{b_slot, copy_row}];
+    if (_and_18 & rd_quiet) stage_bank0_rd0 <= stage_bank0[{b_slot, copy_row}];
   end
   always @(posedge clk) begin  // gen/blk/device.ts:652
-    if ((mem_wr_valid & mem_wr_ready) & (mem_wr_addr[0] ? _and_40 : _and_41)) begin
-      if (_mux_45[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _slice_44[7:0];
-      if (_mux_45[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _slice_44[15:8];
-      if (_mux_45[2]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _slice_44[23:16];
-      if (_mux_45[3]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _slice_44[31:24];
-      if (_mux_45[4]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _slice_44[39:32];
-      if (_mux_45[5]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _slice_44[47:40];
-      if (_mux_45[6]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _slice_44[55:48];
-      if (_mux_45[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _slice_44[63:56];
+    if ((mem_wr_valid & mem_wr_ready) & (mem_wr_addr[0] ? _and_39 : _and_40)) begin
+      if (_mux_44[0]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][7:0] <= _slice_43[7:0];
+      if (_mux_44[1]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][15:8] <= _slice_43[15:8];
+      if (_mux_44[2]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][23:16] <= _slice_43[23:16];
+      if (_mux_44[3]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][31:24] <= _slice_43[31:24];
+      if (_mux_44[4]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][39:32] <= _slice_43[39:32];
+      if (_mux_44[5]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][47:40] <= _slice_43[47:40];
+      if (_mux_44[6]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][55:48] <= _slice_43[55:48];
+      if (_mux_44[7]) stage_bank1[mem_wr_addr[0] ? {mem_wr_addr[13:10], mem_wr_addr[8:1]} : {_add_4[13:10], _add_4[8:1]}][63:56] <= _slice_43[63:56];
     end
   end
   always @(posedge clk) begin  // gen/blk/device.ts:717
-    if (_and_19 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
+    if (_and_18 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/device.ts:999
+  always @(posedge clk) begin  // gen/blk/device.ts:1017
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[29:4]} + out_data[30:4]), storage_off[29:4]};
     end

@@ -8,7 +8,12 @@
 // Writes: a lineWrite queue, then each word's AW and W offered together (each may be taken first); `wr_pending`
 // is high while a write has no response yet (the device waits for it before completing a request, so storage
 // never acknowledges what a later read could miss). Reads: each request's words asked for on AR; the data
-// assembled into an output register (`rdata`, valid/ready) in request order.
+// assembled into an output register (`rdata`, valid/ready) in request order, in word order (below).
+//
+// `rdata` is in word order too: its low half is the access's even line, its high half its odd line (for an access at
+// an odd line, the lines swapped), so each half of the output register takes only its own lanes of R (the high half
+// also those of the last word R gave); the reader (the DMA write engine, given the device's region as `wordOrder`)
+// puts the lines in order in its byte shifter.
 //
 // `wr.data` comes in word order, not line order: its low half is the access's even line, its high half its odd
 // line (for an access at an odd line, `wr.data` is the lineWrite's data with its halves swapped; `wr.be` keeps
@@ -168,10 +173,17 @@ export const LineAxi = defineModule(
     wrAnswered.set(answered);
 
     // ---- reads
-    // The last word asked for, reused when the next access starts with it: a stream of reads at successive
-    // lines (the write engine's beats) asks for each word once. Any storage write forgets it. The last word
-    // asked for is the previous access's last word, so the comparison is made when an access is queued
-    // (`r_prev_last`: the last word of the access queued before), off the AR handshake's path.
+    // The output is in word order, as the write side's input: its low half is the access's even line, its high half
+    // its odd line. So the low half of the output register takes only the low lanes of R (an access's last word),
+    // and the high half the high lanes of R or of the last word R gave (`r_prev_hi`: an odd access's first word,
+    // or a reused word): one 2:1 select on the high half only (a line-order output had one on every bit: the
+    // odd-line join and the reused word). The DMA write engine puts the lines back in order in its byte shifter
+    // (gen/dma/write_engine.ts wordOrder).
+    // The last word asked for is reused when the next access starts with it: a stream of reads at successive lines
+    // (the write engine's beats) asks for each word once. Any storage write forgets it. The last word asked for is
+    // the previous access's last word, so the comparison is made when an access is queued (`r_prev_last`: the last
+    // word of the access queued before), off the AR handshake's path. A reused word's low half is the output
+    // register's already (it was the previous access's last word).
     const rq = m.instance('rd_queue', Fifo, { width: lineBits + 1, depth: 2 }).io;
     const prevLast = m.reg('r_prev_last', lineBits - 1);
     const inK = rd.data.bits(lineBits - 1, 1);
@@ -209,9 +221,11 @@ export const LineAxi = defineModule(
     m.if(wq.enq.fire().or(cpFire), () => lastArValid.next(0));
 
     const outValid = m.reg('out_valid', bit, { reset: 0 });
-    const outData = m.reg('out_data', 2 * W);
-    const outErr = m.reg('out_err', bit, { reset: 0 });
-    const prevWord = m.reg('r_prev_word', 2 * W);
+    const outLo = m.reg('out_lo', W);
+    const outHi = m.reg('out_hi', W);
+    const errLo = m.reg('out_err_lo', bit, { reset: 0 });
+    const errHi = m.reg('out_err_hi', bit, { reset: 0 });
+    const prevHi = m.reg('r_prev_hi', W);
     const prevErr = m.reg('r_prev_err', bit, { reset: 0 });
     const rBad = axi.rresp.ne(0);
     const haveFirst = m.reg('r_have_first', bit, { reset: 0 });
@@ -224,24 +238,27 @@ export const LineAxi = defineModule(
     const rFire = axi.rvalid.and(axi.rready);
     const finish = rFire.and(completes).or(zeroBeats.and(outFree));
     info.deq.ready.set(finish);
-    // An odd access's low line is the high half of the word before its last: the previous access's last word
-    // (reused) or its own first beat, which R gave just before its second. Either way the last word R gave.
-    const low = prevWord.bits(2 * W - 1, W);
-    const lowErr = prevErr;
+    // The high half: an even access's word from R, else (an odd access's first word, a reused word) the last word R
+    // gave. The low half: the access's last word from R, or kept (a reused word is the previous access's last).
     m.if(finish, () => {
       outValid.next(1);
-      outData.next(mux(zeroBeats, prevWord, mux(iOdd, cat(axi.rdata.bits(W - 1, 0), low), axi.rdata)));
-      outErr.next(mux(zeroBeats, prevErr, rBad.or(iOdd.and(lowErr))));
+      const fromPrev = zeroBeats.or(iOdd);
+      outHi.next(mux(fromPrev, prevHi, axi.rdata.bits(2 * W - 1, W)));
+      errHi.next(mux(fromPrev, prevErr, rBad));
       haveFirst.next(0);
     }).elseIf(rFire, () => haveFirst.next(1));
+    m.if(rFire.and(completes), () => {
+      outLo.next(axi.rdata.bits(W - 1, 0));
+      errLo.next(rBad);
+    });
     m.if(rFire, () => {
-      prevWord.next(axi.rdata);
+      prevHi.next(axi.rdata.bits(2 * W - 1, W));
       prevErr.next(rBad);
     });
     m.if(finish.not().and(rdata.ready), () => outValid.next(0));
     rdata.valid.set(outValid);
-    rdata.data.set(outData);
-    rdataErr.set(outErr);
+    rdata.data.set(cat(outHi, outLo));
+    rdataErr.set(errHi.or(errLo));
     return {
       wr,
       rd,

@@ -78,7 +78,8 @@ export const BlkTestTop = defineModule(
 
     const blk = m.instance('blk', VirtioBlk, blkTestDeviceParams(p)).io;
     const rd = m.instance('dma_rd', DmaRead, { ...q.read, slots: p.readSlots ?? q.read.slots }).io;
-    const wr = m.instance('dma_wr', DmaWrite, q.write).io;
+    // The device answers reads in word order (gen/blk/line_axi.ts), everywhere in its region.
+    const wr = m.instance('dma_wr', DmaWrite, { ...q.write, wordOrder: [[0, 2 ** p.devBits]] }).io;
     const ram = m.instance('ram', AxiRam, { dataBits: 2 * W, bytes: 2 ** (p.devBits - 1) }).io;
     const arb = m.instance('tx_arb', PacketArbiter, { spec: tlpStream(W), n: 2 }).io;
     const slice = m.instance('tx_slice', TlpSlice, { W }).io;

@@ -35,6 +35,15 @@ export interface DmaWriteParams {
    * queues hold the data: gen/virtq/dma_fabric.ts). Default true: the lineRead contract (data always taken).
    */
   dataQueue?: boolean;
+  /**
+   * Device byte ranges [from, to) whose memory answers reads in word order rather than line order: a read whose
+   * first line is in one gets its two lines with the even one in the low half (for a read at an odd line, the
+   * halves swapped). A memory of two-line words (virtio-blk's storage port: an odd access's lines are the high half
+   * of one AXI word and the low half of the next) then needs no 2W-bit lane select to put them in line order: the
+   * engine's byte shifter takes the swap as one more stage (a rotation of the window by a line), which the LUTs of
+   * its first stage absorb. Default none.
+   */
+  wordOrder?: readonly (readonly [number, number])[];
 }
 
 /** A field list packed into one vector and unpacked again (the queues carry vectors). */
@@ -182,6 +191,7 @@ export const DmaWrite = defineModule(
       ['eop', 1],
       ['keep', L],
       ['shift', lb],
+      ...(p.wordOrder?.length ? ([['rot', 1]] as [string, number][]) : []),
     ]);
     const metaQ = m.instance('beat_queue', Fifo, { width: meta.width, depth: p.readAhead }).io;
     const ownQueue = p.dataQueue !== false;
@@ -200,6 +210,22 @@ export const DmaWrite = defineModule(
     memRd.valid.set(descQ.deq.valid.and(isStatus.not()).and(metaQ.enq.ready));
     memRd.addr.set(d.line.add(beat.zext(Math.max(lineBits, beatBits + 1)).trunc(lineBits)));
     const readFire = memRd.valid.and(memRd.ready);
+    // A read at an odd line of a word-order memory: its data comes with the halves swapped.
+    const wordOrder = p.wordOrder ?? [];
+    const lineOf = (byte: number) => {
+      if (byte % lineBytes(p.W) !== 0 || byte < 0 || byte > 2 ** p.devBits)
+        throw paramError(`DmaWrite: wordOrder bound 0x${byte.toString(16)} is not a line address of the device space`);
+      return BigInt(byte / lineBytes(p.W));
+    };
+    const inWordOrder = wordOrder
+      .map(([from, to]) => {
+        const [a, b] = [lineOf(from), lineOf(to)];
+        const lo = a === 0n ? lit(1, 1) : memRd.addr.zext(lineBits + 1).ge(lit(a, lineBits + 1));
+        const hi = b === 1n << BigInt(lineBits) ? lit(1, 1) : memRd.addr.zext(lineBits + 1).lt(lit(b, lineBits + 1));
+        return lo.and(hi);
+      })
+      .reduce<Expr>((x, y) => x.or(y), lit(0, 1));
+    const rot = memRd.addr.bit(0).and(inWordOrder);
     const statusFire = descQ.deq.valid.and(isStatus).and(metaQ.enq.ready);
     metaQ.enq.valid.set(readFire.or(statusFire));
     metaQ.enq.data.set(
@@ -212,6 +238,7 @@ export const DmaWrite = defineModule(
         eop: lastBeat,
         keep: mux(lastBeat, d.lastKeep, keepOf(0)),
         shift: d.shift,
+        ...(p.wordOrder?.length ? { rot } : {}),
       }),
     );
     descQ.deq.ready.set(statusFire.or(readFire.and(lastBeat)));
@@ -241,7 +268,13 @@ export const DmaWrite = defineModule(
     m.if(sendBeat, () => {
       out.valid.next(1);
       out.hdr.next(h.hdr);
-      out.data.next(takeFromWindow(dataQ.deq.data, h.shift));
+      // (For a read at an odd line of a word-order memory, the halves back into line order; without wordOrder ranges
+      // there is no `rot` field and no select.)
+      const win = dataQ.deq.data;
+      const lineOrder = p.wordOrder?.length
+        ? mux(h.rot.bit(0), cat(win.bits(p.W - 1, 0), win.bits(2 * p.W - 1, p.W)), win)
+        : win;
+      out.data.next(takeFromWindow(lineOrder, h.shift));
       out.keep.next(h.keep);
       out.sop.next(h.sop.bit(0));
       out.eop.next(h.eop.bit(0));
@@ -277,7 +310,8 @@ export const DmaWrite = defineModule(
   {
     name: (p) =>
       `dma_write_w${p.W}_d${p.devBits}_l${p.lenBits}_i${p.idBits}_mps${p.mpsSupported}_ra${p.readAhead}` +
-      (p.dataQueue === false ? '_pull' : ''),
+      (p.dataQueue === false ? '_pull' : '') +
+      (p.wordOrder?.length ? `_wo${p.wordOrder.map(([a, b]) => `${a.toString(16)}_${b.toString(16)}`).join('_')}` : ''),
     doc: 'DMA write engine: device memory -> host memory, byte-granular, MWr split at MPS/4 KB, one beat per cycle.',
   },
 );

@@ -130,6 +130,8 @@ export const DataPlane = defineModule(
       W,
       regions: clients.map((c) => c.regionBits),
       irqBits: Q,
+      // virtio-blk's reads are answered in word order (its storage port's words unjoined: gen/blk/line_axi.ts).
+      wordOrder: [clients.findIndex((c) => c.name === 'blk')],
     }).io;
 
     // ---- the handover into the engines. With both, the one not selected idles; the selection holds through a

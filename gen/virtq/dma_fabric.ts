@@ -80,6 +80,11 @@ export interface DmaFabricParams {
    * a read for another client than the last waits until every outstanding read has come back.
    */
   returnQueues?: boolean;
+  /**
+   * The clients whose memory answers the write engine's reads in word order (gen/dma/write_engine.ts `wordOrder`):
+   * virtio-blk's storage port. Default none.
+   */
+  wordOrder?: readonly number[];
 }
 
 /** Bits of the client number in the engines' device address and command id (at least 1). */
@@ -112,6 +117,21 @@ export function fabricEngineParams(p: DmaFabricParams) {
       mpsSupported: p.mpsSupported,
       readAhead: p.readAhead,
       dataQueue: !p.returnQueues,
+      // Client i's reads: its slot's lower half and the guard half before it (the slot before's upper half, or for
+      // client 0 the last slot's).
+      ...(p.wordOrder?.length
+        ? {
+            wordOrder: p.wordOrder.flatMap((i): [number, number][] => {
+              const slot = 2 ** slotBits;
+              return i === 0
+                ? [
+                    [0, slot / 2],
+                    [2 ** devBits - slot / 2, 2 ** devBits],
+                  ]
+                : [[i * slot - slot / 2, i * slot + slot / 2]];
+            }),
+          }
+        : {}),
     },
   };
 }
@@ -502,7 +522,8 @@ export const DmaFabric = defineModule(
   {
     name: (p) =>
       `dma_fabric_w${p.W}_r${p.regions.join('_')}_l${p.lenBits}_i${p.idBits}_t${p.tags}_s${p.slots}` +
-      `_to${p.timeoutBits}_mps${p.mpsSupported}_ra${p.readAhead}_q${p.irqBits}${p.returnQueues ? '_rq' : ''}`,
+      `_to${p.timeoutBits}_mps${p.mpsSupported}_ra${p.readAhead}_q${p.irqBits}${p.returnQueues ? '_rq' : ''}` +
+      (p.wordOrder?.length ? `_wo${p.wordOrder.join('_')}` : ''),
     doc: 'DMA fabric: N clients share a DMA read and a DMA write engine; commands arbitrated, statuses and memory accesses routed back.',
   },
 );
