@@ -339,29 +339,35 @@ export class Sim {
           : `sim: writing waveform of ${this.top} to ${this.tracePath}`,
       );
     }
-    this.h = new mod.Harness(
-      this.seed,
-      this.tracePath ?? '',
-      this.state,
-      opts.record ?? true,
-      this.deliveries,
-      this.traceWindow,
-    );
-    for (const name of Object.keys(opts.axi ?? {}))
-      if (!ports.axiMasters.some((a) => a.name === name))
-        throw new Error(
-          `sim: ${this.top} has no AXI4 master port ${name}` +
-            (ports.axiMasters.length ? ` (its AXI4 ports: ${ports.axiMasters.map((a) => a.name).join(', ')})` : ''),
-        );
-    ports.axiMasters.forEach((a, i) => {
-      const knobs = axiKnobs(a, opts.axi?.[a.name]);
-      this.h.axiConfigure(i, knobs);
-      this.axiMemories.set(a.name, new AxiMemory(this.axiHost, i, a, knobs));
-    });
-    if (opts.rxIdle !== undefined) this.setRxIdle(opts.rxIdle);
-    if (opts.txBackpressure !== undefined) this.setTxBackpressure(opts.txBackpressure);
-    const rc = opts.resetCycles ?? 4;
-    if (rc > 0) this.reset(rc);
+    // A Sim that fails to start releases its waveform path (claimTracePath), or no later Sim could name it.
+    try {
+      this.h = new mod.Harness(
+        this.seed,
+        this.tracePath ?? '',
+        this.state,
+        opts.record ?? true,
+        this.deliveries,
+        this.traceWindow,
+      );
+      for (const name of Object.keys(opts.axi ?? {}))
+        if (!ports.axiMasters.some((a) => a.name === name))
+          throw new Error(
+            `sim: ${this.top} has no AXI4 master port ${name}` +
+              (ports.axiMasters.length ? ` (its AXI4 ports: ${ports.axiMasters.map((a) => a.name).join(', ')})` : ''),
+          );
+      ports.axiMasters.forEach((a, i) => {
+        const knobs = axiKnobs(a, opts.axi?.[a.name]);
+        this.h.axiConfigure(i, knobs);
+        this.axiMemories.set(a.name, new AxiMemory(this.axiHost, i, a, knobs));
+      });
+      if (opts.rxIdle !== undefined) this.setRxIdle(opts.rxIdle);
+      if (opts.txBackpressure !== undefined) this.setTxBackpressure(opts.txBackpressure);
+      const rc = opts.resetCycles ?? 4;
+      if (rc > 0) this.reset(rc);
+    } catch (e) {
+      if (this.tracePath) tracePathsInUse.delete(this.tracePath);
+      throw e;
+    }
   }
 
   /** Builds the top if needed (cached; synchronous) and loads a fresh model instance. */

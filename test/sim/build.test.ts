@@ -253,6 +253,13 @@ describe('waveforms', () => {
       const c = Sim.load({ ports: LOOPBACK_W64, quiet: true, trace: path }); // free again once closed
       expect(c.tracePath).toBe(path);
       c.close();
+      // A Sim that fails to start (an AXI port the top lacks) does not keep the path.
+      expect(() => Sim.load({ ports: LOOPBACK_W64, quiet: true, trace: path, axi: { nope: {} } })).toThrow(
+        /has no AXI4 master port nope/,
+      );
+      const d = Sim.load({ ports: LOOPBACK_W64, quiet: true, trace: path });
+      expect(d.tracePath).toBe(path);
+      d.close();
     } finally {
       if (old === undefined) delete process.env.VFPGA_TRACE;
       else process.env.VFPGA_TRACE = old;
