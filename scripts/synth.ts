@@ -6,7 +6,8 @@
 //
 //   npm run synth                      every top: the table; fails on latches or a top over its LUT-level budget
 //   npm run synth -- --path TOP ...    those tops only: the table, the longest path of each (cells and the
-//                                      signal names around them) and every register deeper than the budget
+//                                      signal names around them) and every register deeper than the budget;
+//                                      TOP may also be any module of hdl/ (a block inside a top)
 //   npm run synth -- --over N ...      list registers deeper than N levels instead (with --path)
 //   npm run synth -- --hier --path TOP the same top synthesized without flattening: a tree of its module
 //                                      instances with each one's resources and the LUT levels inside it (paths
@@ -76,12 +77,31 @@ export function categorize(
   return { lut, lutram, ff, bram, dsp, carry };
 }
 
+/**
+ * A top's module and files: its ports file, or, for a module of hdl/ that has none (a block inside a top, such as
+ * the endpoint or the DMA fabric of the virtio-blk function), the files of a top that instantiates it.
+ */
+function readTop(portsFile: string): { top: string; files: string[] } {
+  if (fs.existsSync(portsFile)) return parsePortsJson(fs.readFileSync(portsFile, 'utf8'), portsFile);
+  const dir = path.dirname(portsFile);
+  const top = path.basename(portsFile, '.ports.json');
+  const file = `${top}.v`;
+  const holder = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ports.json'))
+    .sort()
+    .map((f) => parsePortsJson(fs.readFileSync(path.join(dir, f), 'utf8'), f))
+    .find((p) => p.files.includes(file));
+  if (!holder) throw new Error(`synth: no top or module '${top}' in ${dir} (run npm run gen?)`);
+  return { top, files: holder.files };
+}
+
 /** Run Yosys synth_xilinx on a top of hdl/ (flattened or not): its stat text and JSON netlist. */
 async function yosysSynth(
   portsFile: string,
   flatten: boolean,
 ): Promise<{ top: string; stat: string; log: string; modules: Record<string, JsonModule> }> {
-  const ports = parsePortsJson(fs.readFileSync(portsFile, 'utf8'), portsFile);
+  const ports = readTop(portsFile);
   const dir = path.dirname(portsFile);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vfpga-synth-'));
   try {
@@ -279,10 +299,7 @@ if (import.meta.filename === process.argv[1]) {
   const t0 = performance.now();
   const args = parseArgs(process.argv.slice(2));
   const budgets = lutLevelBudgets();
-  const known = fs.readdirSync(hdlDir).filter((f) => f.endsWith('.ports.json'));
-  for (const t of args.paths) {
-    if (!known.includes(`${t}.ports.json`)) throw new Error(`synth: no top '${t}' in hdl/ (run npm run gen?)`);
-  }
+  for (const t of args.paths) readTop(path.join(hdlDir, `${t}.ports.json`)); // an unknown name fails here, early
   const overOf = (top: string) => args.over ?? budgets.get(top) ?? 9;
   if (args.hier) {
     for (const t of args.paths) {
