@@ -446,35 +446,35 @@ module virtio_blk_w256_ccd2566bf1 (
   reg [15:0] s_write_mark;  // gen/blk/status.ts:61
   reg s_len_error;  // gen/blk/status.ts:62
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [33:0] written;  // gen/blk/request.ts:37
+  reg [33:0] written;  // gen/blk/request.ts:68
   /* verilator lint_on UNUSEDSIGNAL */
-  reg is_discard;  // gen/blk/request.ts:38
-  reg [8:0] seg_idx;  // gen/blk/request.ts:39
-  reg [8:0] seg_count;  // gen/blk/request.ts:40
-  reg seg_pass2;  // gen/blk/request.ts:41
-  wire dma_idle;  // gen/blk/request.ts:42
-  reg fence;  // gen/blk/request.ts:67
-  wire [127:0] capture_rd0;  // gen/blk/request.ts:78
-  reg [33:0] out_data;  // gen/blk/request.ts:82
-  reg [33:0] in_data;  // gen/blk/request.ts:83
-  reg t_in;  // gen/blk/request.ts:84
-  reg t_out;  // gen/blk/request.ts:84
-  reg t_flush;  // gen/blk/request.ts:84
-  reg t_get_id;  // gen/blk/request.ts:84
-  reg t_discard;  // gen/blk/request.ts:84
-  reg t_write_zeroes;  // gen/blk/request.ts:84
-  reg io_bad;  // gen/blk/request.ts:84
-  reg dwz_bad;  // gen/blk/request.ts:84
-  reg dwz_too_many;  // gen/blk/request.ts:84
-  reg [17:0] storage_off;  // gen/blk/request.ts:94
-  reg [33:0] id_len;  // gen/blk/request.ts:95
-  reg seg_unsupp;  // gen/blk/request.ts:84
-  reg seg_ioerr;  // gen/blk/request.ts:84
-  reg seg_last;  // gen/blk/request.ts:84
-  reg seg_empty;  // gen/blk/request.ts:84
-  reg id_bad;  // gen/blk/request.ts:84
-  reg blocked;  // gen/blk/request.ts:84
-  wire [85:0] slot_info_rd0;  // gen/blk/request.ts:129
+  reg is_discard;  // gen/blk/request.ts:69
+  reg [8:0] seg_idx;  // gen/blk/request.ts:70
+  reg [8:0] seg_count;  // gen/blk/request.ts:71
+  reg seg_pass2;  // gen/blk/request.ts:72
+  wire dma_idle;  // gen/blk/request.ts:73
+  reg fence;  // gen/blk/request.ts:98
+  wire [127:0] capture_rd0;  // gen/blk/request.ts:109
+  reg [33:0] out_data;  // gen/blk/request.ts:113
+  reg [33:0] in_data;  // gen/blk/request.ts:114
+  reg t_in;  // gen/blk/request.ts:115
+  reg t_out;  // gen/blk/request.ts:115
+  reg t_flush;  // gen/blk/request.ts:115
+  reg t_get_id;  // gen/blk/request.ts:115
+  reg t_discard;  // gen/blk/request.ts:115
+  reg t_write_zeroes;  // gen/blk/request.ts:115
+  reg io_bad;  // gen/blk/request.ts:115
+  reg dwz_bad;  // gen/blk/request.ts:115
+  reg dwz_too_many;  // gen/blk/request.ts:115
+  reg [17:0] storage_off;  // gen/blk/request.ts:125
+  reg [33:0] id_len;  // gen/blk/request.ts:126
+  reg seg_unsupp;  // gen/blk/request.ts:115
+  reg seg_ioerr;  // gen/blk/request.ts:115
+  reg seg_last;  // gen/blk/request.ts:115
+  reg seg_empty;  // gen/blk/request.ts:115
+  reg id_bad;  // gen/blk/request.ts:115
+  reg blocked;  // gen/blk/request.ts:115
+  wire [85:0] slot_info_rd0;  // gen/blk/request.ts:229
   reg [96:0] descs [0:127];  // gen/blk/device.ts:179
   reg [85:0] slot_info [0:15];  // gen/blk/device.ts:181
   reg [63:0] slot_status_at [0:15];  // gen/blk/device.ts:182
@@ -534,9 +534,9 @@ module virtio_blk_w256_ccd2566bf1 (
   wire _or_31;  // gen/blk/scratch.ts:90
   wire _or_32;  // gen/blk/scratch.ts:90
   wire _or_33;  // gen/blk/scratch.ts:90
-  wire _or_34;  // gen/blk/request.ts:120
+  wire _or_34;  // gen/blk/request.ts:151
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [33:0] _mux_35;  // gen/blk/request.ts:179
+  wire [33:0] _mux_35;  // gen/blk/request.ts:279
   /* verilator lint_on UNUSEDSIGNAL */
   wire [127:0] _cat_36;  // gen/blk/scratch.ts:94
   wire [15:0] _cat_37;  // gen/blk/scratch.ts:94
@@ -689,8 +689,8 @@ module virtio_blk_w256_ccd2566bf1 (
   assign _or_31 = (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) & mem_wr_be[18]) | (_and_12 & mem_wr_be[50]);  // gen/blk/scratch.ts:90
   assign _or_32 = (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) & mem_wr_be[17]) | (_and_12 & mem_wr_be[49]);  // gen/blk/scratch.ts:90
   assign _or_33 = (((mem_wr_addr[13] & mem_wr_addr[12]) & (mem_wr_addr[7:1] == 7'd63)) & mem_wr_be[16]) | (_and_12 & mem_wr_be[48]);  // gen/blk/scratch.ts:90
-  assign _or_34 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/request.ts:120
-  assign _mux_35 = t_out ? out_data : in_data;  // gen/blk/request.ts:179
+  assign _or_34 = ((((t_out | t_discard) | t_write_zeroes) & (wr_outstanding != 8'd0)) | (t_in & ((~rd_quiet) | store_wr_pending))) | ((t_in | t_get_id) & (status_queue_deq_valid | (~(s_state == S_STATE_IDLE))));  // gen/blk/request.ts:151
+  assign _mux_35 = t_out ? out_data : in_data;  // gen/blk/request.ts:279
   assign _cat_36 = {mem_wr_words[511:504], mem_wr_words[503:496], mem_wr_words[495:488], mem_wr_words[487:480], mem_wr_words[479:472], mem_wr_words[471:464], mem_wr_words[463:456], mem_wr_words[455:448], mem_wr_words[447:440], mem_wr_words[439:432], mem_wr_words[431:424], mem_wr_words[423:416], mem_wr_words[415:408], mem_wr_words[407:400], mem_wr_words[399:392], mem_wr_words[391:384]};  // gen/blk/scratch.ts:94
   assign _cat_37 = {_or_18, _or_19, _or_20, _or_21, _or_22, _or_23, _or_24, _or_25, _or_26, _or_27, _or_28, _or_29, _or_30, _or_31, _or_32, _or_33};  // gen/blk/scratch.ts:94
   assign _and_38 = (_add_4[13] & _add_4[12]) & _add_4[7];  // gen/blk/scratch.ts:105
@@ -737,12 +737,12 @@ module virtio_blk_w256_ccd2566bf1 (
   assign storage_arburst = store_axi_arburst;  // gen/blk/device.ts:162
   assign storage_rready = store_axi_rready;  // gen/blk/device.ts:162
   always @* begin
-    ev_bad_request = 1'b0;  // gen/blk/request.ts:77
-    case (state)  // gen/blk/request.ts:125
+    ev_bad_request = 1'b0;  // gen/blk/request.ts:108
+    case (state)  // gen/blk/request.ts:32
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/request.ts:141
-          if (status_queue_enq_ready) begin  // gen/blk/request.ts:145
-            ev_bad_request = 1'b1;  // gen/blk/request.ts:146
+        if (no_writable) begin  // gen/blk/request.ts:241
+          if (status_queue_enq_ready) begin  // gen/blk/request.ts:245
+            ev_bad_request = 1'b1;  // gen/blk/request.ts:246
           end
         end
       end
@@ -815,25 +815,25 @@ module virtio_blk_w256_ccd2566bf1 (
     endcase
   end
   always @* begin
-    status_queue_enq_valid = 1'b0;  // gen/blk/request.ts:75
-    case (state)  // gen/blk/request.ts:125
+    status_queue_enq_valid = 1'b0;  // gen/blk/request.ts:106
+    case (state)  // gen/blk/request.ts:32
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/request.ts:141
-          status_queue_enq_valid = 1'b1;  // gen/blk/request.ts:143
+        if (no_writable) begin  // gen/blk/request.ts:241
+          status_queue_enq_valid = 1'b1;  // gen/blk/request.ts:243
         end
       end
       STATE_POST: begin
-        status_queue_enq_valid = 1'b1;  // gen/blk/request.ts:339
+        status_queue_enq_valid = 1'b1;  // gen/blk/request.ts:522
       end
       default: begin end
     endcase
   end
   always @* begin
-    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/request.ts:76
-    case (state)  // gen/blk/request.ts:125
+    status_queue_enq_data = {b_slot, 1'b0, fence, (written[31:0] + 32'd1), rd_issued};  // gen/blk/request.ts:107
+    case (state)  // gen/blk/request.ts:32
       STATE_CHECK: begin
-        if (no_writable) begin  // gen/blk/request.ts:141
-          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/request.ts:144
+        if (no_writable) begin  // gen/blk/request.ts:241
+          status_queue_enq_data = {b_slot, 1'b1, 1'b0, 32'd0, rd_issued};  // gen/blk/request.ts:244
         end
       end
       default: begin end
@@ -858,13 +858,13 @@ module virtio_blk_w256_ccd2566bf1 (
   assign rd_quiet = rd_issued == rd_ended;  // gen/blk/device.ts:308
   always @* begin
     spec_fail = 1'b0;  // default, gen/blk/device.ts:317
-    case (state)  // gen/blk/request.ts:125
+    case (state)  // gen/blk/request.ts:32
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/request.ts:211
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:214
-        end else if (slot_err) begin  // gen/blk/request.ts:215
-        end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:218
-          spec_fail = 1'b1;  // gen/blk/request.ts:219
+        if (blocked) begin  // gen/blk/request.ts:352
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:355
+        end else if (slot_err) begin  // gen/blk/request.ts:356
+        end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:359
+          spec_fail = 1'b1;  // gen/blk/request.ts:360
         end
       end
       default: begin end
@@ -874,17 +874,17 @@ module virtio_blk_w256_ccd2566bf1 (
   assign hdr_sum = (cap_slot_q[3] ? (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_15 : hdr_count_14) : (cap_slot_q[0] ? hdr_count_13 : hdr_count_12)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_11 : hdr_count_10) : (cap_slot_q[0] ? hdr_count_9 : hdr_count_8))) : (cap_slot_q[2] ? (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_7 : hdr_count_6) : (cap_slot_q[0] ? hdr_count_5 : hdr_count_4)) : (cap_slot_q[1] ? (cap_slot_q[0] ? hdr_count_3 : hdr_count_2) : (cap_slot_q[0] ? hdr_count_1 : hdr_count_0)))) + ({1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[0]} + {1'b0, cap_strb_q[1]})} + {1'b0, ({1'b0, cap_strb_q[2]} + {1'b0, cap_strb_q[3]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[4]} + {1'b0, cap_strb_q[5]})} + {1'b0, ({1'b0, cap_strb_q[6]} + {1'b0, cap_strb_q[7]})})})} + {1'b0, ({1'b0, ({1'b0, ({1'b0, cap_strb_q[8]} + {1'b0, cap_strb_q[9]})} + {1'b0, ({1'b0, cap_strb_q[10]} + {1'b0, cap_strb_q[11]})})} + {1'b0, ({1'b0, ({1'b0, cap_strb_q[12]} + {1'b0, cap_strb_q[13]})} + {1'b0, ({1'b0, cap_strb_q[14]} + {1'b0, cap_strb_q[15]})})})});  // gen/blk/scratch.ts:142
   always @* begin
     out_start = 1'b0;  // gen/blk/scratch.ts:231
-    case (state)  // gen/blk/request.ts:125
+    case (state)  // gen/blk/request.ts:32
       STATE_DECODE: begin
-        if (blocked) begin  // gen/blk/request.ts:211
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:214
-        end else if (slot_err) begin  // gen/blk/request.ts:215
-        end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:218
-        end else if (t_in | t_out) begin  // gen/blk/request.ts:222
-          if (io_bad) begin  // gen/blk/request.ts:223
+        if (blocked) begin  // gen/blk/request.ts:352
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:355
+        end else if (slot_err) begin  // gen/blk/request.ts:356
+        end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:359
+        end else if (t_in | t_out) begin  // gen/blk/request.ts:363
+          if (io_bad) begin  // gen/blk/request.ts:364
           end else begin
-            if (t_out) begin  // gen/blk/request.ts:224
-              out_start = 1'b1;  // gen/blk/request.ts:225
+            if (t_out) begin  // gen/blk/request.ts:365
+              out_start = 1'b1;  // gen/blk/request.ts:366
             end
           end
         end
@@ -923,7 +923,7 @@ module virtio_blk_w256_ccd2566bf1 (
     endcase
   end
   assign completions_deq_ready = done_valid & done_ready;  // gen/blk/status.ts:29
-  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/request.ts:42
+  assign dma_idle = ((~walk_walking) & rd_quiet) & (wr_outstanding == 8'd0);  // gen/blk/request.ts:73
 
   // ---- registers
   always @(posedge clk) begin
@@ -2141,279 +2141,279 @@ module virtio_blk_w256_ccd2566bf1 (
         end
         default: begin end
       endcase
-      b_status_write <= 1'b0;  // gen/blk/request.ts:57
-      case (state)  // gen/blk/request.ts:125
+      b_status_write <= 1'b0;  // gen/blk/request.ts:88
+      case (state)  // gen/blk/request.ts:32
         STATE_IDLE: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/request.ts:127
-            if (b_slot == 4'd0) begin  // gen/blk/request.ts:128
-              slot_ready_0 <= 1'b0;  // gen/blk/request.ts:128
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_15 : slot_ready_14) : (b_slot[0] ? slot_ready_13 : slot_ready_12)) : (b_slot[1] ? (b_slot[0] ? slot_ready_11 : slot_ready_10) : (b_slot[0] ? slot_ready_9 : slot_ready_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? slot_ready_7 : slot_ready_6) : (b_slot[0] ? slot_ready_5 : slot_ready_4)) : (b_slot[1] ? (b_slot[0] ? slot_ready_3 : slot_ready_2) : (b_slot[0] ? slot_ready_1 : slot_ready_0)))) begin  // gen/blk/request.ts:227
+            if (b_slot == 4'd0) begin  // gen/blk/request.ts:228
+              slot_ready_0 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd1) begin  // gen/blk/request.ts:128
-              slot_ready_1 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd1) begin  // gen/blk/request.ts:228
+              slot_ready_1 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd2) begin  // gen/blk/request.ts:128
-              slot_ready_2 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd2) begin  // gen/blk/request.ts:228
+              slot_ready_2 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd3) begin  // gen/blk/request.ts:128
-              slot_ready_3 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd3) begin  // gen/blk/request.ts:228
+              slot_ready_3 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd4) begin  // gen/blk/request.ts:128
-              slot_ready_4 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd4) begin  // gen/blk/request.ts:228
+              slot_ready_4 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd5) begin  // gen/blk/request.ts:128
-              slot_ready_5 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd5) begin  // gen/blk/request.ts:228
+              slot_ready_5 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd6) begin  // gen/blk/request.ts:128
-              slot_ready_6 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd6) begin  // gen/blk/request.ts:228
+              slot_ready_6 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd7) begin  // gen/blk/request.ts:128
-              slot_ready_7 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd7) begin  // gen/blk/request.ts:228
+              slot_ready_7 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd8) begin  // gen/blk/request.ts:128
-              slot_ready_8 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd8) begin  // gen/blk/request.ts:228
+              slot_ready_8 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd9) begin  // gen/blk/request.ts:128
-              slot_ready_9 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd9) begin  // gen/blk/request.ts:228
+              slot_ready_9 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd10) begin  // gen/blk/request.ts:128
-              slot_ready_10 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd10) begin  // gen/blk/request.ts:228
+              slot_ready_10 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd11) begin  // gen/blk/request.ts:128
-              slot_ready_11 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd11) begin  // gen/blk/request.ts:228
+              slot_ready_11 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd12) begin  // gen/blk/request.ts:128
-              slot_ready_12 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd12) begin  // gen/blk/request.ts:228
+              slot_ready_12 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd13) begin  // gen/blk/request.ts:128
-              slot_ready_13 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd13) begin  // gen/blk/request.ts:228
+              slot_ready_13 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd14) begin  // gen/blk/request.ts:128
-              slot_ready_14 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd14) begin  // gen/blk/request.ts:228
+              slot_ready_14 <= 1'b0;  // gen/blk/request.ts:228
             end
-            if (b_slot == 4'd15) begin  // gen/blk/request.ts:128
-              slot_ready_15 <= 1'b0;  // gen/blk/request.ts:128
+            if (b_slot == 4'd15) begin  // gen/blk/request.ts:228
+              slot_ready_15 <= 1'b0;  // gen/blk/request.ts:228
             end
-            desc_count <= slot_info_rd0[85:70];  // gen/blk/request.ts:130
-            readable <= slot_info_rd0[69:36];  // gen/blk/request.ts:131
-            writable <= slot_info_rd0[35:2];  // gen/blk/request.ts:132
-            no_writable <= slot_info_rd0[1];  // gen/blk/request.ts:133
-            malformed <= slot_info_rd0[0];  // gen/blk/request.ts:134
-            state <= STATE_CHECK;  // gen/blk/request.ts:135
+            desc_count <= slot_info_rd0[85:70];  // gen/blk/request.ts:230
+            readable <= slot_info_rd0[69:36];  // gen/blk/request.ts:231
+            writable <= slot_info_rd0[35:2];  // gen/blk/request.ts:232
+            no_writable <= slot_info_rd0[1];  // gen/blk/request.ts:233
+            malformed <= slot_info_rd0[0];  // gen/blk/request.ts:234
+            state <= STATE_CHECK;  // gen/blk/request.ts:235
           end
         end
         STATE_CHECK: begin
-          if (no_writable) begin  // gen/blk/request.ts:141
-            if (status_queue_enq_ready) begin  // gen/blk/request.ts:145
-              b_slot <= b_slot + 4'd1;  // gen/blk/request.ts:147
-              state <= STATE_IDLE;  // gen/blk/request.ts:148
+          if (no_writable) begin  // gen/blk/request.ts:241
+            if (status_queue_enq_ready) begin  // gen/blk/request.ts:245
+              b_slot <= b_slot + 4'd1;  // gen/blk/request.ts:247
+              state <= STATE_IDLE;  // gen/blk/request.ts:248
             end
-          end else if (malformed) begin  // gen/blk/request.ts:151
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
+          end else if (malformed) begin  // gen/blk/request.ts:251
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
           end else begin
-            state <= STATE_HDR;  // gen/blk/request.ts:152
+            state <= STATE_HDR;  // gen/blk/request.ts:252
           end
         end
         STATE_HDR: begin
-          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/request.ts:155
-            state <= STATE_PREP;  // gen/blk/request.ts:166
+          if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/request.ts:255
+            state <= STATE_PREP;  // gen/blk/request.ts:266
           end
         end
         STATE_PREP: begin
-          state <= STATE_DECODE;  // gen/blk/request.ts:189
+          state <= STATE_DECODE;  // gen/blk/request.ts:289
         end
         STATE_DECODE: begin
-          if (blocked) begin  // gen/blk/request.ts:211
-            state <= STATE_DECODE;  // gen/blk/request.ts:211
-          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:214
-            state <= STATE_DECODE;  // gen/blk/request.ts:214
-          end else if (slot_err) begin  // gen/blk/request.ts:215
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
-          end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:218
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
-          end else if (t_in | t_out) begin  // gen/blk/request.ts:222
-            if (io_bad) begin  // gen/blk/request.ts:223
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
+          if (blocked) begin  // gen/blk/request.ts:352
+            state <= STATE_DECODE;  // gen/blk/request.ts:352
+          end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:355
+            state <= STATE_DECODE;  // gen/blk/request.ts:355
+          end else if (slot_err) begin  // gen/blk/request.ts:356
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
+          end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:359
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
+          end else if (t_in | t_out) begin  // gen/blk/request.ts:363
+            if (io_bad) begin  // gen/blk/request.ts:364
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
             end else begin
-              if (t_out) begin  // gen/blk/request.ts:224
-                if (b_slot == 4'd0) begin  // gen/blk/request.ts:226
-                  out_active_0 <= 1'b1;  // gen/blk/request.ts:226
+              if (t_out) begin  // gen/blk/request.ts:365
+                if (b_slot == 4'd0) begin  // gen/blk/request.ts:367
+                  out_active_0 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd1) begin  // gen/blk/request.ts:226
-                  out_active_1 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd1) begin  // gen/blk/request.ts:367
+                  out_active_1 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd2) begin  // gen/blk/request.ts:226
-                  out_active_2 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd2) begin  // gen/blk/request.ts:367
+                  out_active_2 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd3) begin  // gen/blk/request.ts:226
-                  out_active_3 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd3) begin  // gen/blk/request.ts:367
+                  out_active_3 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd4) begin  // gen/blk/request.ts:226
-                  out_active_4 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd4) begin  // gen/blk/request.ts:367
+                  out_active_4 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd5) begin  // gen/blk/request.ts:226
-                  out_active_5 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd5) begin  // gen/blk/request.ts:367
+                  out_active_5 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd6) begin  // gen/blk/request.ts:226
-                  out_active_6 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd6) begin  // gen/blk/request.ts:367
+                  out_active_6 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd7) begin  // gen/blk/request.ts:226
-                  out_active_7 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd7) begin  // gen/blk/request.ts:367
+                  out_active_7 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd8) begin  // gen/blk/request.ts:226
-                  out_active_8 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd8) begin  // gen/blk/request.ts:367
+                  out_active_8 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd9) begin  // gen/blk/request.ts:226
-                  out_active_9 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd9) begin  // gen/blk/request.ts:367
+                  out_active_9 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd10) begin  // gen/blk/request.ts:226
-                  out_active_10 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd10) begin  // gen/blk/request.ts:367
+                  out_active_10 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd11) begin  // gen/blk/request.ts:226
-                  out_active_11 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd11) begin  // gen/blk/request.ts:367
+                  out_active_11 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd12) begin  // gen/blk/request.ts:226
-                  out_active_12 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd12) begin  // gen/blk/request.ts:367
+                  out_active_12 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd13) begin  // gen/blk/request.ts:226
-                  out_active_13 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd13) begin  // gen/blk/request.ts:367
+                  out_active_13 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd14) begin  // gen/blk/request.ts:226
-                  out_active_14 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd14) begin  // gen/blk/request.ts:367
+                  out_active_14 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_slot == 4'd15) begin  // gen/blk/request.ts:226
-                  out_active_15 <= 1'b1;  // gen/blk/request.ts:226
+                if (b_slot == 4'd15) begin  // gen/blk/request.ts:367
+                  out_active_15 <= 1'b1;  // gen/blk/request.ts:367
                 end
-                if (b_staged) begin  // gen/blk/request.ts:227
-                  copy_left <= out_data[12:6];  // gen/blk/request.ts:230
+                if (b_staged) begin  // gen/blk/request.ts:368
+                  copy_left <= out_data[12:6];  // gen/blk/request.ts:371
                 end else begin
                   walk_walking <= 1'b1;  // gen/blk/walker.ts:58
                 end
               end else begin
                 walk_walking <= 1'b1;  // gen/blk/walker.ts:58
               end
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              if (t_out & b_staged) begin  // gen/blk/request.ts:237
-                state <= STATE_COPY;  // gen/blk/request.ts:237
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              if (t_out & b_staged) begin  // gen/blk/request.ts:378
+                state <= STATE_COPY;  // gen/blk/request.ts:378
               end else begin
-                state <= STATE_DATA;  // gen/blk/request.ts:237
+                state <= STATE_DATA;  // gen/blk/request.ts:378
               end
             end
-          end else if (t_flush) begin  // gen/blk/request.ts:240
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
-          end else if (t_get_id) begin  // gen/blk/request.ts:243
-            if (id_bad) begin  // gen/blk/request.ts:244
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
+          end else if (t_flush) begin  // gen/blk/request.ts:381
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
+          end else if (t_get_id) begin  // gen/blk/request.ts:384
+            if (id_bad) begin  // gen/blk/request.ts:385
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
             end else begin
               walk_walking <= 1'b1;  // gen/blk/walker.ts:58
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_DATA;  // gen/blk/request.ts:249
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_DATA;  // gen/blk/request.ts:390
             end
-          end else if (t_discard) begin  // gen/blk/request.ts:252
-            if (~features[13]) begin  // gen/blk/request.ts:193
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
-            end else if (dwz_bad) begin  // gen/blk/request.ts:199
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
-            end else if (dwz_too_many) begin  // gen/blk/request.ts:200
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
+          end else if (t_discard) begin  // gen/blk/request.ts:393
+            if (~features[13]) begin  // gen/blk/request.ts:334
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
+            end else if (dwz_bad) begin  // gen/blk/request.ts:340
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
+            end else if (dwz_too_many) begin  // gen/blk/request.ts:341
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
             end else begin
-              zero_error <= 1'b0;  // gen/blk/request.ts:203
-              state <= STATE_SEG;  // gen/blk/request.ts:207
+              zero_error <= 1'b0;  // gen/blk/request.ts:344
+              state <= STATE_SEG;  // gen/blk/request.ts:348
             end
-          end else if (t_write_zeroes) begin  // gen/blk/request.ts:253
-            if (~features[14]) begin  // gen/blk/request.ts:193
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
-            end else if (dwz_bad) begin  // gen/blk/request.ts:199
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
-            end else if (dwz_too_many) begin  // gen/blk/request.ts:200
-              b_status_write <= 1'b1;  // gen/blk/request.ts:65
-              state <= STATE_POST;  // gen/blk/request.ts:72
+          end else if (t_write_zeroes) begin  // gen/blk/request.ts:394
+            if (~features[14]) begin  // gen/blk/request.ts:334
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
+            end else if (dwz_bad) begin  // gen/blk/request.ts:340
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
+            end else if (dwz_too_many) begin  // gen/blk/request.ts:341
+              b_status_write <= 1'b1;  // gen/blk/request.ts:96
+              state <= STATE_POST;  // gen/blk/request.ts:103
             end else begin
-              zero_error <= 1'b0;  // gen/blk/request.ts:203
-              state <= STATE_SEG;  // gen/blk/request.ts:207
+              zero_error <= 1'b0;  // gen/blk/request.ts:344
+              state <= STATE_SEG;  // gen/blk/request.ts:348
             end
           end else begin
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
           end
         end
         STATE_DATA: begin
-          if (~walk_walking) begin  // gen/blk/request.ts:258
-            state <= STATE_POST;  // gen/blk/request.ts:258
+          if (~walk_walking) begin  // gen/blk/request.ts:399
+            state <= STATE_POST;  // gen/blk/request.ts:399
           end
         end
         STATE_SEG: begin
           walk_walking <= 1'b1;  // gen/blk/walker.ts:58
-          state <= STATE_SEG_WAIT;  // gen/blk/request.ts:263
+          state <= STATE_SEG_WAIT;  // gen/blk/request.ts:431
         end
         STATE_SEG_WAIT: begin
-          if (dma_idle) begin  // gen/blk/request.ts:266
-            state <= STATE_SEG_EVAL;  // gen/blk/request.ts:268
+          if (dma_idle) begin  // gen/blk/request.ts:434
+            state <= STATE_SEG_EVAL;  // gen/blk/request.ts:436
           end
         end
         STATE_SEG_EVAL: begin
-          state <= STATE_SEG_CHECK;  // gen/blk/request.ts:284
+          state <= STATE_SEG_CHECK;  // gen/blk/request.ts:452
         end
         STATE_SEG_CHECK: begin
-          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/request.ts:287
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
-          end else if (seg_unsupp) begin  // gen/blk/request.ts:288
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
-          end else if (seg_ioerr) begin  // gen/blk/request.ts:289
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
-          end else if (seg_pass2) begin  // gen/blk/request.ts:290
-            zero_done <= seg_empty;  // gen/blk/request.ts:302
-            state <= STATE_ZERO;  // gen/blk/request.ts:303
-          end else if (1'b0) begin  // gen/blk/request.ts:305
-            b_status_write <= 1'b1;  // gen/blk/request.ts:65
-            state <= STATE_POST;  // gen/blk/request.ts:72
+          if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/request.ts:455
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
+          end else if (seg_unsupp) begin  // gen/blk/request.ts:456
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
+          end else if (seg_ioerr) begin  // gen/blk/request.ts:457
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
+          end else if (seg_pass2) begin  // gen/blk/request.ts:458
+            zero_done <= seg_empty;  // gen/blk/request.ts:470
+            state <= STATE_ZERO;  // gen/blk/request.ts:471
+          end else if (1'b0) begin  // gen/blk/request.ts:473
+            b_status_write <= 1'b1;  // gen/blk/request.ts:96
+            state <= STATE_POST;  // gen/blk/request.ts:103
           end else begin
-            state <= STATE_SEG;  // gen/blk/request.ts:309
+            state <= STATE_SEG;  // gen/blk/request.ts:477
           end
         end
         STATE_COPY: begin
-          if (_and_17 & rd_quiet) begin  // gen/blk/request.ts:313
-            copy_left <= copy_left - 7'd1;  // gen/blk/request.ts:315
-            copy_valid <= 1'b1;  // gen/blk/request.ts:316
-          end else if ((~copy_valid) | store_cp_ready) begin  // gen/blk/request.ts:317
-            copy_valid <= 1'b0;  // gen/blk/request.ts:317
+          if (_and_17 & rd_quiet) begin  // gen/blk/request.ts:496
+            copy_left <= copy_left - 7'd1;  // gen/blk/request.ts:498
+            copy_valid <= 1'b1;  // gen/blk/request.ts:499
+          end else if ((~copy_valid) | store_cp_ready) begin  // gen/blk/request.ts:500
+            copy_valid <= 1'b0;  // gen/blk/request.ts:500
           end
-          if ((copy_left == 7'd0) & (~copy_valid)) begin  // gen/blk/request.ts:319
-            state <= STATE_POST;  // gen/blk/request.ts:319
+          if ((copy_left == 7'd0) & (~copy_valid)) begin  // gen/blk/request.ts:502
+            state <= STATE_POST;  // gen/blk/request.ts:502
           end
         end
         STATE_ZERO: begin
-          if (store_wr_ready & (~zero_done)) begin  // gen/blk/request.ts:322
-            zero_done <= zero_left == 40'd1;  // gen/blk/request.ts:325
+          if (store_wr_ready & (~zero_done)) begin  // gen/blk/request.ts:505
+            zero_done <= zero_left == 40'd1;  // gen/blk/request.ts:508
           end
-          if (zero_done) begin  // gen/blk/request.ts:327
-            if (seg_last) begin  // gen/blk/request.ts:329
-              if (~store_wr_pending) begin  // gen/blk/request.ts:330
-                b_status_write <= 1'b1;  // gen/blk/request.ts:65
-                state <= STATE_POST;  // gen/blk/request.ts:72
+          if (zero_done) begin  // gen/blk/request.ts:510
+            if (seg_last) begin  // gen/blk/request.ts:512
+              if (~store_wr_pending) begin  // gen/blk/request.ts:513
+                b_status_write <= 1'b1;  // gen/blk/request.ts:96
+                state <= STATE_POST;  // gen/blk/request.ts:103
               end
             end else begin
-              state <= STATE_SEG;  // gen/blk/request.ts:333
+              state <= STATE_SEG;  // gen/blk/request.ts:516
             end
           end
         end
         STATE_POST: begin
-          if (status_queue_enq_ready) begin  // gen/blk/request.ts:340
-            b_slot <= b_slot + 4'd1;  // gen/blk/request.ts:341
-            state <= STATE_IDLE;  // gen/blk/request.ts:342
+          if (status_queue_enq_ready) begin  // gen/blk/request.ts:523
+            b_slot <= b_slot + 4'd1;  // gen/blk/request.ts:524
+            state <= STATE_IDLE;  // gen/blk/request.ts:525
           end
         end
         default: begin end
@@ -2465,59 +2465,59 @@ module virtio_blk_w256_ccd2566bf1 (
       end
       default: begin end
     endcase
-    case (state)  // gen/blk/request.ts:125
+    case (state)  // gen/blk/request.ts:32
       STATE_CHECK: begin
-        out_data <= readable - 34'd16;  // gen/blk/request.ts:139
-        in_data <= writable - 34'd1;  // gen/blk/request.ts:140
-        if (no_writable) begin  // gen/blk/request.ts:141
-        end else if (malformed) begin  // gen/blk/request.ts:151
-          b_status <= 8'd1;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
+        out_data <= readable - 34'd16;  // gen/blk/request.ts:239
+        in_data <= writable - 34'd1;  // gen/blk/request.ts:240
+        if (no_writable) begin  // gen/blk/request.ts:241
+        end else if (malformed) begin  // gen/blk/request.ts:251
+          b_status <= 8'd1;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
         end
       end
       STATE_HDR: begin
-        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/request.ts:155
-          cap <= capture_rd0;  // gen/blk/request.ts:156
-          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/request.ts:160
-          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/request.ts:161
-          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/request.ts:162
-          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/request.ts:163
-          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/request.ts:164
-          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/request.ts:165
+        if (b_slot[3] ? (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_15 : hdr_done_14) : (b_slot[0] ? hdr_done_13 : hdr_done_12)) : (b_slot[1] ? (b_slot[0] ? hdr_done_11 : hdr_done_10) : (b_slot[0] ? hdr_done_9 : hdr_done_8))) : (b_slot[2] ? (b_slot[1] ? (b_slot[0] ? hdr_done_7 : hdr_done_6) : (b_slot[0] ? hdr_done_5 : hdr_done_4)) : (b_slot[1] ? (b_slot[0] ? hdr_done_3 : hdr_done_2) : (b_slot[0] ? hdr_done_1 : hdr_done_0)))) begin  // gen/blk/request.ts:255
+          cap <= capture_rd0;  // gen/blk/request.ts:256
+          t_in <= capture_rd0[31:0] == 32'd0;  // gen/blk/request.ts:260
+          t_out <= capture_rd0[31:0] == 32'd1;  // gen/blk/request.ts:261
+          t_flush <= capture_rd0[31:0] == 32'd4;  // gen/blk/request.ts:262
+          t_get_id <= capture_rd0[31:0] == 32'd8;  // gen/blk/request.ts:263
+          t_discard <= capture_rd0[31:0] == 32'd11;  // gen/blk/request.ts:264
+          t_write_zeroes <= capture_rd0[31:0] == 32'd13;  // gen/blk/request.ts:265
         end
       end
       STATE_PREP: begin
-        blocked <= _or_34 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/request.ts:171
-        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_35[33:9]}) <= 26'd500)));  // gen/blk/request.ts:180
-        storage_off <= {cap[72:64], 9'd0};  // gen/blk/request.ts:181
-        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/request.ts:182
-        id_bad <= out_data != 34'd0;  // gen/blk/request.ts:184
-        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/request.ts:186
-        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/request.ts:188
+        blocked <= _or_34 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/request.ts:271
+        io_bad <= (t_out ? ((in_data != 34'd0) | (out_data[8:0] != 9'd0)) : ((out_data != 34'd0) | (in_data[8:0] != 9'd0))) | (~((cap[127:73] == 55'd0) & (({17'd0, cap[72:64]} + {1'b0, _mux_35[33:9]}) <= 26'd500)));  // gen/blk/request.ts:280
+        storage_off <= {cap[72:64], 9'd0};  // gen/blk/request.ts:281
+        id_len <= (in_data < 34'd20) ? in_data : 34'd20;  // gen/blk/request.ts:282
+        id_bad <= out_data != 34'd0;  // gen/blk/request.ts:284
+        dwz_bad <= ((writable != 34'd1) | (out_data == 34'd0)) | (out_data[3:0] != 4'd0);  // gen/blk/request.ts:286
+        dwz_too_many <= t_discard ? (out_data[33:4] > 30'd3) : (out_data[33:4] > 30'd2);  // gen/blk/request.ts:288
       end
       STATE_DECODE: begin
-        blocked <= _or_34 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/request.ts:210
-        if (blocked) begin  // gen/blk/request.ts:211
-        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:214
-        end else if (slot_err) begin  // gen/blk/request.ts:215
-          b_status <= 8'd1;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
-        end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:218
-          b_status <= 8'd1;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
-        end else if (t_in | t_out) begin  // gen/blk/request.ts:222
-          if (io_bad) begin  // gen/blk/request.ts:223
-            b_status <= 8'd1;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
+        blocked <= _or_34 | ((t_out & b_staged) & (~rd_quiet));  // gen/blk/request.ts:351
+        if (blocked) begin  // gen/blk/request.ts:352
+        end else if (b_staged & (~b_spec_done)) begin  // gen/blk/request.ts:355
+        end else if (slot_err) begin  // gen/blk/request.ts:356
+          b_status <= 8'd1;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
+        end else if (b_staged & b_spec_error) begin  // gen/blk/request.ts:359
+          b_status <= 8'd1;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
+        end else if (t_in | t_out) begin  // gen/blk/request.ts:363
+          if (io_bad) begin  // gen/blk/request.ts:364
+            b_status <= 8'd1;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
           end else begin
-            if (t_out) begin  // gen/blk/request.ts:224
-              if (b_staged) begin  // gen/blk/request.ts:227
-                copy_row <= 6'd0;  // gen/blk/request.ts:229
-                zero_line <= storage_off[17:5];  // gen/blk/request.ts:231
+            if (t_out) begin  // gen/blk/request.ts:365
+              if (b_staged) begin  // gen/blk/request.ts:368
+                copy_row <= 6'd0;  // gen/blk/request.ts:370
+                zero_line <= storage_off[17:5];  // gen/blk/request.ts:372
               end else begin
                 walk_dir <= 1'b0;  // gen/blk/walker.ts:60
                 walk_off <= 34'd16;  // gen/blk/walker.ts:61
@@ -2534,19 +2534,19 @@ module virtio_blk_w256_ccd2566bf1 (
               walk_idx <= 4'd0;  // gen/blk/walker.ts:65
               walk_pos <= 34'd0;  // gen/blk/walker.ts:66
             end
-            b_status <= 8'd0;  // gen/blk/request.ts:64
-            written <= t_out ? 34'd0 : in_data;  // gen/blk/request.ts:235
-            fence <= t_out;  // gen/blk/request.ts:236
+            b_status <= 8'd0;  // gen/blk/request.ts:95
+            written <= t_out ? 34'd0 : in_data;  // gen/blk/request.ts:376
+            fence <= t_out;  // gen/blk/request.ts:377
           end
-        end else if (t_flush) begin  // gen/blk/request.ts:240
-          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
-        end else if (t_get_id) begin  // gen/blk/request.ts:243
-          if (id_bad) begin  // gen/blk/request.ts:244
-            b_status <= 8'd1;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
+        end else if (t_flush) begin  // gen/blk/request.ts:381
+          b_status <= features[9] ? 8'd0 : 8'd2;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
+        end else if (t_get_id) begin  // gen/blk/request.ts:384
+          if (id_bad) begin  // gen/blk/request.ts:385
+            b_status <= 8'd1;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
           end else begin
             walk_dir <= 1'b1;  // gen/blk/walker.ts:60
             walk_off <= 34'd0;  // gen/blk/walker.ts:61
@@ -2554,52 +2554,52 @@ module virtio_blk_w256_ccd2566bf1 (
             walk_dev <= 19'd262176;  // gen/blk/walker.ts:64
             walk_idx <= 4'd0;  // gen/blk/walker.ts:65
             walk_pos <= 34'd0;  // gen/blk/walker.ts:66
-            b_status <= 8'd0;  // gen/blk/request.ts:64
-            written <= id_len;  // gen/blk/request.ts:247
-            fence <= 1'b0;  // gen/blk/request.ts:248
+            b_status <= 8'd0;  // gen/blk/request.ts:95
+            written <= id_len;  // gen/blk/request.ts:388
+            fence <= 1'b0;  // gen/blk/request.ts:389
           end
-        end else if (t_discard) begin  // gen/blk/request.ts:252
-          if (~features[13]) begin  // gen/blk/request.ts:193
-            b_status <= 8'd2;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
-          end else if (dwz_bad) begin  // gen/blk/request.ts:199
-            b_status <= 8'd1;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
-          end else if (dwz_too_many) begin  // gen/blk/request.ts:200
-            b_status <= 8'd2;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
+        end else if (t_discard) begin  // gen/blk/request.ts:393
+          if (~features[13]) begin  // gen/blk/request.ts:334
+            b_status <= 8'd2;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
+          end else if (dwz_bad) begin  // gen/blk/request.ts:340
+            b_status <= 8'd1;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
+          end else if (dwz_too_many) begin  // gen/blk/request.ts:341
+            b_status <= 8'd2;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
           end else begin
-            is_discard <= 1'b1;  // gen/blk/request.ts:202
-            seg_idx <= 9'd0;  // gen/blk/request.ts:204
-            seg_count <= out_data[12:4];  // gen/blk/request.ts:205
-            seg_pass2 <= 1'b0;  // gen/blk/request.ts:206
+            is_discard <= 1'b1;  // gen/blk/request.ts:343
+            seg_idx <= 9'd0;  // gen/blk/request.ts:345
+            seg_count <= out_data[12:4];  // gen/blk/request.ts:346
+            seg_pass2 <= 1'b0;  // gen/blk/request.ts:347
           end
-        end else if (t_write_zeroes) begin  // gen/blk/request.ts:253
-          if (~features[14]) begin  // gen/blk/request.ts:193
-            b_status <= 8'd2;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
-          end else if (dwz_bad) begin  // gen/blk/request.ts:199
-            b_status <= 8'd1;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
-          end else if (dwz_too_many) begin  // gen/blk/request.ts:200
-            b_status <= 8'd2;  // gen/blk/request.ts:64
-            written <= 34'd0;  // gen/blk/request.ts:70
-            fence <= 1'b1;  // gen/blk/request.ts:71
+        end else if (t_write_zeroes) begin  // gen/blk/request.ts:394
+          if (~features[14]) begin  // gen/blk/request.ts:334
+            b_status <= 8'd2;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
+          end else if (dwz_bad) begin  // gen/blk/request.ts:340
+            b_status <= 8'd1;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
+          end else if (dwz_too_many) begin  // gen/blk/request.ts:341
+            b_status <= 8'd2;  // gen/blk/request.ts:95
+            written <= 34'd0;  // gen/blk/request.ts:101
+            fence <= 1'b1;  // gen/blk/request.ts:102
           end else begin
-            is_discard <= 1'b0;  // gen/blk/request.ts:202
-            seg_idx <= 9'd0;  // gen/blk/request.ts:204
-            seg_count <= out_data[12:4];  // gen/blk/request.ts:205
-            seg_pass2 <= 1'b0;  // gen/blk/request.ts:206
+            is_discard <= 1'b0;  // gen/blk/request.ts:343
+            seg_idx <= 9'd0;  // gen/blk/request.ts:345
+            seg_count <= out_data[12:4];  // gen/blk/request.ts:346
+            seg_pass2 <= 1'b0;  // gen/blk/request.ts:347
           end
         end else begin
-          b_status <= 8'd2;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
+          b_status <= 8'd2;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
         end
       end
       STATE_SEG: begin
@@ -2611,65 +2611,65 @@ module virtio_blk_w256_ccd2566bf1 (
         walk_pos <= 34'd0;  // gen/blk/walker.ts:66
       end
       STATE_SEG_WAIT: begin
-        if (dma_idle) begin  // gen/blk/request.ts:266
-          cap <= capture_rd0;  // gen/blk/request.ts:267
+        if (dma_idle) begin  // gen/blk/request.ts:434
+          cap <= capture_rd0;  // gen/blk/request.ts:435
         end
       end
       STATE_SEG_EVAL: begin
-        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/request.ts:275
-        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/request.ts:281
-        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/request.ts:282
-        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/request.ts:283
+        seg_unsupp <= (cap[127:97] != 31'd0) | (is_discard & cap[96]);  // gen/blk/request.ts:443
+        seg_ioerr <= (cap[95:64] > (is_discard ? 32'd64 : 32'd48)) | (~((cap[63:9] == 55'd0) & (({24'd0, cap[8:0]} + {1'b0, cap[95:64]}) <= 33'd500)));  // gen/blk/request.ts:449
+        seg_last <= (seg_idx + 9'd1) == seg_count;  // gen/blk/request.ts:450
+        seg_empty <= cap[95:64] == 32'd0;  // gen/blk/request.ts:451
       end
       STATE_SEG_CHECK: begin
-        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/request.ts:287
-          b_status <= 8'd1;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
-        end else if (seg_unsupp) begin  // gen/blk/request.ts:288
-          b_status <= 8'd2;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
-        end else if (seg_ioerr) begin  // gen/blk/request.ts:289
-          b_status <= 8'd1;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
-        end else if (seg_pass2) begin  // gen/blk/request.ts:290
-          zero_line <= {cap[8:0], 4'd0};  // gen/blk/request.ts:292
-          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/request.ts:297
-        end else if (1'b0) begin  // gen/blk/request.ts:305
-          b_status <= 8'd1;  // gen/blk/request.ts:64
-          written <= 34'd0;  // gen/blk/request.ts:70
-          fence <= 1'b1;  // gen/blk/request.ts:71
+        if (slot_err | (seg_pass2 & (seg_unsupp | seg_ioerr))) begin  // gen/blk/request.ts:455
+          b_status <= 8'd1;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
+        end else if (seg_unsupp) begin  // gen/blk/request.ts:456
+          b_status <= 8'd2;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
+        end else if (seg_ioerr) begin  // gen/blk/request.ts:457
+          b_status <= 8'd1;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
+        end else if (seg_pass2) begin  // gen/blk/request.ts:458
+          zero_line <= {cap[8:0], 4'd0};  // gen/blk/request.ts:460
+          zero_left <= {8'd0, cap[95:64]} << 3;  // gen/blk/request.ts:465
+        end else if (1'b0) begin  // gen/blk/request.ts:473
+          b_status <= 8'd1;  // gen/blk/request.ts:95
+          written <= 34'd0;  // gen/blk/request.ts:101
+          fence <= 1'b1;  // gen/blk/request.ts:102
         end else begin
-          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/request.ts:307
-          if (seg_last) begin  // gen/blk/request.ts:308
-            seg_pass2 <= 1'b1;  // gen/blk/request.ts:308
+          seg_idx <= seg_last ? 9'd0 : (seg_idx + 9'd1);  // gen/blk/request.ts:475
+          if (seg_last) begin  // gen/blk/request.ts:476
+            seg_pass2 <= 1'b1;  // gen/blk/request.ts:476
           end
         end
       end
       STATE_COPY: begin
-        if (_and_17 & rd_quiet) begin  // gen/blk/request.ts:313
-          copy_row <= copy_row + 6'd1;  // gen/blk/request.ts:314
+        if (_and_17 & rd_quiet) begin  // gen/blk/request.ts:496
+          copy_row <= copy_row + 6'd1;  // gen/blk/request.ts:497
         end
-        if (store_cp_ready) begin  // gen/blk/request.ts:318
-          zero_line <= zero_line + 13'd2;  // gen/blk/request.ts:318
+        if (store_cp_ready) begin  // gen/blk/request.ts:501
+          zero_line <= zero_line + 13'd2;  // gen/blk/request.ts:501
         end
       end
       STATE_ZERO: begin
-        if (store_wr_ready & (~zero_done)) begin  // gen/blk/request.ts:322
-          zero_line <= zero_line + 13'd2;  // gen/blk/request.ts:323
-          zero_left <= zero_left - 40'd1;  // gen/blk/request.ts:324
+        if (store_wr_ready & (~zero_done)) begin  // gen/blk/request.ts:505
+          zero_line <= zero_line + 13'd2;  // gen/blk/request.ts:506
+          zero_left <= zero_left - 40'd1;  // gen/blk/request.ts:507
         end
-        if (zero_done) begin  // gen/blk/request.ts:327
-          if (seg_last) begin  // gen/blk/request.ts:329
-            if (~store_wr_pending) begin  // gen/blk/request.ts:330
-              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/request.ts:64
-              written <= 34'd0;  // gen/blk/request.ts:70
-              fence <= 1'b1;  // gen/blk/request.ts:71
+        if (zero_done) begin  // gen/blk/request.ts:510
+          if (seg_last) begin  // gen/blk/request.ts:512
+            if (~store_wr_pending) begin  // gen/blk/request.ts:513
+              b_status <= zero_error ? 8'd1 : 8'd0;  // gen/blk/request.ts:95
+              written <= 34'd0;  // gen/blk/request.ts:101
+              fence <= 1'b1;  // gen/blk/request.ts:102
             end
           end else begin
-            seg_idx <= seg_idx + 9'd1;  // gen/blk/request.ts:332
+            seg_idx <= seg_idx + 9'd1;  // gen/blk/request.ts:515
           end
         end
       end
@@ -2690,7 +2690,7 @@ module virtio_blk_w256_ccd2566bf1 (
       slot_info[f_slot] <= {f_count, f_readable, f_writable, (f_writable == 34'd0), (~((f_writable == 34'd0) | _and_7))};
     end
   end
-  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/request.ts:129
+  assign slot_info_rd0 = slot_info[b_slot];  // gen/blk/request.ts:229
   always @(posedge clk) begin  // gen/blk/front.ts:74
     if (f_state == F_STATE_STORE) begin
       slot_status_at[f_slot] <= f_status_at;
@@ -2703,7 +2703,7 @@ module virtio_blk_w256_ccd2566bf1 (
     end
   end
   assign slot_used_rd0 = slot_used[completions_deq_data[36:33]];  // gen/blk/status.ts:23
-  always @(posedge clk) begin  // gen/blk/request.ts:58
+  always @(posedge clk) begin  // gen/blk/request.ts:89
     if (b_status_write | fence_ioerr) begin
       status_byte[b_status_write ? b_slot : status_queue_deq_data[53:50]] <= b_status_write ? b_status : 8'd1;
     end
@@ -2729,7 +2729,7 @@ module virtio_blk_w256_ccd2566bf1 (
       if (_cat_37[15]) capture[_mux_13][127:120] <= _cat_36[127:120];
     end
   end
-  assign capture_rd0 = capture[b_slot];  // gen/blk/request.ts:78
+  assign capture_rd0 = capture[b_slot];  // gen/blk/request.ts:109
   always @(posedge clk) begin  // gen/blk/scratch.ts:112
     if ((mem_wr_valid & mem_wr_ready) & ((~mem_wr_addr[0]) ? ((mem_wr_addr[13] & mem_wr_addr[12]) & mem_wr_addr[7]) : _and_38)) begin
       if (_mux_40[0]) stage_bank0[(~mem_wr_addr[0]) ? {mem_wr_addr[11:8], mem_wr_addr[6:1]} : {_add_4[11:8], _add_4[6:1]}][7:0] <= _slice_39[7:0];
@@ -2808,7 +2808,7 @@ module virtio_blk_w256_ccd2566bf1 (
   always @(posedge clk) begin  // gen/blk/scratch.ts:197
     if (_and_17 & rd_quiet) stage_bank1_rd0 <= stage_bank1[{b_slot, copy_row}];
   end
-  always @(posedge clk) begin  // gen/blk/request.ts:108
+  always @(posedge clk) begin  // gen/blk/request.ts:139
     if (out_start) begin
       out_range[b_slot] <= {({1'b0, storage_off[17:6]} + out_data[18:6]), storage_off[17:6]};
     end

@@ -12,7 +12,9 @@ const FLUSH_BIT = featureDef('VIRTIO_BLK_F_FLUSH', 'blk').bit;
 const DISCARD_BIT = featureDef('VIRTIO_BLK_F_DISCARD', 'blk').bit;
 const WRITE_ZEROES_BIT = featureDef('VIRTIO_BLK_F_WRITE_ZEROES', 'blk').bit;
 
-// ---- the request
+// ---- the request: the back end's registers and decision helpers (requestState), then its state machine's arms in
+// four groups, each a function that returns its arms (intake, decision, segments, storage moves); the module's one
+// switch over the back end's state takes them in this order, which is the order of the generated `case` arms.
 export function backEndRequest(
   m: ModuleBuilder,
   bc: BlkCore,
@@ -25,15 +27,44 @@ export function backEndRequest(
   writes: BlkStorageWrites,
   errs: BlkStorageErrors,
 ) {
-  const { p, g, lb, N, atSlot, advanceSlot, captureAt } = bc;
+  const x: BackEndParts = { io, s, back, cmds, stats, scratch, writes, errs };
+  const r = requestState(m, bc, x);
+  back.st.switch({
+    ...intakeArms(m, bc, x, r),
+    ...decisionArms(m, bc, x, r),
+    ...segmentArms(m, bc, x, r),
+    ...storageArms(m, bc, x, r),
+  });
+}
+
+/** The device's parts the request uses (gen/blk/device.ts builds them before it). */
+interface BackEndParts {
+  io: BlkIo;
+  s: BlkSlots;
+  back: BlkBack;
+  cmds: BlkCommands;
+  stats: BlkStatuses;
+  scratch: BlkScratch;
+  writes: BlkStorageWrites;
+  errs: BlkStorageErrors;
+}
+
+/** Arms of the back end's state machine (its `switch`). */
+type RequestArms = Parameters<BlkBack['st']['switch']>[0];
+
+// The request's registers (what the decisions are made from, each registered one step before it is used) and the
+// helpers the arms share: `finish` (a status and the bytes written, to the status stage), the range check, and
+// `blockNow` (whether the request must wait for earlier ones to take effect).
+function requestState(m: ModuleBuilder, bc: BlkCore, x: BackEndParts) {
+  const { io, s, back, cmds, stats, scratch, errs } = x;
+  const { p, lb, N } = bc;
   const { features, evBad, la } = io;
-  const { INFO, statusBytes, sReady, slotInfo, hdrDone, bHead } = s;
-  const { st, bw, cnt, rdBytes, wrBytes, noWritable, malformed, slotErr, bStaged, bSpecDone, bSpecErr } = back;
+  const { statusBytes, bHead } = s;
+  const { st, bw, bStaged } = back;
   const { sst, stQ, sSlot, bStatus, bStatusWrite, fenceIoerr } = cmds;
-  const { rdQuiet, wrOut, rdIssued, specFail } = stats;
-  const { capture, cap, capField, stageRowBits } = scratch;
-  const { zLine, zLeft, zDone, cpValid, cpRow, cpLeft, cpAdvance, cpEn } = writes;
-  const { wordBits, outRange, outActive, outStart, zErr } = errs;
+  const { rdQuiet, wrOut, rdIssued } = stats;
+  const { capture } = scratch;
+  const { wordBits, outRange, outStart } = errs;
   const written = m.reg('written', N);
   const isDiscard = m.reg('is_discard', bit);
   const segIdx = m.reg('seg_idx', 9);
@@ -122,7 +153,76 @@ export function backEndRequest(
   // A read-ahead OUT's copy also waits until no back-end read is outstanding (no DMA write into the storage
   // window can come while the copy has the storage write path).
   const blockNow = mustWait(tIn, tOut.or(tDiscard).or(tWz), tIn.or(tGetId)).or(tOut.and(bStaged).and(rdQuiet.not()));
-  st.switch({
+  return {
+    written,
+    isDiscard,
+    segIdx,
+    segCount,
+    segPass2,
+    dmaIdle,
+    inRange,
+    setStatus,
+    fence,
+    finish,
+    negotiated,
+    capRead,
+    outData,
+    inData,
+    tIn,
+    tOut,
+    tFlush,
+    tGetId,
+    tDiscard,
+    tWz,
+    ioBad,
+    dwzBad,
+    dwzTooMany,
+    storageOff,
+    idLen,
+    segUnsupp,
+    segIoerr,
+    segLast,
+    segEmpty,
+    idBad,
+    blocked,
+    blockNow,
+  };
+}
+type RequestState = ReturnType<typeof requestState>;
+
+// Intake: the slot's byte counts and front-end checks (idle, check), its header (hdr) and the decision's inputs
+// from it (prep).
+function intakeArms(m: ModuleBuilder, bc: BlkCore, x: BackEndParts, r: RequestState) {
+  const { io, s, back, cmds, stats, scratch } = x;
+  const { p, N, atSlot, advanceSlot } = bc;
+  const { evBad } = io;
+  const { INFO, sReady, slotInfo, hdrDone, bHead } = s;
+  const { st, cnt, rdBytes, wrBytes, noWritable, malformed } = back;
+  const { stQ } = cmds;
+  const { rdIssued } = stats;
+  const { cap, capField } = scratch;
+  const {
+    inRange,
+    finish,
+    capRead,
+    outData,
+    inData,
+    tIn,
+    tOut,
+    tFlush,
+    tGetId,
+    tDiscard,
+    tWz,
+    ioBad,
+    dwzBad,
+    dwzTooMany,
+    storageOff,
+    idLen,
+    idBad,
+    blocked,
+    blockNow,
+  } = r;
+  return {
     idle: () => {
       m.if(atSlot(sReady, bHead), () => {
         sReady.nextAt(bHead, 0);
@@ -188,6 +288,47 @@ export function backEndRequest(
       dwzTooMany.next(mux(tDiscard, nseg.gt(p.discard?.maxSeg ?? 0), nseg.gt(p.writeZeroes?.maxSeg ?? 0)));
       st.goto('decode');
     },
+  } satisfies RequestArms;
+}
+
+// The decision (decode) on the request's type and checks, and the wait for a data transfer's end (data).
+function decisionArms(m: ModuleBuilder, bc: BlkCore, x: BackEndParts, r: RequestState) {
+  const { s, back, stats, scratch, writes, errs } = x;
+  const { p, g, lb, N } = bc;
+  const { bHead } = s;
+  const { st, bw, rdBytes, slotErr, bStaged, bSpecDone, bSpecErr } = back;
+  const { specFail } = stats;
+  const { stageRowBits } = scratch;
+  const { zLine, cpRow, cpLeft } = writes;
+  const { outActive, outStart, zErr } = errs;
+  const {
+    written,
+    isDiscard,
+    segIdx,
+    segCount,
+    segPass2,
+    setStatus,
+    fence,
+    finish,
+    negotiated,
+    outData,
+    inData,
+    tIn,
+    tOut,
+    tFlush,
+    tGetId,
+    tDiscard,
+    tWz,
+    ioBad,
+    dwzBad,
+    dwzTooMany,
+    storageOff,
+    idLen,
+    idBad,
+    blocked,
+    blockNow,
+  } = r;
+  return {
     decode: () => {
       const dwz = (limits: BlkSegLimits | undefined, bitNo: number, discard: boolean) => {
         m.if(
@@ -256,6 +397,33 @@ export function backEndRequest(
     // A device-to-host request's status byte can follow its data at once (the write engine keeps order);
     // anything that read host memory or wrote storage waits for it to end.
     data: () => m.if(bw.walking.not(), () => st.goto('post')),
+  } satisfies RequestArms;
+}
+
+// DISCARD / WRITE_ZEROES segments: each fetched into the capture register and checked (a first pass over all of
+// them), then in a second pass fetched again and zeroed (the zeroing itself is in storageArms).
+function segmentArms(m: ModuleBuilder, bc: BlkCore, x: BackEndParts, r: RequestState) {
+  const { s, back, scratch, writes } = x;
+  const { p, lb, N, captureAt } = bc;
+  const { bHead } = s;
+  const { st, bw, slotErr } = back;
+  const { cap, capField } = scratch;
+  const { zLine, zLeft, zDone } = writes;
+  const {
+    isDiscard,
+    segIdx,
+    segCount,
+    segPass2,
+    dmaIdle,
+    inRange,
+    finish,
+    capRead,
+    segUnsupp,
+    segIoerr,
+    segLast,
+    segEmpty,
+  } = r;
+  return {
     seg: () => {
       // Segment segIdx into the capture register.
       const off = segIdx.zext(N).shl(4).add(BLK_HDR_SIZE);
@@ -309,6 +477,21 @@ export function backEndRequest(
           st.goto('seg');
         });
     },
+  } satisfies RequestArms;
+}
+
+// Storage moves (a staged OUT's copy, a segment's zeroing) and the handover to the status stage (post).
+function storageArms(m: ModuleBuilder, bc: BlkCore, x: BackEndParts, r: RequestState) {
+  const { io, s, back, cmds, writes, errs } = x;
+  const { N, advanceSlot } = bc;
+  const { la } = io;
+  const { bHead } = s;
+  const { st } = back;
+  const { stQ } = cmds;
+  const { zLine, zLeft, zDone, cpValid, cpRow, cpLeft, cpAdvance, cpEn } = writes;
+  const { zErr } = errs;
+  const { segIdx, finish, segLast } = r;
+  return {
     copy: () => {
       m.if(cpEn, () => {
         cpRow.next(cpRow.inc());
@@ -342,5 +525,5 @@ export function backEndRequest(
         st.goto('idle');
       });
     },
-  });
+  } satisfies RequestArms;
 }
