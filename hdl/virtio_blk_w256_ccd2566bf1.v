@@ -750,7 +750,7 @@ module virtio_blk_w256_ccd2566bf1 (
     endcase
   end
   assign ev_dma_error = (((rd_status_valid & (rd_status_error != 3'd0)) & (~(rd_status_id[7] & rd_status_id[5]))) | (wr_status_valid & (wr_status_error != 3'd0))) | spec_fail;  // gen/blk/device.ts:318
-  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:359
+  assign busy = ((((~(state == STATE_IDLE)) | (~(s_state == S_STATE_IDLE))) | (~(f_state == F_STATE_RECV))) | (f_count != 16'd0)) | (slots_used != 5'd0);  // gen/blk/device.ts:361
   assign rd_cmd_in_valid = (walk_need & (~walk_dir)) | (f_walk_need & (~1'b0));  // gen/blk/device.ts:258
   assign rd_cmd_in_ready = rd_cmd_pipe_in_ready;  // gen/blk/device.ts:147
   assign rd_cmd_in_host_addr = (walk_need & (~walk_dir)) ? (descs_rd1[96:33] + {30'd0, (walk_s - walk_pos)}) : descs_rd0[96:33];  // gen/blk/device.ts:259

@@ -356,6 +356,8 @@ export const VirtioBlk = defineModule(
     const comp = completions(m, bc, io, s, front);
     statusStage(m, bc, io, s, cmds, stats, errs, comp);
     backEndRequest(m, bc, io, s, back, cmds, stats, scratch, writes, errs);
+    // Busy while any part holds a request: the back end or the status stage not idle, the front end receiving or
+    // storing a chain, or a slot taken.
     ports.busy.set(
       back.st
         .is('idle')
