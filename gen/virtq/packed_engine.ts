@@ -9,14 +9,8 @@ import { dmaCommand, dmaStatus, lineBytes, lineRead, lineWrite } from '../dma/po
 import { queueHandover } from '../virtio/ports';
 import { featureDef } from '../virtio/regmap';
 import { chainDesc, chainDone } from './ports';
-import {
-  chainStaging,
-  fetchSlots,
-  itemLayout,
-  packedWalker,
-  type PackedQueueState,
-  type ReadRequest,
-} from './packed_fetch';
+import { chainStaging, fetchSlots, itemLayout, type PackedQueueState, type ReadRequest } from './packed_fetch';
+import { packedWalker } from './packed_walker';
 import { packedStager } from './packed_expand';
 import { Fifo } from '../lib/fifo';
 import { PACKED_DEFAULTS, packedLayout, type PackedEngineParams, PACKED_FAULT_BITS } from './packed_params';

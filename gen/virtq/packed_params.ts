@@ -4,6 +4,7 @@
 import { intParam, log2ceil, paramError } from '../hdl';
 import { lineBytes } from '../dma/ports';
 import type { DataWidth } from '../pcie/streams';
+import { VRING_DESC_F, VRING_PACKED_EVENT_FLAG } from '../virtio/vring';
 
 export interface PackedEngineParams {
   W: DataWidth;
@@ -160,7 +161,7 @@ export const PackedFault = {
 } as const;
 export const PACKED_FAULT_BITS = 4;
 
-/** Descriptor flag bits (virtio 1.2 2.8.1 / Linux virtio_ring.h). */
-export const DESC_F = { NEXT: 0, WRITE: 1, INDIRECT: 2, AVAIL: 7, USED: 15 } as const;
+/** Descriptor flag bits (virtio 1.2 2.8.1 / Linux virtio_ring.h; the one copy is gen/virtio/vring.ts). */
+export const DESC_F = VRING_DESC_F;
 /** Packed event suppression flags. */
-export const EVENT_FLAG = { ENABLE: 0, DISABLE: 1, DESC: 2 } as const;
+export const EVENT_FLAG = VRING_PACKED_EVENT_FLAG;

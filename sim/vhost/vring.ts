@@ -2,11 +2,12 @@
 // queues; VIRTIO_F_VERSION_1 only: no indirect descriptors, no event index, no packed ring), over the guest's
 // shared memory. Every index and address the guest wrote is checked: a malformed ring ends the run with an error
 // naming the queue and the field.
+import { VRING_DESC_F } from '../../gen/virtio/vring';
 import { GuestMemory } from './guestmem';
 
-const DESC_F_NEXT = 1;
-const DESC_F_WRITE = 2;
-const DESC_F_INDIRECT = 4;
+const DESC_F_NEXT = 1 << VRING_DESC_F.NEXT;
+const DESC_F_WRITE = 1 << VRING_DESC_F.WRITE;
+const DESC_F_INDIRECT = 1 << VRING_DESC_F.INDIRECT;
 
 export class VringError extends Error {}
 

@@ -1,27 +1,29 @@
 // The virtqueue formats as virtio 1.2 (split-ring.tex, packed-ring.tex) and Linux's include/uapi/linux/virtio_ring.h
 // define them: flag bits, structure sizes and offsets, the event-index arithmetic, and which negotiated features
-// change how a ring is used. The driver model (split.ts, packed.ts) and the device model (device.ts) share them.
+// change how a ring is used. The driver model (split.ts, packed.ts) and the device model (device.ts) share them;
+// the flag bits are gen/virtio/vring.ts's (the one copy, shared with the RTL).
 import { featureDef } from '../../../gen/virtio/regmap';
+import { VRING_DESC_F, VRING_PACKED_EVENT_FLAG, VRING_SPLIT_F } from '../../../gen/virtio/vring';
 
-/** Descriptor flags (both formats). */
-export const VRING_DESC_F_NEXT = 1;
-export const VRING_DESC_F_WRITE = 2;
-export const VRING_DESC_F_INDIRECT = 4;
+/** Descriptor flags (both formats), as masks of gen/virtio/vring.ts's bits. */
+export const VRING_DESC_F_NEXT: number = 1 << VRING_DESC_F.NEXT;
+export const VRING_DESC_F_WRITE: number = 1 << VRING_DESC_F.WRITE;
+export const VRING_DESC_F_INDIRECT: number = 1 << VRING_DESC_F.INDIRECT;
 /** Packed descriptors: the avail and used flag bits (bit numbers 7 and 15). */
-export const VRING_PACKED_DESC_F_AVAIL = 7;
-export const VRING_PACKED_DESC_F_USED = 15;
-export const PACKED_AVAIL = 1 << VRING_PACKED_DESC_F_AVAIL;
-export const PACKED_USED = 1 << VRING_PACKED_DESC_F_USED;
+export const VRING_PACKED_DESC_F_AVAIL: number = VRING_DESC_F.AVAIL;
+export const VRING_PACKED_DESC_F_USED: number = VRING_DESC_F.USED;
+export const PACKED_AVAIL: number = 1 << VRING_PACKED_DESC_F_AVAIL;
+export const PACKED_USED: number = 1 << VRING_PACKED_DESC_F_USED;
 
 /** Split: avail->flags bit (the driver does not want used buffer notifications). */
-export const VRING_AVAIL_F_NO_INTERRUPT = 1;
+export const VRING_AVAIL_F_NO_INTERRUPT: number = 1 << VRING_SPLIT_F.AVAIL_NO_INTERRUPT;
 /** Split: used->flags bit (the device does not want available buffer notifications). */
-export const VRING_USED_F_NO_NOTIFY = 1;
+export const VRING_USED_F_NO_NOTIFY: number = 1 << VRING_SPLIT_F.USED_NO_NOTIFY;
 
 /** Packed event suppression structure: flags values and the wrap-counter bit of off_wrap. */
-export const VRING_PACKED_EVENT_FLAG_ENABLE = 0;
-export const VRING_PACKED_EVENT_FLAG_DISABLE = 1;
-export const VRING_PACKED_EVENT_FLAG_DESC = 2;
+export const VRING_PACKED_EVENT_FLAG_ENABLE: number = VRING_PACKED_EVENT_FLAG.ENABLE;
+export const VRING_PACKED_EVENT_FLAG_DISABLE: number = VRING_PACKED_EVENT_FLAG.DISABLE;
+export const VRING_PACKED_EVENT_FLAG_DESC: number = VRING_PACKED_EVENT_FLAG.DESC;
 export const VRING_PACKED_EVENT_F_WRAP_CTR = 15;
 
 /** Bytes of one descriptor (struct vring_desc and struct vring_packed_desc alike). */
