@@ -176,194 +176,200 @@ module virtio_regs_default_w64 (
   reg [7:0] q1_device_b6;  // gen/virtio/regs.ts:314
   reg [7:0] q1_device_b7;  // gen/virtio/regs.ts:314
   reg q1_reset_pending;  // gen/virtio/regs.ts:335
-  reg [63:0] dc_capacity;  // gen/virtio/regs.ts:367
-  reg [31:0] dc_seg_max;  // gen/virtio/regs.ts:367
-  reg [31:0] dc_blk_size;  // gen/virtio/regs.ts:367
-  reg [15:0] dc_num_queues;  // gen/virtio/regs.ts:367
-  reg hit_msix;  // gen/virtio/regs.ts:412
-  reg d_valid;  // gen/virtio/regs.ts:413
-  reg d_write;  // gen/virtio/regs.ts:414
-  reg [3:0] d_be;  // gen/virtio/regs.ts:415
-  reg [31:0] d_wdata;  // gen/virtio/regs.ts:416
-  reg [11:0] d_dw;  // gen/virtio/regs.ts:417
-  wire [11:0] msix_table_reg_addr;  // gen/virtio/regs.ts:430
-  wire msix_table_reg_wr;  // gen/virtio/regs.ts:430
-  wire [31:0] msix_table_reg_wdata;  // gen/virtio/regs.ts:430
-  wire [3:0] msix_table_reg_wbe;  // gen/virtio/regs.ts:430
+  reg [63:0] dc_capacity;  // gen/virtio/regs.ts:370
+  reg [31:0] dc_seg_max;  // gen/virtio/regs.ts:370
+  reg [31:0] dc_blk_size;  // gen/virtio/regs.ts:370
+  reg [15:0] dc_num_queues;  // gen/virtio/regs.ts:370
+  reg hit_msix;  // gen/virtio/regs.ts:415
+  reg d_valid;  // gen/virtio/regs.ts:416
+  reg d_write;  // gen/virtio/regs.ts:417
+  reg [3:0] d_be;  // gen/virtio/regs.ts:418
+  reg [31:0] d_wdata;  // gen/virtio/regs.ts:419
+  reg [11:0] d_dw;  // gen/virtio/regs.ts:420
+  wire [11:0] msix_table_reg_addr;  // gen/virtio/regs.ts:433
+  wire msix_table_reg_wr;  // gen/virtio/regs.ts:433
+  wire [31:0] msix_table_reg_wdata;  // gen/virtio/regs.ts:433
+  wire [3:0] msix_table_reg_wbe;  // gen/virtio/regs.ts:433
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [31:0] msix_table_reg_rdata;  // gen/virtio/regs.ts:430
+  wire [31:0] msix_table_reg_rdata;  // gen/virtio/regs.ts:433
   /* verilator lint_on UNUSEDSIGNAL */
-  wire msix_table_msix_enable;  // gen/virtio/regs.ts:430
-  wire msix_table_function_mask;  // gen/virtio/regs.ts:430
-  wire msix_table_bus_master;  // gen/virtio/regs.ts:430
-  wire [15:0] msix_table_requester_id;  // gen/virtio/regs.ts:430
-  wire [2:0] msix_table_irq;  // gen/virtio/regs.ts:430
-  wire msix_table_msg_valid;  // gen/virtio/regs.ts:430
-  wire msix_table_msg_ready;  // gen/virtio/regs.ts:430
-  wire [127:0] msix_table_msg_hdr;  // gen/virtio/regs.ts:430
-  wire [63:0] msix_table_msg_data;  // gen/virtio/regs.ts:430
-  wire [1:0] msix_table_msg_keep;  // gen/virtio/regs.ts:430
-  wire msix_table_msg_sop;  // gen/virtio/regs.ts:430
-  wire msix_table_msg_eop;  // gen/virtio/regs.ts:430
+  wire msix_table_msix_enable;  // gen/virtio/regs.ts:433
+  wire msix_table_function_mask;  // gen/virtio/regs.ts:433
+  wire msix_table_bus_master;  // gen/virtio/regs.ts:433
+  wire [15:0] msix_table_requester_id;  // gen/virtio/regs.ts:433
+  wire [2:0] msix_table_irq;  // gen/virtio/regs.ts:433
+  wire msix_table_msg_valid;  // gen/virtio/regs.ts:433
+  wire msix_table_msg_ready;  // gen/virtio/regs.ts:433
+  wire [127:0] msix_table_msg_hdr;  // gen/virtio/regs.ts:433
+  wire [63:0] msix_table_msg_data;  // gen/virtio/regs.ts:433
+  wire [1:0] msix_table_msg_keep;  // gen/virtio/regs.ts:433
+  wire msix_table_msg_sop;  // gen/virtio/regs.ts:433
+  wire msix_table_msg_eop;  // gen/virtio/regs.ts:433
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  wire [2:0] msix_table_pending;  // gen/virtio/regs.ts:430
+  wire [2:0] msix_table_pending;  // gen/virtio/regs.ts:433
   /* verilator lint_on UNUSEDSIGNAL */
-  wire msix_table_clear_pending;  // gen/virtio/regs.ts:430
-  wire msix_table_reset_table;  // gen/virtio/regs.ts:430
-  wire [31:0] msix_table_reg_ram;  // gen/virtio/regs.ts:430
-  wire [3:0] msix_table_reg_ram_lanes_out;  // gen/virtio/regs.ts:430
-  wire [31:0] msix_table_reg_small_out;  // gen/virtio/regs.ts:430
-  reg [7:0] d_msix_b0;  // gen/virtio/regs.ts:450
-  reg [7:0] d_msix_b1;  // gen/virtio/regs.ts:450
-  reg [7:0] d_msix_b2;  // gen/virtio/regs.ts:450
-  reg [7:0] d_msix_b3;  // gen/virtio/regs.ts:450
-  reg [31:0] d_msix_small;  // gen/virtio/regs.ts:456
-  reg [7:0] status_next;  // gen/virtio/regs.ts:478
-  reg reset_start;  // gen/virtio/regs.ts:480
-  reg reset_cause_flr;  // gen/virtio/regs.ts:481
-  reg isr_clear;  // gen/virtio/regs.ts:482
-  reg config_read;  // gen/virtio/regs.ts:483
-  reg queue_reset_start_0;  // gen/virtio/regs.ts:484
-  reg queue_reset_start_1;  // gen/virtio/regs.ts:484
-  reg notify_hit_0;  // gen/virtio/regs.ts:485
-  reg notify_hit_1;  // gen/virtio/regs.ts:485
-  reg status_reset;  // gen/virtio/regs.ts:494
-  reg readback_ok_0;  // gen/virtio/regs.ts:733
-  reg readback_ok_2;  // gen/virtio/regs.ts:733
-  reg readback_ok_3;  // gen/virtio/regs.ts:733
-  reg readback_ok_15;  // gen/virtio/regs.ts:733
-  reg readback_ok_5;  // gen/virtio/regs.ts:733
-  reg readback_ok_8;  // gen/virtio/regs.ts:733
-  reg readback_ok_24;  // gen/virtio/regs.ts:733
-  reg readback_ok_9;  // gen/virtio/regs.ts:733
-  reg readback_ok_25;  // gen/virtio/regs.ts:733
-  reg readback_ok_10;  // gen/virtio/regs.ts:733
-  reg readback_ok_26;  // gen/virtio/regs.ts:733
-  reg readback_ok_11;  // gen/virtio/regs.ts:733
-  reg readback_ok_27;  // gen/virtio/regs.ts:733
-  reg readback_ok_12;  // gen/virtio/regs.ts:733
-  reg readback_ok_28;  // gen/virtio/regs.ts:733
-  reg readback_ok_13;  // gen/virtio/regs.ts:733
-  reg readback_ok_29;  // gen/virtio/regs.ts:733
-  reg readback_we;  // gen/virtio/regs.ts:734
-  reg [7:0] d_readback_b0;  // gen/virtio/regs.ts:735
-  reg [7:0] d_readback_b1;  // gen/virtio/regs.ts:735
-  reg [7:0] d_readback_b2;  // gen/virtio/regs.ts:735
-  reg [7:0] d_readback_b3;  // gen/virtio/regs.ts:735
-  reg [4:0] d_readback_at;  // gen/virtio/regs.ts:736
-  reg [3:0] d_readback_be;  // gen/virtio/regs.ts:737
-  wire [31:0] readback_rd0;  // gen/virtio/regs.ts:762
-  reg hit_common_0;  // gen/virtio/regs.ts:406
-  reg hit_common_8;  // gen/virtio/regs.ts:406
-  reg hit_common_c;  // gen/virtio/regs.ts:406
-  reg hit_common_10;  // gen/virtio/regs.ts:406
-  reg status_write_zero;  // gen/virtio/regs.ts:573
-  reg hit_common_14;  // gen/virtio/regs.ts:406
-  reg size_written_lo_zero;  // gen/virtio/regs.ts:605
-  reg size_written_lo_single;  // gen/virtio/regs.ts:605
-  reg size_written_lo_le;  // gen/virtio/regs.ts:605
-  reg size_written_hi_zero;  // gen/virtio/regs.ts:605
-  reg size_written_hi_single;  // gen/virtio/regs.ts:605
-  reg size_written_hi_lt;  // gen/virtio/regs.ts:605
-  reg size_written_hi_eq;  // gen/virtio/regs.ts:605
-  reg hit_common_18;  // gen/virtio/regs.ts:406
-  reg hit_common_1c;  // gen/virtio/regs.ts:406
-  reg hit_common_20;  // gen/virtio/regs.ts:406
-  reg hit_common_24;  // gen/virtio/regs.ts:406
-  reg hit_common_28;  // gen/virtio/regs.ts:406
-  reg hit_common_2c;  // gen/virtio/regs.ts:406
-  reg hit_common_30;  // gen/virtio/regs.ts:406
-  reg hit_common_34;  // gen/virtio/regs.ts:406
-  reg hit_common_38;  // gen/virtio/regs.ts:406
-  reg hit_isr_0;  // gen/virtio/regs.ts:406
-  reg hit_device_0;  // gen/virtio/regs.ts:406
-  reg hit_device_4;  // gen/virtio/regs.ts:406
-  reg hit_device_8;  // gen/virtio/regs.ts:406
-  reg hit_device_c;  // gen/virtio/regs.ts:406
-  reg hit_device_10;  // gen/virtio/regs.ts:406
-  reg hit_device_14;  // gen/virtio/regs.ts:406
-  reg hit_device_18;  // gen/virtio/regs.ts:406
-  reg hit_device_1c;  // gen/virtio/regs.ts:406
-  reg hit_device_20;  // gen/virtio/regs.ts:406
-  reg hit_device_24;  // gen/virtio/regs.ts:406
-  reg hit_device_28;  // gen/virtio/regs.ts:406
-  reg hit_device_2c;  // gen/virtio/regs.ts:406
-  reg hit_device_30;  // gen/virtio/regs.ts:406
-  reg hit_device_34;  // gen/virtio/regs.ts:406
-  reg hit_device_38;  // gen/virtio/regs.ts:406
-  reg hit_device_3c;  // gen/virtio/regs.ts:406
-  reg hit_device_40;  // gen/virtio/regs.ts:406
-  reg hit_device_44;  // gen/virtio/regs.ts:406
-  reg hit_device_48;  // gen/virtio/regs.ts:406
-  reg hit_device_4c;  // gen/virtio/regs.ts:406
-  reg hit_device_50;  // gen/virtio/regs.ts:406
-  reg hit_device_54;  // gen/virtio/regs.ts:406
-  reg hit_device_58;  // gen/virtio/regs.ts:406
-  reg hit_device_5c;  // gen/virtio/regs.ts:406
-  reg hit_notify_0;  // gen/virtio/regs.ts:406
-  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:849
-  reg hit_notify_4;  // gen/virtio/regs.ts:406
-  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:849
-  reg hit_block_0_0;  // gen/virtio/regs.ts:894
-  reg hit_block_0_100;  // gen/virtio/regs.ts:894
-  reg rd_valid_q;  // gen/virtio/regs.ts:905
-  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:906
-  reg cfg_wr_valid;  // gen/virtio/regs.ts:919
-  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:920
-  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:921
-  reg dc_capacity_changed;  // gen/virtio/regs.ts:933
-  reg dc_seg_max_changed;  // gen/virtio/regs.ts:933
-  reg dc_blk_size_changed;  // gen/virtio/regs.ts:933
-  reg dc_num_queues_changed;  // gen/virtio/regs.ts:933
-  reg config_changed;  // gen/virtio/regs.ts:939
-  reg config_dirty;  // gen/virtio/regs.ts:941
-  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:954
-  reg fatal_q;  // gen/virtio/regs.ts:956
-  reg [2:0] msix_irq;  // gen/virtio/regs.ts:971
-  reg reset_req_q;  // gen/virtio/regs.ts:1005
-  reg reset_flr_q;  // gen/virtio/regs.ts:1005
-  reg q0_reset_req_q;  // gen/virtio/regs.ts:1005
-  reg q0_notify_q;  // gen/virtio/regs.ts:1005
-  reg q1_reset_req_q;  // gen/virtio/regs.ts:1005
-  reg q1_notify_q;  // gen/virtio/regs.ts:1005
-  reg [31:0] readback [0:31];  // gen/virtio/regs.ts:732
+  wire msix_table_clear_pending;  // gen/virtio/regs.ts:433
+  wire msix_table_reset_table;  // gen/virtio/regs.ts:433
+  wire [31:0] msix_table_reg_ram;  // gen/virtio/regs.ts:433
+  wire [3:0] msix_table_reg_ram_lanes_out;  // gen/virtio/regs.ts:433
+  wire [31:0] msix_table_reg_small_out;  // gen/virtio/regs.ts:433
+  reg [7:0] d_msix_b0;  // gen/virtio/regs.ts:453
+  reg [7:0] d_msix_b1;  // gen/virtio/regs.ts:453
+  reg [7:0] d_msix_b2;  // gen/virtio/regs.ts:453
+  reg [7:0] d_msix_b3;  // gen/virtio/regs.ts:453
+  reg [31:0] d_msix_small;  // gen/virtio/regs.ts:459
+  reg [7:0] status_next;  // gen/virtio/regs.ts:481
+  reg reset_start;  // gen/virtio/regs.ts:483
+  reg reset_cause_flr;  // gen/virtio/regs.ts:484
+  reg isr_clear;  // gen/virtio/regs.ts:485
+  reg config_read;  // gen/virtio/regs.ts:486
+  reg queue_reset_start_0;  // gen/virtio/regs.ts:487
+  reg queue_reset_start_1;  // gen/virtio/regs.ts:487
+  reg notify_hit_0;  // gen/virtio/regs.ts:488
+  reg notify_hit_1;  // gen/virtio/regs.ts:488
+  reg status_reset;  // gen/virtio/regs.ts:497
+  reg readback_ok_0;  // gen/virtio/regs.ts:746
+  reg readback_ok_2;  // gen/virtio/regs.ts:746
+  reg readback_ok_3;  // gen/virtio/regs.ts:746
+  reg readback_ok_15;  // gen/virtio/regs.ts:746
+  reg readback_ok_5;  // gen/virtio/regs.ts:746
+  reg readback_ok_8;  // gen/virtio/regs.ts:746
+  reg readback_ok_24;  // gen/virtio/regs.ts:746
+  reg readback_ok_9;  // gen/virtio/regs.ts:746
+  reg readback_ok_25;  // gen/virtio/regs.ts:746
+  reg readback_ok_10;  // gen/virtio/regs.ts:746
+  reg readback_ok_26;  // gen/virtio/regs.ts:746
+  reg readback_ok_11;  // gen/virtio/regs.ts:746
+  reg readback_ok_27;  // gen/virtio/regs.ts:746
+  reg readback_ok_12;  // gen/virtio/regs.ts:746
+  reg readback_ok_28;  // gen/virtio/regs.ts:746
+  reg readback_ok_13;  // gen/virtio/regs.ts:746
+  reg readback_ok_29;  // gen/virtio/regs.ts:746
+  reg readback_we;  // gen/virtio/regs.ts:747
+  reg [7:0] d_readback_b0;  // gen/virtio/regs.ts:748
+  reg [7:0] d_readback_b1;  // gen/virtio/regs.ts:748
+  reg [7:0] d_readback_b2;  // gen/virtio/regs.ts:748
+  reg [7:0] d_readback_b3;  // gen/virtio/regs.ts:748
+  reg [4:0] d_readback_at;  // gen/virtio/regs.ts:749
+  reg [3:0] d_readback_be;  // gen/virtio/regs.ts:750
+  wire [31:0] readback_rd0;  // gen/virtio/regs.ts:775
+  reg hit_common_0;  // gen/virtio/regs.ts:409
+  reg hit_common_8;  // gen/virtio/regs.ts:409
+  reg hit_common_c;  // gen/virtio/regs.ts:409
+  reg hit_common_10;  // gen/virtio/regs.ts:409
+  reg status_write_zero;  // gen/virtio/regs.ts:586
+  reg hit_common_14;  // gen/virtio/regs.ts:409
+  reg size_written_lo_zero;  // gen/virtio/regs.ts:618
+  reg size_written_lo_single;  // gen/virtio/regs.ts:618
+  reg size_written_lo_le;  // gen/virtio/regs.ts:618
+  reg size_written_hi_zero;  // gen/virtio/regs.ts:618
+  reg size_written_hi_single;  // gen/virtio/regs.ts:618
+  reg size_written_hi_lt;  // gen/virtio/regs.ts:618
+  reg size_written_hi_eq;  // gen/virtio/regs.ts:618
+  reg hit_common_18;  // gen/virtio/regs.ts:409
+  reg hit_common_1c;  // gen/virtio/regs.ts:409
+  reg hit_common_20;  // gen/virtio/regs.ts:409
+  reg hit_common_24;  // gen/virtio/regs.ts:409
+  reg hit_common_28;  // gen/virtio/regs.ts:409
+  reg hit_common_2c;  // gen/virtio/regs.ts:409
+  reg hit_common_30;  // gen/virtio/regs.ts:409
+  reg hit_common_34;  // gen/virtio/regs.ts:409
+  reg hit_common_38;  // gen/virtio/regs.ts:409
+  reg hit_isr_0;  // gen/virtio/regs.ts:409
+  reg hit_device_0;  // gen/virtio/regs.ts:409
+  reg hit_device_4;  // gen/virtio/regs.ts:409
+  reg hit_device_8;  // gen/virtio/regs.ts:409
+  reg hit_device_c;  // gen/virtio/regs.ts:409
+  reg hit_device_10;  // gen/virtio/regs.ts:409
+  reg hit_device_14;  // gen/virtio/regs.ts:409
+  reg hit_device_18;  // gen/virtio/regs.ts:409
+  reg hit_device_1c;  // gen/virtio/regs.ts:409
+  reg hit_device_20;  // gen/virtio/regs.ts:409
+  reg hit_device_24;  // gen/virtio/regs.ts:409
+  reg hit_device_28;  // gen/virtio/regs.ts:409
+  reg hit_device_2c;  // gen/virtio/regs.ts:409
+  reg hit_device_30;  // gen/virtio/regs.ts:409
+  reg hit_device_34;  // gen/virtio/regs.ts:409
+  reg hit_device_38;  // gen/virtio/regs.ts:409
+  reg hit_device_3c;  // gen/virtio/regs.ts:409
+  reg hit_device_40;  // gen/virtio/regs.ts:409
+  reg hit_device_44;  // gen/virtio/regs.ts:409
+  reg hit_device_48;  // gen/virtio/regs.ts:409
+  reg hit_device_4c;  // gen/virtio/regs.ts:409
+  reg hit_device_50;  // gen/virtio/regs.ts:409
+  reg hit_device_54;  // gen/virtio/regs.ts:409
+  reg hit_device_58;  // gen/virtio/regs.ts:409
+  reg hit_device_5c;  // gen/virtio/regs.ts:409
+  reg hit_notify_0;  // gen/virtio/regs.ts:409
+  reg [31:0] q0_notify_data;  // gen/virtio/regs.ts:862
+  reg hit_notify_4;  // gen/virtio/regs.ts:409
+  reg [31:0] q1_notify_data;  // gen/virtio/regs.ts:862
+  reg hit_block_0_0;  // gen/virtio/regs.ts:907
+  reg hit_block_0_100;  // gen/virtio/regs.ts:907
+  reg rd_valid_q;  // gen/virtio/regs.ts:918
+  reg [31:0] rd_data_q;  // gen/virtio/regs.ts:919
+  reg cfg_wr_valid;  // gen/virtio/regs.ts:932
+  reg [4:0] cfg_wr_field;  // gen/virtio/regs.ts:933
+  reg [63:0] cfg_wr_value;  // gen/virtio/regs.ts:934
+  reg dc_capacity_changed;  // gen/virtio/regs.ts:946
+  reg dc_seg_max_changed;  // gen/virtio/regs.ts:946
+  reg dc_blk_size_changed;  // gen/virtio/regs.ts:946
+  reg dc_num_queues_changed;  // gen/virtio/regs.ts:946
+  reg config_changed;  // gen/virtio/regs.ts:952
+  reg config_dirty;  // gen/virtio/regs.ts:954
+  reg [1:0] irq_queue_q;  // gen/virtio/regs.ts:967
+  reg fatal_q;  // gen/virtio/regs.ts:969
+  reg [2:0] msix_irq;  // gen/virtio/regs.ts:984
+  reg reset_req_q;  // gen/virtio/regs.ts:1018
+  reg reset_flr_q;  // gen/virtio/regs.ts:1018
+  reg q0_reset_req_q;  // gen/virtio/regs.ts:1018
+  reg q0_notify_q;  // gen/virtio/regs.ts:1018
+  reg q1_reset_req_q;  // gen/virtio/regs.ts:1018
+  reg q1_notify_q;  // gen/virtio/regs.ts:1018
+  reg [31:0] readback [0:31];  // gen/virtio/regs.ts:745
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _or_0;  // gen/virtio/regs.ts:582
+  wire [7:0] _or_0;  // gen/virtio/regs.ts:595
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_2;  // gen/virtio/regs.ts:467
+  wire [15:0] _cat_2;  // gen/virtio/regs.ts:470
   wire _lt_1;  // gen/virtio/regs.ts:238
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_3;  // gen/virtio/regs.ts:466
+  wire [7:0] _mux_3;  // gen/virtio/regs.ts:469
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_5;  // gen/virtio/regs.ts:467
+  wire [15:0] _cat_5;  // gen/virtio/regs.ts:470
   wire _lt_4;  // gen/virtio/regs.ts:238
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_6;  // gen/virtio/regs.ts:466
+  wire [7:0] _mux_6;  // gen/virtio/regs.ts:469
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_8;  // gen/virtio/regs.ts:467
+  wire [15:0] _cat_8;  // gen/virtio/regs.ts:470
   wire _lt_7;  // gen/virtio/regs.ts:238
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_9;  // gen/virtio/regs.ts:466
+  wire [7:0] _mux_9;  // gen/virtio/regs.ts:469
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _or_11;  // gen/virtio/regs.ts:471
+  wire [15:0] _or_11;  // gen/virtio/regs.ts:474
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _cat_10;  // gen/virtio/regs.ts:467
+  wire [15:0] _cat_10;  // gen/virtio/regs.ts:470
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [7:0] _mux_12;  // gen/virtio/regs.ts:507
+  wire [7:0] _mux_12;  // gen/virtio/regs.ts:510
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_13;  // gen/virtio/regs.ts:968
-  wire _and_14;  // gen/virtio/regs.ts:968
-  wire _or_15;  // gen/virtio/regs.ts:967
-  wire _or_17;  // gen/virtio/regs.ts:743
-  wire _mux_18;  // gen/virtio/regs.ts:747
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [3:0] _mux_19;  // gen/virtio/regs.ts:747
+  wire [7:0] _mux_13;  // gen/virtio/regs.ts:537
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_16;  // gen/virtio/regs.ts:763
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [7:0] _mux_14;  // gen/virtio/regs.ts:537
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _and_15;  // gen/virtio/regs.ts:981
+  wire _and_16;  // gen/virtio/regs.ts:981
+  wire _or_17;  // gen/virtio/regs.ts:980
+  wire _or_19;  // gen/virtio/regs.ts:756
+  wire _mux_20;  // gen/virtio/regs.ts:760
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [3:0] _mux_21;  // gen/virtio/regs.ts:760
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire _and_18;  // gen/virtio/regs.ts:776
 
   // ---- instances
-  pcie_msix_w64_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:430
+  pcie_msix_w64_v3_sr_t2000_p3000_b14 msix_table (  // gen/virtio/regs.ts:433
     .clk               (clk),
     .rst               (rst),
     .reg_addr          (msix_table_reg_addr),
@@ -392,267 +398,269 @@ module virtio_regs_default_w64 (
   );
 
   // ---- combinational logic
-  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:582
-  assign _cat_2 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector_value[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0])};  // gen/virtio/regs.ts:467
+  assign _or_0 = device_status | ((d_be[0] ? d_wdata[7:0] : (reset_busy ? prev_status : device_status)) & 8'd143);  // gen/virtio/regs.ts:595
+  assign _cat_2 = {(d_be[1] ? d_wdata[15:8] : config_msix_vector_value[15:8]), (d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0])};  // gen/virtio/regs.ts:470
   assign _lt_1 = _cat_2 < 16'd3;  // gen/virtio/regs.ts:238
-  assign _mux_3 = d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0];  // gen/virtio/regs.ts:466
-  assign _cat_5 = {(d_be[3] ? d_wdata[31:24] : q0_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0])};  // gen/virtio/regs.ts:467
+  assign _mux_3 = d_be[0] ? d_wdata[7:0] : config_msix_vector_value[7:0];  // gen/virtio/regs.ts:469
+  assign _cat_5 = {(d_be[3] ? d_wdata[31:24] : q0_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0])};  // gen/virtio/regs.ts:470
   assign _lt_4 = _cat_5 < 16'd3;  // gen/virtio/regs.ts:238
-  assign _mux_6 = d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0];  // gen/virtio/regs.ts:466
-  assign _cat_8 = {(d_be[3] ? d_wdata[31:24] : q1_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0])};  // gen/virtio/regs.ts:467
+  assign _mux_6 = d_be[2] ? d_wdata[23:16] : q0_vector_value[7:0];  // gen/virtio/regs.ts:469
+  assign _cat_8 = {(d_be[3] ? d_wdata[31:24] : q1_vector_value[15:8]), (d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0])};  // gen/virtio/regs.ts:470
   assign _lt_7 = _cat_8 < 16'd3;  // gen/virtio/regs.ts:238
-  assign _mux_9 = d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0];  // gen/virtio/regs.ts:466
-  assign _or_11 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:471
-  assign _cat_10 = {(d_be[1] ? d_wdata[15:8] : _or_11[15:8]), (d_be[0] ? d_wdata[7:0] : _or_11[7:0])};  // gen/virtio/regs.ts:467
-  assign _mux_12 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:507
-  assign _and_13 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:968
-  assign _and_14 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:968
-  assign _or_15 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:967
-  assign _or_17 = (((((op_dw[3:0] == 4'd8) | (op_dw[3:0] == 4'd9)) | (op_dw[3:0] == 4'd10)) | (op_dw[3:0] == 4'd11)) | (op_dw[3:0] == 4'd12)) | (op_dw[3:0] == 4'd13);  // gen/virtio/regs.ts:743
-  assign _mux_18 = _or_17 ? qsel_idx : 1'b0;  // gen/virtio/regs.ts:747
-  assign _mux_19 = ((op_dw[3:0] == 4'd3) & gfs_sel1) ? 4'd15 : op_dw[3:0];  // gen/virtio/regs.ts:747
-  assign _and_16 = ((((op_valid & ((op_bar == 3'd0) & (op_dw[11:4] == 8'd0))) & ((((((((((op_dw[3:0] == 4'd0) | (op_dw[3:0] == 4'd2)) | (op_dw[3:0] == 4'd3)) | (op_dw[3:0] == 4'd5)) | (op_dw[3:0] == 4'd8)) | (op_dw[3:0] == 4'd9)) | (op_dw[3:0] == 4'd10)) | (op_dw[3:0] == 4'd11)) | (op_dw[3:0] == 4'd12)) | (op_dw[3:0] == 4'd13))) & (~(_or_17 & qsel_none))) & (~((op_dw[3:0] == 4'd3) & (~(gfs_sel0 | gfs_sel1))))) & (_mux_18 ? (_mux_19[3] ? (_mux_19[2] ? (_mux_19[1] ? 1'b0 : (_mux_19[0] ? readback_ok_29 : readback_ok_28)) : (_mux_19[1] ? (_mux_19[0] ? readback_ok_27 : readback_ok_26) : (_mux_19[0] ? readback_ok_25 : readback_ok_24))) : 1'b0) : (_mux_19[3] ? (_mux_19[2] ? (_mux_19[1] ? (_mux_19[0] ? readback_ok_15 : 1'b0) : (_mux_19[0] ? readback_ok_13 : readback_ok_12)) : (_mux_19[1] ? (_mux_19[0] ? readback_ok_11 : readback_ok_10) : (_mux_19[0] ? readback_ok_9 : readback_ok_8))) : (_mux_19[2] ? (_mux_19[1] ? 1'b0 : (_mux_19[0] ? readback_ok_5 : 1'b0)) : (_mux_19[1] ? (_mux_19[0] ? readback_ok_3 : readback_ok_2) : (_mux_19[0] ? 1'b0 : readback_ok_0)))));  // gen/virtio/regs.ts:763
-  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:909
-  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:910
-  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:990
-  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:991
-  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:992
-  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:993
-  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:994
-  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:995
-  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:1000
-  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:1001
-  assign dp_features = device_status[3] ? (driver_features & 64'h1700001044) : 64'd0;  // gen/virtio/regs.ts:1009
-  assign dp_status = device_status;  // gen/virtio/regs.ts:1010
-  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:1011
-  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:1012
-  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:1013
-  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:1014
-  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:1015
-  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:1016
-  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:1017
-  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:1018
-  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:1019
-  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:1023
-  assign dp_q0_vector = q0_vector_value;  // gen/virtio/regs.ts:1024
-  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:1025
-  assign dp_q0_desc = {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4, q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0};  // gen/virtio/regs.ts:1026
-  assign dp_q0_driver = {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4, q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0};  // gen/virtio/regs.ts:1027
-  assign dp_q0_device = {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4, q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0};  // gen/virtio/regs.ts:1028
-  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:1030
-  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:1029
-  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:1031
-  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:851
-  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:1023
-  assign dp_q1_vector = q1_vector_value;  // gen/virtio/regs.ts:1024
-  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:1025
-  assign dp_q1_desc = {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4, q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0};  // gen/virtio/regs.ts:1026
-  assign dp_q1_driver = {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4, q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0};  // gen/virtio/regs.ts:1027
-  assign dp_q1_device = {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4, q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0};  // gen/virtio/regs.ts:1028
-  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:1030
-  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:1029
-  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:1031
-  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:851
-  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:1020
-  assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:441
-  assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:442
-  assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:443
-  assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:444
-  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:982
-  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:983
-  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:984
-  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:985
-  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:986
-  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:996
-  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:987
-  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:988
+  assign _mux_9 = d_be[2] ? d_wdata[23:16] : q1_vector_value[7:0];  // gen/virtio/regs.ts:469
+  assign _or_11 = (qsel_0 ? {15'd0, q0_enabled} : 16'd0) | (qsel_1 ? {15'd0, q1_enabled} : 16'd0);  // gen/virtio/regs.ts:474
+  assign _cat_10 = {(d_be[1] ? d_wdata[15:8] : _or_11[15:8]), (d_be[0] ? d_wdata[7:0] : _or_11[7:0])};  // gen/virtio/regs.ts:470
+  assign _mux_12 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:510
+  assign _mux_13 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:537
+  assign _mux_14 = reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:537
+  assign _and_15 = (((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & msix_enable;  // gen/virtio/regs.ts:981
+  assign _and_16 = (((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & msix_enable;  // gen/virtio/regs.ts:981
+  assign _or_17 = ((((irq_queue_q[0] & device_status[2]) & (~reset_busy)) & q0_enabled) & (~msix_enable)) | ((((irq_queue_q[1] & device_status[2]) & (~reset_busy)) & q1_enabled) & (~msix_enable));  // gen/virtio/regs.ts:980
+  assign _or_19 = (((((op_dw[3:0] == 4'd8) | (op_dw[3:0] == 4'd9)) | (op_dw[3:0] == 4'd10)) | (op_dw[3:0] == 4'd11)) | (op_dw[3:0] == 4'd12)) | (op_dw[3:0] == 4'd13);  // gen/virtio/regs.ts:756
+  assign _mux_20 = _or_19 ? qsel_idx : 1'b0;  // gen/virtio/regs.ts:760
+  assign _mux_21 = ((op_dw[3:0] == 4'd3) & gfs_sel1) ? 4'd15 : op_dw[3:0];  // gen/virtio/regs.ts:760
+  assign _and_18 = ((((op_valid & ((op_bar == 3'd0) & (op_dw[11:4] == 8'd0))) & ((((((((((op_dw[3:0] == 4'd0) | (op_dw[3:0] == 4'd2)) | (op_dw[3:0] == 4'd3)) | (op_dw[3:0] == 4'd5)) | (op_dw[3:0] == 4'd8)) | (op_dw[3:0] == 4'd9)) | (op_dw[3:0] == 4'd10)) | (op_dw[3:0] == 4'd11)) | (op_dw[3:0] == 4'd12)) | (op_dw[3:0] == 4'd13))) & (~(_or_19 & qsel_none))) & (~((op_dw[3:0] == 4'd3) & (~(gfs_sel0 | gfs_sel1))))) & (_mux_20 ? (_mux_21[3] ? (_mux_21[2] ? (_mux_21[1] ? 1'b0 : (_mux_21[0] ? readback_ok_29 : readback_ok_28)) : (_mux_21[1] ? (_mux_21[0] ? readback_ok_27 : readback_ok_26) : (_mux_21[0] ? readback_ok_25 : readback_ok_24))) : 1'b0) : (_mux_21[3] ? (_mux_21[2] ? (_mux_21[1] ? (_mux_21[0] ? readback_ok_15 : 1'b0) : (_mux_21[0] ? readback_ok_13 : readback_ok_12)) : (_mux_21[1] ? (_mux_21[0] ? readback_ok_11 : readback_ok_10) : (_mux_21[0] ? readback_ok_9 : readback_ok_8))) : (_mux_21[2] ? (_mux_21[1] ? 1'b0 : (_mux_21[0] ? readback_ok_5 : 1'b0)) : (_mux_21[1] ? (_mux_21[0] ? readback_ok_3 : readback_ok_2) : (_mux_21[0] ? 1'b0 : readback_ok_0)))));  // gen/virtio/regs.ts:776
+  assign rd_valid = rd_valid_q;  // gen/virtio/regs.ts:922
+  assign rd_data = rd_data_q;  // gen/virtio/regs.ts:923
+  assign msg_valid = msix_table_msg_valid;  // gen/virtio/regs.ts:1003
+  assign msg_hdr = msix_table_msg_hdr;  // gen/virtio/regs.ts:1004
+  assign msg_data = msix_table_msg_data;  // gen/virtio/regs.ts:1005
+  assign msg_keep = msix_table_msg_keep;  // gen/virtio/regs.ts:1006
+  assign msg_sop = msix_table_msg_sop;  // gen/virtio/regs.ts:1007
+  assign msg_eop = msix_table_msg_eop;  // gen/virtio/regs.ts:1008
+  assign interrupt_status = (|isr) & (~msix_enable);  // gen/virtio/regs.ts:1013
+  assign intx_level = (((|isr) & (~msix_enable)) & (~intx_disable)) & d0;  // gen/virtio/regs.ts:1014
+  assign dp_features = device_status[3] ? (driver_features & 64'h1700001044) : 64'd0;  // gen/virtio/regs.ts:1022
+  assign dp_status = device_status;  // gen/virtio/regs.ts:1023
+  assign dp_driver_ok = device_status[2];  // gen/virtio/regs.ts:1024
+  assign dp_bus_master = bus_master & d0;  // gen/virtio/regs.ts:1025
+  assign dp_max_payload = max_payload;  // gen/virtio/regs.ts:1026
+  assign dp_max_read_req = max_read_req;  // gen/virtio/regs.ts:1027
+  assign dp_ext_tag_en = ext_tag_en;  // gen/virtio/regs.ts:1028
+  assign dp_requester_id = requester_id;  // gen/virtio/regs.ts:1029
+  assign dp_reset_req = reset_req_q;  // gen/virtio/regs.ts:1030
+  assign dp_reset_flr = reset_flr_q;  // gen/virtio/regs.ts:1031
+  assign dp_reset_busy = reset_busy;  // gen/virtio/regs.ts:1032
+  assign dp_q0_size = q0_size;  // gen/virtio/regs.ts:1036
+  assign dp_q0_vector = q0_vector_value;  // gen/virtio/regs.ts:1037
+  assign dp_q0_enable = q0_enabled;  // gen/virtio/regs.ts:1038
+  assign dp_q0_desc = {q0_desc_b7, q0_desc_b6, q0_desc_b5, q0_desc_b4, q0_desc_b3, q0_desc_b2, q0_desc_b1, q0_desc_b0};  // gen/virtio/regs.ts:1039
+  assign dp_q0_driver = {q0_driver_b7, q0_driver_b6, q0_driver_b5, q0_driver_b4, q0_driver_b3, q0_driver_b2, q0_driver_b1, q0_driver_b0};  // gen/virtio/regs.ts:1040
+  assign dp_q0_device = {q0_device_b7, q0_device_b6, q0_device_b5, q0_device_b4, q0_device_b3, q0_device_b2, q0_device_b1, q0_device_b0};  // gen/virtio/regs.ts:1041
+  assign dp_q0_reset_req = q0_reset_req_q;  // gen/virtio/regs.ts:1043
+  assign dp_q0_reset_pending = q0_reset_pending;  // gen/virtio/regs.ts:1042
+  assign dp_q0_notify = q0_notify_q;  // gen/virtio/regs.ts:1044
+  assign dp_q0_notify_data = q0_notify_data;  // gen/virtio/regs.ts:864
+  assign dp_q1_size = q1_size;  // gen/virtio/regs.ts:1036
+  assign dp_q1_vector = q1_vector_value;  // gen/virtio/regs.ts:1037
+  assign dp_q1_enable = q1_enabled;  // gen/virtio/regs.ts:1038
+  assign dp_q1_desc = {q1_desc_b7, q1_desc_b6, q1_desc_b5, q1_desc_b4, q1_desc_b3, q1_desc_b2, q1_desc_b1, q1_desc_b0};  // gen/virtio/regs.ts:1039
+  assign dp_q1_driver = {q1_driver_b7, q1_driver_b6, q1_driver_b5, q1_driver_b4, q1_driver_b3, q1_driver_b2, q1_driver_b1, q1_driver_b0};  // gen/virtio/regs.ts:1040
+  assign dp_q1_device = {q1_device_b7, q1_device_b6, q1_device_b5, q1_device_b4, q1_device_b3, q1_device_b2, q1_device_b1, q1_device_b0};  // gen/virtio/regs.ts:1041
+  assign dp_q1_reset_req = q1_reset_req_q;  // gen/virtio/regs.ts:1043
+  assign dp_q1_reset_pending = q1_reset_pending;  // gen/virtio/regs.ts:1042
+  assign dp_q1_notify = q1_notify_q;  // gen/virtio/regs.ts:1044
+  assign dp_q1_notify_data = q1_notify_data;  // gen/virtio/regs.ts:864
+  assign dp_tx_dropped = tx_dropped;  // gen/virtio/regs.ts:1033
+  assign msix_table_reg_addr = (d_valid & d_write) ? d_dw : op_dw;  // gen/virtio/regs.ts:444
+  assign msix_table_reg_wr = (d_valid & d_write) & hit_msix;  // gen/virtio/regs.ts:445
+  assign msix_table_reg_wdata = d_wdata;  // gen/virtio/regs.ts:446
+  assign msix_table_reg_wbe = d_be;  // gen/virtio/regs.ts:447
+  assign msix_table_msix_enable = msix_enable;  // gen/virtio/regs.ts:995
+  assign msix_table_function_mask = msix_function_mask;  // gen/virtio/regs.ts:996
+  assign msix_table_bus_master = bus_master & d0;  // gen/virtio/regs.ts:997
+  assign msix_table_requester_id = requester_id;  // gen/virtio/regs.ts:998
+  assign msix_table_irq = msix_irq;  // gen/virtio/regs.ts:999
+  assign msix_table_msg_ready = msg_ready;  // gen/virtio/regs.ts:1009
+  assign msix_table_clear_pending = reset_start;  // gen/virtio/regs.ts:1000
+  assign msix_table_reset_table = flr;  // gen/virtio/regs.ts:1001
   always @* begin
-    status_next = device_status;  // gen/virtio/regs.ts:479
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:817
-      if (status_write_zero) begin  // gen/virtio/regs.ts:579
-      end else if (~reset_busy) begin  // gen/virtio/regs.ts:580
-        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:591
+    status_next = device_status;  // gen/virtio/regs.ts:482
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:830
+      if (status_write_zero) begin  // gen/virtio/regs.ts:592
+      end else if (~reset_busy) begin  // gen/virtio/regs.ts:593
+        status_next = ((_or_0[3] & (~device_status[3])) & (~features_acceptable)) ? (_or_0 & 8'd247) : _or_0;  // gen/virtio/regs.ts:604
       end
     end
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:506
-      status_next = 8'd0;  // gen/virtio/regs.ts:509
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:509
+      status_next = 8'd0;  // gen/virtio/regs.ts:512
     end
   end
   always @* begin
-    reset_start = 1'b0;  // default, gen/virtio/regs.ts:480
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:506
-      reset_start = 1'b1;  // gen/virtio/regs.ts:518
+    reset_start = 1'b0;  // default, gen/virtio/regs.ts:483
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:509
+      reset_start = 1'b1;  // gen/virtio/regs.ts:521
     end
   end
   always @* begin
-    reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:481
-    if (status_reset | flr) begin  // gen/virtio/regs.ts:506
-      reset_cause_flr = flr;  // gen/virtio/regs.ts:519
+    reset_cause_flr = 1'b0;  // default, gen/virtio/regs.ts:484
+    if (status_reset | flr) begin  // gen/virtio/regs.ts:509
+      reset_cause_flr = flr;  // gen/virtio/regs.ts:522
     end
   end
   always @* begin
-    isr_clear = 1'b0;  // default, gen/virtio/regs.ts:482
-    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:835
-      isr_clear = 1'b1;  // gen/virtio/regs.ts:835
+    isr_clear = 1'b0;  // default, gen/virtio/regs.ts:485
+    if ((hit_isr_0 & (d_valid & (~d_write))) & d_be[0]) begin  // gen/virtio/regs.ts:848
+      isr_clear = 1'b1;  // gen/virtio/regs.ts:848
     end
   end
   always @* begin
-    config_read = 1'b0;  // default, gen/virtio/regs.ts:483
-    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    config_read = 1'b0;  // default, gen/virtio/regs.ts:486
+    if ((hit_device_0 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_4 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_8 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[2])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_10 & (d_valid & (~d_write))) & (|d_be[3])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_14 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[1])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_18 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_1c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_20 & (d_valid & (~d_write))) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_24 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_28 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_2c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_30 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_34 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_38 & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_3c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_40 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_44 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_48 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_4c & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_50 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_54 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
+    if ((hit_device_58 & (d_valid & (~d_write))) & (|d_be)) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
-    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:825
-      config_read = 1'b1;  // gen/virtio/regs.ts:825
-    end
-  end
-  always @* begin
-    queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:484
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
-      if (1'b0) begin  // gen/virtio/regs.ts:677
-        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:681
-      end
+    if ((hit_device_5c & (d_valid & (~d_write))) & (|d_be[0])) begin  // gen/virtio/regs.ts:838
+      config_read = 1'b1;  // gen/virtio/regs.ts:838
     end
   end
   always @* begin
-    queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:484
-    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
-      if (1'b0) begin  // gen/virtio/regs.ts:677
-        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:681
+    queue_reset_start_0 = 1'b0;  // default, gen/virtio/regs.ts:487
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:830
+      if (1'b0) begin  // gen/virtio/regs.ts:690
+        queue_reset_start_0 = 1'b1;  // gen/virtio/regs.ts:694
       end
     end
   end
   always @* begin
-    notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:485
-    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:848
-      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:848
-    end
-  end
-  always @* begin
-    notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:485
-    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:848
-      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:848
-    end
-  end
-  always @* begin
-    status_reset = 1'b0;  // default, gen/virtio/regs.ts:494
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:817
-      if (status_write_zero) begin  // gen/virtio/regs.ts:579
-        status_reset = 1'b1;  // gen/virtio/regs.ts:579
+    queue_reset_start_1 = 1'b0;  // default, gen/virtio/regs.ts:487
+    if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:830
+      if (1'b0) begin  // gen/virtio/regs.ts:690
+        queue_reset_start_1 = 1'b1;  // gen/virtio/regs.ts:694
       end
     end
   end
   always @* begin
-    readback_we = 1'b0;  // default, gen/virtio/regs.ts:734
-    if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    notify_hit_0 = 1'b0;  // default, gen/virtio/regs.ts:488
+    if (((hit_notify_0 & (d_valid & d_write)) & (&d_be[1:0])) & q0_enabled) begin  // gen/virtio/regs.ts:861
+      notify_hit_0 = 1'b1;  // gen/virtio/regs.ts:861
     end
-    if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+  end
+  always @* begin
+    notify_hit_1 = 1'b0;  // default, gen/virtio/regs.ts:488
+    if (((hit_notify_4 & (d_valid & d_write)) & (&d_be[1:0])) & q1_enabled) begin  // gen/virtio/regs.ts:861
+      notify_hit_1 = 1'b1;  // gen/virtio/regs.ts:861
     end
-    if (((hit_common_c & (d_valid & d_write)) & (|d_be)) & (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+  end
+  always @* begin
+    status_reset = 1'b0;  // default, gen/virtio/regs.ts:497
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[0])) begin  // gen/virtio/regs.ts:830
+      if (status_write_zero) begin  // gen/virtio/regs.ts:592
+        status_reset = 1'b1;  // gen/virtio/regs.ts:592
+      end
     end
-    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+  end
+  always @* begin
+    readback_we = 1'b0;  // default, gen/virtio/regs.ts:747
+    if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
-    if (((hit_common_20 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
-    if (((hit_common_24 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    if (((hit_common_c & (d_valid & d_write)) & (|d_be)) & (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
-    if (((hit_common_28 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
-    if (((hit_common_2c & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    if (((hit_common_20 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
-    if (((hit_common_30 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    if (((hit_common_24 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
-    if (((hit_common_34 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:809
-      readback_we = 1'b1;  // gen/virtio/regs.ts:809
+    if (((hit_common_28 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
+    end
+    if (((hit_common_2c & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
+    end
+    if (((hit_common_30 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
+    end
+    if (((hit_common_34 & (d_valid & d_write)) & (|d_be)) & ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) | (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))))) begin  // gen/virtio/regs.ts:822
+      readback_we = 1'b1;  // gen/virtio/regs.ts:822
     end
   end
 
@@ -849,137 +857,137 @@ module virtio_regs_default_w64 (
         qsel_0 <= queue_select == 16'd0;  // gen/virtio/regs.ts:276
         qsel_1 <= queue_select == 16'd1;  // gen/virtio/regs.ts:276
       end
-      features_acceptable <= (((driver_features & 64'hFFFFFFE8FFFFEFBB) == 64'd0) & ((driver_features & 64'h100000000) == 64'h100000000)) & ((~driver_features[11]) | driver_features[9]);  // gen/virtio/regs.ts:392
-      d_valid <= op_valid;  // gen/virtio/regs.ts:418
-      hit_msix <= op_valid & (op_bar == 3'd0);  // gen/virtio/regs.ts:419
-      if ((reset_busy & (~reset_wait_dp)) & (~dp_dma_outstanding)) begin  // gen/virtio/regs.ts:490
-        reset_busy <= 1'b0;  // gen/virtio/regs.ts:490
+      features_acceptable <= (((driver_features & 64'hFFFFFFE8FFFFEFBB) == 64'd0) & ((driver_features & 64'h100000000) == 64'h100000000)) & ((~driver_features[11]) | driver_features[9]);  // gen/virtio/regs.ts:395
+      d_valid <= op_valid;  // gen/virtio/regs.ts:421
+      hit_msix <= op_valid & (op_bar == 3'd0);  // gen/virtio/regs.ts:422
+      if ((reset_busy & (~reset_wait_dp)) & (~dp_dma_outstanding)) begin  // gen/virtio/regs.ts:493
+        reset_busy <= 1'b0;  // gen/virtio/regs.ts:493
       end
-      if (dp_reset_done) begin  // gen/virtio/regs.ts:491
-        reset_wait_dp <= 1'b0;  // gen/virtio/regs.ts:491
+      if (dp_reset_done) begin  // gen/virtio/regs.ts:494
+        reset_wait_dp <= 1'b0;  // gen/virtio/regs.ts:494
       end
-      if (readback_we & (d_readback_at == 5'd0)) begin  // gen/virtio/regs.ts:780
-        readback_ok_0 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd0)) begin  // gen/virtio/regs.ts:793
+        readback_ok_0 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd2)) begin  // gen/virtio/regs.ts:780
-        readback_ok_2 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd2)) begin  // gen/virtio/regs.ts:793
+        readback_ok_2 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd3)) begin  // gen/virtio/regs.ts:780
-        readback_ok_3 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd3)) begin  // gen/virtio/regs.ts:793
+        readback_ok_3 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd15)) begin  // gen/virtio/regs.ts:780
-        readback_ok_15 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd15)) begin  // gen/virtio/regs.ts:793
+        readback_ok_15 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd5)) begin  // gen/virtio/regs.ts:780
-        readback_ok_5 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd5)) begin  // gen/virtio/regs.ts:793
+        readback_ok_5 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd8)) begin  // gen/virtio/regs.ts:780
-        readback_ok_8 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd8)) begin  // gen/virtio/regs.ts:793
+        readback_ok_8 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd24)) begin  // gen/virtio/regs.ts:780
-        readback_ok_24 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd24)) begin  // gen/virtio/regs.ts:793
+        readback_ok_24 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd9)) begin  // gen/virtio/regs.ts:780
-        readback_ok_9 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd9)) begin  // gen/virtio/regs.ts:793
+        readback_ok_9 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd25)) begin  // gen/virtio/regs.ts:780
-        readback_ok_25 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd25)) begin  // gen/virtio/regs.ts:793
+        readback_ok_25 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd10)) begin  // gen/virtio/regs.ts:780
-        readback_ok_10 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd10)) begin  // gen/virtio/regs.ts:793
+        readback_ok_10 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd26)) begin  // gen/virtio/regs.ts:780
-        readback_ok_26 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd26)) begin  // gen/virtio/regs.ts:793
+        readback_ok_26 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd11)) begin  // gen/virtio/regs.ts:780
-        readback_ok_11 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd11)) begin  // gen/virtio/regs.ts:793
+        readback_ok_11 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd27)) begin  // gen/virtio/regs.ts:780
-        readback_ok_27 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd27)) begin  // gen/virtio/regs.ts:793
+        readback_ok_27 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd12)) begin  // gen/virtio/regs.ts:780
-        readback_ok_12 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd12)) begin  // gen/virtio/regs.ts:793
+        readback_ok_12 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd28)) begin  // gen/virtio/regs.ts:780
-        readback_ok_28 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd28)) begin  // gen/virtio/regs.ts:793
+        readback_ok_28 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd13)) begin  // gen/virtio/regs.ts:780
-        readback_ok_13 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd13)) begin  // gen/virtio/regs.ts:793
+        readback_ok_13 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      if (readback_we & (d_readback_at == 5'd29)) begin  // gen/virtio/regs.ts:780
-        readback_ok_29 <= 1'b1;  // gen/virtio/regs.ts:780
+      if (readback_we & (d_readback_at == 5'd29)) begin  // gen/virtio/regs.ts:793
+        readback_ok_29 <= 1'b1;  // gen/virtio/regs.ts:793
       end
-      hit_common_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd0);  // gen/virtio/regs.ts:407
-      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:543
+      hit_common_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd0);  // gen/virtio/regs.ts:410
+      if ((hit_common_0 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        device_feature_select <= {(d_be[3] ? d_wdata[31:24] : device_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : device_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : device_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : device_feature_select[7:0])};  // gen/virtio/regs.ts:556
       end
-      hit_common_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd2);  // gen/virtio/regs.ts:407
-      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:549
+      hit_common_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd2);  // gen/virtio/regs.ts:410
+      if ((hit_common_8 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        driver_feature_select <= {(d_be[3] ? d_wdata[31:24] : driver_feature_select[31:24]), (d_be[2] ? d_wdata[23:16] : driver_feature_select[23:16]), (d_be[1] ? d_wdata[15:8] : driver_feature_select[15:8]), (d_be[0] ? d_wdata[7:0] : driver_feature_select[7:0])};  // gen/virtio/regs.ts:562
       end
-      hit_common_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd3);  // gen/virtio/regs.ts:407
-      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:555
-          driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:556
+      hit_common_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd3);  // gen/virtio/regs.ts:410
+      if ((hit_common_c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (((gfs_sel0 | gfs_sel1) & (~device_status[3])) & (~reset_busy)) begin  // gen/virtio/regs.ts:568
+          driver_features <= gfs_sel0 ? {driver_features[63:32], {(d_be[3] ? d_wdata[31:24] : driver_features[31:24]), (d_be[2] ? d_wdata[23:16] : driver_features[23:16]), (d_be[1] ? d_wdata[15:8] : driver_features[15:8]), (d_be[0] ? d_wdata[7:0] : driver_features[7:0])}} : {{(d_be[3] ? d_wdata[31:24] : driver_features[63:56]), (d_be[2] ? d_wdata[23:16] : driver_features[55:48]), (d_be[1] ? d_wdata[15:8] : driver_features[47:40]), (d_be[0] ? d_wdata[7:0] : driver_features[39:32])}, driver_features[31:0]};  // gen/virtio/regs.ts:569
         end
       end
-      hit_common_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd4);  // gen/virtio/regs.ts:407
-      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:817
+      hit_common_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd4);  // gen/virtio/regs.ts:410
+      if ((hit_common_10 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:830
         config_msix_vector_none <= ~_lt_1;  // gen/virtio/regs.ts:239
         config_msix_vector_idx <= _mux_3[1:0];  // gen/virtio/regs.ts:240
         config_msix_vector_value <= _lt_1 ? _cat_2 : 16'd65535;  // gen/virtio/regs.ts:241
       end
-      hit_common_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd5);  // gen/virtio/regs.ts:407
-      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
-        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:598
+      hit_common_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd5);  // gen/virtio/regs.ts:410
+      if ((hit_common_14 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:830
+        queue_select <= {(d_be[3] ? d_wdata[31:24] : queue_select[15:8]), (d_be[2] ? d_wdata[23:16] : queue_select[7:0])};  // gen/virtio/regs.ts:611
       end
-      hit_common_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd6);  // gen/virtio/regs.ts:407
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:817
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q0_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q0_size_hi_eq) & (d_be[0] ? size_written_lo_le : q0_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q0_size_hi_single) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_single : q0_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:629
-          q0_size <= {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:630
-          q0_size_lo_zero <= d_be[0] ? size_written_lo_zero : q0_size_lo_zero;  // gen/virtio/regs.ts:631
-          q0_size_lo_single <= d_be[0] ? size_written_lo_single : q0_size_lo_single;  // gen/virtio/regs.ts:631
-          q0_size_lo_le <= d_be[0] ? size_written_lo_le : q0_size_lo_le;  // gen/virtio/regs.ts:631
-          q0_size_hi_zero <= d_be[1] ? size_written_hi_zero : q0_size_hi_zero;  // gen/virtio/regs.ts:632
-          q0_size_hi_single <= d_be[1] ? size_written_hi_single : q0_size_hi_single;  // gen/virtio/regs.ts:632
-          q0_size_hi_lt <= d_be[1] ? size_written_hi_lt : q0_size_hi_lt;  // gen/virtio/regs.ts:632
-          q0_size_hi_eq <= d_be[1] ? size_written_hi_eq : q0_size_hi_eq;  // gen/virtio/regs.ts:632
+      hit_common_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd6);  // gen/virtio/regs.ts:410
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:830
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q0_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q0_size_hi_eq) & (d_be[0] ? size_written_lo_le : q0_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q0_size_hi_single) & (d_be[0] ? size_written_lo_zero : q0_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q0_size_hi_zero) & (d_be[0] ? size_written_lo_single : q0_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:642
+          q0_size <= {(d_be[1] ? d_wdata[15:8] : q0_size[15:8]), (d_be[0] ? d_wdata[7:0] : q0_size[7:0])};  // gen/virtio/regs.ts:643
+          q0_size_lo_zero <= d_be[0] ? size_written_lo_zero : q0_size_lo_zero;  // gen/virtio/regs.ts:644
+          q0_size_lo_single <= d_be[0] ? size_written_lo_single : q0_size_lo_single;  // gen/virtio/regs.ts:644
+          q0_size_lo_le <= d_be[0] ? size_written_lo_le : q0_size_lo_le;  // gen/virtio/regs.ts:644
+          q0_size_hi_zero <= d_be[1] ? size_written_hi_zero : q0_size_hi_zero;  // gen/virtio/regs.ts:645
+          q0_size_hi_single <= d_be[1] ? size_written_hi_single : q0_size_hi_single;  // gen/virtio/regs.ts:645
+          q0_size_hi_lt <= d_be[1] ? size_written_hi_lt : q0_size_hi_lt;  // gen/virtio/regs.ts:645
+          q0_size_hi_eq <= d_be[1] ? size_written_hi_eq : q0_size_hi_eq;  // gen/virtio/regs.ts:645
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q1_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q1_size_hi_eq) & (d_be[0] ? size_written_lo_le : q1_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q1_size_hi_single) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_single : q1_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:629
-          q1_size <= {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:630
-          q1_size_lo_zero <= d_be[0] ? size_written_lo_zero : q1_size_lo_zero;  // gen/virtio/regs.ts:631
-          q1_size_lo_single <= d_be[0] ? size_written_lo_single : q1_size_lo_single;  // gen/virtio/regs.ts:631
-          q1_size_lo_le <= d_be[0] ? size_written_lo_le : q1_size_lo_le;  // gen/virtio/regs.ts:631
-          q1_size_hi_zero <= d_be[1] ? size_written_hi_zero : q1_size_hi_zero;  // gen/virtio/regs.ts:632
-          q1_size_hi_single <= d_be[1] ? size_written_hi_single : q1_size_hi_single;  // gen/virtio/regs.ts:632
-          q1_size_hi_lt <= d_be[1] ? size_written_hi_lt : q1_size_hi_lt;  // gen/virtio/regs.ts:632
-          q1_size_hi_eq <= d_be[1] ? size_written_hi_eq : q1_size_hi_eq;  // gen/virtio/regs.ts:632
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (((~((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero))) & ((d_be[1] ? size_written_hi_lt : q1_size_hi_lt) | ((d_be[1] ? size_written_hi_eq : q1_size_hi_eq) & (d_be[0] ? size_written_lo_le : q1_size_lo_le)))) & ((((d_be[1] ? size_written_hi_single : q1_size_hi_single) & (d_be[0] ? size_written_lo_zero : q1_size_lo_zero)) | ((d_be[1] ? size_written_hi_zero : q1_size_hi_zero) & (d_be[0] ? size_written_lo_single : q1_size_lo_single))) | driver_features[34]))) begin  // gen/virtio/regs.ts:642
+          q1_size <= {(d_be[1] ? d_wdata[15:8] : q1_size[15:8]), (d_be[0] ? d_wdata[7:0] : q1_size[7:0])};  // gen/virtio/regs.ts:643
+          q1_size_lo_zero <= d_be[0] ? size_written_lo_zero : q1_size_lo_zero;  // gen/virtio/regs.ts:644
+          q1_size_lo_single <= d_be[0] ? size_written_lo_single : q1_size_lo_single;  // gen/virtio/regs.ts:644
+          q1_size_lo_le <= d_be[0] ? size_written_lo_le : q1_size_lo_le;  // gen/virtio/regs.ts:644
+          q1_size_hi_zero <= d_be[1] ? size_written_hi_zero : q1_size_hi_zero;  // gen/virtio/regs.ts:645
+          q1_size_hi_single <= d_be[1] ? size_written_hi_single : q1_size_hi_single;  // gen/virtio/regs.ts:645
+          q1_size_hi_lt <= d_be[1] ? size_written_hi_lt : q1_size_hi_lt;  // gen/virtio/regs.ts:645
+          q1_size_hi_eq <= d_be[1] ? size_written_hi_eq : q1_size_hi_eq;  // gen/virtio/regs.ts:645
         end
       end
-      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:643
+      if ((hit_common_18 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:656
           q0_vector_none <= ~_lt_4;  // gen/virtio/regs.ts:239
           q0_vector_idx <= _mux_6[1:0];  // gen/virtio/regs.ts:240
           q0_vector_value <= _lt_4 ? _cat_5 : 16'd65535;  // gen/virtio/regs.ts:241
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:643
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:656
           q1_vector_none <= ~_lt_7;  // gen/virtio/regs.ts:239
           q1_vector_idx <= _mux_9[1:0];  // gen/virtio/regs.ts:240
           q1_vector_value <= _lt_7 ? _cat_8 : 16'd65535;  // gen/virtio/regs.ts:241
         end
       end
-      hit_common_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd7);  // gen/virtio/regs.ts:407
-      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:817
-        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:652
-          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:652
+      hit_common_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd7);  // gen/virtio/regs.ts:410
+      if ((hit_common_1c & (d_valid & d_write)) & (|d_be[1:0])) begin  // gen/virtio/regs.ts:830
+        if ((qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:665
+          q0_enabled <= 1'b1;  // gen/virtio/regs.ts:665
         end
-        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:652
-          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:652
+        if ((qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) & (_cat_10 == 16'd1)) begin  // gen/virtio/regs.ts:665
+          q1_enabled <= 1'b1;  // gen/virtio/regs.ts:665
         end
       end
-      hit_common_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd8);  // gen/virtio/regs.ts:407
-      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
+      hit_common_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd8);  // gen/virtio/regs.ts:410
+      if ((hit_common_20 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -993,7 +1001,7 @@ module virtio_regs_default_w64 (
             q0_desc_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_desc_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1008,9 +1016,9 @@ module virtio_regs_default_w64 (
           end
         end
       end
-      hit_common_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd9);  // gen/virtio/regs.ts:407
-      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
+      hit_common_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd9);  // gen/virtio/regs.ts:410
+      if ((hit_common_24 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1024,7 +1032,7 @@ module virtio_regs_default_w64 (
             q0_desc_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_desc_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1039,9 +1047,9 @@ module virtio_regs_default_w64 (
           end
         end
       end
-      hit_common_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd10);  // gen/virtio/regs.ts:407
-      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
+      hit_common_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd10);  // gen/virtio/regs.ts:410
+      if ((hit_common_28 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1055,7 +1063,7 @@ module virtio_regs_default_w64 (
             q0_driver_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_driver_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1070,9 +1078,9 @@ module virtio_regs_default_w64 (
           end
         end
       end
-      hit_common_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd11);  // gen/virtio/regs.ts:407
-      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
+      hit_common_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd11);  // gen/virtio/regs.ts:410
+      if ((hit_common_2c & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1086,7 +1094,7 @@ module virtio_regs_default_w64 (
             q0_driver_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_driver_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1101,9 +1109,9 @@ module virtio_regs_default_w64 (
           end
         end
       end
-      hit_common_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd12);  // gen/virtio/regs.ts:407
-      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
+      hit_common_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd12);  // gen/virtio/regs.ts:410
+      if ((hit_common_30 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1117,7 +1125,7 @@ module virtio_regs_default_w64 (
             q0_device_b3 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_device_b0 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1132,9 +1140,9 @@ module virtio_regs_default_w64 (
           end
         end
       end
-      hit_common_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd13);  // gen/virtio/regs.ts:407
-      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:817
-        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:664
+      hit_common_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd13);  // gen/virtio/regs.ts:410
+      if ((hit_common_34 & (d_valid & d_write)) & (|d_be)) begin  // gen/virtio/regs.ts:830
+        if (qsel_0 & ((~q0_enabled) & (~q0_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q0_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1148,7 +1156,7 @@ module virtio_regs_default_w64 (
             q0_device_b7 <= d_wdata[31:24];  // gen/virtio/regs.ts:321
           end
         end
-        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:664
+        if (qsel_1 & ((~q1_enabled) & (~q1_reset_pending))) begin  // gen/virtio/regs.ts:677
           if (d_be[0]) begin  // gen/virtio/regs.ts:320
             q1_device_b4 <= d_wdata[7:0];  // gen/virtio/regs.ts:321
           end
@@ -1163,73 +1171,82 @@ module virtio_regs_default_w64 (
           end
         end
       end
-      hit_common_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd14);  // gen/virtio/regs.ts:407
-      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:817
-        if (1'b0) begin  // gen/virtio/regs.ts:677
-          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:680
+      hit_common_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd14);  // gen/virtio/regs.ts:410
+      if ((hit_common_38 & (d_valid & d_write)) & (|d_be[3:2])) begin  // gen/virtio/regs.ts:830
+        if (1'b0) begin  // gen/virtio/regs.ts:690
+          q0_reset_pending <= 1'b1;  // gen/virtio/regs.ts:693
         end
-        if (1'b0) begin  // gen/virtio/regs.ts:677
-          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:680
+        if (1'b0) begin  // gen/virtio/regs.ts:690
+          q1_reset_pending <= 1'b1;  // gen/virtio/regs.ts:693
         end
       end
-      hit_isr_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd16);  // gen/virtio/regs.ts:407
-      hit_device_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd64);  // gen/virtio/regs.ts:407
-      hit_device_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd65);  // gen/virtio/regs.ts:407
-      hit_device_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd66);  // gen/virtio/regs.ts:407
-      hit_device_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd67);  // gen/virtio/regs.ts:407
-      hit_device_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd68);  // gen/virtio/regs.ts:407
-      hit_device_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd69);  // gen/virtio/regs.ts:407
-      hit_device_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd70);  // gen/virtio/regs.ts:407
-      hit_device_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd71);  // gen/virtio/regs.ts:407
-      hit_device_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd72);  // gen/virtio/regs.ts:407
-      hit_device_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd73);  // gen/virtio/regs.ts:407
-      hit_device_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd74);  // gen/virtio/regs.ts:407
-      hit_device_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd75);  // gen/virtio/regs.ts:407
-      hit_device_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd76);  // gen/virtio/regs.ts:407
-      hit_device_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd77);  // gen/virtio/regs.ts:407
-      hit_device_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd78);  // gen/virtio/regs.ts:407
-      hit_device_3c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd79);  // gen/virtio/regs.ts:407
-      hit_device_40 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd80);  // gen/virtio/regs.ts:407
-      hit_device_44 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd81);  // gen/virtio/regs.ts:407
-      hit_device_48 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd82);  // gen/virtio/regs.ts:407
-      hit_device_4c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd83);  // gen/virtio/regs.ts:407
-      hit_device_50 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd84);  // gen/virtio/regs.ts:407
-      hit_device_54 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd85);  // gen/virtio/regs.ts:407
-      hit_device_58 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd86);  // gen/virtio/regs.ts:407
-      hit_device_5c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd87);  // gen/virtio/regs.ts:407
-      hit_notify_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1024);  // gen/virtio/regs.ts:407
-      hit_notify_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1025);  // gen/virtio/regs.ts:407
-      hit_block_0_0 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd0)) & (~(qsel_none & (((op_dw[4:0] == 5'd6) | (op_dw[4:0] == 5'd7)) | (op_dw[4:0] == 5'd14))));  // gen/virtio/regs.ts:897
-      hit_block_0_100 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd2)) & (~1'b0);  // gen/virtio/regs.ts:897
-      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:907
-      if (status_reset | flr) begin  // gen/virtio/regs.ts:506
-        prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:508
-        device_feature_select <= 32'd0;  // gen/virtio/regs.ts:510
-        driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:511
-        driver_features <= 64'd0;  // gen/virtio/regs.ts:512
+      hit_isr_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd16);  // gen/virtio/regs.ts:410
+      hit_device_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd64);  // gen/virtio/regs.ts:410
+      hit_device_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd65);  // gen/virtio/regs.ts:410
+      hit_device_8 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd66);  // gen/virtio/regs.ts:410
+      hit_device_c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd67);  // gen/virtio/regs.ts:410
+      hit_device_10 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd68);  // gen/virtio/regs.ts:410
+      hit_device_14 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd69);  // gen/virtio/regs.ts:410
+      hit_device_18 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd70);  // gen/virtio/regs.ts:410
+      hit_device_1c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd71);  // gen/virtio/regs.ts:410
+      hit_device_20 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd72);  // gen/virtio/regs.ts:410
+      hit_device_24 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd73);  // gen/virtio/regs.ts:410
+      hit_device_28 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd74);  // gen/virtio/regs.ts:410
+      hit_device_2c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd75);  // gen/virtio/regs.ts:410
+      hit_device_30 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd76);  // gen/virtio/regs.ts:410
+      hit_device_34 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd77);  // gen/virtio/regs.ts:410
+      hit_device_38 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd78);  // gen/virtio/regs.ts:410
+      hit_device_3c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd79);  // gen/virtio/regs.ts:410
+      hit_device_40 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd80);  // gen/virtio/regs.ts:410
+      hit_device_44 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd81);  // gen/virtio/regs.ts:410
+      hit_device_48 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd82);  // gen/virtio/regs.ts:410
+      hit_device_4c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd83);  // gen/virtio/regs.ts:410
+      hit_device_50 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd84);  // gen/virtio/regs.ts:410
+      hit_device_54 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd85);  // gen/virtio/regs.ts:410
+      hit_device_58 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd86);  // gen/virtio/regs.ts:410
+      hit_device_5c <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd87);  // gen/virtio/regs.ts:410
+      hit_notify_0 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1024);  // gen/virtio/regs.ts:410
+      hit_notify_4 <= (op_valid & (op_bar == 3'd0)) & (op_dw == 12'd1025);  // gen/virtio/regs.ts:410
+      hit_block_0_0 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd0)) & (~(qsel_none & (((op_dw[4:0] == 5'd6) | (op_dw[4:0] == 5'd7)) | (op_dw[4:0] == 5'd14))));  // gen/virtio/regs.ts:910
+      hit_block_0_100 <= ((op_valid & (op_bar == 3'd0)) & (op_dw[11:5] == 7'd2)) & (~1'b0);  // gen/virtio/regs.ts:910
+      rd_valid_q <= d_valid & (~d_write);  // gen/virtio/regs.ts:920
+      if (status_reset | flr) begin  // gen/virtio/regs.ts:509
+        prev_status <= reset_busy ? prev_status : device_status;  // gen/virtio/regs.ts:511
+        device_feature_select <= 32'd0;  // gen/virtio/regs.ts:513
+        driver_feature_select <= 32'd0;  // gen/virtio/regs.ts:514
+        driver_features <= 64'd0;  // gen/virtio/regs.ts:515
         config_msix_vector_none <= 1'b1;  // gen/virtio/regs.ts:244
         config_msix_vector_value <= 16'd65535;  // gen/virtio/regs.ts:245
-        queue_select <= 16'd0;  // gen/virtio/regs.ts:514
-        reset_wait_dp <= _mux_12[2];  // gen/virtio/regs.ts:516
-        reset_busy <= _mux_12[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:517
-        readback_ok_0 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_2 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_3 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_15 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_5 <= 1'b0;  // gen/virtio/regs.ts:784
+        queue_select <= 16'd0;  // gen/virtio/regs.ts:517
+        reset_wait_dp <= _mux_12[2];  // gen/virtio/regs.ts:519
+        reset_busy <= _mux_12[2] | dp_dma_outstanding;  // gen/virtio/regs.ts:520
+        readback_ok_0 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_2 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_3 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_15 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_5 <= 1'b0;  // gen/virtio/regs.ts:797
       end
-      if ((status_reset | flr) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:523
-        q0_size <= 16'd256;  // gen/virtio/regs.ts:339
-        q0_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:341
-        q0_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:341
-        q0_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:341
-        q0_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:342
-        q0_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:342
-        q0_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:342
-        q0_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:342
+      if ((status_reset | flr) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:527
+        q0_size <= 16'd256;  // gen/virtio/regs.ts:340
+        q0_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:342
+        q0_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:342
+        q0_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:342
+        q0_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:343
+        q0_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:343
+        q0_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:343
+        q0_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:343
         q0_vector_none <= 1'b1;  // gen/virtio/regs.ts:244
         q0_vector_value <= 16'd65535;  // gen/virtio/regs.ts:245
-        q0_enabled <= 1'b0;  // gen/virtio/regs.ts:344
+        q0_enabled <= 1'b0;  // gen/virtio/regs.ts:345
+        q0_reset_pending <= 1'b0;  // gen/virtio/regs.ts:346
+        readback_ok_8 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_9 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_10 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_11 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_12 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_13 <= 1'b0;  // gen/virtio/regs.ts:797
+      end
+      if ((((status_reset | flr) & (~_mux_13[2])) | (dp_reset_done & reset_wait_dp)) | (dp_queue_reset_done[0] & q0_reset_pending)) begin  // gen/virtio/regs.ts:538
         q0_desc_b0 <= 8'd0;  // gen/virtio/regs.ts:324
         q0_desc_b1 <= 8'd0;  // gen/virtio/regs.ts:324
         q0_desc_b2 <= 8'd0;  // gen/virtio/regs.ts:324
@@ -1254,26 +1271,28 @@ module virtio_regs_default_w64 (
         q0_device_b5 <= 8'd0;  // gen/virtio/regs.ts:324
         q0_device_b6 <= 8'd0;  // gen/virtio/regs.ts:324
         q0_device_b7 <= 8'd0;  // gen/virtio/regs.ts:324
-        q0_reset_pending <= 1'b0;  // gen/virtio/regs.ts:348
-        readback_ok_8 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_9 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_10 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_11 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_12 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_13 <= 1'b0;  // gen/virtio/regs.ts:784
       end
-      if ((status_reset | flr) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:523
-        q1_size <= 16'd256;  // gen/virtio/regs.ts:339
-        q1_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:341
-        q1_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:341
-        q1_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:341
-        q1_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:342
-        q1_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:342
-        q1_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:342
-        q1_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:342
+      if ((status_reset | flr) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:527
+        q1_size <= 16'd256;  // gen/virtio/regs.ts:340
+        q1_size_lo_zero <= 1'b1;  // gen/virtio/regs.ts:342
+        q1_size_lo_single <= 1'b1;  // gen/virtio/regs.ts:342
+        q1_size_lo_le <= 1'b1;  // gen/virtio/regs.ts:342
+        q1_size_hi_zero <= 1'b0;  // gen/virtio/regs.ts:343
+        q1_size_hi_single <= 1'b1;  // gen/virtio/regs.ts:343
+        q1_size_hi_lt <= 1'b0;  // gen/virtio/regs.ts:343
+        q1_size_hi_eq <= 1'b1;  // gen/virtio/regs.ts:343
         q1_vector_none <= 1'b1;  // gen/virtio/regs.ts:244
         q1_vector_value <= 16'd65535;  // gen/virtio/regs.ts:245
-        q1_enabled <= 1'b0;  // gen/virtio/regs.ts:344
+        q1_enabled <= 1'b0;  // gen/virtio/regs.ts:345
+        q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:346
+        readback_ok_24 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_25 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_26 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_27 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_28 <= 1'b0;  // gen/virtio/regs.ts:797
+        readback_ok_29 <= 1'b0;  // gen/virtio/regs.ts:797
+      end
+      if ((((status_reset | flr) & (~_mux_14[2])) | (dp_reset_done & reset_wait_dp)) | (dp_queue_reset_done[1] & q1_reset_pending)) begin  // gen/virtio/regs.ts:538
         q1_desc_b0 <= 8'd0;  // gen/virtio/regs.ts:324
         q1_desc_b1 <= 8'd0;  // gen/virtio/regs.ts:324
         q1_desc_b2 <= 8'd0;  // gen/virtio/regs.ts:324
@@ -1298,140 +1317,133 @@ module virtio_regs_default_w64 (
         q1_device_b5 <= 8'd0;  // gen/virtio/regs.ts:324
         q1_device_b6 <= 8'd0;  // gen/virtio/regs.ts:324
         q1_device_b7 <= 8'd0;  // gen/virtio/regs.ts:324
-        q1_reset_pending <= 1'b0;  // gen/virtio/regs.ts:348
-        readback_ok_24 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_25 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_26 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_27 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_28 <= 1'b0;  // gen/virtio/regs.ts:784
-        readback_ok_29 <= 1'b0;  // gen/virtio/regs.ts:784
       end
-      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:922
-      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:935
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:937
-        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:937
+      cfg_wr_valid <= dp_cfg_valid;  // gen/virtio/regs.ts:935
+      dc_capacity_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity);  // gen/virtio/regs.ts:948
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd0)) & (cfg_wr_value != dc_capacity)) begin  // gen/virtio/regs.ts:950
+        dc_capacity <= cfg_wr_value;  // gen/virtio/regs.ts:950
       end
-      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:935
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:937
-        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:937
+      dc_seg_max_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max);  // gen/virtio/regs.ts:948
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd2)) & (cfg_wr_value[31:0] != dc_seg_max)) begin  // gen/virtio/regs.ts:950
+        dc_seg_max <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:950
       end
-      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:935
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:937
-        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:937
+      dc_blk_size_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size);  // gen/virtio/regs.ts:948
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd6)) & (cfg_wr_value[31:0] != dc_blk_size)) begin  // gen/virtio/regs.ts:950
+        dc_blk_size <= cfg_wr_value[31:0];  // gen/virtio/regs.ts:950
       end
-      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:935
-      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:937
-        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:937
+      dc_num_queues_changed <= (cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues);  // gen/virtio/regs.ts:948
+      if ((cfg_wr_valid & (cfg_wr_field == 5'd12)) & (cfg_wr_value[15:0] != dc_num_queues)) begin  // gen/virtio/regs.ts:950
+        dc_num_queues <= cfg_wr_value[15:0];  // gen/virtio/regs.ts:950
       end
-      config_changed <= ((dc_capacity_changed | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed;  // gen/virtio/regs.ts:940
-      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:943
-        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:943
+      config_changed <= ((dc_capacity_changed | dc_seg_max_changed) | dc_blk_size_changed) | dc_num_queues_changed;  // gen/virtio/regs.ts:953
+      if (config_changed & ((~config_dirty) | config_read)) begin  // gen/virtio/regs.ts:956
+        config_generation <= config_generation + 8'd1;  // gen/virtio/regs.ts:956
       end
-      if (config_changed) begin  // gen/virtio/regs.ts:944
-        config_dirty <= 1'b1;  // gen/virtio/regs.ts:944
-      end else if (config_read) begin  // gen/virtio/regs.ts:944
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:944
+      if (config_changed) begin  // gen/virtio/regs.ts:957
+        config_dirty <= 1'b1;  // gen/virtio/regs.ts:957
+      end else if (config_read) begin  // gen/virtio/regs.ts:957
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:957
       end
-      if (flr) begin  // gen/virtio/regs.ts:945
-        config_dirty <= 1'b0;  // gen/virtio/regs.ts:946
-        config_generation <= 8'd0;  // gen/virtio/regs.ts:947
+      if (flr) begin  // gen/virtio/regs.ts:958
+        config_dirty <= 1'b0;  // gen/virtio/regs.ts:959
+        config_generation <= 8'd0;  // gen/virtio/regs.ts:960
       end
-      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:955
-      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:957
-      msix_irq <= {(((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd2))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd2)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd2)))), (((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd1))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd1)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd1)))), (((_and_13 & ((~q0_vector_none) & (q0_vector_idx == 2'd0))) | (_and_14 & ((~q1_vector_none) & (q1_vector_idx == 2'd0)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd0))))};  // gen/virtio/regs.ts:972
-      if (isr_clear) begin  // gen/virtio/regs.ts:974
-        isr <= {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:974
+      irq_queue_q <= dp_irq_queue;  // gen/virtio/regs.ts:968
+      fatal_q <= dp_fatal_error;  // gen/virtio/regs.ts:970
+      msix_irq <= {(((_and_15 & ((~q0_vector_none) & (q0_vector_idx == 2'd2))) | (_and_16 & ((~q1_vector_none) & (q1_vector_idx == 2'd2)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd2)))), (((_and_15 & ((~q0_vector_none) & (q0_vector_idx == 2'd1))) | (_and_16 & ((~q1_vector_none) & (q1_vector_idx == 2'd1)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd1)))), (((_and_15 & ((~q0_vector_none) & (q0_vector_idx == 2'd0))) | (_and_16 & ((~q1_vector_none) & (q1_vector_idx == 2'd0)))) | ((((config_changed | fatal_q) & device_status[2]) & msix_enable) & ((~config_msix_vector_none) & (config_msix_vector_idx == 2'd0))))};  // gen/virtio/regs.ts:985
+      if (isr_clear) begin  // gen/virtio/regs.ts:987
+        isr <= {((config_changed | fatal_q) & device_status[2]), _or_17};  // gen/virtio/regs.ts:987
       end else begin
-        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_15};  // gen/virtio/regs.ts:974
+        isr <= isr | {((config_changed | fatal_q) & device_status[2]), _or_17};  // gen/virtio/regs.ts:987
       end
-      if (reset_start) begin  // gen/virtio/regs.ts:975
-        isr <= 2'd0;  // gen/virtio/regs.ts:975
+      if (reset_start) begin  // gen/virtio/regs.ts:988
+        isr <= 2'd0;  // gen/virtio/regs.ts:988
       end
-      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:978
-      reset_req_q <= reset_start;  // gen/virtio/regs.ts:1006
-      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:1006
-      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:1006
-      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:1006
-      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:1006
-      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:1006
+      device_status <= status_next | (fatal_q ? 8'd64 : 8'd0);  // gen/virtio/regs.ts:991
+      reset_req_q <= reset_start;  // gen/virtio/regs.ts:1019
+      reset_flr_q <= reset_cause_flr;  // gen/virtio/regs.ts:1019
+      q0_reset_req_q <= queue_reset_start_0;  // gen/virtio/regs.ts:1019
+      q0_notify_q <= notify_hit_0;  // gen/virtio/regs.ts:1019
+      q1_reset_req_q <= queue_reset_start_1;  // gen/virtio/regs.ts:1019
+      q1_notify_q <= notify_hit_1;  // gen/virtio/regs.ts:1019
     end
   end
   always @(posedge clk) begin
-    if (op_valid) begin  // gen/virtio/regs.ts:420
-      d_write <= op_write;  // gen/virtio/regs.ts:421
-      d_be <= op_be;  // gen/virtio/regs.ts:422
-      d_wdata <= op_wdata;  // gen/virtio/regs.ts:423
-      d_dw <= op_dw;  // gen/virtio/regs.ts:424
+    if (op_valid) begin  // gen/virtio/regs.ts:423
+      d_write <= op_write;  // gen/virtio/regs.ts:424
+      d_be <= op_be;  // gen/virtio/regs.ts:425
+      d_wdata <= op_wdata;  // gen/virtio/regs.ts:426
+      d_dw <= op_dw;  // gen/virtio/regs.ts:427
     end
-    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[0])) begin  // gen/virtio/regs.ts:453
-      d_msix_b0 <= 8'd0;  // gen/virtio/regs.ts:453
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[0])) begin  // gen/virtio/regs.ts:456
+      d_msix_b0 <= 8'd0;  // gen/virtio/regs.ts:456
     end else begin
-      d_msix_b0 <= msix_table_reg_ram[7:0];  // gen/virtio/regs.ts:454
+      d_msix_b0 <= msix_table_reg_ram[7:0];  // gen/virtio/regs.ts:457
     end
-    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[1])) begin  // gen/virtio/regs.ts:453
-      d_msix_b1 <= 8'd0;  // gen/virtio/regs.ts:453
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[1])) begin  // gen/virtio/regs.ts:456
+      d_msix_b1 <= 8'd0;  // gen/virtio/regs.ts:456
     end else begin
-      d_msix_b1 <= msix_table_reg_ram[15:8];  // gen/virtio/regs.ts:454
+      d_msix_b1 <= msix_table_reg_ram[15:8];  // gen/virtio/regs.ts:457
     end
-    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[2])) begin  // gen/virtio/regs.ts:453
-      d_msix_b2 <= 8'd0;  // gen/virtio/regs.ts:453
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[2])) begin  // gen/virtio/regs.ts:456
+      d_msix_b2 <= 8'd0;  // gen/virtio/regs.ts:456
     end else begin
-      d_msix_b2 <= msix_table_reg_ram[23:16];  // gen/virtio/regs.ts:454
+      d_msix_b2 <= msix_table_reg_ram[23:16];  // gen/virtio/regs.ts:457
     end
-    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[3])) begin  // gen/virtio/regs.ts:453
-      d_msix_b3 <= 8'd0;  // gen/virtio/regs.ts:453
+    if (~((op_valid & (op_bar == 3'd0)) & msix_table_reg_ram_lanes_out[3])) begin  // gen/virtio/regs.ts:456
+      d_msix_b3 <= 8'd0;  // gen/virtio/regs.ts:456
     end else begin
-      d_msix_b3 <= msix_table_reg_ram[31:24];  // gen/virtio/regs.ts:454
+      d_msix_b3 <= msix_table_reg_ram[31:24];  // gen/virtio/regs.ts:457
     end
-    d_msix_small <= (op_valid & (op_bar == 3'd0)) ? msix_table_reg_small_out : 32'd0;  // gen/virtio/regs.ts:457
-    if (~_and_16) begin  // gen/virtio/regs.ts:764
-      d_readback_b0 <= 8'd0;  // gen/virtio/regs.ts:764
+    d_msix_small <= (op_valid & (op_bar == 3'd0)) ? msix_table_reg_small_out : 32'd0;  // gen/virtio/regs.ts:460
+    if (~_and_18) begin  // gen/virtio/regs.ts:777
+      d_readback_b0 <= 8'd0;  // gen/virtio/regs.ts:777
     end else begin
-      d_readback_b0 <= readback_rd0[7:0];  // gen/virtio/regs.ts:764
+      d_readback_b0 <= readback_rd0[7:0];  // gen/virtio/regs.ts:777
     end
-    if (~_and_16) begin  // gen/virtio/regs.ts:764
-      d_readback_b1 <= 8'd0;  // gen/virtio/regs.ts:764
+    if (~_and_18) begin  // gen/virtio/regs.ts:777
+      d_readback_b1 <= 8'd0;  // gen/virtio/regs.ts:777
     end else begin
-      d_readback_b1 <= readback_rd0[15:8];  // gen/virtio/regs.ts:764
+      d_readback_b1 <= readback_rd0[15:8];  // gen/virtio/regs.ts:777
     end
-    if (~_and_16) begin  // gen/virtio/regs.ts:764
-      d_readback_b2 <= 8'd0;  // gen/virtio/regs.ts:764
+    if (~_and_18) begin  // gen/virtio/regs.ts:777
+      d_readback_b2 <= 8'd0;  // gen/virtio/regs.ts:777
     end else begin
-      d_readback_b2 <= readback_rd0[23:16];  // gen/virtio/regs.ts:764
+      d_readback_b2 <= readback_rd0[23:16];  // gen/virtio/regs.ts:777
     end
-    if (~_and_16) begin  // gen/virtio/regs.ts:764
-      d_readback_b3 <= 8'd0;  // gen/virtio/regs.ts:764
+    if (~_and_18) begin  // gen/virtio/regs.ts:777
+      d_readback_b3 <= 8'd0;  // gen/virtio/regs.ts:777
     end else begin
-      d_readback_b3 <= readback_rd0[31:24];  // gen/virtio/regs.ts:764
+      d_readback_b3 <= readback_rd0[31:24];  // gen/virtio/regs.ts:777
     end
-    d_readback_at <= {_mux_18, _mux_19};  // gen/virtio/regs.ts:765
-    d_readback_be <= op_be & ((op_dw[3:0] == 4'd13) ? 4'd15 : ((op_dw[3:0] == 4'd12) ? 4'd15 : ((op_dw[3:0] == 4'd11) ? 4'd15 : ((op_dw[3:0] == 4'd10) ? 4'd15 : ((op_dw[3:0] == 4'd9) ? 4'd15 : ((op_dw[3:0] == 4'd8) ? 4'd15 : ((op_dw[3:0] == 4'd5) ? 4'd12 : ((op_dw[3:0] == 4'd3) ? 4'd15 : ((op_dw[3:0] == 4'd2) ? 4'd15 : ((op_dw[3:0] == 4'd0) ? 4'd15 : 4'd0))))))))));  // gen/virtio/regs.ts:775
-    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:574
-    size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:606
-    size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:606
-    size_written_lo_le <= op_wdata[7:0] <= 8'd0;  // gen/virtio/regs.ts:606
-    size_written_hi_zero <= op_wdata[15:8] == 8'd0;  // gen/virtio/regs.ts:606
-    size_written_hi_single <= ~(((((op_wdata[8] & op_wdata[9]) | (op_wdata[10] & op_wdata[11])) | ((op_wdata[8] | op_wdata[9]) & (op_wdata[10] | op_wdata[11]))) | (((op_wdata[12] & op_wdata[13]) | (op_wdata[14] & op_wdata[15])) | ((op_wdata[12] | op_wdata[13]) & (op_wdata[14] | op_wdata[15])))) | (((op_wdata[8] | op_wdata[9]) | (op_wdata[10] | op_wdata[11])) & ((op_wdata[12] | op_wdata[13]) | (op_wdata[14] | op_wdata[15]))));  // gen/virtio/regs.ts:606
-    size_written_hi_lt <= op_wdata[15:8] < 8'd1;  // gen/virtio/regs.ts:606
-    size_written_hi_eq <= op_wdata[15:8] == 8'd1;  // gen/virtio/regs.ts:606
-    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:850
-      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:850
+    d_readback_at <= {_mux_20, _mux_21};  // gen/virtio/regs.ts:778
+    d_readback_be <= op_be & ((op_dw[3:0] == 4'd13) ? 4'd15 : ((op_dw[3:0] == 4'd12) ? 4'd15 : ((op_dw[3:0] == 4'd11) ? 4'd15 : ((op_dw[3:0] == 4'd10) ? 4'd15 : ((op_dw[3:0] == 4'd9) ? 4'd15 : ((op_dw[3:0] == 4'd8) ? 4'd15 : ((op_dw[3:0] == 4'd5) ? 4'd12 : ((op_dw[3:0] == 4'd3) ? 4'd15 : ((op_dw[3:0] == 4'd2) ? 4'd15 : ((op_dw[3:0] == 4'd0) ? 4'd15 : 4'd0))))))))));  // gen/virtio/regs.ts:788
+    status_write_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:587
+    size_written_lo_zero <= op_wdata[7:0] == 8'd0;  // gen/virtio/regs.ts:619
+    size_written_lo_single <= ~(((((op_wdata[0] & op_wdata[1]) | (op_wdata[2] & op_wdata[3])) | ((op_wdata[0] | op_wdata[1]) & (op_wdata[2] | op_wdata[3]))) | (((op_wdata[4] & op_wdata[5]) | (op_wdata[6] & op_wdata[7])) | ((op_wdata[4] | op_wdata[5]) & (op_wdata[6] | op_wdata[7])))) | (((op_wdata[0] | op_wdata[1]) | (op_wdata[2] | op_wdata[3])) & ((op_wdata[4] | op_wdata[5]) | (op_wdata[6] | op_wdata[7]))));  // gen/virtio/regs.ts:619
+    size_written_lo_le <= op_wdata[7:0] <= 8'd0;  // gen/virtio/regs.ts:619
+    size_written_hi_zero <= op_wdata[15:8] == 8'd0;  // gen/virtio/regs.ts:619
+    size_written_hi_single <= ~(((((op_wdata[8] & op_wdata[9]) | (op_wdata[10] & op_wdata[11])) | ((op_wdata[8] | op_wdata[9]) & (op_wdata[10] | op_wdata[11]))) | (((op_wdata[12] & op_wdata[13]) | (op_wdata[14] & op_wdata[15])) | ((op_wdata[12] | op_wdata[13]) & (op_wdata[14] | op_wdata[15])))) | (((op_wdata[8] | op_wdata[9]) | (op_wdata[10] | op_wdata[11])) & ((op_wdata[12] | op_wdata[13]) | (op_wdata[14] | op_wdata[15]))));  // gen/virtio/regs.ts:619
+    size_written_hi_lt <= op_wdata[15:8] < 8'd1;  // gen/virtio/regs.ts:619
+    size_written_hi_eq <= op_wdata[15:8] == 8'd1;  // gen/virtio/regs.ts:619
+    if (hit_notify_0 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:863
+      q0_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:863
     end
-    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:850
-      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:850
+    if (hit_notify_4 & (d_valid & d_write)) begin  // gen/virtio/regs.ts:863
+      q1_notify_data <= {16'd0, d_wdata[15:0]};  // gen/virtio/regs.ts:863
     end
-    rd_data_q <= ((({d_msix_b3, d_msix_b2, d_msix_b1, d_msix_b0} | d_msix_small) | {d_readback_b3, d_readback_b2, d_readback_b1, d_readback_b0}) | (hit_block_0_0 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (qsel_idx ? ({16'd0, 16'd1} | {16'd0, 16'd0}) : ({16'd0, 16'd0} | {16'd0, 16'd0}))) : 32'd0) : 32'd0) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? (qsel_idx ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0})) : (qsel_idx ? ({16'd0, q1_size} | {q1_vector_value, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0}))) : (d_dw[0] ? ({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? 32'd0 : (d_dw[0] ? (dfs_sel0 ? 32'd4164 : (dfs_sel1 ? 32'd23 : 32'd0)) : 32'd0))))) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, 8'd0}) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : ({24'd0, 8'd0} | {dc_num_queues, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? dc_blk_size : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? dc_seg_max : 32'd0) : (d_dw[0] ? dc_capacity[63:32] : dc_capacity[31:0]))))) : 32'd0);  // gen/virtio/regs.ts:908
-    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:923
-    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:924
+    rd_data_q <= ((({d_msix_b3, d_msix_b2, d_msix_b1, d_msix_b0} | d_msix_small) | {d_readback_b3, d_readback_b2, d_readback_b1, d_readback_b0}) | (hit_block_0_0 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? 32'd0 : (d_dw[1] ? 32'd0 : (d_dw[0] ? 32'd0 : {24'd0, {6'd0, isr}})))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (qsel_idx ? ({16'd0, 16'd1} | {16'd0, 16'd0}) : ({16'd0, 16'd0} | {16'd0, 16'd0}))) : 32'd0) : 32'd0) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? (qsel_idx ? ({16'd0, {15'd0, q1_enabled}} | {16'd1, 16'd0}) : ({16'd0, {15'd0, q0_enabled}} | {16'd0, 16'd0})) : (qsel_idx ? ({16'd0, q1_size} | {q1_vector_value, 16'd0}) : ({16'd0, q0_size} | {q0_vector_value, 16'd0}))) : (d_dw[0] ? ({24'd0, (reset_busy ? prev_status : device_status)} | {{16'd0, config_generation}, 8'd0}) : ({16'd0, config_msix_vector_value} | {16'd2, 16'd0}))) : (d_dw[1] ? 32'd0 : (d_dw[0] ? (dfs_sel0 ? 32'd4164 : (dfs_sel1 ? 32'd23 : 32'd0)) : 32'd0))))) : 32'd0)) | (hit_block_0_100 ? (d_dw[4] ? (d_dw[3] ? 32'd0 : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? {24'd0, 8'd0} : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : 32'd0)))) : (d_dw[3] ? (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : {24'd0, 8'd0}) : (d_dw[0] ? 32'd0 : 32'd0)) : (d_dw[1] ? (d_dw[0] ? 32'd0 : 32'd0) : (d_dw[0] ? 32'd0 : ({24'd0, 8'd0} | {dc_num_queues, 16'd0})))) : (d_dw[2] ? (d_dw[1] ? (d_dw[0] ? 32'd0 : (({24'd0, 8'd0} | {{16'd0, 8'd0}, 8'd0}) | {16'd0, 16'd0})) : (d_dw[0] ? dc_blk_size : (({16'd0, 16'd0} | {{8'd0, 8'd0}, 16'd0}) | {8'd0, 24'd0}))) : (d_dw[1] ? (d_dw[0] ? dc_seg_max : 32'd0) : (d_dw[0] ? dc_capacity[63:32] : dc_capacity[31:0]))))) : 32'd0);  // gen/virtio/regs.ts:921
+    cfg_wr_field <= dp_cfg_field;  // gen/virtio/regs.ts:936
+    cfg_wr_value <= dp_cfg_value;  // gen/virtio/regs.ts:937
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtio/regs.ts:779
+  always @(posedge clk) begin  // gen/virtio/regs.ts:792
     if (readback_we) begin
       readback[d_readback_at] <= {(d_readback_be[3] ? d_wdata[31:24] : d_readback_b3), (d_readback_be[2] ? d_wdata[23:16] : d_readback_b2), (d_readback_be[1] ? d_wdata[15:8] : d_readback_b1), (d_readback_be[0] ? d_wdata[7:0] : d_readback_b0)};
     end
   end
-  assign readback_rd0 = readback[{_mux_18, _mux_19}];  // gen/virtio/regs.ts:762
+  assign readback_rd0 = readback[{_mux_20, _mux_21}];  // gen/virtio/regs.ts:775
 
 endmodule
 

@@ -334,6 +334,7 @@ export const VirtioRegs = defineModule(
       device: byteRegs(`q${q}_device`, 8),
       resetPending: m.reg(`q${q}_reset_pending`, bit, { reset: 0 }),
     }));
+    /** Queue q's fields back to their reset values, but for the ring addresses (freshRings). */
     const freshQueue = (q: number) => {
       const s = queues[q];
       s.size.next(maxSize);
@@ -342,10 +343,12 @@ export const VirtioRegs = defineModule(
       for (const [k, r] of Object.entries(s.sizeOk.hi)) r.next(fresh.hi[k as keyof typeof fresh.hi] ? 1 : 0);
       s.vector.clear();
       s.enabled.next(0);
-      s.desc.clear();
-      s.driver.clear();
-      s.device.clear();
       s.resetPending.next(0);
+    };
+    const freshRings = (q: number) => {
+      queues[q].desc.clear();
+      queues[q].driver.clear();
+      queues[q].device.clear();
     };
 
     // Device configuration: a register for each field the device may change (its feature offered, or none; not
@@ -519,11 +522,21 @@ export const VirtioRegs = defineModule(
         resetCauseFlr.set(flr);
         shadowClear();
       });
-      for (let q = 0; q < Q; q++)
-        m.if(resetNow.or(dp.queue_reset_done.bit(q).and(queues[q].resetPending)), () => {
+      for (let q = 0; q < Q; q++) {
+        const queueReset = dp.queue_reset_done.bit(q).and(queues[q].resetPending);
+        m.if(resetNow.or(queueReset), () => {
           freshQueue(q);
           shadowClear(q);
         });
+        // The ring addresses go back to 0 only once the data plane has let go of the queue (at once if it never
+        // ran): an engine that takes its commands' addresses from them (gen/virtq/split_engine.ts) may issue a
+        // read in the cycles before it sees reset_req, and that read must still reach the driver's rings, which
+        // stay the driver's until device_status reads 0 (after the read: the reset waits for it). Reads of the
+        // fields show 0 at once (the read-back copy's flags are cleared above; without it the window is the
+        // reset's, in which the driver reads only device_status).
+        const neverRan = resetNow.and(mux(resetBusy, prevStatus, status).bit(2).not());
+        m.if(neverRan.or(dp.reset_done.and(resetWaitDp)).or(queueReset), () => freshRings(q));
+      }
     };
 
     /**
