@@ -115,105 +115,73 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   reg slot_issued_15;  // gen/dma/read_engine.ts:88
   reg [4:0] slot_head;  // gen/dma/read_engine.ts:99
   reg [4:0] slot_tail;  // gen/dma/read_engine.ts:100
-  reg tag_valid_0;  // gen/dma/read_tags.ts:95
-  reg tag_valid_1;  // gen/dma/read_tags.ts:95
-  reg tag_valid_2;  // gen/dma/read_tags.ts:95
-  reg tag_valid_3;  // gen/dma/read_tags.ts:95
-  reg tag_valid_4;  // gen/dma/read_tags.ts:95
-  reg tag_valid_5;  // gen/dma/read_tags.ts:95
-  reg tag_valid_6;  // gen/dma/read_tags.ts:95
-  reg tag_valid_7;  // gen/dma/read_tags.ts:95
-  reg tag_valid_8;  // gen/dma/read_tags.ts:95
-  reg tag_valid_9;  // gen/dma/read_tags.ts:95
-  reg tag_valid_10;  // gen/dma/read_tags.ts:95
-  reg tag_valid_11;  // gen/dma/read_tags.ts:95
-  reg tag_valid_12;  // gen/dma/read_tags.ts:95
-  reg tag_valid_13;  // gen/dma/read_tags.ts:95
-  reg tag_valid_14;  // gen/dma/read_tags.ts:95
-  reg tag_valid_15;  // gen/dma/read_tags.ts:95
-  reg tag_valid_16;  // gen/dma/read_tags.ts:95
-  reg tag_valid_17;  // gen/dma/read_tags.ts:95
-  reg tag_valid_18;  // gen/dma/read_tags.ts:95
-  reg tag_valid_19;  // gen/dma/read_tags.ts:95
-  reg tag_valid_20;  // gen/dma/read_tags.ts:95
-  reg tag_valid_21;  // gen/dma/read_tags.ts:95
-  reg tag_valid_22;  // gen/dma/read_tags.ts:95
-  reg tag_valid_23;  // gen/dma/read_tags.ts:95
-  reg tag_valid_24;  // gen/dma/read_tags.ts:95
-  reg tag_valid_25;  // gen/dma/read_tags.ts:95
-  reg tag_valid_26;  // gen/dma/read_tags.ts:95
-  reg tag_valid_27;  // gen/dma/read_tags.ts:95
-  reg tag_valid_28;  // gen/dma/read_tags.ts:95
-  reg tag_valid_29;  // gen/dma/read_tags.ts:95
-  reg tag_valid_30;  // gen/dma/read_tags.ts:95
-  reg tag_valid_31;  // gen/dma/read_tags.ts:95
-  reg tag_fresh_0;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_1;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_2;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_3;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_4;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_5;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_6;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_7;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_8;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_9;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_10;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_11;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_12;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_13;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_14;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_15;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_16;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_17;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_18;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_19;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_20;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_21;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_22;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_23;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_24;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_25;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_26;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_27;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_28;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_29;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_30;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_31;  // gen/dma/read_tags.ts:98
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:101
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:103
-  wire timeout_tick;  // gen/dma/read_tags.ts:104
-  reg [31:0] tag_live;  // gen/dma/read_tags.ts:112
+  reg tag_valid_0;  // gen/dma/read_tags.ts:108
+  reg tag_valid_1;  // gen/dma/read_tags.ts:108
+  reg tag_valid_2;  // gen/dma/read_tags.ts:108
+  reg tag_valid_3;  // gen/dma/read_tags.ts:108
+  reg tag_valid_4;  // gen/dma/read_tags.ts:108
+  reg tag_valid_5;  // gen/dma/read_tags.ts:108
+  reg tag_valid_6;  // gen/dma/read_tags.ts:108
+  reg tag_valid_7;  // gen/dma/read_tags.ts:108
+  reg tag_valid_8;  // gen/dma/read_tags.ts:108
+  reg tag_valid_9;  // gen/dma/read_tags.ts:108
+  reg tag_valid_10;  // gen/dma/read_tags.ts:108
+  reg tag_valid_11;  // gen/dma/read_tags.ts:108
+  reg tag_valid_12;  // gen/dma/read_tags.ts:108
+  reg tag_valid_13;  // gen/dma/read_tags.ts:108
+  reg tag_valid_14;  // gen/dma/read_tags.ts:108
+  reg tag_valid_15;  // gen/dma/read_tags.ts:108
+  reg tag_valid_16;  // gen/dma/read_tags.ts:108
+  reg tag_valid_17;  // gen/dma/read_tags.ts:108
+  reg tag_valid_18;  // gen/dma/read_tags.ts:108
+  reg tag_valid_19;  // gen/dma/read_tags.ts:108
+  reg tag_valid_20;  // gen/dma/read_tags.ts:108
+  reg tag_valid_21;  // gen/dma/read_tags.ts:108
+  reg tag_valid_22;  // gen/dma/read_tags.ts:108
+  reg tag_valid_23;  // gen/dma/read_tags.ts:108
+  reg tag_valid_24;  // gen/dma/read_tags.ts:108
+  reg tag_valid_25;  // gen/dma/read_tags.ts:108
+  reg tag_valid_26;  // gen/dma/read_tags.ts:108
+  reg tag_valid_27;  // gen/dma/read_tags.ts:108
+  reg tag_valid_28;  // gen/dma/read_tags.ts:108
+  reg tag_valid_29;  // gen/dma/read_tags.ts:108
+  reg tag_valid_30;  // gen/dma/read_tags.ts:108
+  reg tag_valid_31;  // gen/dma/read_tags.ts:108
+  reg tag_fresh_0;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_1;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_2;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_3;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_4;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_5;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_6;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_7;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_8;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_9;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_10;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_11;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_12;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_13;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_14;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_15;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_16;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_17;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_18;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_19;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_20;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_21;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_22;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_23;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_24;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_25;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_26;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_27;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_28;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_29;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_30;  // gen/dma/read_tags.ts:111
+  reg tag_fresh_31;  // gen/dma/read_tags.ts:111
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:123
+  wire timeout_tick;  // gen/dma/read_tags.ts:124
+  reg [3:0] timeout_epoch;  // gen/dma/read_tags.ts:126
   reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
@@ -227,9 +195,9 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   wire advance;  // gen/dma/read_cpl.ts:88
   wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
   wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
-  wire [38:0] tag_ends_rd0;  // gen/dma/read_tags.ts:66
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:70
-  wire [3:0] tag_slot_rd0;  // gen/dma/read_tags.ts:73
+  wire [38:0] tag_ends_rd0;  // gen/dma/read_tags.ts:79
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:83
+  wire [3:0] tag_slot_rd0;  // gen/dma/read_tags.ts:86
   reg ra_valid;  // gen/dma/read_cpl.ts:114
   reg ra_sop;  // gen/dma/read_cpl.ts:115
   reg ra_eop;  // gen/dma/read_cpl.ts:116
@@ -274,6 +242,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:163
   reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:165
   reg rl_bc_is_ahead_rest;  // gen/dma/read_cpl.ts:168
+  wire [3:0] tag_epoch_rd0;  // gen/dma/read_tags.ts:67
   wire cpl_forward;  // gen/dma/read_cpl.ts:204
   wire cpl_la_ok;  // gen/dma/read_cpl.ts:206
   wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:208
@@ -318,15 +287,15 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   reg [63:0] r3_be;  // gen/dma/read_cpl.ts:366
   reg r3_retire;  // gen/dma/read_cpl.ts:367
   reg [3:0] r3_slot;  // gen/dma/read_cpl.ts:368
-  reg [31:0] timed_out;  // gen/dma/read_tags.ts:139
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:145
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:146
-  reg [3:0] expire_slot;  // gen/dma/read_tags.ts:147
-  reg expire_keep;  // gen/dma/read_tags.ts:148
-  reg closed_valid;  // gen/dma/read_tags.ts:153
-  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:153
-  wire [3:0] tag_slot_rd1;  // gen/dma/read_tags.ts:160
-  wire expire_now;  // gen/dma/read_tags.ts:168
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:151
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:152
+  reg [3:0] expire_slot;  // gen/dma/read_tags.ts:153
+  reg expire_keep;  // gen/dma/read_tags.ts:154
+  wire tag_closed_rd0;  // gen/dma/read_tags.ts:156
+  wire [3:0] tag_epoch_rd1;  // gen/dma/read_tags.ts:160
+  wire expire_timed_out;  // gen/dma/read_tags.ts:157
+  wire [3:0] tag_slot_rd1;  // gen/dma/read_tags.ts:169
+  wire expire_now;  // gen/dma/read_tags.ts:177
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:113
   reg [63:0] host;  // gen/dma/read_engine.ts:114
   reg [18:0] dev;  // gen/dma/read_engine.ts:115
@@ -442,9 +411,11 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   reg [5:0] slot_ends_t [0:15];  // gen/dma/read_engine.ts:96
   reg [5:0] slot_expired [0:15];  // gen/dma/read_engine.ts:97
   reg [5:0] slot_expired_t [0:15];  // gen/dma/read_engine.ts:98
-  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:97
-  reg [38:0] tag_ends [0:31];  // gen/dma/read_tags.ts:99
-  reg [3:0] tag_slot [0:31];  // gen/dma/read_tags.ts:100
+  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:110
+  reg [38:0] tag_ends [0:31];  // gen/dma/read_tags.ts:112
+  reg [3:0] tag_slot [0:31];  // gen/dma/read_tags.ts:113
+  reg [3:0] tag_epoch [0:31];  // gen/dma/read_tags.ts:114
+  reg tag_closed [0:31];  // gen/dma/read_tags.ts:115
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:326
   /* verilator lint_on UNUSEDSIGNAL */
@@ -460,23 +431,21 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_1;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _mux_5;  // gen/lib/mux.ts:20
-  wire _mux_6;  // gen/lib/mux.ts:20
-  reg [12:0] _select_9;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_8;  // gen/pcie/dma_common.ts:42
+  reg [12:0] _select_7;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_6;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_7;  // gen/pcie/dma_common.ts:43
+  wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_10;  // gen/pcie/tlp.ts:242
+  wire [13:0] _add_8;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_12;  // gen/pcie/tlp.ts:244
+  wire [13:0] _sub_10;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_11;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_13;  // gen/pcie/tlp.ts:227
-  wire _not_15;  // gen/dma/read_engine.ts:239
-  wire _and_14;  // gen/dma/read_engine.ts:239
+  reg [3:0] _select_9;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_11;  // gen/pcie/tlp.ts:227
+  wire _not_13;  // gen/dma/read_engine.ts:239
+  wire _and_12;  // gen/dma/read_engine.ts:239
 
   // ---- instances
   fifo_w111_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -497,43 +466,41 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   assign _mux_3 = r2_shift[1] ? {_mux_4[239:0], _mux_4[255:240]} : _mux_4;  // gen/dma/shift.ts:20
   assign _mux_2 = r2_shift[2] ? {_mux_3[223:0], _mux_3[255:224]} : _mux_3;  // gen/dma/shift.ts:20
   assign _mux_1 = r2_shift[3] ? {_mux_2[191:0], _mux_2[255:192]} : _mux_2;  // gen/dma/shift.ts:20
-  assign _mux_5 = expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])));  // gen/lib/mux.ts:20
-  assign _mux_6 = expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0])));  // gen/lib/mux.ts:20
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_9 = 13'd128;
-      3'd1: _select_9 = 13'd256;
-      3'd2: _select_9 = 13'd512;
-      3'd3: _select_9 = 13'd1024;
-      3'd4: _select_9 = 13'd2048;
-      3'd5: _select_9 = 13'd4096;
-      default: _select_9 = 13'd4096;
+      3'd0: _select_7 = 13'd128;
+      3'd1: _select_7 = 13'd256;
+      3'd2: _select_7 = 13'd512;
+      3'd3: _select_7 = 13'd1024;
+      3'd4: _select_7 = 13'd2048;
+      3'd5: _select_7 = 13'd4096;
+      default: _select_7 = 13'd4096;
     endcase
   end
-  assign _zext_8 = {7'd0, (_select_9 - ({1'b0, host[11:0]} & (_select_9 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_7 = (rem < _zext_8) ? rem : _zext_8;  // gen/pcie/dma_common.ts:43
-  assign _add_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_12 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
+  assign _add_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_12[1:0])
-      2'd0: _select_11 = 4'd1;
-      2'd1: _select_11 = 4'd3;
-      2'd2: _select_11 = 4'd7;
-      2'd3: _select_11 = 4'd15;
-      default: _select_11 = 4'd1;
+    case (_sub_10[1:0])
+      2'd0: _select_9 = 4'd1;
+      2'd1: _select_9 = 4'd3;
+      2'd2: _select_9 = 4'd7;
+      2'd3: _select_9 = 4'd15;
+      default: _select_9 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_13 = 4'd15;
-      2'd1: _select_13 = 4'd14;
-      2'd2: _select_13 = 4'd12;
-      2'd3: _select_13 = 4'd8;
-      default: _select_13 = 4'd15;
+      2'd0: _select_11 = 4'd15;
+      2'd1: _select_11 = 4'd14;
+      2'd2: _select_11 = 4'd12;
+      2'd3: _select_11 = 4'd8;
+      default: _select_11 = 4'd15;
     endcase
   end
-  assign _not_15 = ~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0]));  // gen/dma/read_engine.ts:239
-  assign _and_14 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_15;  // gen/dma/read_engine.ts:239
+  assign _not_13 = ~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0]));  // gen/dma/read_engine.ts:239
+  assign _and_12 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_13;  // gen/dma/read_engine.ts:239
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
   assign status_valid = st_valid;  // gen/dma/read_engine.ts:314
   assign status_id = st_id;  // gen/dma/read_engine.ts:315
@@ -559,7 +526,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[4] != slot_tail[4]) & (slot_head[3:0] == slot_tail[3:0])));  // gen/dma/read_engine.ts:197
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:104
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:124
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
@@ -643,7 +610,8 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     end
   end
   assign beat_first_byte = r1_dev_end - {5'd0, r1_back};  // gen/dma/read_cpl.ts:320
-  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:168
+  assign expire_timed_out = ((expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_31 : tag_valid_30) : (expire_tag[0] ? tag_valid_29 : tag_valid_28)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_27 : tag_valid_26) : (expire_tag[0] ? tag_valid_25 : tag_valid_24))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_23 : tag_valid_22) : (expire_tag[0] ? tag_valid_21 : tag_valid_20)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_19 : tag_valid_18) : (expire_tag[0] ? tag_valid_17 : tag_valid_16)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_15 : tag_valid_14) : (expire_tag[0] ? tag_valid_13 : tag_valid_12)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_11 : tag_valid_10) : (expire_tag[0] ? tag_valid_9 : tag_valid_8))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_7 : tag_valid_6) : (expire_tag[0] ? tag_valid_5 : tag_valid_4)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_3 : tag_valid_2) : (expire_tag[0] ? tag_valid_1 : tag_valid_0))))) & ((timeout_epoch - tag_epoch_rd1) >= 4'd5)) & (~((~(expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_31 : tag_fresh_30) : (expire_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_27 : tag_fresh_26) : (expire_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_23 : tag_fresh_22) : (expire_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_19 : tag_fresh_18) : (expire_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_15 : tag_fresh_14) : (expire_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_11 : tag_fresh_10) : (expire_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_7 : tag_fresh_6) : (expire_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_3 : tag_fresh_2) : (expire_tag[0] ? tag_fresh_1 : tag_fresh_0)))))) & tag_closed_rd0));  // gen/dma/read_tags.ts:157
+  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:177
   assign free_grp_0_in = {((~tag_valid_7) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd7)))), ((~tag_valid_6) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd6)))), ((~tag_valid_5) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd5)))), ((~tag_valid_4) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd4)))), ((~tag_valid_3) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd3)))), ((~tag_valid_2) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd2)))), ((~tag_valid_1) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd1)))), ((~tag_valid_0) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd0))))};  // gen/lib/priority.ts:8
   assign free_grp_0_v_1_0 = free_grp_0_in[0] | free_grp_0_in[1];  // gen/lib/priority.ts:29
   assign free_grp_0_i_1_0 = ~free_grp_0_in[0];  // gen/lib/priority.ts:36
@@ -730,102 +698,6 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
     if (advance) begin  // gen/dma/read_cpl.ts:90
       r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
       r0_data <= cpl_data;  // gen/dma/read_cpl.ts:93
@@ -841,7 +713,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:176
       rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:177
       rl_bc_is_ahead_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == rl_rest;  // gen/dma/read_cpl.ts:178
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:180
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & ((cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_31 : tag_valid_30) : (cpl_tag[0] ? tag_valid_29 : tag_valid_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_27 : tag_valid_26) : (cpl_tag[0] ? tag_valid_25 : tag_valid_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_23 : tag_valid_22) : (cpl_tag[0] ? tag_valid_21 : tag_valid_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_19 : tag_valid_18) : (cpl_tag[0] ? tag_valid_17 : tag_valid_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_15 : tag_valid_14) : (cpl_tag[0] ? tag_valid_13 : tag_valid_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_11 : tag_valid_10) : (cpl_tag[0] ? tag_valid_9 : tag_valid_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_7 : tag_valid_6) : (cpl_tag[0] ? tag_valid_5 : tag_valid_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_3 : tag_valid_2) : (cpl_tag[0] ? tag_valid_1 : tag_valid_0))))) & (~((timeout_epoch - tag_epoch_rd0) >= 4'd5)));  // gen/dma/read_cpl.ts:180
       rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0)))));  // gen/dma/read_cpl.ts:181
       rl_size <= tag_ends_rd0[38:26];  // gen/dma/read_cpl.ts:182
       rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:183
@@ -919,11 +791,10 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:376
       r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:377
     end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:155
-    case (expire_stage)  // gen/dma/read_tags.ts:157
+    case (expire_stage)  // gen/dma/read_tags.ts:166
       2'd1: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:160
-        expire_keep <= (expire_tag[4] ? _mux_5 : _mux_6) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:161
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:169
+        expire_keep <= expire_timed_out & (~((((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag)) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:170
       end
       default: begin end
     endcase
@@ -939,336 +810,208 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
         if (cur_done) begin  // gen/dma/read_engine.ts:185
         end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
         end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:187
-          chunk <= _mux_7[12:0];  // gen/dma/read_engine.ts:188
+          chunk <= _mux_5[12:0];  // gen/dma/read_engine.ts:188
           alloc_tag <= {free_grp_index, (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0))};  // gen/dma/read_engine.ts:189
         end
       end
       default: begin end
     endcase
     if (issue_now) begin  // gen/dma/read_engine.ts:200
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_10[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_10[13:2] == 12'd1) ? 4'd0 : _select_11), ((_add_10[13:2] == 12'd1) ? (_select_13 & _select_11) : _select_13)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:202
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_8[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_8[13:2] == 12'd1) ? 4'd0 : _select_9), ((_add_8[13:2] == 12'd1) ? (_select_11 & _select_9) : _select_11)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:202
       host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:213
       dev <= dev + {6'd0, chunk};  // gen/dma/read_engine.ts:214
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:201
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:201
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:201
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:201
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:201
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:201
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:201
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:201
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:201
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:201
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:201
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:201
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:201
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:201
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:201
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:201
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:201
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:201
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:201
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:201
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:201
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:200
+      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:202
     end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:201
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:201
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:201
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:201
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:201
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:201
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:201
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:201
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:201
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:201
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:201
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:204
+      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
     if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:247
       if (bme_lost & (cur_slot == 4'd0)) begin  // gen/dma/read_engine.ts:248
@@ -1284,7 +1027,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd0)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd0)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd0)) begin  // gen/dma/read_engine.ts:253
       slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1302,7 +1045,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd1)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd1)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd1)) begin  // gen/dma/read_engine.ts:253
       slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1320,7 +1063,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd2)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd2)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd2)) begin  // gen/dma/read_engine.ts:253
       slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1338,7 +1081,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd3)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd3)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd3)) begin  // gen/dma/read_engine.ts:253
       slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1356,7 +1099,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd4)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd4)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd4)) begin  // gen/dma/read_engine.ts:253
       slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1374,7 +1117,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd5)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd5)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd5)) begin  // gen/dma/read_engine.ts:253
       slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1392,7 +1135,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd6)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd6)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd6)) begin  // gen/dma/read_engine.ts:253
       slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1410,7 +1153,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd7)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd7)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd7)) begin  // gen/dma/read_engine.ts:253
       slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1428,7 +1171,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd8)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_8 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd8)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd8)) begin  // gen/dma/read_engine.ts:253
       slot_err_8 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_8 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1446,7 +1189,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd9)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_9 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd9)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd9)) begin  // gen/dma/read_engine.ts:253
       slot_err_9 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_9 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1464,7 +1207,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd10)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_10 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd10)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd10)) begin  // gen/dma/read_engine.ts:253
       slot_err_10 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_10 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1482,7 +1225,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd11)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_11 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd11)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd11)) begin  // gen/dma/read_engine.ts:253
       slot_err_11 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_11 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1500,7 +1243,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd12)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_12 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd12)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd12)) begin  // gen/dma/read_engine.ts:253
       slot_err_12 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_12 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1518,7 +1261,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd13)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_13 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd13)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd13)) begin  // gen/dma/read_engine.ts:253
       slot_err_13 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_13 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1536,7 +1279,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd14)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_14 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd14)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd14)) begin  // gen/dma/read_engine.ts:253
       slot_err_14 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_14 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1554,7 +1297,7 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 4'd15)) & cur_done) begin  // gen/dma/read_engine.ts:252
       slot_issued_15 <= 1'b1;  // gen/dma/read_engine.ts:252
     end
-    if (_and_14 & (slot_tail[3:0] == 4'd15)) begin  // gen/dma/read_engine.ts:253
+    if (_and_12 & (slot_tail[3:0] == 4'd15)) begin  // gen/dma/read_engine.ts:253
       slot_err_15 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
       slot_issued_15 <= 1'b0;  // gen/dma/read_engine.ts:255
     end
@@ -1600,17 +1343,15 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       tag_valid_30 <= 1'b0;
       tag_valid_31 <= 1'b0;
       timeout_prescale <= 20'd0;
-      tag_live <= 32'd0;
+      timeout_epoch <= 4'd0;
       r0_valid <= 1'b0;
       r3_valid <= 1'b0;
       ra_valid <= 1'b0;
       rl_valid <= 1'b0;
       r1_valid <= 1'b0;
       r2_valid <= 1'b0;
-      timed_out <= 32'd0;
       expire_tag <= 5'd0;
       expire_stage <= 2'd0;
-      closed_valid <= 1'b0;
       issue_state <= ISSUE_STATE_IDLE;
       rem <= 20'd0;
       mrd_valid <= 1'b0;
@@ -1629,8 +1370,10 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       slot_ended_next <= 1'b0;
       slot_retired <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:105
-      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:113
+      timeout_prescale <= timeout_tick ? (((timeout >> 2) < 20'd32) ? 20'd32 : (timeout >> 2)) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:125
+      if (timeout_tick) begin  // gen/dma/read_tags.ts:127
+        timeout_epoch <= timeout_epoch + 4'd1;  // gen/dma/read_tags.ts:127
+      end
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
       end
@@ -1649,22 +1392,20 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       if (advance) begin  // gen/dma/read_cpl.ts:370
         r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:371
       end
-      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:140
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:154
-      case (expire_stage)  // gen/dma/read_tags.ts:157
+      case (expire_stage)  // gen/dma/read_tags.ts:166
         2'd0: begin
-          if (expire_tag[4] ? _mux_5 : _mux_6) begin  // gen/dma/read_tags.ts:158
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:158
+          if (expire_timed_out) begin  // gen/dma/read_tags.ts:167
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:167
           end else begin
-            expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:158
+            expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:167
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:162
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:171
         end
         default: begin
-          expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:165
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:166
+          expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:174
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:175
         end
       endcase
       free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:150
@@ -1706,297 +1447,297 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
       end else if (req_ready) begin  // gen/dma/read_engine.ts:218
         mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:218
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:200
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:201
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:205
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:205
       end
-      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:206
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:206
       end
-      cur_failed <= _and_14 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:243
-      slot_ended_head <= ((~(_and_14 & (slot_tail[3:0] == slot_head[3:0]))) & (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_15 : slot_issued_14) : (slot_head[0] ? slot_issued_13 : slot_issued_12)) : (slot_head[1] ? (slot_head[0] ? slot_issued_11 : slot_issued_10) : (slot_head[0] ? slot_issued_9 : slot_issued_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_7 : slot_issued_6) : (slot_head[0] ? slot_issued_5 : slot_issued_4)) : (slot_head[1] ? (slot_head[0] ? slot_issued_3 : slot_issued_2) : (slot_head[0] ? slot_issued_1 : slot_issued_0))))) & (slot_reads_rd1 == (slot_ends_rd1 + slot_expired_rd1));  // gen/dma/read_engine.ts:298
-      slot_ended_next <= ((~(_and_14 & (slot_tail[3:0] == slot_head_next))) & (slot_head_next[3] ? (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_15 : slot_issued_14) : (slot_head_next[0] ? slot_issued_13 : slot_issued_12)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_11 : slot_issued_10) : (slot_head_next[0] ? slot_issued_9 : slot_issued_8))) : (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_7 : slot_issued_6) : (slot_head_next[0] ? slot_issued_5 : slot_issued_4)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_3 : slot_issued_2) : (slot_head_next[0] ? slot_issued_1 : slot_issued_0))))) & (slot_reads_rd2 == (slot_ends_rd2 + slot_expired_rd2));  // gen/dma/read_engine.ts:299
+      cur_failed <= _and_12 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:243
+      slot_ended_head <= ((~(_and_12 & (slot_tail[3:0] == slot_head[3:0]))) & (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_15 : slot_issued_14) : (slot_head[0] ? slot_issued_13 : slot_issued_12)) : (slot_head[1] ? (slot_head[0] ? slot_issued_11 : slot_issued_10) : (slot_head[0] ? slot_issued_9 : slot_issued_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_7 : slot_issued_6) : (slot_head[0] ? slot_issued_5 : slot_issued_4)) : (slot_head[1] ? (slot_head[0] ? slot_issued_3 : slot_issued_2) : (slot_head[0] ? slot_issued_1 : slot_issued_0))))) & (slot_reads_rd1 == (slot_ends_rd1 + slot_expired_rd1));  // gen/dma/read_engine.ts:298
+      slot_ended_next <= ((~(_and_12 & (slot_tail[3:0] == slot_head_next))) & (slot_head_next[3] ? (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_15 : slot_issued_14) : (slot_head_next[0] ? slot_issued_13 : slot_issued_12)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_11 : slot_issued_10) : (slot_head_next[0] ? slot_issued_9 : slot_issued_8))) : (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_7 : slot_issued_6) : (slot_head_next[0] ? slot_issued_5 : slot_issued_4)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_3 : slot_issued_2) : (slot_head_next[0] ? slot_issued_1 : slot_issued_0))))) & (slot_reads_rd2 == (slot_ends_rd2 + slot_expired_rd2));  // gen/dma/read_engine.ts:299
       slot_retired <= retire;  // gen/dma/read_engine.ts:307
       if (retire) begin  // gen/dma/read_engine.ts:308
         st_valid <= 1'b1;  // gen/dma/read_engine.ts:309
@@ -2009,14 +1750,14 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
 
   // ---- memories
   always @(posedge clk) begin  // gen/dma/read_engine.ts:244
-    if (_and_14) begin
+    if (_and_12) begin
       slot_id[slot_tail[3:0]] <= cmd_queue_deq_data[7:0];
     end
   end
   assign slot_id_rd0 = slot_id[slot_head[3:0]];  // gen/dma/read_engine.ts:310
   always @(posedge clk) begin  // gen/dma/read_engine.ts:270
-    if (_and_14 | issue_now) begin
-      slot_reads[_and_14 ? slot_tail[3:0] : cur_slot] <= _and_14 ? (slot_ends_t_rd0 + slot_expired_t_rd0) : (slot_reads_rd0 + 6'd1);
+    if (_and_12 | issue_now) begin
+      slot_reads[_and_12 ? slot_tail[3:0] : cur_slot] <= _and_12 ? (slot_ends_t_rd0 + slot_expired_t_rd0) : (slot_reads_rd0 + 6'd1);
     end
   end
   assign slot_reads_rd0 = slot_reads[cur_slot];  // gen/dma/read_engine.ts:275
@@ -2050,25 +1791,38 @@ module dma_read_w256_t32_d19_l20_i8_s16_to20 (
     end
   end
   assign slot_expired_t_rd0 = slot_expired_t[slot_tail[3:0]];  // gen/dma/read_engine.ts:274
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:192
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:196
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:70
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:190
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:83
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:194
     if (issue_now) begin
       tag_ends[alloc_tag] <= {chunk, (dev + {6'd0, chunk}), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:66
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:191
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:79
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:195
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:73
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:160
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:86
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:169
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:198
+    if (issue_now) begin
+      tag_epoch[alloc_tag] <= timeout_epoch;
+    end
+  end
+  assign tag_epoch_rd0 = tag_epoch[cpl_tag];  // gen/dma/read_tags.ts:67
+  assign tag_epoch_rd1 = tag_epoch[expire_tag];  // gen/dma/read_tags.ts:160
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:197
+    if (cpl_start & cpl_update) begin
+      tag_closed[ra_tag] <= cpl_free;
+    end
+  end
+  assign tag_closed_rd0 = tag_closed[expire_tag];  // gen/dma/read_tags.ts:156
 
 endmodule
 

@@ -107,7 +107,7 @@ export const DmaRead = defineModule(
     // ---- per-tag bookkeeping and the completion path
     const tags = readTags(m, { tags: T, devBits: p.devBits, slotBits: sw, timeout });
     const cplPath = completionPath(m, tags, { W: p.W, cpl, memWr, devBits: p.devBits });
-    const expire = tagExpiry(m, tags, cplPath.inFlight, cplPath.update);
+    const expire = tagExpiry(m, tags, cplPath.inFlight);
 
     // ---- the command being issued
     const st = m.fsm('issue_state', ['idle', 'calc', 'issue'] as const);
