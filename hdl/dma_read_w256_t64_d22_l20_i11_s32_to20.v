@@ -145,137 +145,73 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   reg slot_issued_31;  // gen/dma/read_engine.ts:88
   reg [5:0] slot_head;  // gen/dma/read_engine.ts:99
   reg [5:0] slot_tail;  // gen/dma/read_engine.ts:100
-  reg tag_valid_0;  // gen/dma/read_tags.ts:108
-  reg tag_valid_1;  // gen/dma/read_tags.ts:108
-  reg tag_valid_2;  // gen/dma/read_tags.ts:108
-  reg tag_valid_3;  // gen/dma/read_tags.ts:108
-  reg tag_valid_4;  // gen/dma/read_tags.ts:108
-  reg tag_valid_5;  // gen/dma/read_tags.ts:108
-  reg tag_valid_6;  // gen/dma/read_tags.ts:108
-  reg tag_valid_7;  // gen/dma/read_tags.ts:108
-  reg tag_valid_8;  // gen/dma/read_tags.ts:108
-  reg tag_valid_9;  // gen/dma/read_tags.ts:108
-  reg tag_valid_10;  // gen/dma/read_tags.ts:108
-  reg tag_valid_11;  // gen/dma/read_tags.ts:108
-  reg tag_valid_12;  // gen/dma/read_tags.ts:108
-  reg tag_valid_13;  // gen/dma/read_tags.ts:108
-  reg tag_valid_14;  // gen/dma/read_tags.ts:108
-  reg tag_valid_15;  // gen/dma/read_tags.ts:108
-  reg tag_valid_16;  // gen/dma/read_tags.ts:108
-  reg tag_valid_17;  // gen/dma/read_tags.ts:108
-  reg tag_valid_18;  // gen/dma/read_tags.ts:108
-  reg tag_valid_19;  // gen/dma/read_tags.ts:108
-  reg tag_valid_20;  // gen/dma/read_tags.ts:108
-  reg tag_valid_21;  // gen/dma/read_tags.ts:108
-  reg tag_valid_22;  // gen/dma/read_tags.ts:108
-  reg tag_valid_23;  // gen/dma/read_tags.ts:108
-  reg tag_valid_24;  // gen/dma/read_tags.ts:108
-  reg tag_valid_25;  // gen/dma/read_tags.ts:108
-  reg tag_valid_26;  // gen/dma/read_tags.ts:108
-  reg tag_valid_27;  // gen/dma/read_tags.ts:108
-  reg tag_valid_28;  // gen/dma/read_tags.ts:108
-  reg tag_valid_29;  // gen/dma/read_tags.ts:108
-  reg tag_valid_30;  // gen/dma/read_tags.ts:108
-  reg tag_valid_31;  // gen/dma/read_tags.ts:108
-  reg tag_valid_32;  // gen/dma/read_tags.ts:108
-  reg tag_valid_33;  // gen/dma/read_tags.ts:108
-  reg tag_valid_34;  // gen/dma/read_tags.ts:108
-  reg tag_valid_35;  // gen/dma/read_tags.ts:108
-  reg tag_valid_36;  // gen/dma/read_tags.ts:108
-  reg tag_valid_37;  // gen/dma/read_tags.ts:108
-  reg tag_valid_38;  // gen/dma/read_tags.ts:108
-  reg tag_valid_39;  // gen/dma/read_tags.ts:108
-  reg tag_valid_40;  // gen/dma/read_tags.ts:108
-  reg tag_valid_41;  // gen/dma/read_tags.ts:108
-  reg tag_valid_42;  // gen/dma/read_tags.ts:108
-  reg tag_valid_43;  // gen/dma/read_tags.ts:108
-  reg tag_valid_44;  // gen/dma/read_tags.ts:108
-  reg tag_valid_45;  // gen/dma/read_tags.ts:108
-  reg tag_valid_46;  // gen/dma/read_tags.ts:108
-  reg tag_valid_47;  // gen/dma/read_tags.ts:108
-  reg tag_valid_48;  // gen/dma/read_tags.ts:108
-  reg tag_valid_49;  // gen/dma/read_tags.ts:108
-  reg tag_valid_50;  // gen/dma/read_tags.ts:108
-  reg tag_valid_51;  // gen/dma/read_tags.ts:108
-  reg tag_valid_52;  // gen/dma/read_tags.ts:108
-  reg tag_valid_53;  // gen/dma/read_tags.ts:108
-  reg tag_valid_54;  // gen/dma/read_tags.ts:108
-  reg tag_valid_55;  // gen/dma/read_tags.ts:108
-  reg tag_valid_56;  // gen/dma/read_tags.ts:108
-  reg tag_valid_57;  // gen/dma/read_tags.ts:108
-  reg tag_valid_58;  // gen/dma/read_tags.ts:108
-  reg tag_valid_59;  // gen/dma/read_tags.ts:108
-  reg tag_valid_60;  // gen/dma/read_tags.ts:108
-  reg tag_valid_61;  // gen/dma/read_tags.ts:108
-  reg tag_valid_62;  // gen/dma/read_tags.ts:108
-  reg tag_valid_63;  // gen/dma/read_tags.ts:108
-  reg tag_fresh_0;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_1;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_2;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_3;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_4;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_5;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_6;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_7;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_8;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_9;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_10;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_11;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_12;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_13;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_14;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_15;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_16;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_17;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_18;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_19;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_20;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_21;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_22;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_23;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_24;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_25;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_26;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_27;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_28;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_29;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_30;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_31;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_32;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_33;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_34;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_35;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_36;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_37;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_38;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_39;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_40;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_41;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_42;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_43;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_44;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_45;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_46;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_47;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_48;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_49;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_50;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_51;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_52;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_53;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_54;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_55;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_56;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_57;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_58;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_59;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_60;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_61;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_62;  // gen/dma/read_tags.ts:111
-  reg tag_fresh_63;  // gen/dma/read_tags.ts:111
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:123
-  wire timeout_tick;  // gen/dma/read_tags.ts:124
-  reg [3:0] timeout_epoch;  // gen/dma/read_tags.ts:126
+  reg tag_valid_0;  // gen/dma/read_tags.ts:119
+  reg tag_valid_1;  // gen/dma/read_tags.ts:119
+  reg tag_valid_2;  // gen/dma/read_tags.ts:119
+  reg tag_valid_3;  // gen/dma/read_tags.ts:119
+  reg tag_valid_4;  // gen/dma/read_tags.ts:119
+  reg tag_valid_5;  // gen/dma/read_tags.ts:119
+  reg tag_valid_6;  // gen/dma/read_tags.ts:119
+  reg tag_valid_7;  // gen/dma/read_tags.ts:119
+  reg tag_valid_8;  // gen/dma/read_tags.ts:119
+  reg tag_valid_9;  // gen/dma/read_tags.ts:119
+  reg tag_valid_10;  // gen/dma/read_tags.ts:119
+  reg tag_valid_11;  // gen/dma/read_tags.ts:119
+  reg tag_valid_12;  // gen/dma/read_tags.ts:119
+  reg tag_valid_13;  // gen/dma/read_tags.ts:119
+  reg tag_valid_14;  // gen/dma/read_tags.ts:119
+  reg tag_valid_15;  // gen/dma/read_tags.ts:119
+  reg tag_valid_16;  // gen/dma/read_tags.ts:119
+  reg tag_valid_17;  // gen/dma/read_tags.ts:119
+  reg tag_valid_18;  // gen/dma/read_tags.ts:119
+  reg tag_valid_19;  // gen/dma/read_tags.ts:119
+  reg tag_valid_20;  // gen/dma/read_tags.ts:119
+  reg tag_valid_21;  // gen/dma/read_tags.ts:119
+  reg tag_valid_22;  // gen/dma/read_tags.ts:119
+  reg tag_valid_23;  // gen/dma/read_tags.ts:119
+  reg tag_valid_24;  // gen/dma/read_tags.ts:119
+  reg tag_valid_25;  // gen/dma/read_tags.ts:119
+  reg tag_valid_26;  // gen/dma/read_tags.ts:119
+  reg tag_valid_27;  // gen/dma/read_tags.ts:119
+  reg tag_valid_28;  // gen/dma/read_tags.ts:119
+  reg tag_valid_29;  // gen/dma/read_tags.ts:119
+  reg tag_valid_30;  // gen/dma/read_tags.ts:119
+  reg tag_valid_31;  // gen/dma/read_tags.ts:119
+  reg tag_valid_32;  // gen/dma/read_tags.ts:119
+  reg tag_valid_33;  // gen/dma/read_tags.ts:119
+  reg tag_valid_34;  // gen/dma/read_tags.ts:119
+  reg tag_valid_35;  // gen/dma/read_tags.ts:119
+  reg tag_valid_36;  // gen/dma/read_tags.ts:119
+  reg tag_valid_37;  // gen/dma/read_tags.ts:119
+  reg tag_valid_38;  // gen/dma/read_tags.ts:119
+  reg tag_valid_39;  // gen/dma/read_tags.ts:119
+  reg tag_valid_40;  // gen/dma/read_tags.ts:119
+  reg tag_valid_41;  // gen/dma/read_tags.ts:119
+  reg tag_valid_42;  // gen/dma/read_tags.ts:119
+  reg tag_valid_43;  // gen/dma/read_tags.ts:119
+  reg tag_valid_44;  // gen/dma/read_tags.ts:119
+  reg tag_valid_45;  // gen/dma/read_tags.ts:119
+  reg tag_valid_46;  // gen/dma/read_tags.ts:119
+  reg tag_valid_47;  // gen/dma/read_tags.ts:119
+  reg tag_valid_48;  // gen/dma/read_tags.ts:119
+  reg tag_valid_49;  // gen/dma/read_tags.ts:119
+  reg tag_valid_50;  // gen/dma/read_tags.ts:119
+  reg tag_valid_51;  // gen/dma/read_tags.ts:119
+  reg tag_valid_52;  // gen/dma/read_tags.ts:119
+  reg tag_valid_53;  // gen/dma/read_tags.ts:119
+  reg tag_valid_54;  // gen/dma/read_tags.ts:119
+  reg tag_valid_55;  // gen/dma/read_tags.ts:119
+  reg tag_valid_56;  // gen/dma/read_tags.ts:119
+  reg tag_valid_57;  // gen/dma/read_tags.ts:119
+  reg tag_valid_58;  // gen/dma/read_tags.ts:119
+  reg tag_valid_59;  // gen/dma/read_tags.ts:119
+  reg tag_valid_60;  // gen/dma/read_tags.ts:119
+  reg tag_valid_61;  // gen/dma/read_tags.ts:119
+  reg tag_valid_62;  // gen/dma/read_tags.ts:119
+  reg tag_valid_63;  // gen/dma/read_tags.ts:119
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:135
+  wire timeout_tick;  // gen/dma/read_tags.ts:136
+  reg [3:0] timeout_epoch;  // gen/dma/read_tags.ts:138
   reg r0_valid;  // gen/dma/read_cpl.ts:79
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
   reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
@@ -289,9 +225,11 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   wire advance;  // gen/dma/read_cpl.ts:88
   wire [5:0] cpl_tag;  // gen/dma/read_cpl.ts:101
   wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
-  wire [41:0] tag_ends_rd0;  // gen/dma/read_tags.ts:79
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:83
-  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:86
+  wire [41:0] tag_ends_rd0;  // gen/dma/read_tags.ts:90
+  wire tag_fresh_set_rd0;  // gen/dma/read_tags.ts:73
+  wire tag_fresh_clear_rd0;  // gen/dma/read_tags.ts:73
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:94
+  wire [4:0] tag_slot_rd0;  // gen/dma/read_tags.ts:97
   reg ra_valid;  // gen/dma/read_cpl.ts:114
   reg ra_sop;  // gen/dma/read_cpl.ts:115
   reg ra_eop;  // gen/dma/read_cpl.ts:116
@@ -336,7 +274,7 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:163
   reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:165
   reg rl_bc_is_ahead_rest;  // gen/dma/read_cpl.ts:168
-  wire [3:0] tag_epoch_rd0;  // gen/dma/read_tags.ts:67
+  wire [3:0] tag_epoch_rd0;  // gen/dma/read_tags.ts:78
   wire cpl_forward;  // gen/dma/read_cpl.ts:204
   wire cpl_la_ok;  // gen/dma/read_cpl.ts:206
   wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:208
@@ -381,15 +319,17 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   reg [63:0] r3_be;  // gen/dma/read_cpl.ts:366
   reg r3_retire;  // gen/dma/read_cpl.ts:367
   reg [4:0] r3_slot;  // gen/dma/read_cpl.ts:368
-  reg [5:0] expire_tag;  // gen/dma/read_tags.ts:151
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:152
-  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:153
-  reg expire_keep;  // gen/dma/read_tags.ts:154
-  wire tag_closed_rd0;  // gen/dma/read_tags.ts:156
-  wire [3:0] tag_epoch_rd1;  // gen/dma/read_tags.ts:160
-  wire expire_timed_out;  // gen/dma/read_tags.ts:157
-  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:169
-  wire expire_now;  // gen/dma/read_tags.ts:177
+  reg [5:0] expire_tag;  // gen/dma/read_tags.ts:163
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:164
+  reg [4:0] expire_slot;  // gen/dma/read_tags.ts:165
+  reg expire_keep;  // gen/dma/read_tags.ts:166
+  wire tag_fresh_set_rd1;  // gen/dma/read_tags.ts:73
+  wire tag_fresh_clear_rd1;  // gen/dma/read_tags.ts:73
+  wire tag_closed_rd0;  // gen/dma/read_tags.ts:168
+  wire [3:0] tag_epoch_rd1;  // gen/dma/read_tags.ts:172
+  wire expire_timed_out;  // gen/dma/read_tags.ts:169
+  wire [4:0] tag_slot_rd1;  // gen/dma/read_tags.ts:181
+  wire expire_now;  // gen/dma/read_tags.ts:189
   reg [1:0] issue_state;  // gen/dma/read_engine.ts:113
   reg [63:0] host;  // gen/dma/read_engine.ts:114
   reg [21:0] dev;  // gen/dma/read_engine.ts:115
@@ -555,6 +495,8 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   wire cur_done;  // gen/dma/read_engine.ts:168
   wire issue_now;  // gen/dma/read_engine.ts:169
   reg bme_lost;  // gen/dma/read_engine.ts:170
+  wire tag_fresh_clear_rd2;  // gen/dma/read_tags.ts:211
+  wire tag_fresh_set_rd2;  // gen/dma/read_tags.ts:212
   wire [6:0] slot_ends_rd0;  // gen/dma/read_engine.ts:264
   wire [6:0] slot_expired_rd0;  // gen/dma/read_engine.ts:267
   wire [6:0] slot_ends_t_rd0;  // gen/dma/read_engine.ts:274
@@ -581,11 +523,13 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   reg [6:0] slot_ends_t [0:31];  // gen/dma/read_engine.ts:96
   reg [6:0] slot_expired [0:31];  // gen/dma/read_engine.ts:97
   reg [6:0] slot_expired_t [0:31];  // gen/dma/read_engine.ts:98
-  reg [12:0] tag_remaining [0:63];  // gen/dma/read_tags.ts:110
-  reg [41:0] tag_ends [0:63];  // gen/dma/read_tags.ts:112
-  reg [4:0] tag_slot [0:63];  // gen/dma/read_tags.ts:113
-  reg [3:0] tag_epoch [0:63];  // gen/dma/read_tags.ts:114
-  reg tag_closed [0:63];  // gen/dma/read_tags.ts:115
+  reg [12:0] tag_remaining [0:63];  // gen/dma/read_tags.ts:121
+  reg tag_fresh_set [0:63];  // gen/dma/read_tags.ts:122
+  reg tag_fresh_clear [0:63];  // gen/dma/read_tags.ts:123
+  reg [41:0] tag_ends [0:63];  // gen/dma/read_tags.ts:124
+  reg [4:0] tag_slot [0:63];  // gen/dma/read_tags.ts:125
+  reg [3:0] tag_epoch [0:63];  // gen/dma/read_tags.ts:126
+  reg tag_closed [0:63];  // gen/dma/read_tags.ts:127
   wire _or_0;  // gen/dma/read_engine.ts:318
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [12:0] _mux_1;  // gen/dma/read_cpl.ts:326
@@ -698,7 +642,7 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
   assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[5] != slot_tail[5]) & (slot_head[4:0] == slot_tail[4:0])));  // gen/dma/read_engine.ts:197
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:124
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:136
   assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
   assign cpl_tag = r0_hdr[45:40];  // gen/dma/read_cpl.ts:101
   assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
@@ -782,8 +726,8 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
     end
   end
   assign beat_first_byte = r1_dev_end - {8'd0, r1_back};  // gen/dma/read_cpl.ts:320
-  assign expire_timed_out = ((expire_tag[5] ? (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_63 : tag_valid_62) : (expire_tag[0] ? tag_valid_61 : tag_valid_60)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_59 : tag_valid_58) : (expire_tag[0] ? tag_valid_57 : tag_valid_56))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_55 : tag_valid_54) : (expire_tag[0] ? tag_valid_53 : tag_valid_52)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_51 : tag_valid_50) : (expire_tag[0] ? tag_valid_49 : tag_valid_48)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_47 : tag_valid_46) : (expire_tag[0] ? tag_valid_45 : tag_valid_44)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_43 : tag_valid_42) : (expire_tag[0] ? tag_valid_41 : tag_valid_40))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_39 : tag_valid_38) : (expire_tag[0] ? tag_valid_37 : tag_valid_36)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_35 : tag_valid_34) : (expire_tag[0] ? tag_valid_33 : tag_valid_32))))) : (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_31 : tag_valid_30) : (expire_tag[0] ? tag_valid_29 : tag_valid_28)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_27 : tag_valid_26) : (expire_tag[0] ? tag_valid_25 : tag_valid_24))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_23 : tag_valid_22) : (expire_tag[0] ? tag_valid_21 : tag_valid_20)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_19 : tag_valid_18) : (expire_tag[0] ? tag_valid_17 : tag_valid_16)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_15 : tag_valid_14) : (expire_tag[0] ? tag_valid_13 : tag_valid_12)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_11 : tag_valid_10) : (expire_tag[0] ? tag_valid_9 : tag_valid_8))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_7 : tag_valid_6) : (expire_tag[0] ? tag_valid_5 : tag_valid_4)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_3 : tag_valid_2) : (expire_tag[0] ? tag_valid_1 : tag_valid_0)))))) & ((timeout_epoch - tag_epoch_rd1) >= 4'd5)) & (~((~(expire_tag[5] ? (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_63 : tag_fresh_62) : (expire_tag[0] ? tag_fresh_61 : tag_fresh_60)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_59 : tag_fresh_58) : (expire_tag[0] ? tag_fresh_57 : tag_fresh_56))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_55 : tag_fresh_54) : (expire_tag[0] ? tag_fresh_53 : tag_fresh_52)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_51 : tag_fresh_50) : (expire_tag[0] ? tag_fresh_49 : tag_fresh_48)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_47 : tag_fresh_46) : (expire_tag[0] ? tag_fresh_45 : tag_fresh_44)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_43 : tag_fresh_42) : (expire_tag[0] ? tag_fresh_41 : tag_fresh_40))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_39 : tag_fresh_38) : (expire_tag[0] ? tag_fresh_37 : tag_fresh_36)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_35 : tag_fresh_34) : (expire_tag[0] ? tag_fresh_33 : tag_fresh_32))))) : (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_31 : tag_fresh_30) : (expire_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_27 : tag_fresh_26) : (expire_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_23 : tag_fresh_22) : (expire_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_19 : tag_fresh_18) : (expire_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_15 : tag_fresh_14) : (expire_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_11 : tag_fresh_10) : (expire_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_fresh_7 : tag_fresh_6) : (expire_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (expire_tag[1] ? (expire_tag[0] ? tag_fresh_3 : tag_fresh_2) : (expire_tag[0] ? tag_fresh_1 : tag_fresh_0))))))) & tag_closed_rd0));  // gen/dma/read_tags.ts:157
-  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:177
+  assign expire_timed_out = ((expire_tag[5] ? (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_63 : tag_valid_62) : (expire_tag[0] ? tag_valid_61 : tag_valid_60)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_59 : tag_valid_58) : (expire_tag[0] ? tag_valid_57 : tag_valid_56))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_55 : tag_valid_54) : (expire_tag[0] ? tag_valid_53 : tag_valid_52)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_51 : tag_valid_50) : (expire_tag[0] ? tag_valid_49 : tag_valid_48)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_47 : tag_valid_46) : (expire_tag[0] ? tag_valid_45 : tag_valid_44)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_43 : tag_valid_42) : (expire_tag[0] ? tag_valid_41 : tag_valid_40))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_39 : tag_valid_38) : (expire_tag[0] ? tag_valid_37 : tag_valid_36)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_35 : tag_valid_34) : (expire_tag[0] ? tag_valid_33 : tag_valid_32))))) : (expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_31 : tag_valid_30) : (expire_tag[0] ? tag_valid_29 : tag_valid_28)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_27 : tag_valid_26) : (expire_tag[0] ? tag_valid_25 : tag_valid_24))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_23 : tag_valid_22) : (expire_tag[0] ? tag_valid_21 : tag_valid_20)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_19 : tag_valid_18) : (expire_tag[0] ? tag_valid_17 : tag_valid_16)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_15 : tag_valid_14) : (expire_tag[0] ? tag_valid_13 : tag_valid_12)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_11 : tag_valid_10) : (expire_tag[0] ? tag_valid_9 : tag_valid_8))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_7 : tag_valid_6) : (expire_tag[0] ? tag_valid_5 : tag_valid_4)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_3 : tag_valid_2) : (expire_tag[0] ? tag_valid_1 : tag_valid_0)))))) & ((timeout_epoch - tag_epoch_rd1) >= 4'd5)) & (~((~(tag_fresh_set_rd1 ^ tag_fresh_clear_rd1)) & tag_closed_rd0));  // gen/dma/read_tags.ts:169
+  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:189
   assign free_grp_0_in = {((~tag_valid_7) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd7)))), ((~tag_valid_6) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd6)))), ((~tag_valid_5) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd5)))), ((~tag_valid_4) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd4)))), ((~tag_valid_3) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd3)))), ((~tag_valid_2) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd2)))), ((~tag_valid_1) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd1)))), ((~tag_valid_0) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 6'd0))))};  // gen/lib/priority.ts:8
   assign free_grp_0_v_1_0 = free_grp_0_in[0] | free_grp_0_in[1];  // gen/lib/priority.ts:29
   assign free_grp_0_i_1_0 = ~free_grp_0_in[0];  // gen/lib/priority.ts:36
@@ -954,7 +898,7 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:177
       rl_bc_is_ahead_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == rl_rest;  // gen/dma/read_cpl.ts:178
       rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd64) & ((cpl_tag[5] ? (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_63 : tag_valid_62) : (cpl_tag[0] ? tag_valid_61 : tag_valid_60)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_59 : tag_valid_58) : (cpl_tag[0] ? tag_valid_57 : tag_valid_56))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_55 : tag_valid_54) : (cpl_tag[0] ? tag_valid_53 : tag_valid_52)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_51 : tag_valid_50) : (cpl_tag[0] ? tag_valid_49 : tag_valid_48)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_47 : tag_valid_46) : (cpl_tag[0] ? tag_valid_45 : tag_valid_44)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_43 : tag_valid_42) : (cpl_tag[0] ? tag_valid_41 : tag_valid_40))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_39 : tag_valid_38) : (cpl_tag[0] ? tag_valid_37 : tag_valid_36)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_35 : tag_valid_34) : (cpl_tag[0] ? tag_valid_33 : tag_valid_32))))) : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_31 : tag_valid_30) : (cpl_tag[0] ? tag_valid_29 : tag_valid_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_27 : tag_valid_26) : (cpl_tag[0] ? tag_valid_25 : tag_valid_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_23 : tag_valid_22) : (cpl_tag[0] ? tag_valid_21 : tag_valid_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_19 : tag_valid_18) : (cpl_tag[0] ? tag_valid_17 : tag_valid_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_15 : tag_valid_14) : (cpl_tag[0] ? tag_valid_13 : tag_valid_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_11 : tag_valid_10) : (cpl_tag[0] ? tag_valid_9 : tag_valid_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_7 : tag_valid_6) : (cpl_tag[0] ? tag_valid_5 : tag_valid_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_3 : tag_valid_2) : (cpl_tag[0] ? tag_valid_1 : tag_valid_0)))))) & (~((timeout_epoch - tag_epoch_rd0) >= 4'd5)));  // gen/dma/read_cpl.ts:180
-      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[5] ? (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_63 : tag_fresh_62) : (cpl_tag[0] ? tag_fresh_61 : tag_fresh_60)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_59 : tag_fresh_58) : (cpl_tag[0] ? tag_fresh_57 : tag_fresh_56))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_55 : tag_fresh_54) : (cpl_tag[0] ? tag_fresh_53 : tag_fresh_52)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_51 : tag_fresh_50) : (cpl_tag[0] ? tag_fresh_49 : tag_fresh_48)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_47 : tag_fresh_46) : (cpl_tag[0] ? tag_fresh_45 : tag_fresh_44)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_43 : tag_fresh_42) : (cpl_tag[0] ? tag_fresh_41 : tag_fresh_40))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_39 : tag_fresh_38) : (cpl_tag[0] ? tag_fresh_37 : tag_fresh_36)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_35 : tag_fresh_34) : (cpl_tag[0] ? tag_fresh_33 : tag_fresh_32))))) : (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0))))));  // gen/dma/read_cpl.ts:181
+      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (tag_fresh_set_rd0 ^ tag_fresh_clear_rd0);  // gen/dma/read_cpl.ts:181
       rl_size <= tag_ends_rd0[41:29];  // gen/dma/read_cpl.ts:182
       rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:183
       rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:184
@@ -1031,10 +975,10 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:376
       r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:377
     end
-    case (expire_stage)  // gen/dma/read_tags.ts:166
+    case (expire_stage)  // gen/dma/read_tags.ts:178
       2'd1: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:169
-        expire_keep <= expire_timed_out & (~((((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag)) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:170
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:181
+        expire_keep <= expire_timed_out & (~((((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag)) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:182
       end
       default: begin end
     endcase
@@ -1060,390 +1004,6 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_9[11:2]}, {requester_id, {2'd0, alloc_tag}, ((_add_9[13:2] == 12'd1) ? 4'd0 : _select_10), ((_add_9[13:2] == 12'd1) ? (_select_12 & _select_10) : _select_12)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:202
       host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:213
       dev <= dev + {9'd0, chunk};  // gen/dma/read_engine.ts:214
-    end
-    if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd0)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd1)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd2)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd3)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd4)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd5)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd6)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd7)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd8)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd9)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd10)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd11)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd12)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd13)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd14)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd15)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd16)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd17)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd18)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd19)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd20)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd21)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd22)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd23)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd24)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd25)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd26)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd27)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd28)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd29)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd30)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd31)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_32 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd32)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_32 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_33 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd33)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_33 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_34 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd34)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_34 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_35 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd35)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_35 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_36 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd36)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_36 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_37 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd37)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_37 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_38 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd38)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_38 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_39 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd39)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_39 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_40 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd40)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_40 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_41 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd41)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_41 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_42 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd42)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_42 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_43 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd43)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_43 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_44 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd44)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_44 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_45 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd45)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_45 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_46 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd46)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_46 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_47 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd47)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_47 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_48 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd48)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_48 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_49 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd49)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_49 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_50 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd50)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_50 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_51 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd51)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_51 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_52 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd52)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_52 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_53 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd53)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_53 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_54 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd54)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_54 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_55 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd55)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_55 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_56 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd56)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_56 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_57 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd57)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_57 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_58 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd58)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_58 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_59 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd59)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_59 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_60 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd60)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_60 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_61 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd61)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_61 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_62 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd62)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_62 <= 1'b0;  // gen/dma/read_tags.ts:204
-    end
-    if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:200
-      tag_fresh_63 <= 1'b1;  // gen/dma/read_tags.ts:202
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 6'd63)) begin  // gen/dma/read_tags.ts:204
-      tag_fresh_63 <= 1'b0;  // gen/dma/read_tags.ts:204
     end
     if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:247
       if (bme_lost & (cur_slot == 5'd0)) begin  // gen/dma/read_engine.ts:248
@@ -2130,9 +1690,9 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       slot_ended_next <= 1'b0;
       slot_retired <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (((timeout >> 2) < 20'd64) ? 20'd64 : (timeout >> 2)) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:125
-      if (timeout_tick) begin  // gen/dma/read_tags.ts:127
-        timeout_epoch <= timeout_epoch + 4'd1;  // gen/dma/read_tags.ts:127
+      timeout_prescale <= timeout_tick ? (((timeout >> 2) < 20'd64) ? 20'd64 : (timeout >> 2)) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:137
+      if (timeout_tick) begin  // gen/dma/read_tags.ts:139
+        timeout_epoch <= timeout_epoch + 4'd1;  // gen/dma/read_tags.ts:139
       end
       if (advance) begin  // gen/dma/read_cpl.ts:90
         r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
@@ -2152,20 +1712,20 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       if (advance) begin  // gen/dma/read_cpl.ts:370
         r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:371
       end
-      case (expire_stage)  // gen/dma/read_tags.ts:166
+      case (expire_stage)  // gen/dma/read_tags.ts:178
         2'd0: begin
-          if (expire_timed_out) begin  // gen/dma/read_tags.ts:167
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:167
+          if (expire_timed_out) begin  // gen/dma/read_tags.ts:179
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:179
           end else begin
-            expire_tag <= (expire_tag == 6'd63) ? 6'd0 : (expire_tag + 6'd1);  // gen/dma/read_tags.ts:167
+            expire_tag <= (expire_tag == 6'd63) ? 6'd0 : (expire_tag + 6'd1);  // gen/dma/read_tags.ts:179
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:171
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:183
         end
         default: begin
-          expire_tag <= (expire_tag == 6'd63) ? 6'd0 : (expire_tag + 6'd1);  // gen/dma/read_tags.ts:174
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:175
+          expire_tag <= (expire_tag == 6'd63) ? 6'd0 : (expire_tag + 6'd1);  // gen/dma/read_tags.ts:186
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:187
         end
       endcase
       free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:150
@@ -2215,581 +1775,581 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
       end else if (req_ready) begin  // gen/dma/read_engine.ts:218
         mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:218
       end
-      if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd0)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd0)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd0)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd0)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd0)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd1)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd1)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd1)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd1)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd1)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd2)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd2)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd2)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd2)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd2)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd3)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd3)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd3)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd3)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd3)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd4)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd4)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd4)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd4)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd4)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd5)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd5)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd5)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd5)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd5)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd6)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd6)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd6)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd6)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd6)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd7)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd7)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd7)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd7)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd7)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd8)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd8)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd8)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd8)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd8)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd9)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd9)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd9)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd9)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd9)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd10)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd10)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd10)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd10)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd10)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd11)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd11)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd11)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd11)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd11)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd12)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd12)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd12)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd12)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd12)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd13)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd13)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd13)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd13)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd13)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd14)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd14)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd14)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd14)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd14)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd15)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd15)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd15)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd15)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd15)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd16)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd16)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd16)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd16)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd16)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd17)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd17)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd17)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd17)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd17)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd18)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd18)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd18)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd18)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd18)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd19)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd19)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd19)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd19)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd19)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd20)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd20)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd20)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd20)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd20)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd21)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd21)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd21)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd21)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd21)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd22)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd22)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd22)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd22)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd22)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd23)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd23)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd23)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd23)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd23)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd24)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd24)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd24)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd24)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd24)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd25)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd25)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd25)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd25)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd25)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd26)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd26)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd26)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd26)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd26)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd27)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd27)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd27)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd27)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd27)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd28)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd28)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd28)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd28)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd28)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd29)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd29)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd29)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd29)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd29)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd30)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd30)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd30)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd30)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd30)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd31)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd31)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd31)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd31)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd31)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_32 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd32)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_32 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd32)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd32)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd32)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd32)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_32 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_33 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd33)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_33 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd33)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd33)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd33)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd33)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_33 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_34 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd34)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_34 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd34)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd34)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd34)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd34)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_34 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_35 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd35)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_35 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd35)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd35)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd35)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd35)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_35 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_36 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd36)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_36 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd36)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd36)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd36)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd36)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_36 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_37 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd37)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_37 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd37)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd37)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd37)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd37)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_37 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_38 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd38)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_38 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd38)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd38)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd38)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd38)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_38 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_39 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd39)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_39 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd39)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd39)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd39)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd39)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_39 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_40 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd40)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_40 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd40)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd40)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd40)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd40)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_40 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_41 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd41)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_41 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd41)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd41)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd41)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd41)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_41 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_42 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd42)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_42 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd42)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd42)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd42)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd42)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_42 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_43 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd43)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_43 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd43)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd43)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd43)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd43)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_43 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_44 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd44)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_44 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd44)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd44)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd44)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd44)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_44 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_45 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd45)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_45 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd45)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd45)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd45)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd45)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_45 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_46 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd46)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_46 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd46)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd46)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd46)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd46)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_46 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_47 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd47)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_47 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd47)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd47)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd47)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd47)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_47 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_48 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd48)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_48 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd48)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd48)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd48)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd48)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_48 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_49 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd49)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_49 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd49)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd49)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd49)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd49)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_49 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_50 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd50)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_50 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd50)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd50)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd50)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd50)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_50 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_51 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd51)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_51 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd51)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd51)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd51)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd51)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_51 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_52 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd52)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_52 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd52)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd52)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd52)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd52)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_52 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_53 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd53)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_53 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd53)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd53)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd53)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd53)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_53 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_54 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd54)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_54 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd54)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd54)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd54)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd54)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_54 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_55 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd55)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_55 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd55)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd55)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd55)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd55)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_55 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_56 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd56)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_56 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd56)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd56)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd56)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd56)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_56 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_57 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd57)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_57 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd57)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd57)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd57)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd57)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_57 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_58 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd58)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_58 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd58)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd58)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd58)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd58)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_58 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_59 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd59)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_59 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd59)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd59)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd59)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd59)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_59 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_60 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd60)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_60 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd60)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd60)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd60)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd60)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_60 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_61 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd61)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_61 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd61)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd61)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd61)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd61)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_61 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_62 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd62)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_62 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd62)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd62)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd62)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd62)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_62 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
-      if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:200
-        tag_valid_63 <= 1'b1;  // gen/dma/read_tags.ts:201
+      if (issue_now & (alloc_tag == 6'd63)) begin  // gen/dma/read_tags.ts:214
+        tag_valid_63 <= 1'b1;  // gen/dma/read_tags.ts:214
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd63)) begin  // gen/dma/read_tags.ts:205
-        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:205
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 6'd63)) begin  // gen/dma/read_tags.ts:215
+        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:215
       end
-      if (expire_now & (expire_tag == 6'd63)) begin  // gen/dma/read_tags.ts:206
-        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:206
+      if (expire_now & (expire_tag == 6'd63)) begin  // gen/dma/read_tags.ts:216
+        tag_valid_63 <= 1'b0;  // gen/dma/read_tags.ts:216
       end
       cur_failed <= _and_13 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:243
       slot_ended_head <= ((~(_and_13 & (slot_tail[4:0] == slot_head[4:0]))) & (slot_head[4] ? (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_31 : slot_issued_30) : (slot_head[0] ? slot_issued_29 : slot_issued_28)) : (slot_head[1] ? (slot_head[0] ? slot_issued_27 : slot_issued_26) : (slot_head[0] ? slot_issued_25 : slot_issued_24))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_23 : slot_issued_22) : (slot_head[0] ? slot_issued_21 : slot_issued_20)) : (slot_head[1] ? (slot_head[0] ? slot_issued_19 : slot_issued_18) : (slot_head[0] ? slot_issued_17 : slot_issued_16)))) : (slot_head[3] ? (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_15 : slot_issued_14) : (slot_head[0] ? slot_issued_13 : slot_issued_12)) : (slot_head[1] ? (slot_head[0] ? slot_issued_11 : slot_issued_10) : (slot_head[0] ? slot_issued_9 : slot_issued_8))) : (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_7 : slot_issued_6) : (slot_head[0] ? slot_issued_5 : slot_issued_4)) : (slot_head[1] ? (slot_head[0] ? slot_issued_3 : slot_issued_2) : (slot_head[0] ? slot_issued_1 : slot_issued_0)))))) & (slot_reads_rd1 == (slot_ends_rd1 + slot_expired_rd1));  // gen/dma/read_engine.ts:298
@@ -2847,38 +2407,54 @@ module dma_read_w256_t64_d22_l20_i11_s32_to20 (
     end
   end
   assign slot_expired_t_rd0 = slot_expired_t[slot_tail[4:0]];  // gen/dma/read_engine.ts:274
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:196
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:208
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:83
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:194
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:94
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:211
+    if (issue_now) begin
+      tag_fresh_set[alloc_tag] <= ~tag_fresh_clear_rd2;
+    end
+  end
+  assign tag_fresh_set_rd0 = tag_fresh_set[cpl_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_set_rd1 = tag_fresh_set[expire_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_set_rd2 = tag_fresh_set[ra_tag];  // gen/dma/read_tags.ts:212
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:212
+    if (cpl_start & cpl_update) begin
+      tag_fresh_clear[ra_tag] <= tag_fresh_set_rd2;
+    end
+  end
+  assign tag_fresh_clear_rd0 = tag_fresh_clear[cpl_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_clear_rd1 = tag_fresh_clear[expire_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_clear_rd2 = tag_fresh_clear[alloc_tag];  // gen/dma/read_tags.ts:211
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:206
     if (issue_now) begin
       tag_ends[alloc_tag] <= {chunk, (dev + {9'd0, chunk}), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:79
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:195
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:90
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:207
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:86
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:169
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:198
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:97
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:181
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:210
     if (issue_now) begin
       tag_epoch[alloc_tag] <= timeout_epoch;
     end
   end
-  assign tag_epoch_rd0 = tag_epoch[cpl_tag];  // gen/dma/read_tags.ts:67
-  assign tag_epoch_rd1 = tag_epoch[expire_tag];  // gen/dma/read_tags.ts:160
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:197
+  assign tag_epoch_rd0 = tag_epoch[cpl_tag];  // gen/dma/read_tags.ts:78
+  assign tag_epoch_rd1 = tag_epoch[expire_tag];  // gen/dma/read_tags.ts:172
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:209
     if (cpl_start & cpl_update) begin
       tag_closed[ra_tag] <= cpl_free;
     end
   end
-  assign tag_closed_rd0 = tag_closed[expire_tag];  // gen/dma/read_tags.ts:156
+  assign tag_closed_rd0 = tag_closed[expire_tag];  // gen/dma/read_tags.ts:168
 
 endmodule
 

@@ -8,7 +8,12 @@
 // size, written with its other entries, and the remaining bytes, written when a completion is taken; a flag
 // per tag (`fresh`: no completion taken yet) says which one holds the tag's count. As flip-flops with a mux
 // tree per table, 64 tags were most of the read engine (3.3k flip-flops and the 64-way selects). Only the bits
-// every tag needs at once stay flip-flops: valid, fresh, age, live.
+// every tag needs at once stay flip-flops: valid.
+//
+// `fresh` has two writers too (set by the read issued, cleared by a completion taken), so it is the XOR of two
+// one-bit tables with one writer each: the issue writes its table with the other's bit inverted (fresh), a
+// completion taken writes its table with the other's bit (not fresh). As a flip-flop per tag it was a flip-flop,
+// its next-state LUT and a share of two 64-way selects per tag (the completion path's lookup, the timeout's scan).
 //
 // The timeout is coarse, so that a tag costs four bits of distributed RAM instead of a counter: a shared
 // prescaler ticks every `timeout / 4` cycles (rounded down, plus one; at least 2^log2(tags) + 1), a 4-bit epoch
@@ -41,8 +46,9 @@ export interface ReadTags {
    * size in `ends`): the Byte Count its next completion must carry; 0 once the completion that ends it is taken.
    */
   remaining: Memory;
-  /** Per tag: no completion taken yet (its remaining bytes are the read's size). */
-  fresh: SignalArray;
+  /** Per tag, as freshSet XOR freshClear: no completion taken yet (its remaining bytes are the read's size). */
+  freshSet: Memory;
+  freshClear: Memory;
   /** {the read's size in bytes (13), device byte address just past its last byte, host address bits 6:0 just past it}. */
   ends: Memory;
   /** Command slot of the read. */
@@ -62,6 +68,11 @@ export function outOfTime(tags: ReadTags, epoch: Expr): Expr {
   return tags.now.sub(epoch).ge(TIMEOUT_TICKS);
 }
 
+/** Whether no completion has been taken yet for the read of `tag` (see freshSet). */
+export function tagFresh(tags: ReadTags, tag: Expr): Expr {
+  return tags.freshSet.readAsync(tag).xor(tags.freshClear.readAsync(tag));
+}
+
 /** Outstanding and not out of time: a completion may be for it (its epoch read asynchronously, a mux tree). */
 export function tagLive(tags: ReadTags, tag: Expr): Expr {
   return muxTree(tag, tags.valid.items).and(outOfTime(tags, tags.epoch.readAsync(tag)).not());
@@ -78,7 +89,7 @@ export function lookupTag(
 ): { fresh: Expr; size: Expr; remaining: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr } {
   const ends = tags.ends.readAsync(tag);
   return {
-    fresh: muxTree(tag, tags.fresh.items),
+    fresh: tagFresh(tags, tag),
     size: ends.bits(tags.devBits + 19, tags.devBits + 7),
     remaining: tags.remaining.readAsync(tag),
     devEnd: ends.bits(tags.devBits + 6, 7),
@@ -108,7 +119,8 @@ export function readTags(
   const valid = m.regArray('tag_valid', T, bit, { reset: 0 });
   const depth = 2 ** log2ceil(T);
   const remaining = m.memory('tag_remaining', { width: 13, depth });
-  const fresh = m.regArray('tag_fresh', T, bit);
+  const freshSet = m.memory('tag_fresh_set', { width: 1, depth });
+  const freshClear = m.memory('tag_fresh_clear', { width: 1, depth });
   const ends = m.memory('tag_ends', { width: 13 + o.devBits + 7, depth });
   const slot = m.memory('tag_slot', { width: o.slotBits, depth });
   const epoch = m.memory('tag_epoch', { width: EPOCH_BITS, depth });
@@ -125,7 +137,19 @@ export function readTags(
   prescale.next(tick.select(reload, prescale.dec()));
   const now = m.reg('timeout_epoch', EPOCH_BITS, { reset: 0 });
   m.if(tick, () => now.next(now.inc()));
-  return { valid, remaining, fresh, ends, slot, devBits: o.devBits, slotBits: o.slotBits, epoch, closed, now };
+  return {
+    valid,
+    remaining,
+    freshSet,
+    freshClear,
+    ends,
+    slot,
+    devBits: o.devBits,
+    slotBits: o.slotBits,
+    epoch,
+    closed,
+    now,
+  };
 }
 
 /**
@@ -153,7 +177,7 @@ export function tagExpiry(m: ModuleBuilder, tags: ReadTags, inFlight: readonly T
   const slot = m.reg('expire_slot', tags.slotBits);
   const keep = m.reg('expire_keep', bit);
   const pickT = (items: readonly Expr[]) => (T === 1 ? items[0] : muxTree(tag, items));
-  const ending = pickT(tags.fresh.items).not().and(tags.closed.readAsync(tag));
+  const ending = tagFresh(tags, tag).not().and(tags.closed.readAsync(tag));
   const timedOutAt = m.let(
     'expire_timed_out',
     pickT(tags.valid.items)
@@ -196,12 +220,10 @@ export function updateReadTags(
   tags.remaining.write(update.tag, update.remaining, update.en);
   tags.closed.write(update.tag, update.closing, update.en);
   tags.epoch.write(alloc.tag, tags.now, alloc.en);
+  tags.freshSet.write(alloc.tag, tags.freshClear.readAsync(alloc.tag).not(), alloc.en);
+  tags.freshClear.write(update.tag, tags.freshSet.readAsync(update.tag), update.en);
   tags.valid.items.forEach((v, t) => {
-    m.if(alloc.en.and(alloc.tag.eq(t)), () => {
-      v.next(1);
-      tags.fresh.item(t).next(1);
-    });
-    m.if(update.en.and(update.tag.eq(t)), () => tags.fresh.item(t).next(0));
+    m.if(alloc.en.and(alloc.tag.eq(t)), () => v.next(1));
     m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
     m.if(expire.valid.and(expire.tag.eq(t)), () => v.next(0));
   });
