@@ -67,9 +67,9 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
 
   // ---- declarations
   /* verilator lint_off UNUSEDPARAM */
-  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:113
-  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:113
-  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:113
+  localparam [1:0] ISSUE_STATE_IDLE = 2'd0;  // gen/dma/read_engine.ts:112
+  localparam [1:0] ISSUE_STATE_CALC = 2'd1;  // gen/dma/read_engine.ts:112
+  localparam [1:0] ISSUE_STATE_ISSUE = 2'd2;  // gen/dma/read_engine.ts:112
   /* verilator lint_on UNUSEDPARAM */
 
   wire cmd_queue_enq_valid;  // gen/dma/read_engine.ts:74
@@ -81,247 +81,180 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   wire [1:0] cmd_queue_count;  // gen/dma/read_engine.ts:74
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [2:0] slot_err_0;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_1;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_2;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_3;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_4;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_5;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_6;  // gen/dma/read_engine.ts:87
-  reg [2:0] slot_err_7;  // gen/dma/read_engine.ts:87
-  reg slot_issued_0;  // gen/dma/read_engine.ts:88
-  reg slot_issued_1;  // gen/dma/read_engine.ts:88
-  reg slot_issued_2;  // gen/dma/read_engine.ts:88
-  reg slot_issued_3;  // gen/dma/read_engine.ts:88
-  reg slot_issued_4;  // gen/dma/read_engine.ts:88
-  reg slot_issued_5;  // gen/dma/read_engine.ts:88
-  reg slot_issued_6;  // gen/dma/read_engine.ts:88
-  reg slot_issued_7;  // gen/dma/read_engine.ts:88
-  reg [3:0] slot_head;  // gen/dma/read_engine.ts:99
-  reg [3:0] slot_tail;  // gen/dma/read_engine.ts:100
-  reg tag_valid_0;  // gen/dma/read_tags.ts:95
-  reg tag_valid_1;  // gen/dma/read_tags.ts:95
-  reg tag_valid_2;  // gen/dma/read_tags.ts:95
-  reg tag_valid_3;  // gen/dma/read_tags.ts:95
-  reg tag_valid_4;  // gen/dma/read_tags.ts:95
-  reg tag_valid_5;  // gen/dma/read_tags.ts:95
-  reg tag_valid_6;  // gen/dma/read_tags.ts:95
-  reg tag_valid_7;  // gen/dma/read_tags.ts:95
-  reg tag_valid_8;  // gen/dma/read_tags.ts:95
-  reg tag_valid_9;  // gen/dma/read_tags.ts:95
-  reg tag_valid_10;  // gen/dma/read_tags.ts:95
-  reg tag_valid_11;  // gen/dma/read_tags.ts:95
-  reg tag_valid_12;  // gen/dma/read_tags.ts:95
-  reg tag_valid_13;  // gen/dma/read_tags.ts:95
-  reg tag_valid_14;  // gen/dma/read_tags.ts:95
-  reg tag_valid_15;  // gen/dma/read_tags.ts:95
-  reg tag_valid_16;  // gen/dma/read_tags.ts:95
-  reg tag_valid_17;  // gen/dma/read_tags.ts:95
-  reg tag_valid_18;  // gen/dma/read_tags.ts:95
-  reg tag_valid_19;  // gen/dma/read_tags.ts:95
-  reg tag_valid_20;  // gen/dma/read_tags.ts:95
-  reg tag_valid_21;  // gen/dma/read_tags.ts:95
-  reg tag_valid_22;  // gen/dma/read_tags.ts:95
-  reg tag_valid_23;  // gen/dma/read_tags.ts:95
-  reg tag_valid_24;  // gen/dma/read_tags.ts:95
-  reg tag_valid_25;  // gen/dma/read_tags.ts:95
-  reg tag_valid_26;  // gen/dma/read_tags.ts:95
-  reg tag_valid_27;  // gen/dma/read_tags.ts:95
-  reg tag_valid_28;  // gen/dma/read_tags.ts:95
-  reg tag_valid_29;  // gen/dma/read_tags.ts:95
-  reg tag_valid_30;  // gen/dma/read_tags.ts:95
-  reg tag_valid_31;  // gen/dma/read_tags.ts:95
-  reg tag_fresh_0;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_1;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_2;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_3;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_4;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_5;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_6;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_7;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_8;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_9;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_10;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_11;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_12;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_13;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_14;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_15;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_16;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_17;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_18;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_19;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_20;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_21;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_22;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_23;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_24;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_25;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_26;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_27;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_28;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_29;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_30;  // gen/dma/read_tags.ts:98
-  reg tag_fresh_31;  // gen/dma/read_tags.ts:98
-  reg [2:0] tag_age_0;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_1;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_2;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_3;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_4;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_5;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_6;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_7;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_8;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_9;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_10;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_11;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_12;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_13;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_14;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_15;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_16;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_17;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_18;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_19;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_20;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_21;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_22;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_23;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_24;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_25;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_26;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_27;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_28;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_29;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_30;  // gen/dma/read_tags.ts:101
-  reg [2:0] tag_age_31;  // gen/dma/read_tags.ts:101
-  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:103
-  wire timeout_tick;  // gen/dma/read_tags.ts:104
-  reg [31:0] tag_live;  // gen/dma/read_tags.ts:112
-  reg r0_valid;  // gen/dma/read_cpl.ts:79
+  reg slot_issued_0;  // gen/dma/read_engine.ts:87
+  reg slot_issued_1;  // gen/dma/read_engine.ts:87
+  reg slot_issued_2;  // gen/dma/read_engine.ts:87
+  reg slot_issued_3;  // gen/dma/read_engine.ts:87
+  reg slot_issued_4;  // gen/dma/read_engine.ts:87
+  reg slot_issued_5;  // gen/dma/read_engine.ts:87
+  reg slot_issued_6;  // gen/dma/read_engine.ts:87
+  reg slot_issued_7;  // gen/dma/read_engine.ts:87
+  reg [3:0] slot_head;  // gen/dma/read_engine.ts:98
+  reg [3:0] slot_tail;  // gen/dma/read_engine.ts:99
+  reg tag_valid_0;  // gen/dma/read_tags.ts:119
+  reg tag_valid_1;  // gen/dma/read_tags.ts:119
+  reg tag_valid_2;  // gen/dma/read_tags.ts:119
+  reg tag_valid_3;  // gen/dma/read_tags.ts:119
+  reg tag_valid_4;  // gen/dma/read_tags.ts:119
+  reg tag_valid_5;  // gen/dma/read_tags.ts:119
+  reg tag_valid_6;  // gen/dma/read_tags.ts:119
+  reg tag_valid_7;  // gen/dma/read_tags.ts:119
+  reg tag_valid_8;  // gen/dma/read_tags.ts:119
+  reg tag_valid_9;  // gen/dma/read_tags.ts:119
+  reg tag_valid_10;  // gen/dma/read_tags.ts:119
+  reg tag_valid_11;  // gen/dma/read_tags.ts:119
+  reg tag_valid_12;  // gen/dma/read_tags.ts:119
+  reg tag_valid_13;  // gen/dma/read_tags.ts:119
+  reg tag_valid_14;  // gen/dma/read_tags.ts:119
+  reg tag_valid_15;  // gen/dma/read_tags.ts:119
+  reg tag_valid_16;  // gen/dma/read_tags.ts:119
+  reg tag_valid_17;  // gen/dma/read_tags.ts:119
+  reg tag_valid_18;  // gen/dma/read_tags.ts:119
+  reg tag_valid_19;  // gen/dma/read_tags.ts:119
+  reg tag_valid_20;  // gen/dma/read_tags.ts:119
+  reg tag_valid_21;  // gen/dma/read_tags.ts:119
+  reg tag_valid_22;  // gen/dma/read_tags.ts:119
+  reg tag_valid_23;  // gen/dma/read_tags.ts:119
+  reg tag_valid_24;  // gen/dma/read_tags.ts:119
+  reg tag_valid_25;  // gen/dma/read_tags.ts:119
+  reg tag_valid_26;  // gen/dma/read_tags.ts:119
+  reg tag_valid_27;  // gen/dma/read_tags.ts:119
+  reg tag_valid_28;  // gen/dma/read_tags.ts:119
+  reg tag_valid_29;  // gen/dma/read_tags.ts:119
+  reg tag_valid_30;  // gen/dma/read_tags.ts:119
+  reg tag_valid_31;  // gen/dma/read_tags.ts:119
+  reg [19:0] timeout_prescale;  // gen/dma/read_tags.ts:135
+  wire timeout_tick;  // gen/dma/read_tags.ts:136
+  reg [3:0] timeout_epoch;  // gen/dma/read_tags.ts:138
+  reg r0_valid;  // gen/dma/read_cpl.ts:78
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:80
+  reg [127:0] r0_hdr;  // gen/dma/read_cpl.ts:79
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [255:0] r0_data;  // gen/dma/read_cpl.ts:81
-  reg r0_sop;  // gen/dma/read_cpl.ts:82
-  reg r0_eop;  // gen/dma/read_cpl.ts:83
-  reg r0_poisoned;  // gen/dma/read_cpl.ts:84
-  reg r3_valid;  // gen/dma/read_cpl.ts:86
-  reg r3_write;  // gen/dma/read_cpl.ts:87
-  wire advance;  // gen/dma/read_cpl.ts:88
-  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:101
-  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:106
-  wire [35:0] tag_ends_rd0;  // gen/dma/read_tags.ts:66
-  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:70
-  wire [2:0] tag_slot_rd0;  // gen/dma/read_tags.ts:73
-  reg ra_valid;  // gen/dma/read_cpl.ts:114
-  reg ra_sop;  // gen/dma/read_cpl.ts:115
-  reg ra_eop;  // gen/dma/read_cpl.ts:116
-  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:117
-  reg ra_poisoned;  // gen/dma/read_cpl.ts:118
-  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:119
-  reg ra_known;  // gen/dma/read_cpl.ts:120
-  reg ra_in_sequence;  // gen/dma/read_cpl.ts:121
-  reg ra_la_ok;  // gen/dma/read_cpl.ts:122
-  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:123
-  reg ra_has_data;  // gen/dma/read_cpl.ts:124
-  reg ra_is_last;  // gen/dma/read_cpl.ts:125
-  reg ra_updates;  // gen/dma/read_cpl.ts:126
-  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:127
-  reg ra_closes;  // gen/dma/read_cpl.ts:128
-  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:129
-  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:130
-  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:131
-  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:132
-  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:133
-  reg rl_valid;  // gen/dma/read_cpl.ts:141
-  reg rl_sop;  // gen/dma/read_cpl.ts:142
-  reg rl_eop;  // gen/dma/read_cpl.ts:143
-  reg [255:0] rl_data;  // gen/dma/read_cpl.ts:144
-  reg rl_poisoned;  // gen/dma/read_cpl.ts:145
-  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:146
-  reg rl_live;  // gen/dma/read_cpl.ts:147
-  reg rl_fresh;  // gen/dma/read_cpl.ts:149
-  reg [12:0] rl_size;  // gen/dma/read_cpl.ts:150
-  reg [12:0] rl_taken;  // gen/dma/read_cpl.ts:151
-  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:152
-  reg [15:0] rl_dev_end;  // gen/dma/read_cpl.ts:153
-  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:154
-  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:155
-  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:156
-  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:157
-  reg rl_has_data;  // gen/dma/read_cpl.ts:158
-  reg rl_is_last;  // gen/dma/read_cpl.ts:159
-  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:160
-  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:161
-  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:162
-  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:163
-  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:165
-  reg rl_bc_is_ahead_rest;  // gen/dma/read_cpl.ts:168
-  wire cpl_forward;  // gen/dma/read_cpl.ts:204
-  wire cpl_la_ok;  // gen/dma/read_cpl.ts:206
-  wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:208
-  wire cpl_known;  // gen/dma/read_cpl.ts:210
-  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:212
-  wire cpl_start;  // gen/dma/read_cpl.ts:238
-  reg cpl_write;  // gen/dma/read_cpl.ts:241
-  reg cpl_ends_read;  // gen/dma/read_cpl.ts:242
-  reg cpl_update;  // gen/dma/read_cpl.ts:243
-  reg cpl_free;  // gen/dma/read_cpl.ts:244
-  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:245
-  reg cpl_unexpected;  // gen/dma/read_cpl.ts:246
-  reg cpl_held_write;  // gen/dma/read_cpl.ts:277
-  reg cpl_held_ends;  // gen/dma/read_cpl.ts:278
-  reg cpl_held_free;  // gen/dma/read_cpl.ts:279
-  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:280
-  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:281
-  reg r1_valid;  // gen/dma/read_cpl.ts:295
-  reg r1_sop;  // gen/dma/read_cpl.ts:296
-  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:297
-  reg r1_write;  // gen/dma/read_cpl.ts:298
-  reg r1_retire;  // gen/dma/read_cpl.ts:299
-  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:300
-  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:301
-  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:302
-  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:303
-  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:304
-  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:320
-  reg [10:0] beat_line;  // gen/dma/read_cpl.ts:321
-  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:322
-  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:323
-  reg r2_valid;  // gen/dma/read_cpl.ts:341
-  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:342
-  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:343
-  reg [10:0] r2_line;  // gen/dma/read_cpl.ts:344
-  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:345
-  reg r2_write;  // gen/dma/read_cpl.ts:346
-  reg r2_retire;  // gen/dma/read_cpl.ts:347
-  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:348
-  reg [10:0] r3_addr;  // gen/dma/read_cpl.ts:364
-  reg [255:0] r3_data;  // gen/dma/read_cpl.ts:365
-  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:366
-  reg r3_retire;  // gen/dma/read_cpl.ts:367
-  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:368
-  reg [31:0] timed_out;  // gen/dma/read_tags.ts:139
-  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:145
-  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:146
-  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:147
-  reg expire_keep;  // gen/dma/read_tags.ts:148
-  reg closed_valid;  // gen/dma/read_tags.ts:153
-  reg [4:0] closed_tag;  // gen/dma/read_tags.ts:153
-  wire [2:0] tag_slot_rd1;  // gen/dma/read_tags.ts:160
-  wire expire_now;  // gen/dma/read_tags.ts:168
-  reg [1:0] issue_state;  // gen/dma/read_engine.ts:113
-  reg [63:0] host;  // gen/dma/read_engine.ts:114
-  reg [15:0] dev;  // gen/dma/read_engine.ts:115
-  reg [19:0] rem;  // gen/dma/read_engine.ts:116
-  reg [2:0] cur_slot;  // gen/dma/read_engine.ts:117
-  reg [12:0] chunk;  // gen/dma/read_engine.ts:118
-  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:119
-  reg mrd_valid;  // gen/dma/read_engine.ts:120
-  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:121
-  reg free_grp_any_0;  // gen/dma/read_engine.ts:137
-  reg [2:0] free_grp_idx_0;  // gen/dma/read_engine.ts:138
+  reg [255:0] r0_data;  // gen/dma/read_cpl.ts:80
+  reg r0_sop;  // gen/dma/read_cpl.ts:81
+  reg r0_eop;  // gen/dma/read_cpl.ts:82
+  reg r0_poisoned;  // gen/dma/read_cpl.ts:83
+  reg r3_valid;  // gen/dma/read_cpl.ts:85
+  reg r3_write;  // gen/dma/read_cpl.ts:86
+  wire advance;  // gen/dma/read_cpl.ts:87
+  wire [4:0] cpl_tag;  // gen/dma/read_cpl.ts:100
+  wire [12:0] cpl_carried;  // gen/dma/read_cpl.ts:105
+  wire [35:0] tag_ends_rd0;  // gen/dma/read_tags.ts:90
+  wire tag_fresh_set_rd0;  // gen/dma/read_tags.ts:73
+  wire tag_fresh_clear_rd0;  // gen/dma/read_tags.ts:73
+  wire [12:0] tag_remaining_rd0;  // gen/dma/read_tags.ts:94
+  wire [2:0] tag_slot_rd0;  // gen/dma/read_tags.ts:97
+  reg ra_valid;  // gen/dma/read_cpl.ts:113
+  reg ra_sop;  // gen/dma/read_cpl.ts:114
+  reg ra_eop;  // gen/dma/read_cpl.ts:115
+  reg [255:0] ra_data;  // gen/dma/read_cpl.ts:116
+  reg ra_poisoned;  // gen/dma/read_cpl.ts:117
+  reg [4:0] ra_tag;  // gen/dma/read_cpl.ts:118
+  reg ra_known;  // gen/dma/read_cpl.ts:119
+  reg ra_in_sequence;  // gen/dma/read_cpl.ts:120
+  reg ra_la_ok;  // gen/dma/read_cpl.ts:121
+  reg [2:0] ra_status;  // gen/dma/read_cpl.ts:122
+  reg ra_has_data;  // gen/dma/read_cpl.ts:123
+  reg ra_is_last;  // gen/dma/read_cpl.ts:124
+  reg ra_updates;  // gen/dma/read_cpl.ts:125
+  reg [12:0] ra_update_to;  // gen/dma/read_cpl.ts:126
+  reg ra_closes;  // gen/dma/read_cpl.ts:127
+  reg [15:0] ra_dev_end;  // gen/dma/read_cpl.ts:128
+  reg [2:0] ra_slot;  // gen/dma/read_cpl.ts:129
+  reg [13:0] ra_back;  // gen/dma/read_cpl.ts:130
+  reg [1:0] ra_lead;  // gen/dma/read_cpl.ts:131
+  reg [12:0] ra_write_end;  // gen/dma/read_cpl.ts:132
+  reg rl_valid;  // gen/dma/read_cpl.ts:140
+  reg rl_sop;  // gen/dma/read_cpl.ts:141
+  reg rl_eop;  // gen/dma/read_cpl.ts:142
+  reg [255:0] rl_data;  // gen/dma/read_cpl.ts:143
+  reg rl_poisoned;  // gen/dma/read_cpl.ts:144
+  reg [4:0] rl_tag;  // gen/dma/read_cpl.ts:145
+  reg rl_live;  // gen/dma/read_cpl.ts:146
+  reg rl_fresh;  // gen/dma/read_cpl.ts:148
+  reg [12:0] rl_size;  // gen/dma/read_cpl.ts:149
+  reg [12:0] rl_taken;  // gen/dma/read_cpl.ts:150
+  reg [6:0] rl_host_end;  // gen/dma/read_cpl.ts:151
+  reg [15:0] rl_dev_end;  // gen/dma/read_cpl.ts:152
+  reg [2:0] rl_slot;  // gen/dma/read_cpl.ts:153
+  reg [12:0] rl_byte_count;  // gen/dma/read_cpl.ts:154
+  reg [6:0] rl_la_end;  // gen/dma/read_cpl.ts:155
+  reg [2:0] rl_status;  // gen/dma/read_cpl.ts:156
+  reg rl_has_data;  // gen/dma/read_cpl.ts:157
+  reg rl_is_last;  // gen/dma/read_cpl.ts:158
+  reg [12:0] rl_rest;  // gen/dma/read_cpl.ts:159
+  reg [13:0] rl_back;  // gen/dma/read_cpl.ts:160
+  reg [1:0] rl_lead;  // gen/dma/read_cpl.ts:161
+  reg [12:0] rl_write_end;  // gen/dma/read_cpl.ts:162
+  reg rl_same_as_ahead;  // gen/dma/read_cpl.ts:164
+  reg rl_bc_is_ahead_rest;  // gen/dma/read_cpl.ts:167
+  wire [3:0] tag_epoch_rd0;  // gen/dma/read_tags.ts:78
+  wire cpl_forward;  // gen/dma/read_cpl.ts:203
+  wire cpl_la_ok;  // gen/dma/read_cpl.ts:205
+  wire [12:0] rl_remaining;  // gen/dma/read_cpl.ts:207
+  wire cpl_known;  // gen/dma/read_cpl.ts:209
+  wire cpl_in_sequence;  // gen/dma/read_cpl.ts:211
+  wire cpl_start;  // gen/dma/read_cpl.ts:237
+  reg cpl_write;  // gen/dma/read_cpl.ts:240
+  reg cpl_ends_read;  // gen/dma/read_cpl.ts:241
+  reg cpl_update;  // gen/dma/read_cpl.ts:242
+  reg cpl_free;  // gen/dma/read_cpl.ts:243
+  reg [2:0] cpl_err;  // gen/dma/read_cpl.ts:244
+  reg cpl_unexpected;  // gen/dma/read_cpl.ts:245
+  reg cpl_held_write;  // gen/dma/read_cpl.ts:276
+  reg cpl_held_ends;  // gen/dma/read_cpl.ts:277
+  reg cpl_held_free;  // gen/dma/read_cpl.ts:278
+  reg [2:0] cpl_held_slot;  // gen/dma/read_cpl.ts:279
+  reg [4:0] cpl_held_tag;  // gen/dma/read_cpl.ts:280
+  reg r1_valid;  // gen/dma/read_cpl.ts:294
+  reg r1_sop;  // gen/dma/read_cpl.ts:295
+  reg [255:0] r1_data;  // gen/dma/read_cpl.ts:296
+  reg r1_write;  // gen/dma/read_cpl.ts:297
+  reg r1_retire;  // gen/dma/read_cpl.ts:298
+  reg [2:0] r1_slot;  // gen/dma/read_cpl.ts:299
+  reg [15:0] r1_dev_end;  // gen/dma/read_cpl.ts:300
+  reg [13:0] r1_back;  // gen/dma/read_cpl.ts:301
+  reg [1:0] r1_lead;  // gen/dma/read_cpl.ts:302
+  reg [12:0] r1_write_end;  // gen/dma/read_cpl.ts:303
+  wire [15:0] beat_first_byte;  // gen/dma/read_cpl.ts:319
+  reg [10:0] beat_line;  // gen/dma/read_cpl.ts:320
+  reg [4:0] beat_shift;  // gen/dma/read_cpl.ts:321
+  reg [12:0] beat_left;  // gen/dma/read_cpl.ts:322
+  reg r2_valid;  // gen/dma/read_cpl.ts:340
+  reg [255:0] r2_data;  // gen/dma/read_cpl.ts:341
+  reg [31:0] r2_mask;  // gen/dma/read_cpl.ts:342
+  reg [10:0] r2_line;  // gen/dma/read_cpl.ts:343
+  reg [4:0] r2_shift;  // gen/dma/read_cpl.ts:344
+  reg r2_write;  // gen/dma/read_cpl.ts:345
+  reg r2_retire;  // gen/dma/read_cpl.ts:346
+  reg [2:0] r2_slot;  // gen/dma/read_cpl.ts:347
+  reg [10:0] r3_addr;  // gen/dma/read_cpl.ts:363
+  reg [255:0] r3_data;  // gen/dma/read_cpl.ts:364
+  reg [63:0] r3_be;  // gen/dma/read_cpl.ts:365
+  reg r3_retire;  // gen/dma/read_cpl.ts:366
+  reg [2:0] r3_slot;  // gen/dma/read_cpl.ts:367
+  reg [4:0] expire_tag;  // gen/dma/read_tags.ts:175
+  reg [1:0] expire_stage;  // gen/dma/read_tags.ts:176
+  reg [2:0] expire_slot;  // gen/dma/read_tags.ts:177
+  reg expire_keep;  // gen/dma/read_tags.ts:178
+  wire tag_fresh_set_rd1;  // gen/dma/read_tags.ts:73
+  wire tag_fresh_clear_rd1;  // gen/dma/read_tags.ts:73
+  wire tag_closed_rd0;  // gen/dma/read_tags.ts:180
+  wire [3:0] tag_epoch_rd1;  // gen/dma/read_tags.ts:184
+  wire expire_timed_out;  // gen/dma/read_tags.ts:181
+  wire [2:0] tag_slot_rd1;  // gen/dma/read_tags.ts:193
+  wire expire_now;  // gen/dma/read_tags.ts:201
+  reg [1:0] issue_state;  // gen/dma/read_engine.ts:112
+  reg [63:0] host;  // gen/dma/read_engine.ts:113
+  reg [15:0] dev;  // gen/dma/read_engine.ts:114
+  reg [19:0] rem;  // gen/dma/read_engine.ts:115
+  reg [2:0] cur_slot;  // gen/dma/read_engine.ts:116
+  reg [12:0] chunk;  // gen/dma/read_engine.ts:117
+  reg [4:0] alloc_tag;  // gen/dma/read_engine.ts:118
+  reg mrd_valid;  // gen/dma/read_engine.ts:119
+  reg [127:0] mrd_hdr;  // gen/dma/read_engine.ts:120
+  reg free_grp_any_0;  // gen/dma/read_engine.ts:136
+  reg [2:0] free_grp_idx_0;  // gen/dma/read_engine.ts:137
   wire [7:0] free_grp_0_in;  // gen/lib/priority.ts:8
   wire free_grp_0_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_0_i_1_0;  // gen/lib/priority.ts:36
@@ -337,8 +270,8 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   wire [1:0] free_grp_0_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_0_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_0_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_1;  // gen/dma/read_engine.ts:137
-  reg [2:0] free_grp_idx_1;  // gen/dma/read_engine.ts:138
+  reg free_grp_any_1;  // gen/dma/read_engine.ts:136
+  reg [2:0] free_grp_idx_1;  // gen/dma/read_engine.ts:137
   wire [7:0] free_grp_1_in;  // gen/lib/priority.ts:8
   wire free_grp_1_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_1_i_1_0;  // gen/lib/priority.ts:36
@@ -354,8 +287,8 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   wire [1:0] free_grp_1_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_1_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_1_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_2;  // gen/dma/read_engine.ts:137
-  reg [2:0] free_grp_idx_2;  // gen/dma/read_engine.ts:138
+  reg free_grp_any_2;  // gen/dma/read_engine.ts:136
+  reg [2:0] free_grp_idx_2;  // gen/dma/read_engine.ts:137
   wire [7:0] free_grp_2_in;  // gen/lib/priority.ts:8
   wire free_grp_2_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_2_i_1_0;  // gen/lib/priority.ts:36
@@ -371,8 +304,8 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   wire [1:0] free_grp_2_i_7_4;  // gen/lib/priority.ts:36
   wire free_grp_2_valid;  // gen/lib/priority.ts:29
   wire [2:0] free_grp_2_index;  // gen/lib/priority.ts:36
-  reg free_grp_any_3;  // gen/dma/read_engine.ts:137
-  reg [2:0] free_grp_idx_3;  // gen/dma/read_engine.ts:138
+  reg free_grp_any_3;  // gen/dma/read_engine.ts:136
+  reg [2:0] free_grp_idx_3;  // gen/dma/read_engine.ts:137
   wire [7:0] free_grp_3_in;  // gen/lib/priority.ts:8
   wire free_grp_3_v_1_0;  // gen/lib/priority.ts:29
   wire free_grp_3_i_1_0;  // gen/lib/priority.ts:36
@@ -395,42 +328,75 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   wire free_grp_i_3_2;  // gen/lib/priority.ts:36
   wire free_grp_valid;  // gen/lib/priority.ts:29
   wire [1:0] free_grp_index;  // gen/lib/priority.ts:36
-  reg rem_zero;  // gen/dma/read_engine.ts:166
-  reg cur_failed;  // gen/dma/read_engine.ts:167
-  wire cur_done;  // gen/dma/read_engine.ts:168
-  wire issue_now;  // gen/dma/read_engine.ts:169
-  reg bme_lost;  // gen/dma/read_engine.ts:170
-  wire [5:0] slot_ends_rd0;  // gen/dma/read_engine.ts:264
-  wire [5:0] slot_expired_rd0;  // gen/dma/read_engine.ts:267
-  wire [5:0] slot_ends_t_rd0;  // gen/dma/read_engine.ts:274
-  wire [5:0] slot_expired_t_rd0;  // gen/dma/read_engine.ts:274
-  wire [5:0] slot_reads_rd0;  // gen/dma/read_engine.ts:275
-  reg st_valid;  // gen/dma/read_engine.ts:280
-  reg [7:0] st_id;  // gen/dma/read_engine.ts:281
-  reg [2:0] st_err;  // gen/dma/read_engine.ts:282
-  wire [2:0] slot_head_next;  // gen/dma/read_engine.ts:294
-  reg slot_ended_head;  // gen/dma/read_engine.ts:295
-  reg slot_ended_next;  // gen/dma/read_engine.ts:296
-  reg slot_retired;  // gen/dma/read_engine.ts:297
-  wire [5:0] slot_reads_rd1;  // gen/dma/read_engine.ts:293
-  wire [5:0] slot_ends_rd1;  // gen/dma/read_engine.ts:293
-  wire [5:0] slot_expired_rd1;  // gen/dma/read_engine.ts:293
-  wire [5:0] slot_reads_rd2;  // gen/dma/read_engine.ts:293
-  wire [5:0] slot_ends_rd2;  // gen/dma/read_engine.ts:293
-  wire [5:0] slot_expired_rd2;  // gen/dma/read_engine.ts:293
-  wire retire;  // gen/dma/read_engine.ts:300
-  wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:310
+  reg rem_zero;  // gen/dma/read_engine.ts:165
+  reg cur_failed;  // gen/dma/read_engine.ts:166
+  wire cur_done;  // gen/dma/read_engine.ts:167
+  wire issue_now;  // gen/dma/read_engine.ts:168
+  reg bme_lost;  // gen/dma/read_engine.ts:169
+  wire tag_fresh_clear_rd2;  // gen/dma/read_tags.ts:223
+  wire tag_fresh_set_rd2;  // gen/dma/read_tags.ts:224
+  wire slot_exp_b_rd0;  // gen/dma/read_engine.ts:270
+  wire slot_bme_rd0;  // gen/dma/read_engine.ts:270
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
+  wire [1:0] slot_exp_t_rd0;  // gen/dma/read_engine.ts:272
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire slot_exp_b_rd1;  // gen/dma/read_engine.ts:273
+  wire slot_bme_rd1;  // gen/dma/read_engine.ts:274
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
+  wire [4:0] slot_cpl_t_rd0;  // gen/dma/read_engine.ts:275
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire slot_cpl_b_rd0;  // gen/dma/read_engine.ts:276
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
+  wire [1:0] slot_exp_t_rd1;  // gen/dma/read_engine.ts:291
+  /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // partly unused
+  wire [4:0] slot_cpl_t_rd1;  // gen/dma/read_engine.ts:292
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [5:0] slot_ends_rd0;  // gen/dma/read_engine.ts:313
+  wire [5:0] slot_expired_rd0;  // gen/dma/read_engine.ts:316
+  wire [5:0] slot_ends_t_rd0;  // gen/dma/read_engine.ts:323
+  wire [5:0] slot_expired_t_rd0;  // gen/dma/read_engine.ts:323
+  wire [5:0] slot_reads_rd0;  // gen/dma/read_engine.ts:324
+  reg st_valid;  // gen/dma/read_engine.ts:329
+  reg [7:0] st_id;  // gen/dma/read_engine.ts:330
+  reg [2:0] st_err;  // gen/dma/read_engine.ts:331
+  wire [2:0] slot_head_next;  // gen/dma/read_engine.ts:343
+  reg slot_ended_head;  // gen/dma/read_engine.ts:344
+  reg slot_ended_next;  // gen/dma/read_engine.ts:345
+  reg slot_retired;  // gen/dma/read_engine.ts:346
+  wire [5:0] slot_reads_rd1;  // gen/dma/read_engine.ts:342
+  wire [5:0] slot_ends_rd1;  // gen/dma/read_engine.ts:342
+  wire [5:0] slot_expired_rd1;  // gen/dma/read_engine.ts:342
+  wire [5:0] slot_reads_rd2;  // gen/dma/read_engine.ts:342
+  wire [5:0] slot_ends_rd2;  // gen/dma/read_engine.ts:342
+  wire [5:0] slot_expired_rd2;  // gen/dma/read_engine.ts:342
+  wire retire;  // gen/dma/read_engine.ts:349
+  wire [7:0] slot_id_rd0;  // gen/dma/read_engine.ts:359
+  wire [1:0] slot_exp_t_rd2;  // gen/dma/read_engine.ts:294
+  wire [4:0] slot_cpl_t_rd2;  // gen/dma/read_engine.ts:295
+  wire slot_exp_b_rd2;  // gen/dma/read_engine.ts:296
+  wire slot_cpl_b_rd1;  // gen/dma/read_engine.ts:297
+  wire slot_bme_rd2;  // gen/dma/read_engine.ts:304
   reg [7:0] slot_id [0:7];  // gen/dma/read_engine.ts:86
-  reg [5:0] slot_reads [0:7];  // gen/dma/read_engine.ts:94
-  reg [5:0] slot_ends [0:7];  // gen/dma/read_engine.ts:95
-  reg [5:0] slot_ends_t [0:7];  // gen/dma/read_engine.ts:96
-  reg [5:0] slot_expired [0:7];  // gen/dma/read_engine.ts:97
-  reg [5:0] slot_expired_t [0:7];  // gen/dma/read_engine.ts:98
-  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:97
-  reg [35:0] tag_ends [0:31];  // gen/dma/read_tags.ts:99
-  reg [2:0] tag_slot [0:31];  // gen/dma/read_tags.ts:100
+  reg [5:0] slot_reads [0:7];  // gen/dma/read_engine.ts:93
+  reg [5:0] slot_ends [0:7];  // gen/dma/read_engine.ts:94
+  reg [5:0] slot_ends_t [0:7];  // gen/dma/read_engine.ts:95
+  reg [5:0] slot_expired [0:7];  // gen/dma/read_engine.ts:96
+  reg [5:0] slot_expired_t [0:7];  // gen/dma/read_engine.ts:97
+  reg [12:0] tag_remaining [0:31];  // gen/dma/read_tags.ts:121
+  reg tag_fresh_set [0:31];  // gen/dma/read_tags.ts:122
+  reg tag_fresh_clear [0:31];  // gen/dma/read_tags.ts:123
+  reg [35:0] tag_ends [0:31];  // gen/dma/read_tags.ts:124
+  reg [2:0] tag_slot [0:31];  // gen/dma/read_tags.ts:125
+  reg [3:0] tag_epoch [0:31];  // gen/dma/read_tags.ts:126
+  reg tag_closed [0:31];  // gen/dma/read_tags.ts:127
+  reg [1:0] slot_exp_t [0:7];  // gen/dma/read_engine.ts:264
+  reg slot_exp_b [0:7];  // gen/dma/read_engine.ts:265
+  reg [4:0] slot_cpl_t [0:7];  // gen/dma/read_engine.ts:266
+  reg slot_cpl_b [0:7];  // gen/dma/read_engine.ts:267
+  reg slot_bme [0:7];  // gen/dma/read_engine.ts:268
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:326
+  wire [12:0] _mux_0;  // gen/dma/read_cpl.ts:325
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_4;  // gen/dma/shift.ts:20
@@ -444,23 +410,21 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [255:0] _mux_1;  // gen/dma/shift.ts:20
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _mux_5;  // gen/lib/mux.ts:20
-  wire _mux_6;  // gen/lib/mux.ts:20
-  reg [12:0] _select_9;  // gen/pcie/dma_common.ts:26
-  wire [19:0] _zext_8;  // gen/pcie/dma_common.ts:42
+  reg [12:0] _select_7;  // gen/pcie/dma_common.ts:26
+  wire [19:0] _zext_6;  // gen/pcie/dma_common.ts:42
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [19:0] _mux_7;  // gen/pcie/dma_common.ts:43
+  wire [19:0] _mux_5;  // gen/pcie/dma_common.ts:43
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _add_10;  // gen/pcie/tlp.ts:242
+  wire [13:0] _add_8;  // gen/pcie/tlp.ts:242
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [13:0] _sub_12;  // gen/pcie/tlp.ts:244
+  wire [13:0] _sub_10;  // gen/pcie/tlp.ts:244
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [3:0] _select_11;  // gen/pcie/tlp.ts:232
-  reg [3:0] _select_13;  // gen/pcie/tlp.ts:227
-  wire _not_15;  // gen/dma/read_engine.ts:239
-  wire _and_14;  // gen/dma/read_engine.ts:239
+  reg [3:0] _select_9;  // gen/pcie/tlp.ts:232
+  reg [3:0] _select_11;  // gen/pcie/tlp.ts:227
+  wire _not_13;  // gen/dma/read_engine.ts:238
+  wire _and_12;  // gen/dma/read_engine.ts:238
 
   // ---- instances
   fifo_w108_d2 cmd_queue (  // gen/dma/read_engine.ts:74
@@ -476,158 +440,157 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   );
 
   // ---- combinational logic
-  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:326
+  assign _mux_0 = r1_sop ? r1_write_end : beat_left;  // gen/dma/read_cpl.ts:325
   assign _mux_4 = r2_shift[0] ? {r2_data[247:0], r2_data[255:248]} : r2_data;  // gen/dma/shift.ts:20
   assign _mux_3 = r2_shift[1] ? {_mux_4[239:0], _mux_4[255:240]} : _mux_4;  // gen/dma/shift.ts:20
   assign _mux_2 = r2_shift[2] ? {_mux_3[223:0], _mux_3[255:224]} : _mux_3;  // gen/dma/shift.ts:20
   assign _mux_1 = r2_shift[3] ? {_mux_2[191:0], _mux_2[255:192]} : _mux_2;  // gen/dma/shift.ts:20
-  assign _mux_5 = expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[31] : timed_out[30]) : (expire_tag[0] ? timed_out[29] : timed_out[28])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[27] : timed_out[26]) : (expire_tag[0] ? timed_out[25] : timed_out[24]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[23] : timed_out[22]) : (expire_tag[0] ? timed_out[21] : timed_out[20])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[19] : timed_out[18]) : (expire_tag[0] ? timed_out[17] : timed_out[16])));  // gen/lib/mux.ts:20
-  assign _mux_6 = expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[15] : timed_out[14]) : (expire_tag[0] ? timed_out[13] : timed_out[12])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[11] : timed_out[10]) : (expire_tag[0] ? timed_out[9] : timed_out[8]))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? timed_out[7] : timed_out[6]) : (expire_tag[0] ? timed_out[5] : timed_out[4])) : (expire_tag[1] ? (expire_tag[0] ? timed_out[3] : timed_out[2]) : (expire_tag[0] ? timed_out[1] : timed_out[0])));  // gen/lib/mux.ts:20
   always @* begin  // gen/pcie/dma_common.ts:26
     case ((max_read_req > 3'd5) ? 3'd5 : max_read_req)
-      3'd0: _select_9 = 13'd128;
-      3'd1: _select_9 = 13'd256;
-      3'd2: _select_9 = 13'd512;
-      3'd3: _select_9 = 13'd1024;
-      3'd4: _select_9 = 13'd2048;
-      3'd5: _select_9 = 13'd4096;
-      default: _select_9 = 13'd4096;
+      3'd0: _select_7 = 13'd128;
+      3'd1: _select_7 = 13'd256;
+      3'd2: _select_7 = 13'd512;
+      3'd3: _select_7 = 13'd1024;
+      3'd4: _select_7 = 13'd2048;
+      3'd5: _select_7 = 13'd4096;
+      default: _select_7 = 13'd4096;
     endcase
   end
-  assign _zext_8 = {7'd0, (_select_9 - ({1'b0, host[11:0]} & (_select_9 - 13'd1)))};  // gen/pcie/dma_common.ts:42
-  assign _mux_7 = (rem < _zext_8) ? rem : _zext_8;  // gen/pcie/dma_common.ts:43
-  assign _add_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
-  assign _sub_12 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
+  assign _zext_6 = {7'd0, (_select_7 - ({1'b0, host[11:0]} & (_select_7 - 13'd1)))};  // gen/pcie/dma_common.ts:42
+  assign _mux_5 = (rem < _zext_6) ? rem : _zext_6;  // gen/pcie/dma_common.ts:43
+  assign _add_8 = ({12'd0, host[1:0]} + {1'b0, chunk}) + 14'd3;  // gen/pcie/tlp.ts:242
+  assign _sub_10 = ({12'd0, host[1:0]} + {1'b0, chunk}) - 14'd1;  // gen/pcie/tlp.ts:244
   always @* begin  // gen/pcie/tlp.ts:232
-    case (_sub_12[1:0])
-      2'd0: _select_11 = 4'd1;
-      2'd1: _select_11 = 4'd3;
-      2'd2: _select_11 = 4'd7;
-      2'd3: _select_11 = 4'd15;
-      default: _select_11 = 4'd1;
+    case (_sub_10[1:0])
+      2'd0: _select_9 = 4'd1;
+      2'd1: _select_9 = 4'd3;
+      2'd2: _select_9 = 4'd7;
+      2'd3: _select_9 = 4'd15;
+      default: _select_9 = 4'd1;
     endcase
   end
   always @* begin  // gen/pcie/tlp.ts:227
     case (host[1:0])
-      2'd0: _select_13 = 4'd15;
-      2'd1: _select_13 = 4'd14;
-      2'd2: _select_13 = 4'd12;
-      2'd3: _select_13 = 4'd8;
-      default: _select_13 = 4'd15;
+      2'd0: _select_11 = 4'd15;
+      2'd1: _select_11 = 4'd14;
+      2'd2: _select_11 = 4'd12;
+      2'd3: _select_11 = 4'd8;
+      default: _select_11 = 4'd15;
     endcase
   end
-  assign _not_15 = ~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0]));  // gen/dma/read_engine.ts:239
-  assign _and_14 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_15;  // gen/dma/read_engine.ts:239
+  assign _not_13 = ~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0]));  // gen/dma/read_engine.ts:238
+  assign _and_12 = ((issue_state == ISSUE_STATE_IDLE) & cmd_queue_deq_valid) & _not_13;  // gen/dma/read_engine.ts:238
   assign cmd_ready = cmd_queue_enq_ready;  // gen/dma/read_engine.ts:77
-  assign status_valid = st_valid;  // gen/dma/read_engine.ts:314
-  assign status_id = st_id;  // gen/dma/read_engine.ts:315
-  assign status_error = st_err;  // gen/dma/read_engine.ts:316
+  assign status_valid = st_valid;  // gen/dma/read_engine.ts:363
+  assign status_id = st_id;  // gen/dma/read_engine.ts:364
+  assign status_error = st_err;  // gen/dma/read_engine.ts:365
   assign req_valid = mrd_valid;  // gen/pcie/streams.ts:166
   assign req_hdr = mrd_hdr;  // gen/pcie/streams.ts:167
   assign req_data = 256'd0;  // gen/pcie/streams.ts:168
   assign req_keep = 8'd0;  // gen/pcie/streams.ts:169
   assign req_sop = 1'b1;  // gen/pcie/streams.ts:170
   assign req_eop = 1'b1;  // gen/pcie/streams.ts:171
-  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:89
-  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:379
-  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:380
-  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:381
-  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:382
-  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:319
-  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:320
-  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:321
-  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:322
-  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:323
-  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:324
-  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:325
+  assign cpl_ready = advance;  // gen/dma/read_cpl.ts:88
+  assign mem_wr_valid = r3_valid & r3_write;  // gen/dma/read_cpl.ts:378
+  assign mem_wr_addr = r3_addr;  // gen/dma/read_cpl.ts:379
+  assign mem_wr_data = {r3_data, r3_data};  // gen/dma/read_cpl.ts:380
+  assign mem_wr_be = r3_be;  // gen/dma/read_cpl.ts:381
+  assign busy = ((((cmd_queue_deq_valid | (~(issue_state == ISSUE_STATE_IDLE))) | (~(slot_head == slot_tail))) | st_valid) | mrd_valid) | (((((r0_valid | rl_valid) | ra_valid) | r1_valid) | r2_valid) | r3_valid);  // gen/dma/read_engine.ts:368
+  assign outstanding = ((((((((((((((((((((((((((((((tag_valid_0 | tag_valid_1) | tag_valid_2) | tag_valid_3) | tag_valid_4) | tag_valid_5) | tag_valid_6) | tag_valid_7) | tag_valid_8) | tag_valid_9) | tag_valid_10) | tag_valid_11) | tag_valid_12) | tag_valid_13) | tag_valid_14) | tag_valid_15) | tag_valid_16) | tag_valid_17) | tag_valid_18) | tag_valid_19) | tag_valid_20) | tag_valid_21) | tag_valid_22) | tag_valid_23) | tag_valid_24) | tag_valid_25) | tag_valid_26) | tag_valid_27) | tag_valid_28) | tag_valid_29) | tag_valid_30) | tag_valid_31;  // gen/dma/read_engine.ts:369
+  assign ev_unexpected = cpl_start & cpl_unexpected;  // gen/dma/read_engine.ts:370
+  assign ev_ur = cpl_start & (cpl_err == 3'd2);  // gen/dma/read_engine.ts:371
+  assign ev_ca = cpl_start & (cpl_err == 3'd3);  // gen/dma/read_engine.ts:372
+  assign ev_poisoned = cpl_start & (cpl_err == 3'd4);  // gen/dma/read_engine.ts:373
+  assign ev_timeout = expire_now;  // gen/dma/read_engine.ts:374
   assign cmd_queue_enq_valid = cmd_valid;  // gen/dma/read_engine.ts:75
   assign cmd_queue_enq_data = {cmd_host_addr, cmd_dev_addr, cmd_len, cmd_id};  // gen/dma/read_engine.ts:76
-  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:197
-  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:104
-  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:88
-  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:101
-  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:106
-  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:204
-  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:206
-  assign rl_remaining = rl_fresh ? rl_size : rl_taken;  // gen/dma/read_cpl.ts:208
-  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:210
-  assign cpl_in_sequence = cpl_forward ? ((~ra_closes) & rl_bc_is_ahead_rest) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:212
-  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:238
+  assign cmd_queue_deq_ready = (issue_state == ISSUE_STATE_IDLE) & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])));  // gen/dma/read_engine.ts:196
+  assign timeout_tick = timeout_prescale == 20'd0;  // gen/dma/read_tags.ts:136
+  assign advance = ~((r3_valid & r3_write) & (~mem_wr_ready));  // gen/dma/read_cpl.ts:87
+  assign cpl_tag = r0_hdr[44:40];  // gen/dma/read_cpl.ts:100
+  assign cpl_carried = {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0} - {11'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:105
+  assign cpl_forward = ((rl_same_as_ahead & ra_valid) & ra_sop) & ra_updates;  // gen/dma/read_cpl.ts:203
+  assign cpl_la_ok = rl_host_end == rl_la_end;  // gen/dma/read_cpl.ts:205
+  assign rl_remaining = rl_fresh ? rl_size : rl_taken;  // gen/dma/read_cpl.ts:207
+  assign cpl_known = rl_live & (cpl_forward ? (~ra_closes) : (rl_remaining != 13'd0));  // gen/dma/read_cpl.ts:209
+  assign cpl_in_sequence = cpl_forward ? ((~ra_closes) & rl_bc_is_ahead_rest) : (rl_byte_count == rl_remaining);  // gen/dma/read_cpl.ts:211
+  assign cpl_start = (advance & ra_valid) & ra_sop;  // gen/dma/read_cpl.ts:237
   always @* begin
-    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:241
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
+    cpl_write = 1'b0;  // default, gen/dma/read_cpl.ts:240
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:247
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:248
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:260
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:266
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:272
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:271
       end else begin
-        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:272
+        cpl_write = 1'b1;  // gen/dma/read_cpl.ts:271
       end
     end
   end
   always @* begin
-    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:242
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:252
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
-      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:264
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
+    cpl_ends_read = 1'b0;  // default, gen/dma/read_cpl.ts:241
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:247
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:248
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:251
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:260
+      cpl_ends_read = 1'b1;  // gen/dma/read_cpl.ts:263
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:266
     end else begin
-      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:271
+      cpl_ends_read = ra_is_last;  // gen/dma/read_cpl.ts:270
     end
   end
   always @* begin
-    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:243
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:250
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:262
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
+    cpl_update = 1'b0;  // default, gen/dma/read_cpl.ts:242
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:247
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:248
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:249
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:260
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:261
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:266
     end else begin
-      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:269
+      cpl_update = 1'b1;  // gen/dma/read_cpl.ts:268
     end
   end
   always @* begin
-    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:244
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:251
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
-      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:263
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
+    cpl_free = 1'b0;  // default, gen/dma/read_cpl.ts:243
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:247
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:248
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:250
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:260
+      cpl_free = 1'b1;  // gen/dma/read_cpl.ts:262
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:266
     end else begin
-      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:270
+      cpl_free = ra_is_last;  // gen/dma/read_cpl.ts:269
     end
   end
   always @* begin
-    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:245
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
-      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:253
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
-      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:265
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
+    cpl_err = 3'd0;  // default, gen/dma/read_cpl.ts:244
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:247
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:248
+      cpl_err = (ra_status == 3'd1) ? 3'd2 : ((ra_status == 3'd4) ? 3'd3 : 3'd7);  // gen/dma/read_cpl.ts:252
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:260
+      cpl_err = 3'd7;  // gen/dma/read_cpl.ts:264
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:266
     end else begin
-      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:272
-        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:272
+      if (ra_poisoned) begin  // gen/dma/read_cpl.ts:271
+        cpl_err = 3'd4;  // gen/dma/read_cpl.ts:271
       end
     end
   end
   always @* begin
-    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:246
-    if (~ra_known) begin  // gen/dma/read_cpl.ts:248
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:248
-    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:249
-    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:261
-    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:267
-      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:267
+    cpl_unexpected = 1'b0;  // default, gen/dma/read_cpl.ts:245
+    if (~ra_known) begin  // gen/dma/read_cpl.ts:247
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:247
+    end else if (ra_status != 3'd0) begin  // gen/dma/read_cpl.ts:248
+    end else if ((~ra_has_data) | (~ra_la_ok)) begin  // gen/dma/read_cpl.ts:260
+    end else if (~ra_in_sequence) begin  // gen/dma/read_cpl.ts:266
+      cpl_unexpected = 1'b1;  // gen/dma/read_cpl.ts:266
     end
   end
-  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:320
-  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:168
+  assign beat_first_byte = r1_dev_end - {2'd0, r1_back};  // gen/dma/read_cpl.ts:319
+  assign expire_timed_out = ((expire_tag[4] ? (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_31 : tag_valid_30) : (expire_tag[0] ? tag_valid_29 : tag_valid_28)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_27 : tag_valid_26) : (expire_tag[0] ? tag_valid_25 : tag_valid_24))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_23 : tag_valid_22) : (expire_tag[0] ? tag_valid_21 : tag_valid_20)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_19 : tag_valid_18) : (expire_tag[0] ? tag_valid_17 : tag_valid_16)))) : (expire_tag[3] ? (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_15 : tag_valid_14) : (expire_tag[0] ? tag_valid_13 : tag_valid_12)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_11 : tag_valid_10) : (expire_tag[0] ? tag_valid_9 : tag_valid_8))) : (expire_tag[2] ? (expire_tag[1] ? (expire_tag[0] ? tag_valid_7 : tag_valid_6) : (expire_tag[0] ? tag_valid_5 : tag_valid_4)) : (expire_tag[1] ? (expire_tag[0] ? tag_valid_3 : tag_valid_2) : (expire_tag[0] ? tag_valid_1 : tag_valid_0))))) & ((timeout_epoch - tag_epoch_rd1) >= 4'd5)) & (~((~(tag_fresh_set_rd1 ^ tag_fresh_clear_rd1)) & tag_closed_rd0));  // gen/dma/read_tags.ts:181
+  assign expire_now = (expire_stage == 2'd2) & expire_keep;  // gen/dma/read_tags.ts:201
   assign free_grp_0_in = {((~tag_valid_7) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd7)))), ((~tag_valid_6) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd6)))), ((~tag_valid_5) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd5)))), ((~tag_valid_4) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd4)))), ((~tag_valid_3) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd3)))), ((~tag_valid_2) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd2)))), ((~tag_valid_1) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd1)))), ((~tag_valid_0) & (~((issue_state == ISSUE_STATE_ISSUE) & (alloc_tag == 5'd0))))};  // gen/lib/priority.ts:8
   assign free_grp_0_v_1_0 = free_grp_0_in[0] | free_grp_0_in[1];  // gen/lib/priority.ts:29
   assign free_grp_0_i_1_0 = ~free_grp_0_in[0];  // gen/lib/priority.ts:36
@@ -695,712 +658,199 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
   assign free_grp_i_3_2 = ~free_grp_in[2];  // gen/lib/priority.ts:36
   assign free_grp_valid = free_grp_v_1_0 | free_grp_v_3_2;  // gen/lib/priority.ts:29
   assign free_grp_index = {(~free_grp_v_1_0), (free_grp_v_1_0 ? free_grp_i_1_0 : free_grp_i_3_2)};  // gen/lib/priority.ts:36
-  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:168
-  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:169
+  assign cur_done = rem_zero | cur_failed;  // gen/dma/read_engine.ts:167
+  assign issue_now = (issue_state == ISSUE_STATE_ISSUE) & ((~mrd_valid) | req_ready);  // gen/dma/read_engine.ts:168
   always @* begin
-    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:170
-    case (issue_state)  // gen/dma/read_engine.ts:172
+    bme_lost = 1'b0;  // default, gen/dma/read_engine.ts:169
+    case (issue_state)  // gen/dma/read_engine.ts:171
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:185
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
-          bme_lost = 1'b1;  // gen/dma/read_engine.ts:186
+        if (cur_done) begin  // gen/dma/read_engine.ts:184
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:185
+          bme_lost = 1'b1;  // gen/dma/read_engine.ts:185
         end
       end
       default: begin end
     endcase
   end
-  assign slot_head_next = slot_head[2:0] + 3'd1;  // gen/dma/read_engine.ts:294
-  assign retire = ((~(slot_head == slot_tail)) & (slot_retired ? slot_ended_next : slot_ended_head)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:300
+  assign slot_head_next = slot_head[2:0] + 3'd1;  // gen/dma/read_engine.ts:343
+  assign retire = ((~(slot_head == slot_tail)) & (slot_retired ? slot_ended_next : slot_ended_head)) & ((~st_valid) | status_ready);  // gen/dma/read_engine.ts:349
 
   // ---- registers
   always @(posedge clk) begin
-    if (timeout_tick & (tag_age_0 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_0 <= tag_age_0 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance) begin  // gen/dma/read_cpl.ts:89
+      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:91
+      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:92
+      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:93
+      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:94
+      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:95
     end
-    if (timeout_tick & (tag_age_1 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_1 <= tag_age_1 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance) begin  // gen/dma/read_cpl.ts:169
+      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:171
+      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:172
+      rl_data <= r0_data;  // gen/dma/read_cpl.ts:173
+      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:174
+      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:175
+      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:176
+      rl_bc_is_ahead_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == rl_rest;  // gen/dma/read_cpl.ts:177
+      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & ((cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_31 : tag_valid_30) : (cpl_tag[0] ? tag_valid_29 : tag_valid_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_27 : tag_valid_26) : (cpl_tag[0] ? tag_valid_25 : tag_valid_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_23 : tag_valid_22) : (cpl_tag[0] ? tag_valid_21 : tag_valid_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_19 : tag_valid_18) : (cpl_tag[0] ? tag_valid_17 : tag_valid_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_15 : tag_valid_14) : (cpl_tag[0] ? tag_valid_13 : tag_valid_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_11 : tag_valid_10) : (cpl_tag[0] ? tag_valid_9 : tag_valid_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_7 : tag_valid_6) : (cpl_tag[0] ? tag_valid_5 : tag_valid_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_valid_3 : tag_valid_2) : (cpl_tag[0] ? tag_valid_1 : tag_valid_0))))) & (~((timeout_epoch - tag_epoch_rd0) >= 4'd5)));  // gen/dma/read_cpl.ts:179
+      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (tag_fresh_set_rd0 ^ tag_fresh_clear_rd0);  // gen/dma/read_cpl.ts:180
+      rl_size <= tag_ends_rd0[35:23];  // gen/dma/read_cpl.ts:181
+      rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:182
+      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:183
+      rl_dev_end <= tag_ends_rd0[22:7];  // gen/dma/read_cpl.ts:184
+      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:185
+      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:186
+      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:187
+      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:188
+      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:189
+      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:190
+      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:191
+      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:192
+      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:193
+      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:194
     end
-    if (timeout_tick & (tag_age_2 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_2 <= tag_age_2 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance) begin  // gen/dma/read_cpl.ts:213
+      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:215
+      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:216
+      ra_data <= rl_data;  // gen/dma/read_cpl.ts:217
+      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:218
+      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:219
+      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:220
+      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:221
+      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:222
+      ra_status <= rl_status;  // gen/dma/read_cpl.ts:223
+      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:224
+      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:225
+      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:226
+      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:227
+      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:228
+      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:229
+      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:230
+      ra_back <= rl_back;  // gen/dma/read_cpl.ts:231
+      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:232
+      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:233
     end
-    if (timeout_tick & (tag_age_3 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_3 <= tag_age_3 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (cpl_start) begin  // gen/dma/read_cpl.ts:282
+      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:283
+      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:284
+      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:285
+      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:286
+      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:287
     end
-    if (timeout_tick & (tag_age_4 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_4 <= tag_age_4 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance) begin  // gen/dma/read_cpl.ts:305
+      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:307
+      r1_data <= ra_data;  // gen/dma/read_cpl.ts:308
+      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:309
+      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:310
+      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:311
+      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:312
+      r1_back <= ra_back;  // gen/dma/read_cpl.ts:313
+      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:314
+      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:315
     end
-    if (timeout_tick & (tag_age_5 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_5 <= tag_age_5 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:334
+      beat_line <= (r1_sop ? beat_first_byte[15:5] : beat_line) + 11'd1;  // gen/dma/read_cpl.ts:335
+      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:336
+      beat_left <= (|_mux_0[12:5]) ? (_mux_0 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:337
     end
-    if (timeout_tick & (tag_age_6 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_6 <= tag_age_6 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance) begin  // gen/dma/read_cpl.ts:349
+      r2_data <= r1_data;  // gen/dma/read_cpl.ts:351
+      r2_mask <= {(|_mux_0[12:5]), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd30)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd29)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd28)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd27)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd26)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd25)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd24)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd23)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd22)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd21)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd20)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd19)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd18)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd17)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd16)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd15)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd14)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd13)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd12)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd11)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd10)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd9)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd8)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd7)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd6)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd5)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd4)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd3)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:352
+      r2_line <= r1_sop ? beat_first_byte[15:5] : beat_line;  // gen/dma/read_cpl.ts:353
+      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:354
+      r2_write <= r1_write;  // gen/dma/read_cpl.ts:355
+      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:356
+      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:357
     end
-    if (timeout_tick & (tag_age_7 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_7 <= tag_age_7 + 3'd1;  // gen/dma/read_tags.ts:106
+    if (advance) begin  // gen/dma/read_cpl.ts:369
+      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:371
+      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:372
+      r3_data <= r2_shift[4] ? {_mux_1[127:0], _mux_1[255:128]} : _mux_1;  // gen/dma/read_cpl.ts:373
+      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:374
+      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:375
+      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:376
     end
-    if (timeout_tick & (tag_age_8 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_8 <= tag_age_8 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_9 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_9 <= tag_age_9 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_10 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_10 <= tag_age_10 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_11 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_11 <= tag_age_11 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_12 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_12 <= tag_age_12 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_13 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_13 <= tag_age_13 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_14 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_14 <= tag_age_14 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_15 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_15 <= tag_age_15 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_16 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_16 <= tag_age_16 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_17 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_17 <= tag_age_17 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_18 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_18 <= tag_age_18 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_19 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_19 <= tag_age_19 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_20 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_20 <= tag_age_20 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_21 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_21 <= tag_age_21 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_22 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_22 <= tag_age_22 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_23 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_23 <= tag_age_23 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_24 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_24 <= tag_age_24 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_25 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_25 <= tag_age_25 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_26 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_26 <= tag_age_26 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_27 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_27 <= tag_age_27 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_28 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_28 <= tag_age_28 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_29 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_29 <= tag_age_29 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_30 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_30 <= tag_age_30 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (timeout_tick & (tag_age_31 != 3'd5)) begin  // gen/dma/read_tags.ts:106
-      tag_age_31 <= tag_age_31 + 3'd1;  // gen/dma/read_tags.ts:106
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:90
-      r0_hdr <= cpl_hdr;  // gen/dma/read_cpl.ts:92
-      r0_data <= cpl_data;  // gen/dma/read_cpl.ts:93
-      r0_sop <= cpl_sop;  // gen/dma/read_cpl.ts:94
-      r0_eop <= cpl_eop;  // gen/dma/read_cpl.ts:95
-      r0_poisoned <= cpl_error == 4'd1;  // gen/dma/read_cpl.ts:96
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:170
-      rl_sop <= r0_sop;  // gen/dma/read_cpl.ts:172
-      rl_eop <= r0_eop;  // gen/dma/read_cpl.ts:173
-      rl_data <= r0_data;  // gen/dma/read_cpl.ts:174
-      rl_poisoned <= r0_poisoned;  // gen/dma/read_cpl.ts:175
-      rl_tag <= cpl_tag;  // gen/dma/read_cpl.ts:176
-      rl_same_as_ahead <= (rl_valid & rl_sop) & (rl_tag == cpl_tag);  // gen/dma/read_cpl.ts:177
-      rl_bc_is_ahead_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} == rl_rest;  // gen/dma/read_cpl.ts:178
-      rl_live <= ({{r0_hdr[119], r0_hdr[115]}, r0_hdr[47:40]} < 10'd32) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[31] : tag_live[30]) : (cpl_tag[0] ? tag_live[29] : tag_live[28])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[27] : tag_live[26]) : (cpl_tag[0] ? tag_live[25] : tag_live[24]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[23] : tag_live[22]) : (cpl_tag[0] ? tag_live[21] : tag_live[20])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[19] : tag_live[18]) : (cpl_tag[0] ? tag_live[17] : tag_live[16])))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[15] : tag_live[14]) : (cpl_tag[0] ? tag_live[13] : tag_live[12])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[11] : tag_live[10]) : (cpl_tag[0] ? tag_live[9] : tag_live[8]))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_live[7] : tag_live[6]) : (cpl_tag[0] ? tag_live[5] : tag_live[4])) : (cpl_tag[1] ? (cpl_tag[0] ? tag_live[3] : tag_live[2]) : (cpl_tag[0] ? tag_live[1] : tag_live[0])))));  // gen/dma/read_cpl.ts:180
-      rl_fresh <= (~(((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag))) & (cpl_tag[4] ? (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_31 : tag_fresh_30) : (cpl_tag[0] ? tag_fresh_29 : tag_fresh_28)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_27 : tag_fresh_26) : (cpl_tag[0] ? tag_fresh_25 : tag_fresh_24))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_23 : tag_fresh_22) : (cpl_tag[0] ? tag_fresh_21 : tag_fresh_20)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_19 : tag_fresh_18) : (cpl_tag[0] ? tag_fresh_17 : tag_fresh_16)))) : (cpl_tag[3] ? (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_15 : tag_fresh_14) : (cpl_tag[0] ? tag_fresh_13 : tag_fresh_12)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_11 : tag_fresh_10) : (cpl_tag[0] ? tag_fresh_9 : tag_fresh_8))) : (cpl_tag[2] ? (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_7 : tag_fresh_6) : (cpl_tag[0] ? tag_fresh_5 : tag_fresh_4)) : (cpl_tag[1] ? (cpl_tag[0] ? tag_fresh_3 : tag_fresh_2) : (cpl_tag[0] ? tag_fresh_1 : tag_fresh_0)))));  // gen/dma/read_cpl.ts:181
-      rl_size <= tag_ends_rd0[35:23];  // gen/dma/read_cpl.ts:182
-      rl_taken <= (((ra_valid & ra_sop) & ra_updates) & (ra_tag == cpl_tag)) ? ra_update_to : tag_remaining_rd0;  // gen/dma/read_cpl.ts:183
-      rl_host_end <= tag_ends_rd0[6:0];  // gen/dma/read_cpl.ts:184
-      rl_dev_end <= tag_ends_rd0[22:7];  // gen/dma/read_cpl.ts:185
-      rl_slot <= tag_slot_rd0;  // gen/dma/read_cpl.ts:186
-      rl_byte_count <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]};  // gen/dma/read_cpl.ts:187
-      rl_la_end <= r0_hdr[38:32] + r0_hdr[70:64];  // gen/dma/read_cpl.ts:188
-      rl_status <= r0_hdr[79:77];  // gen/dma/read_cpl.ts:189
-      rl_has_data <= r0_hdr[126];  // gen/dma/read_cpl.ts:190
-      rl_is_last <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} <= cpl_carried;  // gen/dma/read_cpl.ts:191
-      rl_rest <= {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]} - cpl_carried;  // gen/dma/read_cpl.ts:192
-      rl_back <= {1'b0, {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}} + {12'd0, r0_hdr[33:32]};  // gen/dma/read_cpl.ts:193
-      rl_lead <= r0_hdr[33:32];  // gen/dma/read_cpl.ts:194
-      rl_write_end <= (({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) < {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0}) ? ({11'd0, r0_hdr[33:32]} + {(r0_hdr[75:64] == 12'd0), r0_hdr[75:64]}) : {{(r0_hdr[105:96] == 10'd0), r0_hdr[105:96]}, 2'd0};  // gen/dma/read_cpl.ts:195
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:214
-      ra_sop <= rl_sop;  // gen/dma/read_cpl.ts:216
-      ra_eop <= rl_eop;  // gen/dma/read_cpl.ts:217
-      ra_data <= rl_data;  // gen/dma/read_cpl.ts:218
-      ra_poisoned <= rl_poisoned;  // gen/dma/read_cpl.ts:219
-      ra_tag <= rl_tag;  // gen/dma/read_cpl.ts:220
-      ra_known <= cpl_known;  // gen/dma/read_cpl.ts:221
-      ra_in_sequence <= cpl_in_sequence;  // gen/dma/read_cpl.ts:222
-      ra_la_ok <= cpl_la_ok;  // gen/dma/read_cpl.ts:223
-      ra_status <= rl_status;  // gen/dma/read_cpl.ts:224
-      ra_has_data <= rl_has_data;  // gen/dma/read_cpl.ts:225
-      ra_is_last <= rl_is_last;  // gen/dma/read_cpl.ts:226
-      ra_updates <= cpl_known & (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | cpl_in_sequence);  // gen/dma/read_cpl.ts:227
-      ra_update_to <= (((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last) ? 13'd0 : rl_rest;  // gen/dma/read_cpl.ts:228
-      ra_closes <= ((rl_status != 3'd0) | ((~rl_has_data) | (~cpl_la_ok))) | rl_is_last;  // gen/dma/read_cpl.ts:229
-      ra_dev_end <= rl_dev_end;  // gen/dma/read_cpl.ts:230
-      ra_slot <= rl_slot;  // gen/dma/read_cpl.ts:231
-      ra_back <= rl_back;  // gen/dma/read_cpl.ts:232
-      ra_lead <= rl_lead;  // gen/dma/read_cpl.ts:233
-      ra_write_end <= rl_write_end;  // gen/dma/read_cpl.ts:234
-    end
-    if (cpl_start) begin  // gen/dma/read_cpl.ts:283
-      cpl_held_write <= cpl_write;  // gen/dma/read_cpl.ts:284
-      cpl_held_ends <= cpl_ends_read;  // gen/dma/read_cpl.ts:285
-      cpl_held_free <= cpl_free;  // gen/dma/read_cpl.ts:286
-      cpl_held_slot <= ra_slot;  // gen/dma/read_cpl.ts:287
-      cpl_held_tag <= ra_tag;  // gen/dma/read_cpl.ts:288
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:306
-      r1_sop <= ra_sop;  // gen/dma/read_cpl.ts:308
-      r1_data <= ra_data;  // gen/dma/read_cpl.ts:309
-      r1_write <= ra_sop ? cpl_write : cpl_held_write;  // gen/dma/read_cpl.ts:310
-      r1_retire <= (ra_sop ? cpl_ends_read : cpl_held_ends) & ra_eop;  // gen/dma/read_cpl.ts:311
-      r1_slot <= ra_sop ? ra_slot : cpl_held_slot;  // gen/dma/read_cpl.ts:312
-      r1_dev_end <= ra_dev_end;  // gen/dma/read_cpl.ts:313
-      r1_back <= ra_back;  // gen/dma/read_cpl.ts:314
-      r1_lead <= ra_lead;  // gen/dma/read_cpl.ts:315
-      r1_write_end <= ra_write_end;  // gen/dma/read_cpl.ts:316
-    end
-    if (advance & r1_valid) begin  // gen/dma/read_cpl.ts:335
-      beat_line <= (r1_sop ? beat_first_byte[15:5] : beat_line) + 11'd1;  // gen/dma/read_cpl.ts:336
-      beat_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:337
-      beat_left <= (|_mux_0[12:5]) ? (_mux_0 - 13'd32) : 13'd0;  // gen/dma/read_cpl.ts:338
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:350
-      r2_data <= r1_data;  // gen/dma/read_cpl.ts:352
-      r2_mask <= {(|_mux_0[12:5]), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd30)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd29)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd28)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd27)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd26)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd25)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd24)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd23)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd22)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd21)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd20)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd19)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd18)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd17)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd16)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd15)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd14)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd13)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd12)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd11)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd10)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd9)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd8)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd7)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd6)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd5)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd4)), ((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd3)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd2)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd2)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd1)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd1)), (((|_mux_0[12:5]) | (_mux_0[4:0] > 5'd0)) & ((r1_sop ? r1_lead : 2'd0) <= 2'd0))};  // gen/dma/read_cpl.ts:353
-      r2_line <= r1_sop ? beat_first_byte[15:5] : beat_line;  // gen/dma/read_cpl.ts:354
-      r2_shift <= r1_sop ? beat_first_byte[4:0] : beat_shift;  // gen/dma/read_cpl.ts:355
-      r2_write <= r1_write;  // gen/dma/read_cpl.ts:356
-      r2_retire <= r1_retire;  // gen/dma/read_cpl.ts:357
-      r2_slot <= r1_slot;  // gen/dma/read_cpl.ts:358
-    end
-    if (advance) begin  // gen/dma/read_cpl.ts:370
-      r3_write <= r2_write & (|r2_mask);  // gen/dma/read_cpl.ts:372
-      r3_addr <= r2_line;  // gen/dma/read_cpl.ts:373
-      r3_data <= r2_shift[4] ? {_mux_1[127:0], _mux_1[255:128]} : _mux_1;  // gen/dma/read_cpl.ts:374
-      r3_be <= {32'd0, r2_mask} << r2_shift;  // gen/dma/read_cpl.ts:375
-      r3_retire <= r2_retire;  // gen/dma/read_cpl.ts:376
-      r3_slot <= r2_slot;  // gen/dma/read_cpl.ts:377
-    end
-    closed_tag <= ra_tag;  // gen/dma/read_tags.ts:155
-    case (expire_stage)  // gen/dma/read_tags.ts:157
+    case (expire_stage)  // gen/dma/read_tags.ts:190
       2'd1: begin
-        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:160
-        expire_keep <= (expire_tag[4] ? _mux_5 : _mux_6) & (~(((closed_valid & (closed_tag == expire_tag)) | (((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag))) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:161
+        expire_slot <= tag_slot_rd1;  // gen/dma/read_tags.ts:193
+        expire_keep <= expire_timed_out & (~((((rl_valid & rl_sop) & rl_live) & (rl_tag == expire_tag)) | (((ra_valid & ra_sop) & ra_known) & (ra_tag == expire_tag))));  // gen/dma/read_tags.ts:194
       end
       default: begin end
     endcase
-    case (issue_state)  // gen/dma/read_engine.ts:172
+    case (issue_state)  // gen/dma/read_engine.ts:171
       ISSUE_STATE_IDLE: begin
-        if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:174
-          host <= cmd_queue_deq_data[107:44];  // gen/dma/read_engine.ts:175
-          dev <= cmd_queue_deq_data[43:28];  // gen/dma/read_engine.ts:176
-          cur_slot <= slot_tail[2:0];  // gen/dma/read_engine.ts:179
+        if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:173
+          host <= cmd_queue_deq_data[107:44];  // gen/dma/read_engine.ts:174
+          dev <= cmd_queue_deq_data[43:28];  // gen/dma/read_engine.ts:175
+          cur_slot <= slot_tail[2:0];  // gen/dma/read_engine.ts:178
         end
       end
       ISSUE_STATE_CALC: begin
-        if (cur_done) begin  // gen/dma/read_engine.ts:185
-        end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
-        end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:187
-          chunk <= _mux_7[12:0];  // gen/dma/read_engine.ts:188
-          alloc_tag <= {free_grp_index, (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0))};  // gen/dma/read_engine.ts:189
+        if (cur_done) begin  // gen/dma/read_engine.ts:184
+        end else if (~bus_master) begin  // gen/dma/read_engine.ts:185
+        end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:186
+          chunk <= _mux_5[12:0];  // gen/dma/read_engine.ts:187
+          alloc_tag <= {free_grp_index, (free_grp_index[1] ? (free_grp_index[0] ? free_grp_idx_3 : free_grp_idx_2) : (free_grp_index[0] ? free_grp_idx_1 : free_grp_idx_0))};  // gen/dma/read_engine.ts:188
         end
       end
       default: begin end
     endcase
-    if (issue_now) begin  // gen/dma/read_engine.ts:200
-      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_10[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_10[13:2] == 12'd1) ? 4'd0 : _select_11), ((_add_10[13:2] == 12'd1) ? (_select_13 & _select_11) : _select_13)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:202
-      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:213
-      dev <= dev + {3'd0, chunk};  // gen/dma/read_engine.ts:214
+    if (issue_now) begin  // gen/dma/read_engine.ts:199
+      mrd_hdr <= {{{1'b0, 1'b0, (|host[63:32])}, 5'd0, 1'b0, 3'd0, 1'b0, 1'b0, 3'd0, 1'b0, 2'd0, 2'd0, _add_8[11:2]}, {requester_id, {3'd0, alloc_tag}, ((_add_8[13:2] == 12'd1) ? 4'd0 : _select_9), ((_add_8[13:2] == 12'd1) ? (_select_11 & _select_9) : _select_11)}, ((|host[63:32]) ? host[63:32] : {host[31:2], 2'd0}), ((|host[63:32]) ? {host[31:2], 2'd0} : 32'd0)};  // gen/dma/read_engine.ts:201
+      host <= host + {51'd0, chunk};  // gen/dma/read_engine.ts:212
+      dev <= dev + {3'd0, chunk};  // gen/dma/read_engine.ts:213
     end
-    if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_0 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_0 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (_and_12 & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd0)) begin  // gen/dma/read_tags.ts:201
-      tag_age_0 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_1 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (_and_12 & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_1 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd1)) begin  // gen/dma/read_tags.ts:201
-      tag_age_1 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (_and_12 & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_2 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_2 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (_and_12 & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd2)) begin  // gen/dma/read_tags.ts:201
-      tag_age_2 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_3 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (_and_12 & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_3 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd3)) begin  // gen/dma/read_tags.ts:201
-      tag_age_3 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (_and_12 & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_4 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_4 <= 1'b0;  // gen/dma/read_tags.ts:199
+    if (_and_12 & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd4)) begin  // gen/dma/read_tags.ts:201
-      tag_age_4 <= 3'd0;  // gen/dma/read_tags.ts:201
+    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & cur_done) begin  // gen/dma/read_engine.ts:245
+      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:245
     end
-    if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_5 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:197
+    if (_and_12 & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:246
+      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:246
     end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_5 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd5)) begin  // gen/dma/read_tags.ts:201
-      tag_age_5 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_6 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_6 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd6)) begin  // gen/dma/read_tags.ts:201
-      tag_age_6 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_7 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_7 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd7)) begin  // gen/dma/read_tags.ts:201
-      tag_age_7 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_8 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_8 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd8)) begin  // gen/dma/read_tags.ts:201
-      tag_age_8 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_9 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_9 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd9)) begin  // gen/dma/read_tags.ts:201
-      tag_age_9 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_10 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_10 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd10)) begin  // gen/dma/read_tags.ts:201
-      tag_age_10 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_11 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_11 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd11)) begin  // gen/dma/read_tags.ts:201
-      tag_age_11 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_12 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_12 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd12)) begin  // gen/dma/read_tags.ts:201
-      tag_age_12 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_13 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_13 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd13)) begin  // gen/dma/read_tags.ts:201
-      tag_age_13 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_14 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_14 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd14)) begin  // gen/dma/read_tags.ts:201
-      tag_age_14 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_15 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_15 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd15)) begin  // gen/dma/read_tags.ts:201
-      tag_age_15 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_16 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_16 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd16)) begin  // gen/dma/read_tags.ts:201
-      tag_age_16 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_17 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_17 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd17)) begin  // gen/dma/read_tags.ts:201
-      tag_age_17 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_18 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_18 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd18)) begin  // gen/dma/read_tags.ts:201
-      tag_age_18 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_19 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_19 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd19)) begin  // gen/dma/read_tags.ts:201
-      tag_age_19 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_20 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_20 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd20)) begin  // gen/dma/read_tags.ts:201
-      tag_age_20 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_21 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_21 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd21)) begin  // gen/dma/read_tags.ts:201
-      tag_age_21 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_22 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_22 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd22)) begin  // gen/dma/read_tags.ts:201
-      tag_age_22 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_23 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_23 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd23)) begin  // gen/dma/read_tags.ts:201
-      tag_age_23 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_24 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_24 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd24)) begin  // gen/dma/read_tags.ts:201
-      tag_age_24 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_25 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_25 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd25)) begin  // gen/dma/read_tags.ts:201
-      tag_age_25 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_26 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_26 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd26)) begin  // gen/dma/read_tags.ts:201
-      tag_age_26 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_27 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_27 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd27)) begin  // gen/dma/read_tags.ts:201
-      tag_age_27 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_28 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_28 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd28)) begin  // gen/dma/read_tags.ts:201
-      tag_age_28 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_29 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_29 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd29)) begin  // gen/dma/read_tags.ts:201
-      tag_age_29 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_30 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_30 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd30)) begin  // gen/dma/read_tags.ts:201
-      tag_age_30 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:194
-      tag_fresh_31 <= 1'b1;  // gen/dma/read_tags.ts:196
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:197
-    end
-    if ((cpl_start & cpl_update) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:199
-      tag_fresh_31 <= 1'b0;  // gen/dma/read_tags.ts:199
-    end
-    if (((cpl_start & cpl_update) & cpl_free) & (ra_tag == 5'd31)) begin  // gen/dma/read_tags.ts:201
-      tag_age_31 <= 3'd0;  // gen/dma/read_tags.ts:201
-    end
-    if (slot_err_0 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd0)) begin  // gen/dma/read_engine.ts:248
-        slot_err_0 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd0)) begin  // gen/dma/read_engine.ts:249
-        slot_err_0 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd0)) begin  // gen/dma/read_engine.ts:250
-        slot_err_0 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd0)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_0 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd0)) begin  // gen/dma/read_engine.ts:253
-      slot_err_0 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_0 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_1 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd1)) begin  // gen/dma/read_engine.ts:248
-        slot_err_1 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd1)) begin  // gen/dma/read_engine.ts:249
-        slot_err_1 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd1)) begin  // gen/dma/read_engine.ts:250
-        slot_err_1 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd1)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_1 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd1)) begin  // gen/dma/read_engine.ts:253
-      slot_err_1 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_1 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_2 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd2)) begin  // gen/dma/read_engine.ts:248
-        slot_err_2 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd2)) begin  // gen/dma/read_engine.ts:249
-        slot_err_2 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd2)) begin  // gen/dma/read_engine.ts:250
-        slot_err_2 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd2)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_2 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd2)) begin  // gen/dma/read_engine.ts:253
-      slot_err_2 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_2 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_3 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd3)) begin  // gen/dma/read_engine.ts:248
-        slot_err_3 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd3)) begin  // gen/dma/read_engine.ts:249
-        slot_err_3 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd3)) begin  // gen/dma/read_engine.ts:250
-        slot_err_3 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd3)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_3 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd3)) begin  // gen/dma/read_engine.ts:253
-      slot_err_3 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_3 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_4 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd4)) begin  // gen/dma/read_engine.ts:248
-        slot_err_4 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd4)) begin  // gen/dma/read_engine.ts:249
-        slot_err_4 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd4)) begin  // gen/dma/read_engine.ts:250
-        slot_err_4 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd4)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_4 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd4)) begin  // gen/dma/read_engine.ts:253
-      slot_err_4 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_4 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_5 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd5)) begin  // gen/dma/read_engine.ts:248
-        slot_err_5 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd5)) begin  // gen/dma/read_engine.ts:249
-        slot_err_5 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd5)) begin  // gen/dma/read_engine.ts:250
-        slot_err_5 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd5)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_5 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd5)) begin  // gen/dma/read_engine.ts:253
-      slot_err_5 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_5 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_6 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd6)) begin  // gen/dma/read_engine.ts:248
-        slot_err_6 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd6)) begin  // gen/dma/read_engine.ts:249
-        slot_err_6 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd6)) begin  // gen/dma/read_engine.ts:250
-        slot_err_6 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd6)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_6 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd6)) begin  // gen/dma/read_engine.ts:253
-      slot_err_6 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_6 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (slot_err_7 == 3'd0) begin  // gen/dma/read_engine.ts:247
-      if (bme_lost & (cur_slot == 3'd7)) begin  // gen/dma/read_engine.ts:248
-        slot_err_7 <= 3'd1;  // gen/dma/read_engine.ts:248
-      end
-      if (expire_now & (expire_slot == 3'd7)) begin  // gen/dma/read_engine.ts:249
-        slot_err_7 <= 3'd5;  // gen/dma/read_engine.ts:249
-      end
-      if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == 3'd7)) begin  // gen/dma/read_engine.ts:250
-        slot_err_7 <= cpl_start ? cpl_err : 3'd0;  // gen/dma/read_engine.ts:250
-      end
-    end
-    if (((issue_state == ISSUE_STATE_CALC) & (cur_slot == 3'd7)) & cur_done) begin  // gen/dma/read_engine.ts:252
-      slot_issued_7 <= 1'b1;  // gen/dma/read_engine.ts:252
-    end
-    if (_and_14 & (slot_tail[2:0] == 3'd7)) begin  // gen/dma/read_engine.ts:253
-      slot_err_7 <= bus_master ? 3'd0 : 3'd1;  // gen/dma/read_engine.ts:254
-      slot_issued_7 <= 1'b0;  // gen/dma/read_engine.ts:255
-    end
-    if (retire) begin  // gen/dma/read_engine.ts:308
-      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:310
-      st_err <= slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_err_7 : slot_err_6) : (slot_head[0] ? slot_err_5 : slot_err_4)) : (slot_head[1] ? (slot_head[0] ? slot_err_3 : slot_err_2) : (slot_head[0] ? slot_err_1 : slot_err_0));  // gen/dma/read_engine.ts:311
+    if (retire) begin  // gen/dma/read_engine.ts:357
+      st_id <= slot_id_rd0;  // gen/dma/read_engine.ts:359
+      st_err <= ((slot_cpl_t_rd2[4] ^ slot_cpl_b_rd1) & slot_cpl_t_rd2[3]) ? slot_cpl_t_rd2[2:0] : (((slot_exp_t_rd2[1] ^ slot_exp_b_rd2) & slot_exp_t_rd2[0]) ? 3'd5 : (slot_bme_rd2 ? 3'd1 : 3'd0));  // gen/dma/read_engine.ts:360
     end
   end
   always @(posedge clk) begin
@@ -1440,17 +890,15 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       tag_valid_30 <= 1'b0;
       tag_valid_31 <= 1'b0;
       timeout_prescale <= 20'd0;
-      tag_live <= 32'd0;
+      timeout_epoch <= 4'd0;
       r0_valid <= 1'b0;
       r3_valid <= 1'b0;
       ra_valid <= 1'b0;
       rl_valid <= 1'b0;
       r1_valid <= 1'b0;
       r2_valid <= 1'b0;
-      timed_out <= 32'd0;
       expire_tag <= 5'd0;
       expire_stage <= 2'd0;
-      closed_valid <= 1'b0;
       issue_state <= ISSUE_STATE_IDLE;
       rem <= 20'd0;
       mrd_valid <= 1'b0;
@@ -1469,446 +917,514 @@ module dma_read_w256_t32_d16_l20_i8_s8_to20 (
       slot_ended_next <= 1'b0;
       slot_retired <= 1'b0;
     end else begin
-      timeout_prescale <= timeout_tick ? (timeout >> 2) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:105
-      tag_live <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 != 3'd5)), (tag_valid_30 & (tag_age_30 != 3'd5))}, (tag_valid_29 & (tag_age_29 != 3'd5))}, (tag_valid_28 & (tag_age_28 != 3'd5))}, (tag_valid_27 & (tag_age_27 != 3'd5))}, (tag_valid_26 & (tag_age_26 != 3'd5))}, (tag_valid_25 & (tag_age_25 != 3'd5))}, (tag_valid_24 & (tag_age_24 != 3'd5))}, (tag_valid_23 & (tag_age_23 != 3'd5))}, (tag_valid_22 & (tag_age_22 != 3'd5))}, (tag_valid_21 & (tag_age_21 != 3'd5))}, (tag_valid_20 & (tag_age_20 != 3'd5))}, (tag_valid_19 & (tag_age_19 != 3'd5))}, (tag_valid_18 & (tag_age_18 != 3'd5))}, (tag_valid_17 & (tag_age_17 != 3'd5))}, (tag_valid_16 & (tag_age_16 != 3'd5))}, (tag_valid_15 & (tag_age_15 != 3'd5))}, (tag_valid_14 & (tag_age_14 != 3'd5))}, (tag_valid_13 & (tag_age_13 != 3'd5))}, (tag_valid_12 & (tag_age_12 != 3'd5))}, (tag_valid_11 & (tag_age_11 != 3'd5))}, (tag_valid_10 & (tag_age_10 != 3'd5))}, (tag_valid_9 & (tag_age_9 != 3'd5))}, (tag_valid_8 & (tag_age_8 != 3'd5))}, (tag_valid_7 & (tag_age_7 != 3'd5))}, (tag_valid_6 & (tag_age_6 != 3'd5))}, (tag_valid_5 & (tag_age_5 != 3'd5))}, (tag_valid_4 & (tag_age_4 != 3'd5))}, (tag_valid_3 & (tag_age_3 != 3'd5))}, (tag_valid_2 & (tag_age_2 != 3'd5))}, (tag_valid_1 & (tag_age_1 != 3'd5))}, (tag_valid_0 & (tag_age_0 != 3'd5))};  // gen/dma/read_tags.ts:113
-      if (advance) begin  // gen/dma/read_cpl.ts:90
-        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:91
+      timeout_prescale <= timeout_tick ? (((timeout >> 2) < 20'd32) ? 20'd32 : (timeout >> 2)) : (timeout_prescale - 20'd1);  // gen/dma/read_tags.ts:137
+      if (timeout_tick) begin  // gen/dma/read_tags.ts:139
+        timeout_epoch <= timeout_epoch + 4'd1;  // gen/dma/read_tags.ts:139
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:170
-        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:171
+      if (advance) begin  // gen/dma/read_cpl.ts:89
+        r0_valid <= cpl_valid;  // gen/dma/read_cpl.ts:90
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:214
-        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:215
+      if (advance) begin  // gen/dma/read_cpl.ts:169
+        rl_valid <= r0_valid;  // gen/dma/read_cpl.ts:170
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:306
-        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:307
+      if (advance) begin  // gen/dma/read_cpl.ts:213
+        ra_valid <= rl_valid;  // gen/dma/read_cpl.ts:214
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:350
-        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:351
+      if (advance) begin  // gen/dma/read_cpl.ts:305
+        r1_valid <= ra_valid;  // gen/dma/read_cpl.ts:306
       end
-      if (advance) begin  // gen/dma/read_cpl.ts:370
-        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:371
+      if (advance) begin  // gen/dma/read_cpl.ts:349
+        r2_valid <= r1_valid;  // gen/dma/read_cpl.ts:350
       end
-      timed_out <= {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{(tag_valid_31 & (tag_age_31 == 3'd5)), (tag_valid_30 & (tag_age_30 == 3'd5))}, (tag_valid_29 & (tag_age_29 == 3'd5))}, (tag_valid_28 & (tag_age_28 == 3'd5))}, (tag_valid_27 & (tag_age_27 == 3'd5))}, (tag_valid_26 & (tag_age_26 == 3'd5))}, (tag_valid_25 & (tag_age_25 == 3'd5))}, (tag_valid_24 & (tag_age_24 == 3'd5))}, (tag_valid_23 & (tag_age_23 == 3'd5))}, (tag_valid_22 & (tag_age_22 == 3'd5))}, (tag_valid_21 & (tag_age_21 == 3'd5))}, (tag_valid_20 & (tag_age_20 == 3'd5))}, (tag_valid_19 & (tag_age_19 == 3'd5))}, (tag_valid_18 & (tag_age_18 == 3'd5))}, (tag_valid_17 & (tag_age_17 == 3'd5))}, (tag_valid_16 & (tag_age_16 == 3'd5))}, (tag_valid_15 & (tag_age_15 == 3'd5))}, (tag_valid_14 & (tag_age_14 == 3'd5))}, (tag_valid_13 & (tag_age_13 == 3'd5))}, (tag_valid_12 & (tag_age_12 == 3'd5))}, (tag_valid_11 & (tag_age_11 == 3'd5))}, (tag_valid_10 & (tag_age_10 == 3'd5))}, (tag_valid_9 & (tag_age_9 == 3'd5))}, (tag_valid_8 & (tag_age_8 == 3'd5))}, (tag_valid_7 & (tag_age_7 == 3'd5))}, (tag_valid_6 & (tag_age_6 == 3'd5))}, (tag_valid_5 & (tag_age_5 == 3'd5))}, (tag_valid_4 & (tag_age_4 == 3'd5))}, (tag_valid_3 & (tag_age_3 == 3'd5))}, (tag_valid_2 & (tag_age_2 == 3'd5))}, (tag_valid_1 & (tag_age_1 == 3'd5))}, (tag_valid_0 & (tag_age_0 == 3'd5))};  // gen/dma/read_tags.ts:140
-      closed_valid <= (cpl_start & cpl_update) & cpl_free;  // gen/dma/read_tags.ts:154
-      case (expire_stage)  // gen/dma/read_tags.ts:157
+      if (advance) begin  // gen/dma/read_cpl.ts:369
+        r3_valid <= r2_valid;  // gen/dma/read_cpl.ts:370
+      end
+      case (expire_stage)  // gen/dma/read_tags.ts:190
         2'd0: begin
-          if (expire_tag[4] ? _mux_5 : _mux_6) begin  // gen/dma/read_tags.ts:158
-            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:158
+          if (expire_timed_out) begin  // gen/dma/read_tags.ts:191
+            expire_stage <= 2'd1;  // gen/dma/read_tags.ts:191
           end else begin
-            expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:158
+            expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:191
           end
         end
         2'd1: begin
-          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:162
+          expire_stage <= 2'd2;  // gen/dma/read_tags.ts:195
         end
         default: begin
-          expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:165
-          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:166
+          expire_tag <= (expire_tag == 5'd31) ? 5'd0 : (expire_tag + 5'd1);  // gen/dma/read_tags.ts:198
+          expire_stage <= 2'd0;  // gen/dma/read_tags.ts:199
         end
       endcase
-      free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:150
-      free_grp_idx_0 <= free_grp_0_index;  // gen/dma/read_engine.ts:151
-      free_grp_any_1 <= free_grp_1_valid;  // gen/dma/read_engine.ts:150
-      free_grp_idx_1 <= free_grp_1_index;  // gen/dma/read_engine.ts:151
-      free_grp_any_2 <= free_grp_2_valid;  // gen/dma/read_engine.ts:150
-      free_grp_idx_2 <= free_grp_2_index;  // gen/dma/read_engine.ts:151
-      free_grp_any_3 <= free_grp_3_valid;  // gen/dma/read_engine.ts:150
-      free_grp_idx_3 <= free_grp_3_index;  // gen/dma/read_engine.ts:151
-      case (issue_state)  // gen/dma/read_engine.ts:172
+      free_grp_any_0 <= free_grp_0_valid;  // gen/dma/read_engine.ts:149
+      free_grp_idx_0 <= free_grp_0_index;  // gen/dma/read_engine.ts:150
+      free_grp_any_1 <= free_grp_1_valid;  // gen/dma/read_engine.ts:149
+      free_grp_idx_1 <= free_grp_1_index;  // gen/dma/read_engine.ts:150
+      free_grp_any_2 <= free_grp_2_valid;  // gen/dma/read_engine.ts:149
+      free_grp_idx_2 <= free_grp_2_index;  // gen/dma/read_engine.ts:150
+      free_grp_any_3 <= free_grp_3_valid;  // gen/dma/read_engine.ts:149
+      free_grp_idx_3 <= free_grp_3_index;  // gen/dma/read_engine.ts:150
+      case (issue_state)  // gen/dma/read_engine.ts:171
         ISSUE_STATE_IDLE: begin
-          if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:174
-            rem <= cmd_queue_deq_data[27:8];  // gen/dma/read_engine.ts:177
-            rem_zero <= cmd_queue_deq_data[27:8] == 20'd0;  // gen/dma/read_engine.ts:178
-            slot_tail <= slot_tail + 4'd1;  // gen/dma/read_engine.ts:180
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:181
+          if (cmd_queue_deq_valid & (~((slot_head[3] != slot_tail[3]) & (slot_head[2:0] == slot_tail[2:0])))) begin  // gen/dma/read_engine.ts:173
+            rem <= cmd_queue_deq_data[27:8];  // gen/dma/read_engine.ts:176
+            rem_zero <= cmd_queue_deq_data[27:8] == 20'd0;  // gen/dma/read_engine.ts:177
+            slot_tail <= slot_tail + 4'd1;  // gen/dma/read_engine.ts:179
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:180
           end
         end
         ISSUE_STATE_CALC: begin
-          if (cur_done) begin  // gen/dma/read_engine.ts:185
-            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:185
-          end else if (~bus_master) begin  // gen/dma/read_engine.ts:186
-          end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:187
-            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:190
+          if (cur_done) begin  // gen/dma/read_engine.ts:184
+            issue_state <= ISSUE_STATE_IDLE;  // gen/dma/read_engine.ts:184
+          end else if (~bus_master) begin  // gen/dma/read_engine.ts:185
+          end else if (free_grp_valid) begin  // gen/dma/read_engine.ts:186
+            issue_state <= ISSUE_STATE_ISSUE;  // gen/dma/read_engine.ts:189
           end
         end
         ISSUE_STATE_ISSUE: begin
-          if (issue_now) begin  // gen/dma/read_engine.ts:194
-            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:194
+          if (issue_now) begin  // gen/dma/read_engine.ts:193
+            issue_state <= ISSUE_STATE_CALC;  // gen/dma/read_engine.ts:193
           end
         end
         default: begin end
       endcase
-      if (issue_now) begin  // gen/dma/read_engine.ts:200
-        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:201
-        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:216
-        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:217
-      end else if (req_ready) begin  // gen/dma/read_engine.ts:218
-        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:218
+      if (issue_now) begin  // gen/dma/read_engine.ts:199
+        mrd_valid <= 1'b1;  // gen/dma/read_engine.ts:200
+        rem <= rem - {7'd0, chunk};  // gen/dma/read_engine.ts:215
+        rem_zero <= rem == {7'd0, chunk};  // gen/dma/read_engine.ts:216
+      end else if (req_ready) begin  // gen/dma/read_engine.ts:217
+        mrd_valid <= 1'b0;  // gen/dma/read_engine.ts:217
       end
-      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd0)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_0 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd0)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd0)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_0 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd1)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_1 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd1)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd1)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_1 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd2)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_2 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd2)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd2)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_2 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd3)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_3 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd3)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd3)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_3 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd4)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_4 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd4)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd4)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_4 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd5)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_5 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd5)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd5)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_5 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd6)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_6 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd6)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd6)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_6 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd7)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_7 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd7)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd7)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_7 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd8)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_8 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd8)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd8)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_8 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd9)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_9 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd9)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd9)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_9 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd10)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_10 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd10)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd10)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_10 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd11)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_11 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd11)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd11)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_11 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd12)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_12 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd12)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd12)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_12 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd13)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_13 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd13)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd13)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_13 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd14)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_14 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd14)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd14)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_14 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd15)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_15 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd15)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd15)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_15 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd16)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_16 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd16)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd16)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_16 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd17)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_17 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd17)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd17)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_17 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd18)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_18 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd18)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd18)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_18 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd19)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_19 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd19)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd19)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_19 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd20)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_20 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd20)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd20)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_20 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd21)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_21 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd21)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd21)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_21 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd22)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_22 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd22)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd22)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_22 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd23)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_23 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd23)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd23)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_23 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd24)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_24 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd24)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd24)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_24 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd25)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_25 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd25)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd25)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_25 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd26)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_26 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd26)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd26)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_26 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd27)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_27 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd27)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd27)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_27 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd28)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_28 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd28)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd28)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_28 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd29)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_29 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd29)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd29)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_29 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd30)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_30 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd30)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd30)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_30 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:194
-        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:195
+      if (issue_now & (alloc_tag == 5'd31)) begin  // gen/dma/read_tags.ts:226
+        tag_valid_31 <= 1'b1;  // gen/dma/read_tags.ts:226
       end
-      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:202
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:202
+      if ((((advance & ra_valid) & ra_eop) & (ra_sop ? cpl_free : cpl_held_free)) & ((ra_sop ? ra_tag : cpl_held_tag) == 5'd31)) begin  // gen/dma/read_tags.ts:227
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:227
       end
-      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:203
-        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:203
+      if (expire_now & (expire_tag == 5'd31)) begin  // gen/dma/read_tags.ts:228
+        tag_valid_31 <= 1'b0;  // gen/dma/read_tags.ts:228
       end
-      cur_failed <= _and_14 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:243
-      slot_ended_head <= ((~(_and_14 & (slot_tail[2:0] == slot_head[2:0]))) & (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_7 : slot_issued_6) : (slot_head[0] ? slot_issued_5 : slot_issued_4)) : (slot_head[1] ? (slot_head[0] ? slot_issued_3 : slot_issued_2) : (slot_head[0] ? slot_issued_1 : slot_issued_0)))) & (slot_reads_rd1 == (slot_ends_rd1 + slot_expired_rd1));  // gen/dma/read_engine.ts:298
-      slot_ended_next <= ((~(_and_14 & (slot_tail[2:0] == slot_head_next))) & (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_7 : slot_issued_6) : (slot_head_next[0] ? slot_issued_5 : slot_issued_4)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_3 : slot_issued_2) : (slot_head_next[0] ? slot_issued_1 : slot_issued_0)))) & (slot_reads_rd2 == (slot_ends_rd2 + slot_expired_rd2));  // gen/dma/read_engine.ts:299
-      slot_retired <= retire;  // gen/dma/read_engine.ts:307
-      if (retire) begin  // gen/dma/read_engine.ts:308
-        st_valid <= 1'b1;  // gen/dma/read_engine.ts:309
-        slot_head <= slot_head + 4'd1;  // gen/dma/read_engine.ts:312
-      end else if (status_ready) begin  // gen/dma/read_engine.ts:313
-        st_valid <= 1'b0;  // gen/dma/read_engine.ts:313
+      cur_failed <= _and_12 ? (~bus_master) : (cur_failed | ((bme_lost | (expire_now & (expire_slot == cur_slot))) | (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (ra_slot == cur_slot))));  // gen/dma/read_engine.ts:242
+      slot_ended_head <= ((~(_and_12 & (slot_tail[2:0] == slot_head[2:0]))) & (slot_head[2] ? (slot_head[1] ? (slot_head[0] ? slot_issued_7 : slot_issued_6) : (slot_head[0] ? slot_issued_5 : slot_issued_4)) : (slot_head[1] ? (slot_head[0] ? slot_issued_3 : slot_issued_2) : (slot_head[0] ? slot_issued_1 : slot_issued_0)))) & (slot_reads_rd1 == (slot_ends_rd1 + slot_expired_rd1));  // gen/dma/read_engine.ts:347
+      slot_ended_next <= ((~(_and_12 & (slot_tail[2:0] == slot_head_next))) & (slot_head_next[2] ? (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_7 : slot_issued_6) : (slot_head_next[0] ? slot_issued_5 : slot_issued_4)) : (slot_head_next[1] ? (slot_head_next[0] ? slot_issued_3 : slot_issued_2) : (slot_head_next[0] ? slot_issued_1 : slot_issued_0)))) & (slot_reads_rd2 == (slot_ends_rd2 + slot_expired_rd2));  // gen/dma/read_engine.ts:348
+      slot_retired <= retire;  // gen/dma/read_engine.ts:356
+      if (retire) begin  // gen/dma/read_engine.ts:357
+        st_valid <= 1'b1;  // gen/dma/read_engine.ts:358
+        slot_head <= slot_head + 4'd1;  // gen/dma/read_engine.ts:361
+      end else if (status_ready) begin  // gen/dma/read_engine.ts:362
+        st_valid <= 1'b0;  // gen/dma/read_engine.ts:362
       end
     end
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:244
-    if (_and_14) begin
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:243
+    if (_and_12) begin
       slot_id[slot_tail[2:0]] <= cmd_queue_deq_data[7:0];
     end
   end
-  assign slot_id_rd0 = slot_id[slot_head[2:0]];  // gen/dma/read_engine.ts:310
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:270
-    if (_and_14 | issue_now) begin
-      slot_reads[_and_14 ? slot_tail[2:0] : cur_slot] <= _and_14 ? (slot_ends_t_rd0 + slot_expired_t_rd0) : (slot_reads_rd0 + 6'd1);
+  assign slot_id_rd0 = slot_id[slot_head[2:0]];  // gen/dma/read_engine.ts:359
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:319
+    if (_and_12 | issue_now) begin
+      slot_reads[_and_12 ? slot_tail[2:0] : cur_slot] <= _and_12 ? (slot_ends_t_rd0 + slot_expired_t_rd0) : (slot_reads_rd0 + 6'd1);
     end
   end
-  assign slot_reads_rd0 = slot_reads[cur_slot];  // gen/dma/read_engine.ts:275
-  assign slot_reads_rd1 = slot_reads[slot_head[2:0]];  // gen/dma/read_engine.ts:293
-  assign slot_reads_rd2 = slot_reads[slot_head_next];  // gen/dma/read_engine.ts:293
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:265
+  assign slot_reads_rd0 = slot_reads[cur_slot];  // gen/dma/read_engine.ts:324
+  assign slot_reads_rd1 = slot_reads[slot_head[2:0]];  // gen/dma/read_engine.ts:342
+  assign slot_reads_rd2 = slot_reads[slot_head_next];  // gen/dma/read_engine.ts:342
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:314
     if ((advance & r3_valid) & r3_retire) begin
       slot_ends[r3_slot] <= slot_ends_rd0 + 6'd1;
     end
   end
-  assign slot_ends_rd0 = slot_ends[r3_slot];  // gen/dma/read_engine.ts:264
-  assign slot_ends_rd1 = slot_ends[slot_head[2:0]];  // gen/dma/read_engine.ts:293
-  assign slot_ends_rd2 = slot_ends[slot_head_next];  // gen/dma/read_engine.ts:293
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:266
+  assign slot_ends_rd0 = slot_ends[r3_slot];  // gen/dma/read_engine.ts:313
+  assign slot_ends_rd1 = slot_ends[slot_head[2:0]];  // gen/dma/read_engine.ts:342
+  assign slot_ends_rd2 = slot_ends[slot_head_next];  // gen/dma/read_engine.ts:342
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:315
     if ((advance & r3_valid) & r3_retire) begin
       slot_ends_t[r3_slot] <= slot_ends_rd0 + 6'd1;
     end
   end
-  assign slot_ends_t_rd0 = slot_ends_t[slot_tail[2:0]];  // gen/dma/read_engine.ts:274
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:268
+  assign slot_ends_t_rd0 = slot_ends_t[slot_tail[2:0]];  // gen/dma/read_engine.ts:323
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:317
     if (expire_now) begin
       slot_expired[expire_slot] <= slot_expired_rd0 + 6'd1;
     end
   end
-  assign slot_expired_rd0 = slot_expired[expire_slot];  // gen/dma/read_engine.ts:267
-  assign slot_expired_rd1 = slot_expired[slot_head[2:0]];  // gen/dma/read_engine.ts:293
-  assign slot_expired_rd2 = slot_expired[slot_head_next];  // gen/dma/read_engine.ts:293
-  always @(posedge clk) begin  // gen/dma/read_engine.ts:269
+  assign slot_expired_rd0 = slot_expired[expire_slot];  // gen/dma/read_engine.ts:316
+  assign slot_expired_rd1 = slot_expired[slot_head[2:0]];  // gen/dma/read_engine.ts:342
+  assign slot_expired_rd2 = slot_expired[slot_head_next];  // gen/dma/read_engine.ts:342
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:318
     if (expire_now) begin
       slot_expired_t[expire_slot] <= slot_expired_rd0 + 6'd1;
     end
   end
-  assign slot_expired_t_rd0 = slot_expired_t[slot_tail[2:0]];  // gen/dma/read_engine.ts:274
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:192
+  assign slot_expired_t_rd0 = slot_expired_t[slot_tail[2:0]];  // gen/dma/read_engine.ts:323
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:220
     if (cpl_start & cpl_update) begin
       tag_remaining[ra_tag] <= ra_update_to;
     end
   end
-  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:70
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:190
+  assign tag_remaining_rd0 = tag_remaining[cpl_tag];  // gen/dma/read_tags.ts:94
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:223
+    if (issue_now) begin
+      tag_fresh_set[alloc_tag] <= ~tag_fresh_clear_rd2;
+    end
+  end
+  assign tag_fresh_set_rd0 = tag_fresh_set[cpl_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_set_rd1 = tag_fresh_set[expire_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_set_rd2 = tag_fresh_set[ra_tag];  // gen/dma/read_tags.ts:224
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:224
+    if (cpl_start & cpl_update) begin
+      tag_fresh_clear[ra_tag] <= tag_fresh_set_rd2;
+    end
+  end
+  assign tag_fresh_clear_rd0 = tag_fresh_clear[cpl_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_clear_rd1 = tag_fresh_clear[expire_tag];  // gen/dma/read_tags.ts:73
+  assign tag_fresh_clear_rd2 = tag_fresh_clear[alloc_tag];  // gen/dma/read_tags.ts:223
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:218
     if (issue_now) begin
       tag_ends[alloc_tag] <= {chunk, (dev + {3'd0, chunk}), (host[6:0] + chunk[6:0])};
     end
   end
-  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:66
-  always @(posedge clk) begin  // gen/dma/read_tags.ts:191
+  assign tag_ends_rd0 = tag_ends[cpl_tag];  // gen/dma/read_tags.ts:90
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:219
     if (issue_now) begin
       tag_slot[alloc_tag] <= cur_slot;
     end
   end
-  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:73
-  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:160
+  assign tag_slot_rd0 = tag_slot[cpl_tag];  // gen/dma/read_tags.ts:97
+  assign tag_slot_rd1 = tag_slot[expire_tag];  // gen/dma/read_tags.ts:193
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:222
+    if (issue_now) begin
+      tag_epoch[alloc_tag] <= timeout_epoch;
+    end
+  end
+  assign tag_epoch_rd0 = tag_epoch[cpl_tag];  // gen/dma/read_tags.ts:78
+  assign tag_epoch_rd1 = tag_epoch[expire_tag];  // gen/dma/read_tags.ts:184
+  always @(posedge clk) begin  // gen/dma/read_tags.ts:221
+    if (cpl_start & cpl_update) begin
+      tag_closed[ra_tag] <= cpl_free;
+    end
+  end
+  assign tag_closed_rd0 = tag_closed[expire_tag];  // gen/dma/read_tags.ts:180
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:285
+    if (expire_now) begin
+      slot_exp_t[expire_slot] <= {(~slot_exp_b_rd0), (~slot_bme_rd0)};
+    end
+  end
+  assign slot_exp_t_rd0 = slot_exp_t[ra_slot];  // gen/dma/read_engine.ts:272
+  assign slot_exp_t_rd1 = slot_exp_t[slot_tail[2:0]];  // gen/dma/read_engine.ts:291
+  assign slot_exp_t_rd2 = slot_exp_t[slot_head[2:0]];  // gen/dma/read_engine.ts:294
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:291
+    if (_and_12) begin
+      slot_exp_b[slot_tail[2:0]] <= slot_exp_t_rd1[1];
+    end
+  end
+  assign slot_exp_b_rd0 = slot_exp_b[expire_slot];  // gen/dma/read_engine.ts:270
+  assign slot_exp_b_rd1 = slot_exp_b[ra_slot];  // gen/dma/read_engine.ts:273
+  assign slot_exp_b_rd2 = slot_exp_b[slot_head[2:0]];  // gen/dma/read_engine.ts:296
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:286
+    if (((cpl_start ? cpl_err : 3'd0) != 3'd0) & (~(slot_cpl_t_rd0[4] ^ slot_cpl_b_rd0))) begin
+      slot_cpl_t[ra_slot] <= {(~slot_cpl_b_rd0), (~((slot_exp_t_rd0[1] ^ slot_exp_b_rd1) | slot_bme_rd1)), (cpl_start ? cpl_err : 3'd0)};
+    end
+  end
+  assign slot_cpl_t_rd0 = slot_cpl_t[ra_slot];  // gen/dma/read_engine.ts:275
+  assign slot_cpl_t_rd1 = slot_cpl_t[slot_tail[2:0]];  // gen/dma/read_engine.ts:292
+  assign slot_cpl_t_rd2 = slot_cpl_t[slot_head[2:0]];  // gen/dma/read_engine.ts:295
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:292
+    if (_and_12) begin
+      slot_cpl_b[slot_tail[2:0]] <= slot_cpl_t_rd1[4];
+    end
+  end
+  assign slot_cpl_b_rd0 = slot_cpl_b[ra_slot];  // gen/dma/read_engine.ts:276
+  assign slot_cpl_b_rd1 = slot_cpl_b[slot_head[2:0]];  // gen/dma/read_engine.ts:297
+  always @(posedge clk) begin  // gen/dma/read_engine.ts:280
+    if (_and_12 | bme_lost) begin
+      slot_bme[_and_12 ? slot_tail[2:0] : cur_slot] <= _and_12 ? (~bus_master) : (~(expire_now & (expire_slot == cur_slot)));
+    end
+  end
+  assign slot_bme_rd0 = slot_bme[expire_slot];  // gen/dma/read_engine.ts:270
+  assign slot_bme_rd1 = slot_bme[ra_slot];  // gen/dma/read_engine.ts:274
+  assign slot_bme_rd2 = slot_bme[slot_head[2:0]];  // gen/dma/read_engine.ts:304
 
 endmodule
 

@@ -23,12 +23,11 @@
 // ended it) is reported to the command slots (`retire`) only when the completion's last beat has left r3,
 // so a command's status never overtakes its data into memory.
 import { bit, cat, type Expr, lit, log2ceil, type ModuleBuilder, mux } from '../hdl';
-import { muxTree } from '../lib/mux';
 import { DmaError } from '../pcie/dma_common';
 import { type BundleOf, type DataWidth, RxError, type tlpRxStream } from '../pcie/streams';
 import { CplStatus, tlpFields } from '../pcie/tlp';
 import { type lineWrite, lineBytes } from './ports';
-import { lookupTag, type ReadTags, type TagInFlight } from './read_tags';
+import { lookupTag, type ReadTags, type TagInFlight, tagLive } from './read_tags';
 import { placeInWindow } from './shift';
 
 export interface CplPathEvents {
@@ -177,7 +176,7 @@ export function completionPath(
     rl.sameAsAhead.next(rl.valid.and(rl.sop).and(rl.tag.eq(tag)));
     rl.bcIsAheadRest.next(bc.eq(rl.rest));
     // Outstanding and not timing out (the timeout frees it: a completion now is one too late).
-    rl.live.next(inRange.and(muxTree(tag, tags.live)));
+    rl.live.next(inRange.and(tagLive(tags, tag)));
     rl.fresh.next(raUpdates(tag).not().and(entry.fresh));
     rl.size.next(entry.size);
     rl.taken.next(mux(raUpdates(tag), ra.updateTo, entry.remaining));

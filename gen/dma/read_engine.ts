@@ -84,7 +84,6 @@ export const DmaRead = defineModule(
     // ---- command slots: a ring, allocated at the tail, retired in order at the head
     // The slots' ids: written when a command takes its slot, read when it retires (distributed RAM).
     const slotId = m.memory('slot_id', { width: p.idBits, depth: S });
-    const slotErr = m.regArray('slot_err', S, 3);
     const slotIssued = m.regArray('slot_issued', S, bit);
     // Each slot's reads outstanding, as counts in distributed RAM (one writer each, below): reads issued (`I`), reads
     // ended (`E`: their last completion's data in memory, or failed) and reads timed out (`X`), modulo 2^cw; the
@@ -107,7 +106,7 @@ export const DmaRead = defineModule(
     // ---- per-tag bookkeeping and the completion path
     const tags = readTags(m, { tags: T, devBits: p.devBits, slotBits: sw, timeout });
     const cplPath = completionPath(m, tags, { W: p.W, cpl, memWr, devBits: p.devBits });
-    const expire = tagExpiry(m, tags, cplPath.inFlight, cplPath.update);
+    const expire = tagExpiry(m, tags, cplPath.inFlight);
 
     // ---- the command being issued
     const st = m.fsm('issue_state', ['idle', 'calc', 'issue'] as const);
@@ -243,23 +242,73 @@ export const DmaRead = defineModule(
     curFailed.next(mux(take, busMaster.not(), curFailed.or(curErrNow)));
     slotId.write(tail.bits(sw - 1, 0), qId, take);
     for (let s = 0; s < S; s++) {
-      const e = slotErr.item(s);
-      m.if(e.eq(0), () => {
-        m.if(bmeLost.and(cur.eq(s)), () => e.next(DmaError.BUS_MASTER_DISABLED));
-        m.if(expire.valid.and(expireSlot.eq(s)), () => e.next(DmaError.TIMEOUT));
-        m.if(cplPath.err.code.ne(0).and(cplPath.err.slot.eq(s)), () => e.next(cplPath.err.code));
-      });
       m.if(st.is('calc').and(cur.eq(s)).and(curDone), () => slotIssued.item(s).next(1));
-      m.if(take.and(tail.bits(sw - 1, 0).eq(s)), () => {
-        slotErr.item(s).next(mux(busMaster, lit(DmaError.NONE, 3), lit(DmaError.BUS_MASTER_DISABLED, 3)));
-        slotIssued.item(s).next(0);
-      });
+      m.if(take.and(tail.bits(sw - 1, 0).eq(s)), () => slotIssued.item(s).next(0));
     }
+
+    // The slots' errors (the first one is the status), in distributed RAM: one table per source, each with one
+    // writer: Bus Master Enable (`bme`: a bit, written when a command takes its slot, clear or set, and when it is
+    // lost while issuing), the timeout (`exp`) and the completions' errors (`cpl`, with the first one's code). The
+    // timeout's and the completions' "set" bits have a second writer (a command taking the slot clears them), so
+    // each is the XOR of two tables, as the tags' `fresh` (read_tags.ts): the source writes its table (`_t`) with
+    // the other's bit inverted, the take writes its own (`_b`) with the source's bit. Which came first is recorded
+    // as they are written: a completion's error whether no other error was recorded for the slot before it, a
+    // timeout whether no Bus Master Enable error was (a completion's error after a timeout records that it was
+    // not first, and Bus Master Enable is never lost after another error: the command stops issuing). In a tie
+    // (the same cycle) the completion's error wins, then the timeout (a Bus Master Enable error in the cycle a
+    // read of its slot times out is not recorded), as in the flip-flop version's order of assignment. As
+    // flip-flops (3 bits a slot, each with three sources and the take) they were a next-state LUT or two per bit,
+    // the sources' slot decoders and a 32-way select of 3 bits at retirement. Each table has at most four ports.
+    const cplErr = cplPath.err;
+    const tailSlot = tail.bits(sw - 1, 0);
+    const expT = m.memory('slot_exp_t', { width: 2, depth: S }); // {toggle, first}
+    const expB = m.memory('slot_exp_b', { width: 1, depth: S });
+    const cplT = m.memory('slot_cpl_t', { width: 5, depth: S }); // {toggle, first, code}
+    const cplB = m.memory('slot_cpl_b', { width: 1, depth: S });
+    const bmeT = m.memory('slot_bme', { width: 1, depth: S });
+    // Reads at the head (retirement), the tail (the take), and the two error sources' slots.
+    const atExp = { expB: expB.readAsync(expireSlot), bme: bmeT.readAsync(expireSlot) };
+    const atCpl = {
+      exp: expT.readAsync(cplErr.slot),
+      expB: expB.readAsync(cplErr.slot),
+      bme: bmeT.readAsync(cplErr.slot),
+      cpl: cplT.readAsync(cplErr.slot),
+      cplB: cplB.readAsync(cplErr.slot),
+    };
+    const expSetAtCpl = atCpl.exp.bit(1).xor(atCpl.expB);
+    const cplSetAtCpl = atCpl.cpl.bit(4).xor(atCpl.cplB);
+    bmeT.write(
+      mux(take, tailSlot, cur),
+      mux(take, busMaster.not(), expire.valid.and(expireSlot.eq(cur)).not()),
+      take.or(bmeLost),
+    );
+    expT.write(expireSlot, cat(atExp.expB.not(), atExp.bme.not()), expire.valid);
+    cplT.write(
+      cplErr.slot,
+      cat(atCpl.cplB.not(), expSetAtCpl.or(atCpl.bme).not(), cplErr.code),
+      cplErr.code.ne(0).and(cplSetAtCpl.not()),
+    );
+    expB.write(tailSlot, expT.readAsync(tailSlot).bit(1), take);
+    cplB.write(tailSlot, cplT.readAsync(tailSlot).bit(4), take);
+    const errorOf = (x: Expr): Expr => {
+      const exp = expT.readAsync(x);
+      const cpl = cplT.readAsync(x);
+      const expFirst = exp.bit(1).xor(expB.readAsync(x)).and(exp.bit(0));
+      const cplFirst = cpl.bit(4).xor(cplB.readAsync(x)).and(cpl.bit(3));
+      return mux(
+        cplFirst,
+        cpl.bits(2, 0),
+        mux(
+          expFirst,
+          lit(DmaError.TIMEOUT, 3),
+          mux(bmeT.readAsync(x), lit(DmaError.BUS_MASTER_DISABLED, 3), lit(DmaError.NONE, 3)),
+        ),
+      );
+    };
 
     // The counts: a read issued adds one to its slot's I, a read ended to its E, a timed-out read to its X (each a
     // read-modify-write of its own table, at most one a cycle); a command taking a slot sets its I to the slot's
     // E + X (so whatever the tables held, after a reset too, the new command has no reads).
-    const tailSlot = tail.bits(sw - 1, 0);
     const ended = cplPath.retire;
     const endsNext = slotEnds.readAsync(ended.slot).add(1);
     slotEnds.write(ended.slot, endsNext, ended.en);
@@ -308,7 +357,7 @@ export const DmaRead = defineModule(
     m.if(retire, () => {
       stValid.next(1);
       stId.next(slotId.readAsync(h));
-      stErr.next(muxTree(h, slotErr.items));
+      stErr.next(errorOf(h));
       head.next(head.inc());
     }).elseIf(status.ready, () => stValid.next(0));
     status.valid.set(stValid);

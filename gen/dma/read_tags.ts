@@ -8,12 +8,18 @@
 // size, written with its other entries, and the remaining bytes, written when a completion is taken; a flag
 // per tag (`fresh`: no completion taken yet) says which one holds the tag's count. As flip-flops with a mux
 // tree per table, 64 tags were most of the read engine (3.3k flip-flops and the 64-way selects). Only the bits
-// every tag needs at once stay flip-flops: valid, fresh, age, live.
+// every tag needs at once stay flip-flops: valid.
 //
-// The timeout is coarse, so that a tag costs three bits of timer instead of a full counter: a shared
-// prescaler ticks every `timeout / 4` cycles (rounded down, plus one) and each outstanding tag counts ticks
-// up to 5, so a read times out between `timeout` and 1.25 x `timeout` cycles after it was issued (2.8), and is
-// freed within `tags` + 3 cycles (tagExpiry's scan).
+// `fresh` has two writers too (set by the read issued, cleared by a completion taken), so it is the XOR of two
+// one-bit tables with one writer each: the issue writes its table with the other's bit inverted (fresh), a
+// completion taken writes its table with the other's bit (not fresh). As a flip-flop per tag it was a flip-flop,
+// its next-state LUT and a share of two 64-way selects per tag (the completion path's lookup, the timeout's scan).
+//
+// The timeout is coarse, so that a tag costs four bits of distributed RAM instead of a counter: a shared
+// prescaler ticks every `timeout / 4` cycles (rounded down, plus one; at least 2^log2(tags) + 1), a 4-bit epoch
+// counts the ticks, and each read's epoch at issue is kept in `epoch` (LUT RAM). A read has timed out once the
+// epoch is TIMEOUT_TICKS past its own, so between `timeout` and 1.25 x `timeout` cycles after it was issued
+// (2.8); it is freed within `tags` + 3 cycles (tagExpiry's scan), long before the epoch could wrap (16 ticks).
 import {
   bit,
   cat,
@@ -30,6 +36,8 @@ import { muxTree } from '../lib/mux';
 
 /** Ticks of the prescaler after which an outstanding tag has timed out. */
 export const TIMEOUT_TICKS = 5;
+/** Bits of the timeout's epoch. */
+const EPOCH_BITS = 4;
 
 export interface ReadTags {
   valid: SignalArray;
@@ -38,20 +46,36 @@ export interface ReadTags {
    * size in `ends`): the Byte Count its next completion must carry; 0 once the completion that ends it is taken.
    */
   remaining: Memory;
-  /** Per tag: no completion taken yet (its remaining bytes are the read's size). */
-  fresh: SignalArray;
+  /** Per tag, as freshSet XOR freshClear: no completion taken yet (its remaining bytes are the read's size). */
+  freshSet: Memory;
+  freshClear: Memory;
   /** {the read's size in bytes (13), device byte address just past its last byte, host address bits 6:0 just past it}. */
   ends: Memory;
   /** Command slot of the read. */
   slot: Memory;
   devBits: number;
   slotBits: number;
-  /** Prescaler ticks since the read was issued, up to TIMEOUT_TICKS. */
-  age: SignalArray;
-  /** Per tag: outstanding and out of time (no completion is accepted for it any more). */
-  timedOut: Expr[];
-  /** Per tag: outstanding and not out of time (a completion may be for it), as of the cycle before. */
-  live: Expr[];
+  /** Per tag: the timeout epoch when the read was issued. */
+  epoch: Memory;
+  /** Per tag: the completion taken last ended the read (its last beats may still be coming): never timed out. */
+  closed: Memory;
+  /** The timeout's epoch now. */
+  now: Expr;
+}
+
+/** Whether a read issued in `epoch` is out of time (no completion is accepted for it any more). */
+export function outOfTime(tags: ReadTags, epoch: Expr): Expr {
+  return tags.now.sub(epoch).ge(TIMEOUT_TICKS);
+}
+
+/** Whether no completion has been taken yet for the read of `tag` (see freshSet). */
+export function tagFresh(tags: ReadTags, tag: Expr): Expr {
+  return tags.freshSet.readAsync(tag).xor(tags.freshClear.readAsync(tag));
+}
+
+/** Outstanding and not out of time: a completion may be for it (its epoch read asynchronously, a mux tree). */
+export function tagLive(tags: ReadTags, tag: Expr): Expr {
+  return muxTree(tag, tags.valid.items).and(outOfTime(tags, tags.epoch.readAsync(tag)).not());
 }
 
 /**
@@ -65,7 +89,7 @@ export function lookupTag(
 ): { fresh: Expr; size: Expr; remaining: Expr; devEnd: Expr; hostEnd: Expr; slot: Expr } {
   const ends = tags.ends.readAsync(tag);
   return {
-    fresh: muxTree(tag, tags.fresh.items),
+    fresh: tagFresh(tags, tag),
     size: ends.bits(tags.devBits + 19, tags.devBits + 7),
     remaining: tags.remaining.readAsync(tag),
     devEnd: ends.bits(tags.devBits + 6, 7),
@@ -95,24 +119,37 @@ export function readTags(
   const valid = m.regArray('tag_valid', T, bit, { reset: 0 });
   const depth = 2 ** log2ceil(T);
   const remaining = m.memory('tag_remaining', { width: 13, depth });
-  const fresh = m.regArray('tag_fresh', T, bit);
+  const freshSet = m.memory('tag_fresh_set', { width: 1, depth });
+  const freshClear = m.memory('tag_fresh_clear', { width: 1, depth });
   const ends = m.memory('tag_ends', { width: 13 + o.devBits + 7, depth });
   const slot = m.memory('tag_slot', { width: o.slotBits, depth });
-  const age = m.regArray('tag_age', T, 3);
+  const epoch = m.memory('tag_epoch', { width: EPOCH_BITS, depth });
+  const closed = m.memory('tag_closed', { width: 1, depth });
 
+  // The prescaler's period is at least 2^log2(tags) + 1 cycles, so that 11 ticks (the epoch's 16 less the 5 of the
+  // timeout) outlast two rounds of tagExpiry's scan (3 x tags cycles each at most): a timed-out tag is freed before
+  // the epoch wraps and makes it look young again (a timeout below 4 x 2^log2(tags) cycles counts as that).
+  const minPeriod = 2 ** log2ceil(T);
+  const quarter = o.timeout.shr(2);
+  const reload = mux(quarter.lt(minPeriod), lit(minPeriod, quarter.width), quarter);
   const prescale = m.reg('timeout_prescale', o.timeout.width, { reset: 0 });
   const tick = m.let('timeout_tick', prescale.eq(0));
-  prescale.next(tick.select(o.timeout.shr(2), prescale.dec()));
-  age.items.forEach((a) => m.if(tick.and(a.ne(TIMEOUT_TICKS)), () => a.next(a.inc())));
-
-  const timedOut = valid.items.map((v, t) => v.and(age.item(t).eq(TIMEOUT_TICKS)));
-  // Registered (a cycle late), so that the completion path's lookup starts at flip-flops: the cycle it lags
-  // cannot matter (a completion does not come the cycle after its read is issued; one for a read that has just
-  // ended expects 0 bytes; one let in as the read times out holds off its expiry: tagExpiry).
-  const liveReg = m.reg('tag_live', T, { reset: 0 });
-  liveReg.next(catBits(valid.items.map((v, t) => v.and(age.item(t).ne(TIMEOUT_TICKS)))));
-  const live = valid.items.map((_, t) => liveReg.bit(t));
-  return { valid, remaining, fresh, ends, slot, devBits: o.devBits, slotBits: o.slotBits, age, timedOut, live };
+  prescale.next(tick.select(reload, prescale.dec()));
+  const now = m.reg('timeout_epoch', EPOCH_BITS, { reset: 0 });
+  m.if(tick, () => now.next(now.inc()));
+  return {
+    valid,
+    remaining,
+    freshSet,
+    freshClear,
+    ends,
+    slot,
+    devBits: o.devBits,
+    slotBits: o.slotBits,
+    epoch,
+    closed,
+    now,
+  };
 }
 
 /**
@@ -123,37 +160,33 @@ export function readTags(
  * The check keeps a read from ending twice, by its timeout and by a completion. A completion is judged two
  * cycles after its tag was looked up (gen/dma/read_cpl.ts), so one found in time may be judged after its tag
  * timed out, and it may be held in the completion path while the memory refuses writes. So the tag is
- * let go (and found again by the next scan if it is still out of time) when the tag is no longer timed out (a
- * completion ended the read: its age restarted) or when a completion for it is in the completion path before
- * its verdict (`inFlight`). One that reaches the lookup after the check finds the tag timed out, then freed.
+ * let go (and found again by the next scan if it is still out of time) when a completion has ended the read
+ * (`closed`) or when a completion for it is in the completion path before its verdict (`inFlight`). Out of time
+ * stays out of time (the epoch cannot wrap before the tag is freed), and the lookup uses the same test: one that
+ * reaches the lookup after the scan found the tag finds it out of time, and is dropped.
  */
-export function tagExpiry(
-  m: ModuleBuilder,
-  tags: ReadTags,
-  inFlight: readonly TagInFlight[],
-  update: { en: Expr; tag: Expr; closing: Expr },
-): TagExpiry {
+export function tagExpiry(m: ModuleBuilder, tags: ReadTags, inFlight: readonly TagInFlight[]): TagExpiry {
   const T = tags.valid.length;
-  // The timed-out tags of the cycle before (a register cuts the age compares from the scan and the check): the
-  // check drops a tag that is out of date.
-  const timedOut = m.reg('timed_out', T, { reset: 0 });
-  timedOut.next(catBits(tags.timedOut));
-  const timedOutBits = [...Array(T).keys()].map((t) => timedOut.bit(t));
   // A scan, one tag per cycle, instead of a priority pick over all tags (two 32-bit pickers, a one-hot register
   // and its encoder): a timed-out tag is found within `tags` cycles, which the timeout's coarse ticks dwarf.
-  // The scan stops at a timed-out tag while it is checked and freed, and `tag` is the scan position.
+  // The scan stops at a timed-out tag while it is checked and freed, and `tag` is the scan position. A tag whose
+  // read a completion has ended (`closed`, once a completion has been taken: not `fresh`) is being received and
+  // is never timed out.
   const tag = m.reg('expire_tag', log2ceil(T), { reset: 0 });
   const stage = m.reg('expire_stage', 2, { reset: 0 }); // 0 scanning, 1 found, 2 checked: freed if kept
   const slot = m.reg('expire_slot', tags.slotBits);
   const keep = m.reg('expire_keep', bit);
-  const timedOutAt = T === 1 ? timedOutBits[0] : muxTree(tag, timedOutBits);
+  const pickT = (items: readonly Expr[]) => (T === 1 ? items[0] : muxTree(tag, items));
+  const ending = tagFresh(tags, tag).not().and(tags.closed.readAsync(tag));
+  const timedOutAt = m.let(
+    'expire_timed_out',
+    pickT(tags.valid.items)
+      .and(outOfTime(tags, tags.epoch.readAsync(tag)))
+      .and(ending.not()),
+  );
   const nextTag = T === 1 ? lit(0, 1) : mux(tag.eq(T - 1), lit(0, tag.width), tag.inc());
-  // The check looks at the timed-out tags of the cycle before (registered), so a read ended by a completion
-  // in that cycle (its verdict was in the completion path then) is remembered for a cycle.
-  const closed = { valid: m.reg('closed_valid', bit, { reset: 0 }), tag: m.reg('closed_tag', tag.width) };
-  closed.valid.next(update.en.and(update.closing));
-  closed.tag.next(update.tag);
-  const held = orAll(closed.valid.and(closed.tag.eq(tag)), ...inFlight.map((f) => f.valid.and(f.tag.eq(tag))));
+  // A read ended by a completion in the cycle before shows in `closed` now; one ended now is in `inFlight`.
+  const held = orAll(...inFlight.map((f) => f.valid.and(f.tag.eq(tag))));
   m.switch(stage)
     .case(0, () => m.if(timedOutAt, () => stage.next(1)).else(() => tag.next(nextTag)))
     .case(1, () => {
@@ -166,11 +199,6 @@ export function tagExpiry(
       stage.next(0);
     });
   return { valid: m.let('expire_now', stage.eq(2).and(keep)), tag, slot };
-}
-
-/** Bits b[0] (lsb) .. b[n-1] as one vector. */
-function catBits(b: Expr[]): Expr {
-  return b.reduceRight((acc: Expr | undefined, x) => (acc ? acc.cat(x) : x), undefined)!;
 }
 
 /**
@@ -190,15 +218,12 @@ export function updateReadTags(
   tags.ends.write(alloc.tag, cat(alloc.bytes, alloc.devEnd, alloc.hostEnd), alloc.en);
   tags.slot.write(alloc.tag, alloc.slot, alloc.en);
   tags.remaining.write(update.tag, update.remaining, update.en);
+  tags.closed.write(update.tag, update.closing, update.en);
+  tags.epoch.write(alloc.tag, tags.now, alloc.en);
+  tags.freshSet.write(alloc.tag, tags.freshClear.readAsync(alloc.tag).not(), alloc.en);
+  tags.freshClear.write(update.tag, tags.freshSet.readAsync(update.tag), update.en);
   tags.valid.items.forEach((v, t) => {
-    m.if(alloc.en.and(alloc.tag.eq(t)), () => {
-      v.next(1);
-      tags.fresh.item(t).next(1);
-      tags.age.item(t).next(0);
-    });
-    m.if(update.en.and(update.tag.eq(t)), () => tags.fresh.item(t).next(0));
-    // The completion that ends the read is being received: it cannot time out before its last beat.
-    m.if(update.en.and(update.closing).and(update.tag.eq(t)), () => tags.age.item(t).next(0));
+    m.if(alloc.en.and(alloc.tag.eq(t)), () => v.next(1));
     m.if(release.en.and(release.tag.eq(t)), () => v.next(0));
     m.if(expire.valid.and(expire.tag.eq(t)), () => v.next(0));
   });

@@ -169,6 +169,42 @@ describe.each(DMA_WIDTHS)('DMA engines, %i-bit stream: errors', (W) => {
     stillWorks(d, rng);
   });
 
+  // Two errors in one command: the first is its status, whichever source it came from. The command is long (64
+  // KiB, 128 requests on 32 tags), so that it is still issuing when the second error comes.
+  const twoErrors = (seed: number, faults: Map<number, ReadAction>, clearBmeAt?: number) => {
+    const d = boot(seed);
+    const buf = d.rc.mem.alloc(65536, { perm: 'ro' });
+    d.rc.setFaults({ onRead: (r) => faults.get(Number(r.tlp.address - buf.addr)) });
+    d.rdCmd.send({ rd_cmd_host_addr: buf.addr, rd_cmd_dev_addr: 0, rd_cmd_len: 65536, rd_cmd_id: 3 });
+    if (clearBmeAt !== undefined) {
+      d.rc.runFor(clearBmeAt);
+      d.configure({ busMaster: false });
+    }
+    waitStatuses(d, { rd: 1 }, 200_000);
+    d.rc.setFaults({ onRead: undefined });
+    d.configure({ busMaster: true });
+    const st = statuses(d.rdStatus, 'rd');
+    d.rc.mem.unmap(buf);
+    stillWorks(d, new Rng(seed));
+    return st;
+  };
+
+  test('a read answered with UR and an earlier one lost: the UR (first) is the status, not TIMEOUT', () => {
+    const st = twoErrors(
+      W + 4,
+      new Map<number, ReadAction>([
+        [0, 'drop'],
+        [1024, 'ur'],
+      ]),
+    );
+    expect(st).toEqual([{ id: 3, error: DmaError.UNSUPPORTED_REQUEST }]);
+  });
+
+  test('a read lost, then Bus Master Enable cleared while issuing: BUS_MASTER_DISABLED (first), not TIMEOUT', () => {
+    const st = twoErrors(W + 5, new Map<number, ReadAction>([[0, 'drop']]), 300);
+    expect(st).toEqual([{ id: 3, error: DmaError.BUS_MASTER_DISABLED }]);
+  });
+
   test('zero-length commands end at once with status OK and no TLP', () => {
     const d = boot(W + 3);
     d.rdCmd.send({ rd_cmd_host_addr: 0x1234n, rd_cmd_dev_addr: 5, rd_cmd_len: 0, rd_cmd_id: 7 });
