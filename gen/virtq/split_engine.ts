@@ -365,7 +365,7 @@ export const SplitEngine = defineModule(
             .sub(1)
             .bit(SEQ_BITS - 1)
             .not();
-        return { seq, ended, err, past };
+        return { seq, ended, err, past, end };
       });
       const issue = (owner: number, at: HostAt, devOff: Expr | number, l: Expr | number) => {
         taken[owner].set(1);
@@ -552,8 +552,28 @@ export const SplitEngine = defineModule(
     const pfNext = m.reg('pf_next', 16);
     // an entry with a head out of range: not read ahead (the walk finds it and fails)
     const pfBad = m.reg('pf_bad', bit);
-    const pfHead = m.regArray('pf_head', AB, 16);
-    const pfCount = m.regArray('pf_count', AB, log2ceil(PF + 1));
+    // Each slot's head and descriptors read (1..PF) in LUT RAM: one write port (ahead_desc, spec_cmd), one read
+    // port at pfNext's slot (ahead_match) or la's (ahead_chain)
+    const pfCountBits = log2ceil(PF + 1);
+    const pfMem = m.memory('pf_head', { width: 16 + pfCountBits, depth: AB });
+    const pfWr = {
+      en: m.wire('pf_wr_en', bit, { default: 0 }),
+      at: m.wire('pf_wr_at', abBits, { default: 0 }),
+      head: m.wire('pf_wr_head', 16, { default: 0 }),
+      count: m.wire('pf_wr_count', pfCountBits, { default: 0 }),
+    };
+    pfMem.write(pfWr.at, cat(pfWr.count, pfWr.head), pfWr.en);
+    /** Slot `at`'s read ahead: the head `h`, `k` descriptors. */
+    const pfWrite = (at: Expr, h: Expr, k: Expr) => {
+      pfWr.en.set(1);
+      pfWr.at.set(at);
+      pfWr.head.set(h);
+      pfWr.count.set(k.trunc(pfCountBits));
+    };
+    const pfRdAt = m.wire('pf_rd_at', abBits, { default: 0 });
+    const pfRd = pfMem.readAsync(pfRdAt);
+    const pfHeadRd = pfRd.bits(15, 0);
+    const pfCountRd = pfRd.bits(15 + pfCountBits, 16);
     const pfSeq = m.regArray('pf_seq', AB, SEQ_BITS);
     // Entries [la, pfInsp) had their head descriptor looked at once their slot's read ended: a valid INDIRECT
     // one got the first entries of its table read into the slot after it (pf_tbl), and the slot is ready again
@@ -631,7 +651,7 @@ export const SplitEngine = defineModule(
     const idxSame = m.reg('idx_same', bit);
     const idxNone = m.reg('idx_none', bit);
     const idxAsk = m.reg('idx_ask', bit);
-    // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
+    // Which slots' reads have ended (set as a slot's status comes back, cleared as it is read again).
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
     {
@@ -663,9 +683,34 @@ export const SplitEngine = defineModule(
       pollHead.next(nextSlot(pollHead));
     });
     pollCount.next(pollCount.add(pollIssued.zext(pollCount.width)).sub(pollTaken.zext(pollCount.width)));
-    const slotEnded = cat(...Array.from({ length: AB }, (_, i) => pool.past(pfSeq.item(i))).reverse());
+    // A slot's read has ended once the status numbered its pf_seq came back: statuses come in command order, and a
+    // slot is read again only once ready, so an equality with the status's number instead of a comparison of each
+    // slot's with the count. Registered, as the count is: the slot is ready two cycles after its status (the fetch
+    // RAM's write of the read's last data is not earlier than the status).
+    const poolEnd = m.reg('pool_end', bit, { reset: 0 });
+    const poolEndSeq = m.reg('pool_end_seq', SEQ_BITS);
+    poolEnd.next(pool.end);
+    poolEndSeq.next(pool.ended);
+    const slotEnded = cat(...Array.from({ length: AB }, (_, i) => poolEnd.and(pfSeq.item(i).eq(poolEndSeq))).reverse());
     const readyClr = m.wire('pf_ready_clr', AB, { default: 0 });
     pfReady.next(pfReady.or(slotEnded).and(readyClr.not()));
+    // Entry counts of an available-ring read, in abBits + 1 bits. Split ring sizes are powers of two (the transport
+    // accepts no other: gen/virtio/regs.ts) as availBatch is, so a read from entry i stops at the end of i's batch
+    // or of the ring, whichever is first, after M - (i mod M) entries for M = min(num, availBatch) (batch_mask is
+    // M - 1): narrow counts instead of 17-bit subtracts and compares of the ring's size.
+    const batchMask = cfgReg('batch_mask', cq, (q) =>
+      mux(q.size.bits(15, abBits).orR(), lit(AB - 1, abBits), q.size.sub(1).trunc(abBits)),
+    );
+    const toBatchEnd = (i: Expr) =>
+      i
+        .bits(abBits - 1, 0)
+        .not()
+        .and(batchMask)
+        .zext(abBits + 1)
+        .inc();
+    /** A 16-bit count, saturated at availBatch. */
+    const satAB = (x: Expr) =>
+      mux(x.bits(15, abBits).orR(), lit(AB, abBits + 1), x.bits(abBits - 1, 0).zext(abBits + 1));
     const slotOff = (i: Expr) =>
       lit(lay.ahead, p.regionBits - 1).add(
         i
@@ -801,6 +846,17 @@ export const SplitEngine = defineModule(
       : lit(0, 1);
     const pLaLooked = TA ? planFlag('p_la_looked', fIndirect.not().or(cqLa.ne(pfInsp))) : lit(1, 1);
     // the chain buffer is free to walk into (a cycle late: a walk ends in `idle`, two cycles before `plan`)
+    // The entries the next available-ring read asks for (ahead_heads, heads_cmd: both come from plan), registered
+    // like the flags: from he, with the pool, up to the window's room (the window holds [pfNext, he), fewer than
+    // availBatch entries when ahead_heads is chosen: p_he_room); else from la. Its minimum is off the read command's
+    // length and address paths.
+    const hFrom = mux(ownPool, he, la);
+    const hRoom = mux(ownPool, lit(AB, abBits + 1).sub(he.sub(pfNext).trunc(abBits + 1)), lit(AB, abBits + 1));
+    const hEnds = [toBatchEnd(hFrom), satAB(seen.sub(hFrom)), hRoom];
+    // (the least of three from their three comparisons side by side)
+    const [h01, h02, h12] = [hEnds[0].lt(hEnds[1]), hEnds[0].lt(hEnds[2]), hEnds[1].lt(hEnds[2])];
+    const headsN = m.reg('heads_n', abBits + 1);
+    headsN.next(mux(h01.and(h02), hEnds[0], mux(h01.not().and(h12), hEnds[1], hEnds[2])));
     const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
     const pHeadsIdle = planFlag('p_heads_idle', headsPend.not());
@@ -904,21 +960,15 @@ export const SplitEngine = defineModule(
       ahead_heads: () => {
         const slot = he.and(numMask);
         const inBatch = he.bits(abBits - 1, 0);
-        const toBatchEnd = lit(AB, 17).sub(inBatch.zext(17));
-        const toRingEnd = num.zext(17).sub(slot.zext(17));
-        const known = seen.sub(he).zext(17);
-        const room = lit(AB, 17).sub(he.sub(pfNext).zext(17));
-        const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
-        const n2 = mux(known.lt(room), known, room);
-        const n = mux(n1.lt(n2), n1, n2);
+        const n = headsN;
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
-          rd.issue(POOL, ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
+          rd.issue(POOL, ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.zext(abBits + 2).shl(1));
           headsIssue.set(1);
           headsIssueFrom.set(he);
-          headsEnd.nextAt(cq, he.add(n.trunc(16)));
+          headsEnd.nextAt(cq, he.add(n.zext(16)));
           specFrom.next(he);
-          specTo.next(he.add(n.trunc(16)));
+          specTo.next(he.add(n.zext(16)));
           st.goto(SPEC ? 'spec_plan' : 'load');
         });
       },
@@ -932,7 +982,8 @@ export const SplitEngine = defineModule(
       // the entry's head against the head its slot was read for (registered for ahead_desc)
       ahead_match: () => {
         const at = pfNext.bits(abBits - 1, 0);
-        specHit.next(pfSpec.bit(at).and(pfHead.at(at).eq(word16)));
+        pfRdAt.set(at);
+        specHit.next(pfSpec.bit(at).and(pfHeadRd.eq(word16)));
         st.goto('ahead_desc');
       },
       ahead_desc: () => {
@@ -952,8 +1003,7 @@ export const SplitEngine = defineModule(
           })
           .elseIf(rd.free, () => {
             rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(pfNext), k.shl(4));
-            pfHead.nextAt(at, h);
-            pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+            pfWrite(at, h, k);
             pfSeq.nextAt(at, pool.seq);
             readyClr.set(lit(1, AB).shl(at));
             pfNext.next(pfNext.inc());
@@ -996,8 +1046,7 @@ export const SplitEngine = defineModule(
         };
         m.if(h.zext(17).ge(num.zext(17)), next).elseIf(rd.free, () => {
           rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(specPos), k.shl(4));
-          pfHead.nextAt(at, h);
-          pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+          pfWrite(at, h, k);
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(lit(1, AB).shl(at));
           specSet.set(lit(1, AB).shl(at));
@@ -1027,9 +1076,10 @@ export const SplitEngine = defineModule(
       // the chain at la, from its entry's slot
       ahead_chain: () => {
         const at = la.bits(abBits - 1, 0);
-        word16.next(pfHead.at(at));
-        winStart.next(pfHead.at(at));
-        winCount.next(pfCount.at(at).zext(17));
+        pfRdAt.set(at);
+        word16.next(pfHeadRd);
+        winStart.next(pfHeadRd);
+        winCount.next(pfCountRd.zext(17));
         winOff.next(slotOff(la));
         winSlot.next(at);
         headAhead.next(1);
@@ -1107,16 +1157,12 @@ export const SplitEngine = defineModule(
       // the available ring's entries from lastAvail: up to the batch's end, the ring's end and avail->idx
       heads_cmd: () => {
         const slot = la.and(numMask);
-        const inBatch = la.bits(log2ceil(p.availBatch) - 1, 0);
-        const toBatchEnd = lit(p.availBatch, 17).sub(inBatch.zext(17));
-        const toRingEnd = num.zext(17).sub(slot.zext(17));
-        const a = ahead.zext(17);
-        const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
-        const n = mux(a.lt(n1), a, n1);
+        const inBatch = la.bits(abBits - 1, 0);
+        const n = headsN;
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
         m.if(rd.free, () => {
-          read(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
-          headsEnd.nextAt(cq, la.add(n.trunc(16)));
+          read(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.zext(abBits + 2).shl(1));
+          headsEnd.nextAt(cq, la.add(n.zext(16)));
           st.goto('heads_wait');
         });
       },
