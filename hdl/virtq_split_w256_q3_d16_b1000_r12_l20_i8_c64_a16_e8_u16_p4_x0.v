@@ -160,12 +160,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:230
   localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:230
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:738
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:738
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:738
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:738
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:738
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:738
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:799
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:799
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:799
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:799
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:799
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:799
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:199
@@ -254,8 +254,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [5:0] rd_seq2;  // gen/virtq/split_engine.ts:354
   reg [5:0] rd_ended2;  // gen/virtq/split_engine.ts:355
   reg rd_err2;  // gen/virtq/split_engine.ts:356
-  reg rd_settled0;  // gen/virtq/split_engine.ts:395
-  reg rd_settled1;  // gen/virtq/split_engine.ts:395
+  reg rd_settled0;  // gen/virtq/split_engine.ts:406
+  reg rd_settled1;  // gen/virtq/split_engine.ts:406
   reg wr_valid;  // gen/virtq/split_engine.ts:323
   reg [63:0] wr_host;  // gen/virtq/split_engine.ts:324
   reg [15:0] wr_dev;  // gen/virtq/split_engine.ts:325
@@ -279,161 +279,138 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   /* verilator lint_off UNUSEDSIGNAL */  // unused
   reg wr_err2;  // gen/virtq/split_engine.ts:356
   /* verilator lint_on UNUSEDSIGNAL */
-  reg wr_settled0;  // gen/virtq/split_engine.ts:395
-  reg wr_settled1;  // gen/virtq/split_engine.ts:395
-  reg out_wr_valid;  // gen/virtq/split_engine.ts:413
-  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:414
-  reg [15:0] out_wr_data;  // gen/virtq/split_engine.ts:415
-  reg ow_valid;  // gen/virtq/split_engine.ts:418
+  reg wr_settled0;  // gen/virtq/split_engine.ts:406
+  reg wr_settled1;  // gen/virtq/split_engine.ts:406
+  reg out_wr_valid;  // gen/virtq/split_engine.ts:423
+  reg [10:0] out_wr_off;  // gen/virtq/split_engine.ts:424
+  reg [15:0] out_wr_data;  // gen/virtq/split_engine.ts:425
+  reg ow_valid;  // gen/virtq/split_engine.ts:428
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:419
+  reg [10:0] ow_off;  // gen/virtq/split_engine.ts:429
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:420
-  reg mem_busy;  // gen/virtq/split_engine.ts:440
+  reg [63:0] ow_data;  // gen/virtq/split_engine.ts:430
+  reg mem_busy;  // gen/virtq/split_engine.ts:450
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:441
+  reg [3:0] mem_off;  // gen/virtq/split_engine.ts:451
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] word;  // gen/virtq/split_engine.ts:443
+  reg [15:0] word;  // gen/virtq/split_engine.ts:453
   /* verilator lint_off UNUSEDSIGNAL */  // partly unused
-  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:444
+  reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:454
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:475
-  reg [15:0] la;  // gen/virtq/split_engine.ts:499
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:500
-  reg [15:0] he;  // gen/virtq/split_engine.ts:501
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:505
-  reg [15:0] head;  // gen/virtq/split_engine.ts:506
-  reg [15:0] j;  // gen/virtq/split_engine.ts:510
-  reg [16:0] count;  // gen/virtq/split_engine.ts:511
-  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:517
-  reg saw_write;  // gen/virtq/split_engine.ts:519
-  reg [33:0] total;  // gen/virtq/split_engine.ts:520
-  reg win_valid;  // gen/virtq/split_engine.ts:521
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:522
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:523
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:525
-  reg win_ahead;  // gen/virtq/split_engine.ts:526
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:527
-  reg head_ahead;  // gen/virtq/split_engine.ts:528
-  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:530
-  reg idx_ahead;  // gen/virtq/split_engine.ts:540
-  reg pf_active;  // gen/virtq/split_engine.ts:550
-  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:551
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:552
-  reg pf_bad;  // gen/virtq/split_engine.ts:554
-  reg [15:0] pf_head_0;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_1;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_2;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_3;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_4;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_5;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_6;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_7;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_8;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_9;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_10;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_11;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_12;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_13;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_14;  // gen/virtq/split_engine.ts:555
-  reg [15:0] pf_head_15;  // gen/virtq/split_engine.ts:555
-  reg [2:0] pf_count_0;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_1;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_2;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_3;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_4;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_5;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_6;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_7;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_8;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_9;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_10;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_11;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_12;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_13;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_14;  // gen/virtq/split_engine.ts:556
-  reg [2:0] pf_count_15;  // gen/virtq/split_engine.ts:556
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:557
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:557
+  wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:485
+  reg [15:0] la;  // gen/virtq/split_engine.ts:509
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:510
+  reg [15:0] he;  // gen/virtq/split_engine.ts:511
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:515
+  reg [15:0] head;  // gen/virtq/split_engine.ts:516
+  reg [15:0] j;  // gen/virtq/split_engine.ts:520
+  reg [16:0] count;  // gen/virtq/split_engine.ts:521
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:527
+  reg saw_write;  // gen/virtq/split_engine.ts:529
+  reg [33:0] total;  // gen/virtq/split_engine.ts:530
+  reg win_valid;  // gen/virtq/split_engine.ts:531
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:532
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:533
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:535
+  reg win_ahead;  // gen/virtq/split_engine.ts:536
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:537
+  reg head_ahead;  // gen/virtq/split_engine.ts:538
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:540
+  reg idx_ahead;  // gen/virtq/split_engine.ts:550
+  reg pf_active;  // gen/virtq/split_engine.ts:560
+  reg [1:0] pf_q;  // gen/virtq/split_engine.ts:561
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:562
+  reg pf_bad;  // gen/virtq/split_engine.ts:564
+  reg pf_wr_en;  // gen/virtq/split_engine.ts:570
+  reg [3:0] pf_wr_at;  // gen/virtq/split_engine.ts:571
+  reg [15:0] pf_wr_head;  // gen/virtq/split_engine.ts:572
+  reg [2:0] pf_wr_count;  // gen/virtq/split_engine.ts:573
+  reg [3:0] pf_rd_at;  // gen/virtq/split_engine.ts:583
+  wire [18:0] pf_head_rd0;  // gen/virtq/split_engine.ts:584
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:587
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:587
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:561
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:591
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:569
-  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:570
-  reg rf_push;  // gen/virtq/split_engine.ts:571
-  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:572
-  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:573
-  reg rf_clear;  // gen/virtq/split_engine.ts:574
-  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:579
-  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:580
-  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:581
-  reg spec_on;  // gen/virtq/split_engine.ts:586
-  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:587
-  reg [15:0] b_start;  // gen/virtq/split_engine.ts:588
-  reg [5:0] b_len;  // gen/virtq/split_engine.ts:589
-  reg [4:0] b_top;  // gen/virtq/split_engine.ts:590
-  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:593
-  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:594
-  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:595
-  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:596
-  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:597
-  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:598
-  reg spec_hit;  // gen/virtq/split_engine.ts:599
-  reg heads_pend;  // gen/virtq/split_engine.ts:600
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:601
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:602
-  reg heads2_pend;  // gen/virtq/split_engine.ts:606
-  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:607
-  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:608
-  reg heads_issue;  // gen/virtq/split_engine.ts:609
-  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:610
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:614
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:614
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:614
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:614
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:615
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:616
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:617
-  reg poll_issued;  // gen/virtq/split_engine.ts:618
-  reg poll_taken;  // gen/virtq/split_engine.ts:619
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:621
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:622
-  wire idx_pend;  // gen/virtq/split_engine.ts:626
-  reg idx_here;  // gen/virtq/split_engine.ts:627
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:628
-  reg idx_jump;  // gen/virtq/split_engine.ts:630
-  reg idx_same;  // gen/virtq/split_engine.ts:631
-  reg idx_none;  // gen/virtq/split_engine.ts:632
-  reg idx_ask;  // gen/virtq/split_engine.ts:633
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:635
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:667
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:685
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:686
-  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:687
-  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:688
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:689
-  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:690
-  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:691
-  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:692
-  reg reset_pulse;  // gen/virtq/split_engine.ts:693
-  wire abandon;  // gen/virtq/split_engine.ts:694
-  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:721
-  wire [2:0] work;  // gen/virtq/split_engine.ts:731
-  wire can_fetch;  // gen/virtq/split_engine.ts:733
+  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:599
+  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:600
+  reg rf_push;  // gen/virtq/split_engine.ts:601
+  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:602
+  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:603
+  reg rf_clear;  // gen/virtq/split_engine.ts:604
+  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:609
+  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:610
+  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:611
+  reg spec_on;  // gen/virtq/split_engine.ts:616
+  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:617
+  reg [15:0] b_start;  // gen/virtq/split_engine.ts:618
+  reg [5:0] b_len;  // gen/virtq/split_engine.ts:619
+  reg [4:0] b_top;  // gen/virtq/split_engine.ts:620
+  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:623
+  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:624
+  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:625
+  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:626
+  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:627
+  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:628
+  reg spec_hit;  // gen/virtq/split_engine.ts:629
+  reg heads_pend;  // gen/virtq/split_engine.ts:630
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:631
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:632
+  reg heads2_pend;  // gen/virtq/split_engine.ts:636
+  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:637
+  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:638
+  reg heads_issue;  // gen/virtq/split_engine.ts:639
+  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:640
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:644
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:644
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:644
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:644
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:645
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:646
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:647
+  reg poll_issued;  // gen/virtq/split_engine.ts:648
+  reg poll_taken;  // gen/virtq/split_engine.ts:649
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:651
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:652
+  wire idx_pend;  // gen/virtq/split_engine.ts:656
+  reg idx_here;  // gen/virtq/split_engine.ts:657
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:658
+  reg idx_jump;  // gen/virtq/split_engine.ts:660
+  reg idx_same;  // gen/virtq/split_engine.ts:661
+  reg idx_none;  // gen/virtq/split_engine.ts:662
+  reg idx_ask;  // gen/virtq/split_engine.ts:663
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:665
+  reg pool_end;  // gen/virtq/split_engine.ts:700
+  reg [5:0] pool_end_seq;  // gen/virtq/split_engine.ts:701
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:705
+  reg [3:0] batch_mask;  // gen/virtq/split_engine.ts:236
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:746
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:747
+  reg [2:0] fail_set;  // gen/virtq/split_engine.ts:748
+  reg [2:0] u_fail_set;  // gen/virtq/split_engine.ts:749
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:750
+  reg [2:0] n_fail_set;  // gen/virtq/split_engine.ts:751
+  reg [2:0] irq_pulse;  // gen/virtq/split_engine.ts:752
+  reg [2:0] q_reset_pulse;  // gen/virtq/split_engine.ts:753
+  reg reset_pulse;  // gen/virtq/split_engine.ts:754
+  wire abandon;  // gen/virtq/split_engine.ts:755
+  reg [2:0] work_reg;  // gen/virtq/split_engine.ts:782
+  wire [2:0] work;  // gen/virtq/split_engine.ts:792
+  wire can_fetch;  // gen/virtq/split_engine.ts:794
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -461,52 +438,57 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [2:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [2:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:738
-  reg [1:0] nq;  // gen/virtq/split_engine.ts:739
-  wire pool_quiet;  // gen/virtq/split_engine.ts:741
-  reg [2:0] all_back;  // gen/virtq/split_engine.ts:744
-  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:757
-  reg pool_free;  // gen/virtq/split_engine.ts:760
-  wire own_pool;  // gen/virtq/split_engine.ts:770
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:779
-  reg p_he_room;  // gen/virtq/split_engine.ts:779
-  reg p_entry_due;  // gen/virtq/split_engine.ts:779
-  reg p_entry_room;  // gen/virtq/split_engine.ts:779
-  reg p_spec_wait;  // gen/virtq/split_engine.ts:779
-  reg p_next_spec;  // gen/virtq/split_engine.ts:779
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:779
-  reg p_la_ready;  // gen/virtq/split_engine.ts:779
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:779
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:779
-  reg p_out_free;  // gen/virtq/split_engine.ts:779
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:779
-  reg p_heads_room;  // gen/virtq/split_engine.ts:779
-  reg p_poll_due;  // gen/virtq/split_engine.ts:779
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:982
+  reg [2:0] note;  // gen/virtq/split_engine.ts:799
+  reg [1:0] nq;  // gen/virtq/split_engine.ts:800
+  wire seq_reads;  // gen/virtq/split_engine.ts:803
+  wire pool_quiet;  // gen/virtq/split_engine.ts:810
+  reg [2:0] all_back;  // gen/virtq/split_engine.ts:813
+  reg [2:0] rq_done;  // gen/virtq/split_engine.ts:826
+  reg pool_free;  // gen/virtq/split_engine.ts:829
+  wire own_pool;  // gen/virtq/split_engine.ts:839
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:848
+  reg p_he_room;  // gen/virtq/split_engine.ts:848
+  reg p_entry_due;  // gen/virtq/split_engine.ts:848
+  reg p_entry_room;  // gen/virtq/split_engine.ts:848
+  reg p_spec_wait;  // gen/virtq/split_engine.ts:848
+  reg p_next_spec;  // gen/virtq/split_engine.ts:848
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:848
+  reg p_la_ready;  // gen/virtq/split_engine.ts:848
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:848
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:848
+  reg [3:0] h_from_low;  // gen/virtq/split_engine.ts:878
+  reg [4:0] h_known;  // gen/virtq/split_engine.ts:880
+  reg [4:0] h_room;  // gen/virtq/split_engine.ts:882
+  reg [4:0] heads_n;  // gen/virtq/split_engine.ts:887
+  reg p_out_free;  // gen/virtq/split_engine.ts:848
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:848
+  reg p_heads_room;  // gen/virtq/split_engine.ts:848
+  reg p_poll_due;  // gen/virtq/split_engine.ts:848
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:1064
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:236
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:236
-  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1265
-  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1266
-  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1267
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1269
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1269
-  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1269
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1270
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1271
-  reg u_drop;  // gen/virtq/split_engine.ts:1272
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1273
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1274
-  wire u_abandon;  // gen/virtq/split_engine.ts:1275
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1278
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1278
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1279
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1287
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1287
-  reg note_clear;  // gen/virtq/split_engine.ts:1288
+  reg [2:0] note_due;  // gen/virtq/split_engine.ts:1343
+  reg [2:0] note_due_set;  // gen/virtq/split_engine.ts:1344
+  reg [2:0] note_due_clr;  // gen/virtq/split_engine.ts:1345
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1347
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1347
+  reg [15:0] noted_idx_2;  // gen/virtq/split_engine.ts:1347
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1348
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1349
+  reg u_drop;  // gen/virtq/split_engine.ts:1350
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1351
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1352
+  wire u_abandon;  // gen/virtq/split_engine.ts:1353
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1356
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1356
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1357
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1365
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1365
+  reg note_clear;  // gen/virtq/split_engine.ts:1366
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:236
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1380
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1381
-  wire n_abandon;  // gen/virtq/split_engine.ts:1382
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1458
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1459
+  wire n_abandon;  // gen/virtq/split_engine.ts:1460
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg [1:0] note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [2:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -535,151 +517,108 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [2:0] note_sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [2:0] note_sched_above;  // gen/lib/arbiter.ts:78
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:272
-  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:568
+  reg [18:0] pf_head [0:15];  // gen/virtq/split_engine.ts:568
+  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:598
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:927
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:1009
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1050
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1134
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1126
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1207
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_3;  // gen/virtq/split_engine.ts:754
-  wire _and_4;  // gen/virtq/split_engine.ts:754
-  wire _and_5;  // gen/virtq/split_engine.ts:754
+  wire _and_3;  // gen/virtq/split_engine.ts:823
+  wire _and_4;  // gen/virtq/split_engine.ts:823
+  wire _and_5;  // gen/virtq/split_engine.ts:823
   reg [63:0] _select_7;  // gen/virtq/split_engine.ts:335
   reg [63:0] _select_8;  // gen/virtq/split_engine.ts:335
   reg [63:0] _select_6;  // gen/virtq/split_engine.ts:339
   reg [63:0] _select_9;  // gen/virtq/split_engine.ts:335
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_10;  // gen/virtq/split_engine.ts:534
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_12;  // gen/virtq/split_engine.ts:659
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_11;  // gen/virtq/split_engine.ts:365
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_13;  // gen/virtq/split_engine.ts:1273
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_14;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_10;  // gen/virtq/split_engine.ts:544
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:365
+  wire [16:0] _mux_11;  // gen/virtq/split_engine.ts:728
   /* verilator lint_on UNUSEDSIGNAL */
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [16:0] _mux_12;  // gen/virtq/split_engine.ts:728
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [5:0] _select_14;  // gen/virtq/split_engine.ts:689
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [5:0] _sub_13;  // gen/virtq/split_engine.ts:365
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_15;  // gen/virtq/split_engine.ts:1351
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_16;  // gen/virtq/split_engine.ts:365
   /* verilator lint_on UNUSEDSIGNAL */
+  wire [2:0] _cat_17;  // gen/virtq/split_engine.ts:261
+  reg [15:0] _select_18;  // gen/virtq/split_engine.ts:1226
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_17;  // gen/virtq/split_engine.ts:365
+  wire [16:0] _add_19;  // gen/virtq/split_engine.ts:1274
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_20;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_21;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_22;  // gen/virtq/split_engine.ts:512
+  reg [15:0] _select_23;  // gen/virtq/split_engine.ts:513
+  reg [15:0] _select_24;  // gen/virtq/split_engine.ts:514
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_26;  // gen/virtq/split_engine.ts:712
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_18;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_27;  // gen/virtq/split_engine.ts:712
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_19;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_28;  // gen/virtq/split_engine.ts:712
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [3:0] _select_25;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_29;  // gen/virtq/split_engine.ts:836
+  reg [15:0] _select_30;  // gen/virtq/split_engine.ts:846
+  reg [15:0] _select_31;  // gen/virtq/split_engine.ts:845
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  reg [15:0] _select_32;  // gen/virtq/split_engine.ts:844
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_20;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _mux_33;  // gen/virtq/split_engine.ts:877
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_21;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_34;  // gen/virtq/split_engine.ts:881
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_22;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_35;  // gen/virtq/split_engine.ts:883
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_36;  // gen/virtq/split_layout.ts:104
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_38;  // gen/virtq/split_engine.ts:1051
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_23;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_37;  // gen/virtq/split_engine.ts:1053
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_24;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_39;  // gen/virtq/split_engine.ts:1053
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_25;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_40;  // gen/virtq/split_engine.ts:1053
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_26;  // gen/virtq/split_engine.ts:365
+  wire [15:0] _sub_41;  // gen/virtq/split_engine.ts:1059
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [15:0] _select_42;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_43;  // gen/virtq/split_engine.ts:1143
+  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
+  wire [15:0] _sub_44;  // gen/virtq/split_engine.ts:1145
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_27;  // gen/virtq/split_engine.ts:365
+  wire [5:0] _mux_45;  // gen/virtq/split_engine.ts:1146
   /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_28;  // gen/virtq/split_engine.ts:365
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_29;  // gen/virtq/split_engine.ts:365
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _sub_30;  // gen/virtq/split_engine.ts:365
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [2:0] _cat_31;  // gen/virtq/split_engine.ts:261
-  wire [16:0] _mux_34;  // gen/virtq/split_engine.ts:911
-  wire [16:0] _mux_35;  // gen/virtq/split_engine.ts:912
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_33;  // gen/virtq/split_engine.ts:913
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_32;  // gen/virtq/split_engine.ts:919
-  wire [16:0] _mux_38;  // gen/virtq/split_engine.ts:1114
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_37;  // gen/virtq/split_engine.ts:1115
-  /* verilator lint_on UNUSEDSIGNAL */
-  wire [15:0] _slice_36;  // gen/virtq/split_engine.ts:1119
-  reg [15:0] _select_39;  // gen/virtq/split_engine.ts:1145
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_40;  // gen/virtq/split_engine.ts:1196
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_41;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_42;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_43;  // gen/virtq/split_engine.ts:502
-  reg [15:0] _select_44;  // gen/virtq/split_engine.ts:503
-  reg [15:0] _select_45;  // gen/virtq/split_engine.ts:504
-  reg [15:0] _select_46;  // gen/virtq/split_engine.ts:767
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:777
-  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:776
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:775
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_50;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:935
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_52;  // gen/virtq/split_engine.ts:941
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_54;  // gen/virtq/split_engine.ts:969
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_53;  // gen/virtq/split_engine.ts:971
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_55;  // gen/virtq/split_engine.ts:971
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_56;  // gen/virtq/split_engine.ts:971
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_57;  // gen/virtq/split_engine.ts:977
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_58;  // gen/virtq/split_engine.ts:989
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_59;  // gen/virtq/split_engine.ts:1030
-  reg [15:0] _select_60;  // gen/virtq/split_engine.ts:1031
-  reg [2:0] _select_61;  // gen/virtq/split_engine.ts:1032
-  reg [15:0] _select_62;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_63;  // gen/virtq/split_engine.ts:1059
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_64;  // gen/virtq/split_engine.ts:1061
-  /* verilator lint_on UNUSEDSIGNAL */
-  /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_65;  // gen/virtq/split_engine.ts:1062
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_66;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_67;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_68;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_69;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_70;  // gen/virtq/split_engine.ts:1316
-  reg [15:0] _select_71;  // gen/virtq/split_engine.ts:237
-  reg [15:0] _select_72;  // gen/virtq/split_engine.ts:1394
-  reg [15:0] _select_73;  // gen/virtq/split_engine.ts:1395
+  reg [15:0] _select_46;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_47;  // gen/virtq/split_layout.ts:104
+  reg [15:0] _select_48;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:1394
+  reg [15:0] _select_51;  // gen/virtq/split_engine.ts:237
+  reg [15:0] _select_52;  // gen/virtq/split_engine.ts:1472
+  reg [15:0] _select_53;  // gen/virtq/split_engine.ts:1473
 
   // ---- instances
   dma_unit_ram_w256_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:206
@@ -709,12 +648,12 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:927
-  assign _mux_1 = idx_ahead ? (11'd304 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1050
-  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1126
-  assign _and_3 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:754
-  assign _and_4 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:754
-  assign _and_5 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:754
+  assign _add_0 = 11'd144 + {4'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1009
+  assign _mux_1 = idx_ahead ? (11'd304 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1134
+  assign _add_2 = 11'd144 + {4'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1207
+  assign _and_3 = ((((q_resetting[2] & all_back[2]) & (~(out_active & (out_queue == 2'd2)))) & ((used == USED_IDLE) | (uq != 2'd2))) & ((note == NOTE_IDLE) | (nq != 2'd2))) & ((~(pf_active & (pf_q == 2'd2))) | pool_quiet);  // gen/virtq/split_engine.ts:823
+  assign _and_4 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 2'd1)))) & ((used == USED_IDLE) | (uq != 2'd1))) & ((note == NOTE_IDLE) | (nq != 2'd1))) & ((~(pf_active & (pf_q == 2'd1))) | pool_quiet);  // gen/virtq/split_engine.ts:823
+  assign _and_5 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 2'd0)))) & ((used == USED_IDLE) | (uq != 2'd0))) & ((note == NOTE_IDLE) | (nq != 2'd0))) & ((~(pf_active & (pf_q == 2'd0))) | pool_quiet);  // gen/virtq/split_engine.ts:823
   always @* begin  // gen/virtq/split_engine.ts:335
     case (rd_at_q)
       2'd0: _select_7 = q0_desc;
@@ -746,337 +685,244 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_9 = q2_device;
     endcase
   end
-  assign _sub_10 = j - win_start;  // gen/virtq/split_engine.ts:534
-  always @* begin  // gen/virtq/split_engine.ts:659
+  assign _sub_10 = j - win_start;  // gen/virtq/split_engine.ts:544
+  assign _mux_11 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:728
+  assign _mux_12 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:728
+  always @* begin  // gen/virtq/split_engine.ts:689
     case (poll_head)
-      2'd0: _select_12 = poll_seq_0;
-      2'd1: _select_12 = poll_seq_1;
-      2'd2: _select_12 = poll_seq_2;
-      2'd3: _select_12 = poll_seq_3;
-      default: _select_12 = poll_seq_0;
+      2'd0: _select_14 = poll_seq_0;
+      2'd1: _select_14 = poll_seq_1;
+      2'd2: _select_14 = poll_seq_2;
+      2'd3: _select_14 = poll_seq_3;
+      default: _select_14 = poll_seq_0;
     endcase
   end
-  assign _sub_11 = (rd_ended2 - _select_12) - 6'd1;  // gen/virtq/split_engine.ts:365
-  always @* begin  // gen/virtq/split_engine.ts:1273
+  assign _sub_13 = (rd_ended2 - _select_14) - 6'd1;  // gen/virtq/split_engine.ts:365
+  always @* begin  // gen/virtq/split_engine.ts:1351
     case (uq)
-      2'd0: _select_13 = used_idx_0;
-      2'd1: _select_13 = used_idx_1;
-      2'd2: _select_13 = used_idx_2;
-      default: _select_13 = used_idx_2;
+      2'd0: _select_15 = used_idx_0;
+      2'd1: _select_15 = used_idx_1;
+      2'd2: _select_15 = used_idx_2;
+      default: _select_15 = used_idx_2;
     endcase
   end
-  assign _sub_14 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_15 = (rd_ended2 - pf_seq_15) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_16 = (rd_ended2 - pf_seq_14) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_17 = (rd_ended2 - pf_seq_13) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_18 = (rd_ended2 - pf_seq_12) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_19 = (rd_ended2 - pf_seq_11) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_20 = (rd_ended2 - pf_seq_10) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_21 = (rd_ended2 - pf_seq_9) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_22 = (rd_ended2 - pf_seq_8) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_23 = (rd_ended2 - pf_seq_7) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_24 = (rd_ended2 - pf_seq_6) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_25 = (rd_ended2 - pf_seq_5) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_26 = (rd_ended2 - pf_seq_4) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_27 = (rd_ended2 - pf_seq_3) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_28 = (rd_ended2 - pf_seq_2) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_29 = (rd_ended2 - pf_seq_1) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _sub_30 = (rd_ended2 - pf_seq_0) - 6'd1;  // gen/virtq/split_engine.ts:365
-  assign _cat_31 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:261
-  assign _mux_34 = ((17'd16 - {13'd0, he[3:0]}) < ({1'b0, num} - {1'b0, (he & num_mask)})) ? (17'd16 - {13'd0, he[3:0]}) : ({1'b0, num} - {1'b0, (he & num_mask)});  // gen/virtq/split_engine.ts:911
-  assign _mux_35 = ({1'b0, (seen - he)} < (17'd16 - {1'b0, (he - pf_next)})) ? {1'b0, (seen - he)} : (17'd16 - {1'b0, (he - pf_next)});  // gen/virtq/split_engine.ts:912
-  assign _mux_33 = (_mux_34 < _mux_35) ? _mux_34 : _mux_35;  // gen/virtq/split_engine.ts:913
-  assign _slice_32 = _mux_33[15:0];  // gen/virtq/split_engine.ts:919
-  assign _mux_38 = ((17'd16 - {13'd0, la[3:0]}) < ({1'b0, num} - {1'b0, (la & num_mask)})) ? (17'd16 - {13'd0, la[3:0]}) : ({1'b0, num} - {1'b0, (la & num_mask)});  // gen/virtq/split_engine.ts:1114
-  assign _mux_37 = ({1'b0, ahead} < _mux_38) ? {1'b0, ahead} : _mux_38;  // gen/virtq/split_engine.ts:1115
-  assign _slice_36 = _mux_37[15:0];  // gen/virtq/split_engine.ts:1119
-  always @* begin  // gen/virtq/split_engine.ts:1145
+  assign _sub_16 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:365
+  assign _cat_17 = {(q2_enable & (q2_size != 16'd0)), (q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:261
+  always @* begin  // gen/virtq/split_engine.ts:1226
     case (cq)
-      2'd0: _select_39 = expect_head_0;
-      2'd1: _select_39 = expect_head_1;
-      2'd2: _select_39 = expect_head_2;
-      default: _select_39 = expect_head_2;
+      2'd0: _select_18 = expect_head_0;
+      2'd1: _select_18 = expect_head_1;
+      2'd2: _select_18 = expect_head_2;
+      default: _select_18 = expect_head_2;
     endcase
   end
-  assign _add_40 = count + 17'd1;  // gen/virtq/split_engine.ts:1196
+  assign _add_19 = count + 17'd1;  // gen/virtq/split_engine.ts:1274
   always @* begin  // gen/virtq/split_engine.ts:237
     case (cq)
-      2'd0: _select_41 = q0_size;
-      2'd1: _select_41 = q1_size;
-      2'd2: _select_41 = q2_size;
-      default: _select_41 = q2_size;
+      2'd0: _select_20 = q0_size;
+      2'd1: _select_20 = q1_size;
+      2'd2: _select_20 = q2_size;
+      default: _select_20 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (cq)
-      2'd0: _select_42 = q0_size - 16'd1;
-      2'd1: _select_42 = q1_size - 16'd1;
-      2'd2: _select_42 = q2_size - 16'd1;
-      default: _select_42 = q2_size - 16'd1;
+      2'd0: _select_21 = q0_size - 16'd1;
+      2'd1: _select_21 = q1_size - 16'd1;
+      2'd2: _select_21 = q2_size - 16'd1;
+      default: _select_21 = q2_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:502
+  always @* begin  // gen/virtq/split_engine.ts:512
     case (cq)
-      2'd0: _select_43 = last_avail_0;
-      2'd1: _select_43 = last_avail_1;
-      2'd2: _select_43 = last_avail_2;
-      default: _select_43 = last_avail_2;
+      2'd0: _select_22 = last_avail_0;
+      2'd1: _select_22 = last_avail_1;
+      2'd2: _select_22 = last_avail_2;
+      default: _select_22 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:503
+  always @* begin  // gen/virtq/split_engine.ts:513
     case (cq)
-      2'd0: _select_44 = avail_seen_0;
-      2'd1: _select_44 = avail_seen_1;
-      2'd2: _select_44 = avail_seen_2;
-      default: _select_44 = avail_seen_2;
+      2'd0: _select_23 = avail_seen_0;
+      2'd1: _select_23 = avail_seen_1;
+      2'd2: _select_23 = avail_seen_2;
+      default: _select_23 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:504
+  always @* begin  // gen/virtq/split_engine.ts:514
     case (cq)
-      2'd0: _select_45 = heads_end_0;
-      2'd1: _select_45 = heads_end_1;
-      2'd2: _select_45 = heads_end_2;
-      default: _select_45 = heads_end_2;
+      2'd0: _select_24 = heads_end_0;
+      2'd1: _select_24 = heads_end_1;
+      2'd2: _select_24 = heads_end_2;
+      default: _select_24 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:767
+  assign _sub_26 = q0_size - 16'd1;  // gen/virtq/split_engine.ts:712
+  assign _sub_27 = q1_size - 16'd1;  // gen/virtq/split_engine.ts:712
+  assign _sub_28 = q2_size - 16'd1;  // gen/virtq/split_engine.ts:712
+  always @* begin  // gen/virtq/split_engine.ts:237
+    case (cq)
+      2'd0: _select_25 = (|q0_size[15:4]) ? 4'd15 : _sub_26[3:0];
+      2'd1: _select_25 = (|q1_size[15:4]) ? 4'd15 : _sub_27[3:0];
+      2'd2: _select_25 = (|q2_size[15:4]) ? 4'd15 : _sub_28[3:0];
+      default: _select_25 = (|q2_size[15:4]) ? 4'd15 : _sub_28[3:0];
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:836
     case (pf_q)
-      2'd0: _select_46 = last_avail_0;
-      2'd1: _select_46 = last_avail_1;
-      2'd2: _select_46 = last_avail_2;
-      default: _select_46 = last_avail_2;
+      2'd0: _select_29 = last_avail_0;
+      2'd1: _select_29 = last_avail_1;
+      2'd2: _select_29 = last_avail_2;
+      default: _select_29 = last_avail_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:777
+  always @* begin  // gen/virtq/split_engine.ts:846
     case (cq)
-      2'd0: _select_47 = heads_end_0;
-      2'd1: _select_47 = heads_end_1;
-      2'd2: _select_47 = heads_end_2;
-      default: _select_47 = heads_end_2;
+      2'd0: _select_30 = heads_end_0;
+      2'd1: _select_30 = heads_end_1;
+      2'd2: _select_30 = heads_end_2;
+      default: _select_30 = heads_end_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:776
+  always @* begin  // gen/virtq/split_engine.ts:845
     case (cq)
-      2'd0: _select_48 = avail_seen_0;
-      2'd1: _select_48 = avail_seen_1;
-      2'd2: _select_48 = avail_seen_2;
-      default: _select_48 = avail_seen_2;
+      2'd0: _select_31 = avail_seen_0;
+      2'd1: _select_31 = avail_seen_1;
+      2'd2: _select_31 = avail_seen_2;
+      default: _select_31 = avail_seen_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:775
+  always @* begin  // gen/virtq/split_engine.ts:844
     case (cq)
-      2'd0: _select_49 = last_avail_0;
-      2'd1: _select_49 = last_avail_1;
-      2'd2: _select_49 = last_avail_2;
-      default: _select_49 = last_avail_2;
+      2'd0: _select_32 = last_avail_0;
+      2'd1: _select_32 = last_avail_1;
+      2'd2: _select_32 = last_avail_2;
+      default: _select_32 = last_avail_2;
+    endcase
+  end
+  assign _mux_33 = own_pool ? _select_30 : _select_32;  // gen/virtq/split_engine.ts:877
+  assign _sub_34 = _select_31 - _mux_33;  // gen/virtq/split_engine.ts:881
+  assign _sub_35 = _select_30 - pf_next;  // gen/virtq/split_engine.ts:883
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_36 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_36 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_36 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_36 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_36 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_36 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_36 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_36 = fetch_ram_rd_rdata[127:112];
+      default: _select_36 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
+  assign _sub_38 = spec_from - b_start;  // gen/virtq/split_engine.ts:1051
+  assign _sub_37 = spec_to - (_sub_38[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1053
+  assign _sub_39 = (b_start + {10'd0, b_len}) - (_sub_38[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1053
+  assign _sub_40 = (la + 16'd16) - (_sub_38[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1053
+  assign _sub_41 = (_sub_38[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:1059
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_42 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_42 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_42 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_42 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_42 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_42 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_42 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_42 = fetch_ram_rd_rdata[127:112];
+      default: _select_42 = fetch_ram_rd_rdata[15:0];
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:1143
+    case (cq)
+      2'd0: _select_43 = event_sent_0;
+      2'd1: _select_43 = event_sent_1;
+      2'd2: _select_43 = event_sent_2;
+      default: _select_43 = event_sent_2;
+    endcase
+  end
+  assign _sub_44 = word - seen;  // gen/virtq/split_engine.ts:1145
+  assign _mux_45 = (_sub_44 < {10'd0, rf_occ}) ? _sub_44[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1146
+  always @* begin  // gen/virtq/split_layout.ts:104
+    case (mem_off[3:1])
+      3'd0: _select_46 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_46 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_46 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_46 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_46 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_46 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_46 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_46 = fetch_ram_rd_rdata[127:112];
+      default: _select_46 = fetch_ram_rd_rdata[15:0];
     endcase
   end
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
-      3'd0: _select_50 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_50 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_50 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_50 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_50 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_50 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_50 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_50 = fetch_ram_rd_rdata[127:112];
-      default: _select_50 = fetch_ram_rd_rdata[15:0];
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:935
-    case (pf_next[3:0])
-      4'd0: _select_51 = pf_head_0;
-      4'd1: _select_51 = pf_head_1;
-      4'd2: _select_51 = pf_head_2;
-      4'd3: _select_51 = pf_head_3;
-      4'd4: _select_51 = pf_head_4;
-      4'd5: _select_51 = pf_head_5;
-      4'd6: _select_51 = pf_head_6;
-      4'd7: _select_51 = pf_head_7;
-      4'd8: _select_51 = pf_head_8;
-      4'd9: _select_51 = pf_head_9;
-      4'd10: _select_51 = pf_head_10;
-      4'd11: _select_51 = pf_head_11;
-      4'd12: _select_51 = pf_head_12;
-      4'd13: _select_51 = pf_head_13;
-      4'd14: _select_51 = pf_head_14;
-      4'd15: _select_51 = pf_head_15;
-      default: _select_51 = pf_head_0;
-    endcase
-  end
-  assign _mux_52 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:941
-  assign _sub_54 = spec_from - b_start;  // gen/virtq/split_engine.ts:969
-  assign _sub_53 = spec_to - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:971
-  assign _sub_55 = (b_start + {10'd0, b_len}) - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:971
-  assign _sub_56 = (la + 16'd16) - (_sub_54[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:971
-  assign _sub_57 = (_sub_54[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:977
-  assign _mux_58 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:989
-  always @* begin  // gen/virtq/split_engine.ts:1030
-    case (la[3:0])
-      4'd0: _select_59 = pf_head_0;
-      4'd1: _select_59 = pf_head_1;
-      4'd2: _select_59 = pf_head_2;
-      4'd3: _select_59 = pf_head_3;
-      4'd4: _select_59 = pf_head_4;
-      4'd5: _select_59 = pf_head_5;
-      4'd6: _select_59 = pf_head_6;
-      4'd7: _select_59 = pf_head_7;
-      4'd8: _select_59 = pf_head_8;
-      4'd9: _select_59 = pf_head_9;
-      4'd10: _select_59 = pf_head_10;
-      4'd11: _select_59 = pf_head_11;
-      4'd12: _select_59 = pf_head_12;
-      4'd13: _select_59 = pf_head_13;
-      4'd14: _select_59 = pf_head_14;
-      4'd15: _select_59 = pf_head_15;
-      default: _select_59 = pf_head_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1031
-    case (la[3:0])
-      4'd0: _select_60 = pf_head_0;
-      4'd1: _select_60 = pf_head_1;
-      4'd2: _select_60 = pf_head_2;
-      4'd3: _select_60 = pf_head_3;
-      4'd4: _select_60 = pf_head_4;
-      4'd5: _select_60 = pf_head_5;
-      4'd6: _select_60 = pf_head_6;
-      4'd7: _select_60 = pf_head_7;
-      4'd8: _select_60 = pf_head_8;
-      4'd9: _select_60 = pf_head_9;
-      4'd10: _select_60 = pf_head_10;
-      4'd11: _select_60 = pf_head_11;
-      4'd12: _select_60 = pf_head_12;
-      4'd13: _select_60 = pf_head_13;
-      4'd14: _select_60 = pf_head_14;
-      4'd15: _select_60 = pf_head_15;
-      default: _select_60 = pf_head_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1032
-    case (la[3:0])
-      4'd0: _select_61 = pf_count_0;
-      4'd1: _select_61 = pf_count_1;
-      4'd2: _select_61 = pf_count_2;
-      4'd3: _select_61 = pf_count_3;
-      4'd4: _select_61 = pf_count_4;
-      4'd5: _select_61 = pf_count_5;
-      4'd6: _select_61 = pf_count_6;
-      4'd7: _select_61 = pf_count_7;
-      4'd8: _select_61 = pf_count_8;
-      4'd9: _select_61 = pf_count_9;
-      4'd10: _select_61 = pf_count_10;
-      4'd11: _select_61 = pf_count_11;
-      4'd12: _select_61 = pf_count_12;
-      4'd13: _select_61 = pf_count_13;
-      4'd14: _select_61 = pf_count_14;
-      4'd15: _select_61 = pf_count_15;
-      default: _select_61 = pf_count_0;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_layout.ts:104
-    case (mem_off[3:1])
-      3'd0: _select_62 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_62 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_62 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_62 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_62 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_62 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_62 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_62 = fetch_ram_rd_rdata[127:112];
-      default: _select_62 = fetch_ram_rd_rdata[15:0];
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1059
-    case (cq)
-      2'd0: _select_63 = event_sent_0;
-      2'd1: _select_63 = event_sent_1;
-      2'd2: _select_63 = event_sent_2;
-      default: _select_63 = event_sent_2;
-    endcase
-  end
-  assign _sub_64 = word - seen;  // gen/virtq/split_engine.ts:1061
-  assign _mux_65 = (_sub_64 < {10'd0, rf_occ}) ? _sub_64[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1062
-  always @* begin  // gen/virtq/split_layout.ts:104
-    case (mem_off[3:1])
-      3'd0: _select_66 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_66 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_66 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_66 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_66 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_66 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_66 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_66 = fetch_ram_rd_rdata[127:112];
-      default: _select_66 = fetch_ram_rd_rdata[15:0];
-    endcase
-  end
-  always @* begin  // gen/virtq/split_layout.ts:104
-    case (mem_off[3:1])
-      3'd0: _select_67 = fetch_ram_rd_rdata[15:0];
-      3'd1: _select_67 = fetch_ram_rd_rdata[31:16];
-      3'd2: _select_67 = fetch_ram_rd_rdata[47:32];
-      3'd3: _select_67 = fetch_ram_rd_rdata[63:48];
-      3'd4: _select_67 = fetch_ram_rd_rdata[79:64];
-      3'd5: _select_67 = fetch_ram_rd_rdata[95:80];
-      3'd6: _select_67 = fetch_ram_rd_rdata[111:96];
-      3'd7: _select_67 = fetch_ram_rd_rdata[127:112];
-      default: _select_67 = fetch_ram_rd_rdata[15:0];
+      3'd0: _select_47 = fetch_ram_rd_rdata[15:0];
+      3'd1: _select_47 = fetch_ram_rd_rdata[31:16];
+      3'd2: _select_47 = fetch_ram_rd_rdata[47:32];
+      3'd3: _select_47 = fetch_ram_rd_rdata[63:48];
+      3'd4: _select_47 = fetch_ram_rd_rdata[79:64];
+      3'd5: _select_47 = fetch_ram_rd_rdata[95:80];
+      3'd6: _select_47 = fetch_ram_rd_rdata[111:96];
+      3'd7: _select_47 = fetch_ram_rd_rdata[127:112];
+      default: _select_47 = fetch_ram_rd_rdata[15:0];
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (uq)
-      2'd0: _select_68 = q0_size;
-      2'd1: _select_68 = q1_size;
-      2'd2: _select_68 = q2_size;
-      default: _select_68 = q2_size;
+      2'd0: _select_48 = q0_size;
+      2'd1: _select_48 = q1_size;
+      2'd2: _select_48 = q2_size;
+      default: _select_48 = q2_size;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:237
     case (uq)
-      2'd0: _select_69 = q0_size - 16'd1;
-      2'd1: _select_69 = q1_size - 16'd1;
-      2'd2: _select_69 = q2_size - 16'd1;
-      default: _select_69 = q2_size - 16'd1;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:1316
-    case (uq)
-      2'd0: _select_70 = used_idx_0;
-      2'd1: _select_70 = used_idx_1;
-      2'd2: _select_70 = used_idx_2;
-      default: _select_70 = used_idx_2;
-    endcase
-  end
-  always @* begin  // gen/virtq/split_engine.ts:237
-    case (nq)
-      2'd0: _select_71 = q0_size;
-      2'd1: _select_71 = q1_size;
-      2'd2: _select_71 = q2_size;
-      default: _select_71 = q2_size;
+      2'd0: _select_49 = q0_size - 16'd1;
+      2'd1: _select_49 = q1_size - 16'd1;
+      2'd2: _select_49 = q2_size - 16'd1;
+      default: _select_49 = q2_size - 16'd1;
     endcase
   end
   always @* begin  // gen/virtq/split_engine.ts:1394
-    case (nq)
-      2'd0: _select_72 = noted_idx_0;
-      2'd1: _select_72 = noted_idx_1;
-      2'd2: _select_72 = noted_idx_2;
-      default: _select_72 = noted_idx_2;
+    case (uq)
+      2'd0: _select_50 = used_idx_0;
+      2'd1: _select_50 = used_idx_1;
+      2'd2: _select_50 = used_idx_2;
+      default: _select_50 = used_idx_2;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1395
+  always @* begin  // gen/virtq/split_engine.ts:237
     case (nq)
-      2'd0: _select_73 = used_idx_0;
-      2'd1: _select_73 = used_idx_1;
-      2'd2: _select_73 = used_idx_2;
-      default: _select_73 = used_idx_2;
+      2'd0: _select_51 = q0_size;
+      2'd1: _select_51 = q1_size;
+      2'd2: _select_51 = q2_size;
+      default: _select_51 = q2_size;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1463
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1464
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1465
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1466
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1467
+  always @* begin  // gen/virtq/split_engine.ts:1472
+    case (nq)
+      2'd0: _select_52 = noted_idx_0;
+      2'd1: _select_52 = noted_idx_1;
+      2'd2: _select_52 = noted_idx_2;
+      default: _select_52 = noted_idx_2;
+    endcase
+  end
+  always @* begin  // gen/virtq/split_engine.ts:1473
+    case (nq)
+      2'd0: _select_53 = used_idx_0;
+      2'd1: _select_53 = used_idx_1;
+      2'd2: _select_53 = used_idx_2;
+      default: _select_53 = used_idx_2;
+    endcase
+  end
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1545
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1546
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1547
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1548
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1549
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:282
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:283
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:284
@@ -1086,11 +932,11 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:288
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:290
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1276
-    case (used)  // gen/virtq/split_engine.ts:1305
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1354
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1324
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1402
         end
       end
       default: begin end
@@ -1118,36 +964,36 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:215
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:216
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:476
-    case (seq)  // gen/virtq/split_engine.ts:818
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:486
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:491
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:491
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:491
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1158
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1238
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1239
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1240
           end
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1264
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1265
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:481
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:491
           end
         end
       end
@@ -1155,63 +1001,63 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:477
-    case (seq)  // gen/virtq/split_engine.ts:818
+    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:487
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:482
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:492
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:482
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:492
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:482
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:492
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1159
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1238
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1239
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1241
           end
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1264
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1265
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:482
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:492
           end
         end
       end
       default: begin end
     endcase
   end
-  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:427
-  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:428
-  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:429
+  assign out_ram_wr_valid = ow_valid;  // gen/virtq/split_engine.ts:437
+  assign out_ram_wr_addr = ow_off[7:3];  // gen/virtq/split_engine.ts:438
+  assign out_ram_wr_data = ow_data;  // gen/virtq/split_engine.ts:439
   assign out_ram_rd_valid = mem_rd_valid;  // gen/virtq/split_engine.ts:218
   assign out_ram_rd_addr = mem_rd_addr[2:0];  // gen/virtq/split_engine.ts:219
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:231
   always @* begin
     hand_one = 1'b0;  // default, gen/virtq/split_engine.ts:255
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1276
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1277
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1297
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1298
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1299
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1300
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1301
         end else begin
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1230
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1308
           end else begin
-            hand_one = 1'b1;  // gen/virtq/split_engine.ts:1244
+            hand_one = 1'b1;  // gen/virtq/split_engine.ts:1322
           end
         end
       end
@@ -1220,10 +1066,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     return_one = 1'b0;  // default, gen/virtq/split_engine.ts:256
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          return_one = 1'b1;  // gen/virtq/split_engine.ts:1325
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          return_one = 1'b1;  // gen/virtq/split_engine.ts:1403
         end
       end
       default: begin end
@@ -1231,15 +1077,15 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     clear_pending = 3'd0;  // default, gen/virtq/split_engine.ts:265
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:894
+        if (rd_free) begin  // gen/virtq/split_engine.ts:980
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:981
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:1043
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1125
+          clear_pending = 3'd1 << cq;  // gen/virtq/split_engine.ts:1127
         end
       end
       default: begin end
@@ -1247,31 +1093,31 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     forget = 3'd0;  // default, gen/virtq/split_engine.ts:266
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:820
-          forget = 3'd7;  // gen/virtq/split_engine.ts:822
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:906
+          forget = 3'd7;  // gen/virtq/split_engine.ts:908
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:836
+        forget = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:922
       end
       default: begin end
     endcase
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:273
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1276
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1277
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1297
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1298
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1299
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1300
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1301
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1225
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1303
         end
       end
       default: begin end
@@ -1279,53 +1125,35 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_at_q = cq;  // default, gen/virtq/split_engine.ts:329
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
-          rd_at_q = cq;  // gen/virtq/split_engine.ts:381
-        end
+        rd_at_q = cq;  // gen/virtq/split_engine.ts:384
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1384
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-          rd_at_q = nq;  // gen/virtq/split_engine.ts:381
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+          rd_at_q = nq;  // gen/virtq/split_engine.ts:384
         end
       end
       default: begin end
@@ -1333,53 +1161,35 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_at_area = 1'b0;  // default, gen/virtq/split_engine.ts:330
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:383
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:383
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:383
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:383
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:383
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:383
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
-          rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:380
-        end
+        rd_at_area = 1'b0;  // gen/virtq/split_engine.ts:383
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1384
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:380
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+          rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
@@ -1387,53 +1197,35 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:331
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:386
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_at_off = ({4'd0, (he & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = ({4'd0, (he & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:386
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          rd_at_off = {4'd0, word} << 4;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = {4'd0, word} << 4;  // gen/virtq/split_engine.ts:386
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          rd_at_off = {4'd0, spec_pred} << 4;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = {4'd0, spec_pred} << 4;  // gen/virtq/split_engine.ts:386
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-          rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:386
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
-          rd_at_off = ({4'd0, (la & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = ({4'd0, (la & num_mask)} << 1) + 20'd4;  // gen/virtq/split_engine.ts:386
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
-          rd_at_off = {4'd0, j} << 4;  // gen/virtq/split_engine.ts:383
-        end
+        rd_at_off = {4'd0, j} << 4;  // gen/virtq/split_engine.ts:386
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1384
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-          rd_at_off = features[29] ? (({4'd0, n_num} << 1) + 20'd4) : 20'd0;  // gen/virtq/split_engine.ts:383
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+          rd_at_off = features[29] ? (({4'd0, n_num} << 1) + 20'd4) : 20'd0;  // gen/virtq/split_engine.ts:386
         end
       end
       default: begin end
@@ -1443,21 +1235,21 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:350
   always @* begin
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:351
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1125
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1198
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
-          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1238
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1246
+          rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       default: begin end
@@ -1465,11 +1257,13 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:351
-    case (note)  // gen/virtq/split_engine.ts:1384
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-          rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1485
+            rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:390
+          end
         end
       end
       default: begin end
@@ -1477,28 +1271,28 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:351
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (rd_free) begin  // gen/virtq/split_engine.ts:980
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:371
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       default: begin end
@@ -1506,25 +1300,25 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_at_q = cq;  // default, gen/virtq/split_engine.ts:329
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          wr_at_q = cq;  // gen/virtq/split_engine.ts:381
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          wr_at_q = cq;  // gen/virtq/split_engine.ts:384
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
-          wr_at_q = uq;  // gen/virtq/split_engine.ts:381
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1417
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1418
+          wr_at_q = uq;  // gen/virtq/split_engine.ts:384
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          wr_at_q = uq;  // gen/virtq/split_engine.ts:381
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          wr_at_q = uq;  // gen/virtq/split_engine.ts:384
         end
       end
       default: begin end
@@ -1532,25 +1326,25 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:331
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          wr_at_off = ({4'd0, num} << 3) + 20'd4;  // gen/virtq/split_engine.ts:383
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          wr_at_off = ({4'd0, num} << 3) + 20'd4;  // gen/virtq/split_engine.ts:386
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
-          wr_at_off = ({4'd0, u_slot} << 3) + 20'd4;  // gen/virtq/split_engine.ts:383
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1417
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1418
+          wr_at_off = ({4'd0, u_slot} << 3) + 20'd4;  // gen/virtq/split_engine.ts:386
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          wr_at_off = 20'd2;  // gen/virtq/split_engine.ts:383
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          wr_at_off = 20'd2;  // gen/virtq/split_engine.ts:386
         end
       end
       default: begin end
@@ -1560,10 +1354,10 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:350
   always @* begin
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:351
-    case (seq)  // gen/virtq/split_engine.ts:818
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       default: begin end
@@ -1571,17 +1365,17 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:351
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1417
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1418
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:371
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:390
         end
       end
       default: begin end
@@ -1589,94 +1383,182 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:351
   always @* begin
-    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:413
-    case (seq)  // gen/virtq/split_engine.ts:818
+    out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:423
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:444
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
-            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1404
+            out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:444
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:434
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:444
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:414
-    case (seq)  // gen/virtq/split_engine.ts:818
+    out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:424
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:435
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:445
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
-            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:435
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1404
+            out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:445
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:435
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:445
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    out_wr_data = 16'd0;  // default, gen/virtq/split_engine.ts:415
-    case (seq)  // gen/virtq/split_engine.ts:818
+    out_wr_data = 16'd0;  // default, gen/virtq/split_engine.ts:425
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          out_wr_data = word;  // gen/virtq/split_engine.ts:436
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          out_wr_data = word;  // gen/virtq/split_engine.ts:446
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
-            out_wr_data = done_id;  // gen/virtq/split_engine.ts:436
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1404
+            out_wr_data = done_id;  // gen/virtq/split_engine.ts:446
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          out_wr_data = u_new;  // gen/virtq/split_engine.ts:436
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          out_wr_data = u_new;  // gen/virtq/split_engine.ts:446
         end
       end
       default: begin end
     endcase
   end
-  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:475
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:505
-  assign desc_off = win_off + ({7'd0, _sub_10[3:0]} << 4);  // gen/virtq/split_engine.ts:530
+  assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:485
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:515
+  assign desc_off = win_off + ({7'd0, _sub_10[3:0]} << 4);  // gen/virtq/split_engine.ts:540
   always @* begin
-    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:571
-    case (used)  // gen/virtq/split_engine.ts:1305
+    pf_wr_en = 1'b0;  // default, gen/virtq/split_engine.ts:570
+    case (seq)  // gen/virtq/split_engine.ts:904
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          pf_wr_en = 1'b1;  // gen/virtq/split_engine.ts:578
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          pf_wr_en = 1'b1;  // gen/virtq/split_engine.ts:578
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    pf_wr_at = 4'd0;  // default, gen/virtq/split_engine.ts:571
+    case (seq)  // gen/virtq/split_engine.ts:904
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          pf_wr_at = pf_next[3:0];  // gen/virtq/split_engine.ts:579
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          pf_wr_at = spec_pos[3:0];  // gen/virtq/split_engine.ts:579
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    pf_wr_head = 16'd0;  // default, gen/virtq/split_engine.ts:572
+    case (seq)  // gen/virtq/split_engine.ts:904
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          pf_wr_head = word;  // gen/virtq/split_engine.ts:580
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          pf_wr_head = spec_pred;  // gen/virtq/split_engine.ts:580
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    pf_wr_count = 3'd0;  // default, gen/virtq/split_engine.ts:573
+    case (seq)  // gen/virtq/split_engine.ts:904
+      SEQ_AHEAD_DESC: begin
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          pf_wr_count = _mux_11[2:0];  // gen/virtq/split_engine.ts:581
+        end
+      end
+      SEQ_SPEC_CMD: begin
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          pf_wr_count = _mux_12[2:0];  // gen/virtq/split_engine.ts:581
+        end
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    pf_rd_at = 4'd0;  // default, gen/virtq/split_engine.ts:583
+    case (seq)  // gen/virtq/split_engine.ts:904
+      SEQ_AHEAD_MATCH: begin
+        pf_rd_at = pf_next[3:0];  // gen/virtq/split_engine.ts:1017
+      end
+      SEQ_AHEAD_CHAIN: begin
+        pf_rd_at = la[3:0];  // gen/virtq/split_engine.ts:1112
+      end
+      default: begin end
+    endcase
+  end
+  always @* begin
+    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:601
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1329
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1330
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1404
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1407
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1408
             end
           end
         end
@@ -1685,13 +1567,13 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:572
-    case (used)  // gen/virtq/split_engine.ts:1305
+    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:602
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1329
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1331
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1404
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1407
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1409
             end
           end
         end
@@ -1700,15 +1582,15 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:573
-    case (seq)  // gen/virtq/split_engine.ts:818
+    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:603
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1070
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1071
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1073
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1154
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1155
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1157
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1077
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1080
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1161
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1164
           end
         end
       end
@@ -1716,196 +1598,196 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:574
-    case (seq)  // gen/virtq/split_engine.ts:818
+    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:604
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:851
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:874
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:875
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:883
+        if (own_pool) begin  // gen/virtq/split_engine.ts:937
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:960
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:961
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:969
         end
       end
       default: begin end
     endcase
-    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1439
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1440
+    if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1521
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1522
     end
   end
   always @* begin
-    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:580
-    case (seq)  // gen/virtq/split_engine.ts:818
+    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:610
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1003
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1084
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:581
-    case (seq)  // gen/virtq/split_engine.ts:818
+    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:611
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:943
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:1025
       end
       default: begin end
     endcase
   end
   always @* begin
-    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:609
-    case (seq)  // gen/virtq/split_engine.ts:818
+    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:639
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:917
+        if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:999
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:610
-    case (seq)  // gen/virtq/split_engine.ts:818
+    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:640
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          heads_issue_from = he;  // gen/virtq/split_engine.ts:918
+        if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          heads_issue_from = he;  // gen/virtq/split_engine.ts:1000
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:618
-    case (seq)  // gen/virtq/split_engine.ts:818
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:648
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:896
+        if (rd_free) begin  // gen/virtq/split_engine.ts:980
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:983
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:619
-    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:659
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:660
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:649
+    if ((idx_pend & (~idx_here)) & (~_sub_13[5])) begin  // gen/virtq/split_engine.ts:689
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:690
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:622
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:626
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:652
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:656
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:667
-    case (seq)  // gen/virtq/split_engine.ts:818
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:705
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:958
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:1040
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1002
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1083
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:685
-    case (seq)  // gen/virtq/split_engine.ts:818
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:746
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1251
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1329
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:686
-    case (used)  // gen/virtq/split_engine.ts:1305
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:747
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1367
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1445
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:687
-    case (seq)  // gen/virtq/split_engine.ts:818
+    fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:748
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1252
-          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1252
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1330
+          fail_set = 3'd1 << cq;  // gen/virtq/split_engine.ts:1330
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:688
-    case (used)  // gen/virtq/split_engine.ts:1305
+    u_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:749
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1368
-          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1368
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1446
+          u_fail_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1446
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:689
-    case (note)  // gen/virtq/split_engine.ts:1384
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:750
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1427
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1509
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:690
-    case (note)  // gen/virtq/split_engine.ts:1384
+    n_fail_set = 3'd0;  // default, gen/virtq/split_engine.ts:751
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1428
-          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1428
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1510
+          n_fail_set = 3'd1 << nq;  // gen/virtq/split_engine.ts:1510
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:691
-    case (note)  // gen/virtq/split_engine.ts:1384
+    irq_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:752
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1422
-          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1422
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1504
+          irq_pulse = 3'd1 << nq;  // gen/virtq/split_engine.ts:1504
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:692
-    case (seq)  // gen/virtq/split_engine.ts:818
+    q_reset_pulse = 3'd0;  // default, gen/virtq/split_engine.ts:753
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:838
+        q_reset_pulse = {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:924
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:693
-    case (seq)  // gen/virtq/split_engine.ts:818
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:754
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:820
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:826
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:906
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:912
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:694
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:731
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:733
+  assign abandon = dev_resetting | (|(q_resetting & (3'd1 << cq)));  // gen/virtq/split_engine.ts:755
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:792
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:794
   assign sched_after_or_p0 = (work & {3{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {sched_after_or_p0[2], (sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_or_p2 = {(sched_after_or_p1[2] | sched_after_or_p1[1]), sched_after_or_p1[1], sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -1926,17 +1808,18 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign sched_valid = sched_locked | (|(work & {3{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {3{can_fetch}}) & sched_mask) & (~(sched_after_or_p2 << 1))) : ((work & {3{can_fetch}}) & (~(sched_all_or_p2 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p2 << 1) : (sched_all_or_p2 << 1));  // gen/lib/arbiter.ts:78
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:741
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:770
+  assign seq_reads = ((((((seq == SEQ_AHEAD_IDX) | (seq == SEQ_AHEAD_HEADS)) | (seq == SEQ_AHEAD_DESC)) | (seq == SEQ_SPEC_CMD)) | (seq == SEQ_IDX_CMD)) | (seq == SEQ_HEADS_CMD)) | (seq == SEQ_DESC_NEED);  // gen/virtq/split_engine.ts:803
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:810
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:839
   always @* begin
-    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1266
-    case (used)  // gen/virtq/split_engine.ts:1305
+    note_due_set = 3'd0;  // default, gen/virtq/split_engine.ts:1344
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1356
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1357
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1358
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1434
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1435
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1436
           end else begin
-            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1361
+            note_due_set = 3'd1 << uq;  // gen/virtq/split_engine.ts:1439
           end
         end
       end
@@ -1944,31 +1827,33 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1267
-    case (note)  // gen/virtq/split_engine.ts:1384
+    note_due_clr = 3'd0;  // default, gen/virtq/split_engine.ts:1345
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_LOAD: begin
-        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1396
+        note_due_clr = 3'd1 << nq;  // gen/virtq/split_engine.ts:1474
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_13 & u_num_mask;  // gen/virtq/split_engine.ts:1273
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1274
-  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1275
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1279
+  assign u_slot = _select_15 & u_num_mask;  // gen/virtq/split_engine.ts:1351
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1352
+  assign u_abandon = dev_resetting | (|(q_resetting & (3'd1 << uq)));  // gen/virtq/split_engine.ts:1353
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1357
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1288
-    case (note)  // gen/virtq/split_engine.ts:1384
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1366
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-          note_clear = 1'b1;  // gen/virtq/split_engine.ts:1406
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1485
+            note_clear = 1'b1;  // gen/virtq/split_engine.ts:1487
+          end
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1382
+  assign n_abandon = dev_resetting | (|(q_resetting & (3'd1 << nq)));  // gen/virtq/split_engine.ts:1460
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {note_sched_after_or_p0[2], (note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_or_p2 = {(note_sched_after_or_p1[2] | note_sched_after_or_p1[1]), note_sched_after_or_p1[1], note_sched_after_or_p1[0]};  // gen/lib/priority.ts:57
@@ -2067,6 +1952,7 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       poll_timer <= 7'd0;
       idx_here <= 1'b0;
       pf_ready <= 16'd0;
+      pool_end <= 1'b0;
       work_reg <= 3'd0;
       sched_locked <= 1'b0;
       sched_lock_index <= 2'd0;
@@ -2126,8 +2012,8 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       if ((rd_status_valid & (rd_status_id[1:0] == 2'd2)) & (rd_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
         rd_err2 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:396
-      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:396
+      rd_settled0 <= (rd_seq0 == rd_ended0) & (~rd_by_fetch);  // gen/virtq/split_engine.ts:407
+      rd_settled1 <= (rd_seq1 == rd_ended1) & (~rd_by_used);  // gen/virtq/split_engine.ts:407
       if (wr_cmd_ready) begin  // gen/virtq/split_engine.ts:349
         wr_valid <= 1'b0;  // gen/virtq/split_engine.ts:349
       end
@@ -2158,33 +2044,34 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       if ((wr_status_valid & (wr_status_id[1:0] == 2'd2)) & (wr_status_error != 3'd0)) begin  // gen/virtq/split_engine.ts:360
         wr_err2 <= 1'b1;  // gen/virtq/split_engine.ts:360
       end
-      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:396
-      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:396
-      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:422
-      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:576
-      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:578
-      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:582
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:623
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:623
+      wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:407
+      wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:407
+      ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:432
+      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:606
+      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:608
+      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:612
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:653
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:653
       end
-      if (heads_pend & (~_sub_14[5])) begin  // gen/virtq/split_engine.ts:641
-        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:642
-        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:645
+      if (heads_pend & (~_sub_16[5])) begin  // gen/virtq/split_engine.ts:671
+        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:672
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:675
       end
-      if (heads_issue) begin  // gen/virtq/split_engine.ts:647
-        if ((heads_pend & (~(heads_pend & (~_sub_14[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:648
-          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:649
+      if (heads_issue) begin  // gen/virtq/split_engine.ts:677
+        if ((heads_pend & (~(heads_pend & (~_sub_16[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:678
+          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:679
         end else begin
-          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:653
+          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:683
         end
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:659
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:661
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:663
+      if ((idx_pend & (~idx_here)) & (~_sub_13[5])) begin  // gen/virtq/split_engine.ts:689
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:691
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:693
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:665
-      pf_ready <= (pf_ready | {(~_sub_15[5]), (~_sub_16[5]), (~_sub_17[5]), (~_sub_18[5]), (~_sub_19[5]), (~_sub_20[5]), (~_sub_21[5]), (~_sub_22[5]), (~_sub_23[5]), (~_sub_24[5]), (~_sub_25[5]), (~_sub_26[5]), (~_sub_27[5]), (~_sub_28[5]), (~_sub_29[5]), (~_sub_30[5])}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:668
-      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_31;  // gen/virtq/split_engine.ts:724
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:695
+      pool_end <= rd_status_valid & (rd_status_id[1:0] == 2'd2);  // gen/virtq/split_engine.ts:702
+      pf_ready <= (pf_ready | {(pool_end & (pf_seq_15 == pool_end_seq)), (pool_end & (pf_seq_14 == pool_end_seq)), (pool_end & (pf_seq_13 == pool_end_seq)), (pool_end & (pf_seq_12 == pool_end_seq)), (pool_end & (pf_seq_11 == pool_end_seq)), (pool_end & (pf_seq_10 == pool_end_seq)), (pool_end & (pf_seq_9 == pool_end_seq)), (pool_end & (pf_seq_8 == pool_end_seq)), (pool_end & (pf_seq_7 == pool_end_seq)), (pool_end & (pf_seq_6 == pool_end_seq)), (pool_end & (pf_seq_5 == pool_end_seq)), (pool_end & (pf_seq_4 == pool_end_seq)), (pool_end & (pf_seq_3 == pool_end_seq)), (pool_end & (pf_seq_2 == pool_end_seq)), (pool_end & (pf_seq_1 == pool_end_seq)), (pool_end & (pf_seq_0 == pool_end_seq))}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:706
+      work_reg <= (((pending | {(last_avail_2 != avail_seen_2), (last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[2]) | (event_sent_2 != last_avail_2)), ((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {3{features[29]}})) | ((3'd1 << pf_q) & {3{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & _cat_17;  // gen/virtq/split_engine.ts:785
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -2196,418 +2083,418 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(in_device_2 == 16'd0), (in_device_1 == 16'd0), (in_device_0 == 16'd0)};  // gen/virtq/split_engine.ts:745
-      rq_done <= {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:758
-      if (reset_req) begin  // gen/virtq/split_engine.ts:815
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:815
+      all_back <= {(in_device_2 == 16'd0), (in_device_1 == 16'd0), (in_device_0 == 16'd0)};  // gen/virtq/split_engine.ts:814
+      rq_done <= {_and_3, _and_4, _and_5};  // gen/virtq/split_engine.ts:827
+      if (reset_req) begin  // gen/virtq/split_engine.ts:901
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:901
       end
-      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:816
-      case (seq)  // gen/virtq/split_engine.ts:818
+      q_resetting <= q_resetting | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:902
+      case (seq)  // gen/virtq/split_engine.ts:904
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:820
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:823
-            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:824
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:825
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:828
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:828
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:829
-            cq <= sched_index;  // gen/virtq/split_engine.ts:830
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:831
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:906
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:909
+            q_resetting <= 3'd0;  // gen/virtq/split_engine.ts:910
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:911
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:914
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:914
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:915
+            cq <= sched_index;  // gen/virtq/split_engine.ts:916
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:917
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_3, _and_4, _and_5})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:837
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:839
+          q_resetting <= (q_resetting & (~{_and_3, _and_4, _and_5})) | {q2_reset_req, q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:923
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:925
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:843
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:929
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:851
-            if (abandon) begin  // gen/virtq/split_engine.ts:852
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:852
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:853
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:854
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:855
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:857
-            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:859
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:859
-            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:863
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:863
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:864
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:864
-            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:865
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:865
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:866
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:866
-            end else if (1'b0) begin  // gen/virtq/split_engine.ts:867
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:867
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:870
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:870
+          if (own_pool) begin  // gen/virtq/split_engine.ts:937
+            if (abandon) begin  // gen/virtq/split_engine.ts:938
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:938
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:939
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:940
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:941
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:943
+            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:945
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:945
+            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:949
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:949
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:950
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:950
+            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:951
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:951
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:952
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:952
+            end else if (1'b0) begin  // gen/virtq/split_engine.ts:953
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:953
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:956
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:956
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:871
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:957
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:874
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:874
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:875
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:877
-            pf_q <= cq;  // gen/virtq/split_engine.ts:878
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:882
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:884
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:886
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:886
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:887
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:887
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:960
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:960
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:961
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:963
+            pf_q <= cq;  // gen/virtq/split_engine.ts:964
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:968
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:970
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:972
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:972
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:973
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:973
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:888
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:974
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:893
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:898
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:899
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:900
+          if (rd_free) begin  // gen/virtq/split_engine.ts:980
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:985
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:986
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:987
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:915
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:919
-              heads_end_0 <= he + _slice_32;  // gen/virtq/split_engine.ts:919
+          if (rd_free) begin  // gen/virtq/split_engine.ts:997
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1001
+              heads_end_0 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1001
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:919
-              heads_end_1 <= he + _slice_32;  // gen/virtq/split_engine.ts:919
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1001
+              heads_end_1 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1001
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:919
-              heads_end_2 <= he + _slice_32;  // gen/virtq/split_engine.ts:919
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1001
+              heads_end_2 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1001
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:922
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:1004
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:494
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:930
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:501
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:1012
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:936
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:1019
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:946
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:951
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:961
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:1029
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1034
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1043
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:978
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1060
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:981
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:981
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:1063
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1063
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:983
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:1065
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:995
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:995
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1076
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1076
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1036
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1119
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1045
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1125
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1129
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:699
-            if (abandon) begin  // gen/virtq/split_engine.ts:700
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:701
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:760
+            if (abandon) begin  // gen/virtq/split_engine.ts:761
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:761
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:762
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1048
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1132
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:494
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1050
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:501
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1134
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1067
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1151
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:1070
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1071
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1071
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1073
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:1073
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1073
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:1154
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1155
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1155
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1157
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:1157
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1157
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1073
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1157
             end
           end else begin
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1075
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1075
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1159
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1159
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1075
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1075
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1159
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1159
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1075
-              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1075
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1159
+              avail_seen_2 <= word;  // gen/virtq/split_engine.ts:1159
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:1077
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:1079
+            if (spec_on) begin  // gen/virtq/split_engine.ts:1161
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:1163
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1082
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1166
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1090
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1090
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1174
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1174
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1090
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1090
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1174
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1174
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1090
-              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1090
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1174
+              event_sent_2 <= word;  // gen/virtq/split_engine.ts:1174
             end
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1093
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1177
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1097
-            if (abandon) begin  // gen/virtq/split_engine.ts:1098
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1098
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1099
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1181
+            if (abandon) begin  // gen/virtq/split_engine.ts:1182
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1182
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1183
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
             end else begin
-              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1101
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1102
+              event_valid <= event_valid | (3'd1 << cq);  // gen/virtq/split_engine.ts:1185
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1186
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1117
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1119
-              heads_end_0 <= la + _slice_36;  // gen/virtq/split_engine.ts:1119
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1198
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1200
+              heads_end_0 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1200
             end
-            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1119
-              heads_end_1 <= la + _slice_36;  // gen/virtq/split_engine.ts:1119
+            if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1200
+              heads_end_1 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1200
             end
-            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1119
-              heads_end_2 <= la + _slice_36;  // gen/virtq/split_engine.ts:1119
+            if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1200
+              heads_end_2 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1200
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1120
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1201
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:699
-            if (abandon) begin  // gen/virtq/split_engine.ts:700
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:701
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:760
+            if (abandon) begin  // gen/virtq/split_engine.ts:761
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:761
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:762
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1123
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1204
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:494
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1128
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:501
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1209
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1140
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1142
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1144
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if (features[35] & (word != _select_39)) begin  // gen/virtq/split_engine.ts:1145
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1221
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1223
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1225
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if (features[35] & (word != _select_18)) begin  // gen/virtq/split_engine.ts:1226
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1146
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1227
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1161
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1238
+            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1239
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1243
             end
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1163
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1172
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1177
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1245
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1246
+            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1250
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1255
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:699
-            if (abandon) begin  // gen/virtq/split_engine.ts:700
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:700
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:701
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:760
+            if (abandon) begin  // gen/virtq/split_engine.ts:761
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:761
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:762
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1180
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1258
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1264
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1265
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:484
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:494
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:491
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1188
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:501
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1266
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:695
+          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1276
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1277
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1297
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1298
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1299
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1300
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
+          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1301
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:756
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1226
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1230
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1232
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1304
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1308
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1310
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1235
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1241
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1242
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1242
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1313
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1319
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1320
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1320
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1242
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1242
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1320
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1320
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1242
-                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1242
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1320
+                last_avail_2 <= la + 16'd1;  // gen/virtq/split_engine.ts:1320
               end
-              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1243
-                expect_head_0 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1243
+              if (cq == 2'd0) begin  // gen/virtq/split_engine.ts:1321
+                expect_head_0 <= (head + _add_19[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1321
               end
-              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1243
-                expect_head_1 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1243
+              if (cq == 2'd1) begin  // gen/virtq/split_engine.ts:1321
+                expect_head_1 <= (head + _add_19[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1321
               end
-              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1243
-                expect_head_2 <= (head + _add_40[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1243
+              if (cq == 2'd2) begin  // gen/virtq/split_engine.ts:1321
+                expect_head_2 <= (head + _add_19[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1321
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1245
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1323
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1253
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1331
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1268
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1296
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1298
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1346
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1374
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1376
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1296
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1298
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1374
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1376
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1296
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1298
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1374
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1376
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1296
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1298
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1374
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1376
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1302
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1303
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1303
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1380
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1381
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1381
       end
-      case (used)  // gen/virtq/split_engine.ts:1305
+      case (used)  // gen/virtq/split_engine.ts:1383
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1307
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1308
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1309
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1385
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1386
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1387
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1317
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1395
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1339
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1343
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1417
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1417
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1418
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1421
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1351
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+            wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1429
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1356
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1357
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1357
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1358
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1358
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1434
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1435
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1435
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1436
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1436
             end else begin
-              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1360
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1360
+              if (uq == 2'd0) begin  // gen/virtq/split_engine.ts:1438
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1438
               end
-              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1360
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1360
+              if (uq == 2'd1) begin  // gen/virtq/split_engine.ts:1438
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1438
               end
-              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1360
-                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1360
+              if (uq == 2'd2) begin  // gen/virtq/split_engine.ts:1438
+                used_idx_2 <= u_new;  // gen/virtq/split_engine.ts:1438
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1362
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1440
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1369
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1447
         end
         default: begin end
       endcase
@@ -2622,732 +2509,550 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1384
+      case (note)  // gen/virtq/split_engine.ts:1462
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1386
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1387
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1388
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1464
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1465
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1466
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1397
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1475
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1402
-          end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-            rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:372
-            note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1407
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1482
+          end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+            if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1485
+              rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:391
+              note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1488
+            end
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1411
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1412
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1412
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1413
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1413
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1493
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1494
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1494
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1495
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1495
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1414
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1496
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1415
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1415
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1497
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1497
           end
         end
         NOTE_CHECK: begin
-          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1423
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1423
+          if (nq == 2'd0) begin  // gen/virtq/split_engine.ts:1505
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1505
           end
-          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1423
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1423
+          if (nq == 2'd1) begin  // gen/virtq/split_engine.ts:1505
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1505
           end
-          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1423
-            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1423
+          if (nq == 2'd2) begin  // gen/virtq/split_engine.ts:1505
+            noted_idx_2 <= n_new;  // gen/virtq/split_engine.ts:1505
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1424
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1506
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1429
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1511
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1432
-      if ((hand_one & (cq == 2'd0)) ^ (return_one & (uq == 2'd0))) begin  // gen/virtq/split_engine.ts:1437
-        in_device_0 <= in_device_0 + ((hand_one & (cq == 2'd0)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1437
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1514
+      if ((hand_one & (cq == 2'd0)) ^ (return_one & (uq == 2'd0))) begin  // gen/virtq/split_engine.ts:1519
+        in_device_0 <= in_device_0 + ((hand_one & (cq == 2'd0)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1519
       end
-      if ((hand_one & (cq == 2'd1)) ^ (return_one & (uq == 2'd1))) begin  // gen/virtq/split_engine.ts:1437
-        in_device_1 <= in_device_1 + ((hand_one & (cq == 2'd1)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1437
+      if ((hand_one & (cq == 2'd1)) ^ (return_one & (uq == 2'd1))) begin  // gen/virtq/split_engine.ts:1519
+        in_device_1 <= in_device_1 + ((hand_one & (cq == 2'd1)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1519
       end
-      if ((hand_one & (cq == 2'd2)) ^ (return_one & (uq == 2'd2))) begin  // gen/virtq/split_engine.ts:1437
-        in_device_2 <= in_device_2 + ((hand_one & (cq == 2'd2)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1437
+      if ((hand_one & (cq == 2'd2)) ^ (return_one & (uq == 2'd2))) begin  // gen/virtq/split_engine.ts:1519
+        in_device_2 <= in_device_2 + ((hand_one & (cq == 2'd2)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1519
       end
-      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1439
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1441
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1442
-        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1443
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1444
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1445
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1446
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1447
+      if (|(forget & (3'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1521
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1523
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1524
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1525
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1526
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1527
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1528
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1529
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1449
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1449
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1531
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1531
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1450
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1451
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1453
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          in_device_0 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+      if (|forget) begin  // gen/virtq/split_engine.ts:1532
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1533
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1535
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          in_device_0 <= 16'd0;  // gen/virtq/split_engine.ts:1536
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1453
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          in_device_1 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1535
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          in_device_1 <= 16'd0;  // gen/virtq/split_engine.ts:1536
         end
-        if (forget[2]) begin  // gen/virtq/split_engine.ts:1453
-          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
-          in_device_2 <= 16'd0;  // gen/virtq/split_engine.ts:1454
+        if (forget[2]) begin  // gen/virtq/split_engine.ts:1535
+          last_avail_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          avail_seen_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          heads_end_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          used_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          noted_idx_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          expect_head_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
+          in_device_2 <= 16'd0;  // gen/virtq/split_engine.ts:1536
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1457
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1457
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1539
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1539
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1457
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1457
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1539
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1539
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1459
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1459
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1541
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1541
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1460
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1460
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1542
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1542
       end
     end
   end
   always @(posedge clk) begin
-    num <= _select_41;  // gen/virtq/split_engine.ts:237
-    num_mask <= _select_42;  // gen/virtq/split_engine.ts:237
-    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:423
-    ow_data <= {done_len, 16'd0, out_wr_data};  // gen/virtq/split_engine.ts:426
-    la <= _select_43;  // gen/virtq/split_engine.ts:502
-    seen <= _select_44;  // gen/virtq/split_engine.ts:503
-    he <= _select_45;  // gen/virtq/split_engine.ts:504
-    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:518
-    if (heads_pend & (~_sub_14[5])) begin  // gen/virtq/split_engine.ts:641
-      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:643
-      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:644
+    num <= _select_20;  // gen/virtq/split_engine.ts:237
+    num_mask <= _select_21;  // gen/virtq/split_engine.ts:237
+    ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:433
+    ow_data <= {done_len, 16'd0, out_wr_data};  // gen/virtq/split_engine.ts:436
+    la <= _select_22;  // gen/virtq/split_engine.ts:512
+    seen <= _select_23;  // gen/virtq/split_engine.ts:513
+    he <= _select_24;  // gen/virtq/split_engine.ts:514
+    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:528
+    if (heads_pend & (~_sub_16[5])) begin  // gen/virtq/split_engine.ts:671
+      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:673
+      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:674
     end
-    if (heads_issue) begin  // gen/virtq/split_engine.ts:647
-      if ((heads_pend & (~(heads_pend & (~_sub_14[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:648
-        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:650
-        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:651
+    if (heads_issue) begin  // gen/virtq/split_engine.ts:677
+      if ((heads_pend & (~(heads_pend & (~_sub_16[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:678
+        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:680
+        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:681
       end else begin
-        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:654
-        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:655
+        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:684
+        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:685
       end
     end
-    if ((idx_pend & (~idx_here)) & (~_sub_11[5])) begin  // gen/virtq/split_engine.ts:659
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:662
+    if ((idx_pend & (~idx_here)) & (~_sub_13[5])) begin  // gen/virtq/split_engine.ts:689
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:692
     end
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_46) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:761
-    p_he_ne_seen <= _select_47 != _select_48;  // gen/virtq/split_engine.ts:780
-    p_he_room <= (_select_47 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:780
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_47);  // gen/virtq/split_engine.ts:780
-    p_entry_room <= (pf_next - _select_49) < 16'd16;  // gen/virtq/split_engine.ts:780
-    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:780
-    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:780
-    p_la_ne_pf <= _select_49 != pf_next;  // gen/virtq/split_engine.ts:780
-    p_la_ready <= pf_ready[_select_49[3:0]];  // gen/virtq/split_engine.ts:780
-    p_la_ne_he <= _select_49 != _select_47;  // gen/virtq/split_engine.ts:780
-    p_la_ne_seen <= _select_49 != _select_48;  // gen/virtq/split_engine.ts:780
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:780
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:780
-    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:780
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:780
-    case (seq)  // gen/virtq/split_engine.ts:818
+    pool_end_seq <= rd_ended2;  // gen/virtq/split_engine.ts:703
+    batch_mask <= _select_25;  // gen/virtq/split_engine.ts:237
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_29) | (|(failed & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:830
+    p_he_ne_seen <= _select_30 != _select_31;  // gen/virtq/split_engine.ts:849
+    p_he_room <= (_select_30 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:849
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_30);  // gen/virtq/split_engine.ts:849
+    p_entry_room <= (pf_next - _select_32) < 16'd16;  // gen/virtq/split_engine.ts:849
+    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:849
+    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:849
+    p_la_ne_pf <= _select_32 != pf_next;  // gen/virtq/split_engine.ts:849
+    p_la_ready <= pf_ready[_select_32[3:0]];  // gen/virtq/split_engine.ts:849
+    p_la_ne_he <= _select_32 != _select_30;  // gen/virtq/split_engine.ts:849
+    p_la_ne_seen <= _select_32 != _select_31;  // gen/virtq/split_engine.ts:849
+    h_from_low <= _mux_33[3:0];  // gen/virtq/split_engine.ts:879
+    h_known <= ((_select_31 - _mux_33) < 16'd16) ? _sub_34[4:0] : 5'd16;  // gen/virtq/split_engine.ts:881
+    h_room <= own_pool ? (5'd16 - _sub_35[4:0]) : 5'd16;  // gen/virtq/split_engine.ts:883
+    heads_n <= ((({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_known) & (({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_room)) ? ({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) : (((~(({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_known)) & (h_known < h_room)) ? h_known : h_room);  // gen/virtq/split_engine.ts:888
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:849
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:849
+    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:849
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (3'd1 << pf_q)))));  // gen/virtq/split_engine.ts:849
+    case (seq)  // gen/virtq/split_engine.ts:904
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:851
-          if (abandon) begin  // gen/virtq/split_engine.ts:852
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:853
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:854
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:856
+        if (own_pool) begin  // gen/virtq/split_engine.ts:937
+          if (abandon) begin  // gen/virtq/split_engine.ts:938
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:939
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:940
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:942
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:874
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:875
-          pf_next <= la;  // gen/virtq/split_engine.ts:879
-          pf_insp <= la;  // gen/virtq/split_engine.ts:880
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:881
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:960
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:961
+          pf_next <= la;  // gen/virtq/split_engine.ts:965
+          pf_insp <= la;  // gen/virtq/split_engine.ts:966
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:967
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:893
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4096 | {5'd0, (11'd304 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:385
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:897
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:897
+        if (rd_free) begin  // gen/virtq/split_engine.ts:980
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4096 | {5'd0, (11'd304 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:393
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:395
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:984
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:984
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:897
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:897
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:984
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:984
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:897
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:897
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:984
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:984
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:897
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:897
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:984
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:984
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:915
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:385
-          rd_len <= {3'd0, (_mux_33 << 1)};  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
-          spec_from <= he;  // gen/virtq/split_engine.ts:920
-          spec_to <= he + _mux_33[15:0];  // gen/virtq/split_engine.ts:921
+        if (rd_free) begin  // gen/virtq/split_engine.ts:997
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:393
+          rd_len <= {14'd0, ({1'b0, heads_n} << 1)};  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:395
+          spec_from <= he;  // gen/virtq/split_engine.ts:1002
+          spec_to <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1003
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:483
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:493
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-          word <= _select_50;  // gen/virtq/split_engine.ts:487
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+          word <= _select_36;  // gen/virtq/split_engine.ts:497
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:498
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (_select_51 == word);  // gen/virtq/split_engine.ts:935
+        spec_hit <= pf_spec[pf_next[3:0]] & (pf_head_rd0[15:0] == word);  // gen/virtq/split_engine.ts:1018
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:944
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:945
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:948
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:950
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:953
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4096 | {5'd0, (11'd384 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:385
-          rd_len <= {3'd0, (_mux_52 << 4)};  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:955
-            pf_head_0 <= word;  // gen/virtq/split_engine.ts:955
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1027
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:1028
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1031
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:1033
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1036
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4096 | {5'd0, (11'd384 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:393
+          rd_len <= {3'd0, (_mux_11 << 4)};  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:395
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:955
-            pf_head_1 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:955
-            pf_head_2 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:955
-            pf_head_3 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:955
-            pf_head_4 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:955
-            pf_head_5 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:955
-            pf_head_6 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:955
-            pf_head_7 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:955
-            pf_head_8 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:955
-            pf_head_9 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:955
-            pf_head_10 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:955
-            pf_head_11 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:955
-            pf_head_12 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:955
-            pf_head_13 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:955
-            pf_head_14 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:955
-            pf_head_15 <= word;  // gen/virtq/split_engine.ts:955
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1039
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1039
           end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:956
-            pf_count_0 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:956
-            pf_count_1 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:956
-            pf_count_2 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:956
-            pf_count_3 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:956
-            pf_count_4 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:956
-            pf_count_5 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:956
-            pf_count_6 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:956
-            pf_count_7 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:956
-            pf_count_8 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:956
-            pf_count_9 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:956
-            pf_count_10 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:956
-            pf_count_11 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:956
-            pf_count_12 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:956
-            pf_count_13 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:956
-            pf_count_14 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:956
-            pf_count_15 <= _mux_52[2:0];  // gen/virtq/split_engine.ts:956
-          end
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:957
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:957
-          end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:959
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:1041
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_53[15] | _sub_55[15]) | _sub_56[15]) ? 17'd0 : {1'b0, ((((_sub_53 < _sub_55) ? _sub_53 : _sub_55) < _sub_56) ? ((_sub_53 < _sub_55) ? _sub_53 : _sub_55) : _sub_56)};  // gen/virtq/split_engine.ts:975
-        spec_pos <= _sub_54[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:976
-        spec_rd <= b_top - _sub_57[4:0];  // gen/virtq/split_engine.ts:977
+        spec_n <= ((_sub_37[15] | _sub_39[15]) | _sub_40[15]) ? 17'd0 : {1'b0, ((((_sub_37 < _sub_39) ? _sub_37 : _sub_39) < _sub_40) ? ((_sub_37 < _sub_39) ? _sub_37 : _sub_39) : _sub_40)};  // gen/virtq/split_engine.ts:1057
+        spec_pos <= _sub_38[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:1058
+        spec_rd <= b_top - _sub_41[4:0];  // gen/virtq/split_engine.ts:1059
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:981
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:1063
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:982
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:1064
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:997
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:992
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:993
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:994
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:997
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4096 | {5'd0, (11'd384 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:385
-          rd_len <= {3'd0, (_mux_58 << 4)};  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:387
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:999
-            pf_head_0 <= spec_pred;  // gen/virtq/split_engine.ts:999
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1079
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:1073
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:1074
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:1075
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1079
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4096 | {5'd0, (11'd384 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:393
+          rd_len <= {3'd0, (_mux_12 << 4)};  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd2;  // gen/virtq/split_engine.ts:395
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:999
-            pf_head_1 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:999
-            pf_head_2 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:999
-            pf_head_3 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:999
-            pf_head_4 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:999
-            pf_head_5 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:999
-            pf_head_6 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:999
-            pf_head_7 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:999
-            pf_head_8 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:999
-            pf_head_9 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:999
-            pf_head_10 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:999
-            pf_head_11 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:999
-            pf_head_12 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:999
-            pf_head_13 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:999
-            pf_head_14 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:999
-            pf_head_15 <= spec_pred;  // gen/virtq/split_engine.ts:999
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1082
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1082
           end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_0 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_1 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_2 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_3 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_4 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_5 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_6 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_7 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_8 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_9 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_10 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_11 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_12 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_13 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_14 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1000
-            pf_count_15 <= _mux_58[2:0];  // gen/virtq/split_engine.ts:1000
-          end
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1001
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1001
-          end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:992
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:993
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:994
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:1073
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:1074
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:1075
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= _select_59;  // gen/virtq/split_engine.ts:1030
-        win_start <= _select_60;  // gen/virtq/split_engine.ts:1031
-        win_count <= {14'd0, _select_61};  // gen/virtq/split_engine.ts:1032
-        win_off <= 11'd384 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:1033
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:1034
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:1035
+        word <= pf_head_rd0[15:0];  // gen/virtq/split_engine.ts:1113
+        win_start <= pf_head_rd0[15:0];  // gen/virtq/split_engine.ts:1114
+        win_count <= {14'd0, pf_head_rd0[18:16]};  // gen/virtq/split_engine.ts:1115
+        win_off <= 11'd384 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:1116
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:1117
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:1118
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1041
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1042
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:385
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1125
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1126
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4104;  // gen/virtq/split_engine.ts:393
+          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:395
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:483
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:493
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-          word <= _select_62;  // gen/virtq/split_engine.ts:487
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+          word <= _select_42;  // gen/virtq/split_engine.ts:497
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:498
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1054
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1057
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:1058
-        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_63 != word));  // gen/virtq/split_engine.ts:1059
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1063
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_64[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1064
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_65[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1065
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1138
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1141
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:1142
+        idx_ask <= features[29] & ((~(|(event_valid & (3'd1 << cq)))) | (_select_43 != word));  // gen/virtq/split_engine.ts:1143
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1147
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_44[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1148
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_45[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1149
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1070
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1071
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1073
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1154
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1155
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1157
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1077
-            b_start <= seen;  // gen/virtq/split_engine.ts:1078
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1161
+            b_start <= seen;  // gen/virtq/split_engine.ts:1162
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1089
-          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
-          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:385
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:386
-          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:387
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1173
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:392
+          wr_dev <= 16'd6160;  // gen/virtq/split_engine.ts:393
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:394
+          wr_id <= 2'd0;  // gen/virtq/split_engine.ts:395
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1117
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:385
-          rd_len <= {3'd0, (_mux_37 << 1)};  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1198
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4096 | {5'd0, (11'd144 + {4'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:393
+          rd_len <= {14'd0, ({1'b0, heads_n} << 1)};  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:395
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1127
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:483
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1208
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:493
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-          word <= _select_66;  // gen/virtq/split_engine.ts:487
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+          word <= _select_46;  // gen/virtq/split_engine.ts:497
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:498
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1132
-        j <= word;  // gen/virtq/split_engine.ts:1135
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1136
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1138
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1139
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1143
+        head <= word;  // gen/virtq/split_engine.ts:1213
+        j <= word;  // gen/virtq/split_engine.ts:1216
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1217
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1219
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1220
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1224
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1156
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1157
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1160
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1238
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1239
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1242
           end
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1164
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:385
-          rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:387
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1173
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1174
-          win_start <= j;  // gen/virtq/split_engine.ts:1175
-          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1176
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1246
+          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+          rd_dev <= 16'd4112;  // gen/virtq/split_engine.ts:393
+          rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:394
+          rd_id <= 2'd0;  // gen/virtq/split_engine.ts:395
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1251
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1252
+          win_start <= j;  // gen/virtq/split_engine.ts:1253
+          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1254
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1186
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1187
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1264
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1265
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:480
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:483
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:490
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:493
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:486
-            word <= _select_67;  // gen/virtq/split_engine.ts:487
-            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:488
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:496
+            word <= _select_47;  // gen/virtq/split_engine.ts:497
+            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:498
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_40 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1198
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1199
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1219
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1220
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1221
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1222
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1223
+        if (_add_19 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1276
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1277
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1297
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1298
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1299
+        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1300
+        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1301
         end else begin
-          count <= _add_40;  // gen/virtq/split_engine.ts:1227
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1228
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1229
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1230
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1231
+          count <= _add_19;  // gen/virtq/split_engine.ts:1305
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1306
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1307
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1308
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1309
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1236
-            out_id <= head;  // gen/virtq/split_engine.ts:1237
-            out_slots <= _add_40[15:0];  // gen/virtq/split_engine.ts:1239
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1240
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1314
+            out_id <= head;  // gen/virtq/split_engine.ts:1315
+            out_slots <= _add_19[15:0];  // gen/virtq/split_engine.ts:1317
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1318
           end
         end
       end
       default: begin end
     endcase
-    u_num <= _select_68;  // gen/virtq/split_engine.ts:237
-    u_num_mask <= _select_69;  // gen/virtq/split_engine.ts:237
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1296
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1297
+    u_num <= _select_48;  // gen/virtq/split_engine.ts:237
+    u_num_mask <= _select_49;  // gen/virtq/split_engine.ts:237
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1374
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1375
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1296
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1297
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd137)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1374
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1375
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1296
-      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1297
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1374
+      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1375
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1296
-      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1297
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 11'd136)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1374
+      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1375
     end
-    case (used)  // gen/virtq/split_engine.ts:1305
+    case (used)  // gen/virtq/split_engine.ts:1383
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1313
-        u_drop <= ((|(((failed | q_resetting) | (~_cat_31)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1315
-        u_old <= _select_70;  // gen/virtq/split_engine.ts:1316
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1391
+        u_drop <= ((|(((failed | q_resetting) | (~_cat_17)) & (3'd1 << uq))) | (~(|(3'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1393
+        u_old <= _select_50;  // gen/virtq/split_engine.ts:1394
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1323
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1326
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1333
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1401
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1404
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1411
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1339
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1340
-          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
-          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:385
-          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:386
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:387
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1417
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1418
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:392
+          wr_dev <= 16'd6168;  // gen/virtq/split_engine.ts:393
+          wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:394
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:395
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1348
-          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:384
-          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:385
-          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:386
-          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:387
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1426
+          wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:392
+          wr_dev <= 16'd6152;  // gen/virtq/split_engine.ts:393
+          wr_len <= 20'd2;  // gen/virtq/split_engine.ts:394
+          wr_id <= 2'd1;  // gen/virtq/split_engine.ts:395
         end
       end
       default: begin end
     endcase
-    n_num <= _select_71;  // gen/virtq/split_engine.ts:237
-    case (note)  // gen/virtq/split_engine.ts:1384
+    n_num <= _select_51;  // gen/virtq/split_engine.ts:237
+    case (note)  // gen/virtq/split_engine.ts:1462
       NOTE_LOAD: begin
-        n_old <= _select_72;  // gen/virtq/split_engine.ts:1394
-        n_new <= _select_73;  // gen/virtq/split_engine.ts:1395
+        n_old <= _select_52;  // gen/virtq/split_engine.ts:1472
+        n_new <= _select_53;  // gen/virtq/split_engine.ts:1473
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1402
-        end else if ((rd_free & (~(rd_by_fetch | rd_by_pool))) & rd_settled1) begin  // gen/virtq/split_engine.ts:1402
-          rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:384
-          rd_dev <= 16'd4392;  // gen/virtq/split_engine.ts:385
-          rd_len <= 20'd2;  // gen/virtq/split_engine.ts:386
-          rd_id <= 2'd1;  // gen/virtq/split_engine.ts:387
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1482
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1482
+          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1485
+            rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:392
+            rd_dev <= 16'd4392;  // gen/virtq/split_engine.ts:393
+            rd_len <= 20'd2;  // gen/virtq/split_engine.ts:394
+            rd_id <= 2'd1;  // gen/virtq/split_engine.ts:395
+          end
         end
       end
       default: begin end
@@ -3355,18 +3060,24 @@ module virtq_split_w256_q3_d16_b1000_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1461
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1543
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
   end
   assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:281
   always @(posedge clk) begin  // gen/virtq/split_engine.ts:575
+    if (pf_wr_en) begin
+      pf_head[pf_wr_at] <= {pf_wr_count, pf_wr_head};
+    end
+  end
+  assign pf_head_rd0 = pf_head[pf_rd_at];  // gen/virtq/split_engine.ts:584
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:605
     if (rf_push) begin
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:982
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:1064
 
 endmodule
 

@@ -365,11 +365,14 @@ export const SplitEngine = defineModule(
             .sub(1)
             .bit(SEQ_BITS - 1)
             .not();
-        return { seq, ended, err, past };
+        return { seq, ended, err, past, end };
       });
-      const issue = (owner: number, at: HostAt, devOff: Expr | number, l: Expr | number) => {
-        taken[owner].set(1);
-        valid.next(1);
+      // Where the next command goes (`aim`) is chosen by the issuing state alone, apart from whether the register is
+      // free (`fire`): the host address adder's inputs then do not wait for the DMA engine's ready, which comes
+      // through the fabric's command queue (ready -> free -> the adder's input selects was the whole function's
+      // deepest path). A state aims whether or not it then issues, so that only the state selects the adder's
+      // inputs.
+      const aim = (at: HostAt) => {
         if ('base' in at) {
           if (!atReg || !atBase) throw paramError(`SplitEngine: ${name} takes no register base`);
           atReg.set(1);
@@ -381,12 +384,20 @@ export const SplitEngine = defineModule(
           atQ.set(at.q);
         }
         atOff.set(typeof at.off === 'number' ? lit(at.off, OFF_BITS) : fit(at.off, OFF_BITS));
+      };
+      /** The command aimed at this cycle, taken (where the register is free). */
+      const fire = (owner: number, devOff: Expr | number, l: Expr | number) => {
+        taken[owner].set(1);
+        valid.next(1);
         host.next(hostNext);
         dev.next(devAddr(half, devOff));
         len.next(typeof l === 'number' ? lit(l, p.lenBits) : fit(l, p.lenBits));
         id.next(owner);
       };
-      const canIssue = (owner: number) => (owner === USED ? free.and(taken[FETCH].or(taken[POOL]).not()) : free);
+      const issue = (owner: number, at: HostAt, devOff: Expr | number, l: Expr | number) => {
+        aim(at);
+        fire(owner, devOff, l);
+      };
       /** No command of `owner` waiting or outstanding. */
       const quiet = (owner: number) => sides[owner].seq.eq(sides[owner].ended);
       // The same, registered for the states that wait for it (a cycle late, and never right after a command:
@@ -398,13 +409,12 @@ export const SplitEngine = defineModule(
       });
       /** Every command of `owner` (FETCH or USED) has ended: a cycle late, never the cycle after one is taken. */
       const settled = (owner: typeof FETCH | typeof USED) => settledReg[owner];
-      return { valid, free, canIssue, issue, quiet, settled, sides };
+      return { valid, free, aim, fire, issue, quiet, settled, sides };
     };
     const rd = cmdReg('rd', rdCmd, rdStatus, 0, ['desc', 'driver'], IND);
     const wr = cmdReg('wr', wrCmd, wrStatus, 1, ['device'], false);
     const rdValid = rd.valid;
     const wrValid = wr.valid;
-    const read = (at: HostAt, devOff: Expr | number, len: Expr | number) => rd.issue(FETCH, at, devOff, len);
     const write = (at: HostAt, devOff: number, len: Expr | number) => wr.issue(FETCH, at, devOff, len);
     // The out half's write port: a staged field (8-byte aligned) is written the cycle after as its whole 8-byte
     // word (the write engine sends only the command's bytes; every field has a word of its own, and its word is not
@@ -552,8 +562,28 @@ export const SplitEngine = defineModule(
     const pfNext = m.reg('pf_next', 16);
     // an entry with a head out of range: not read ahead (the walk finds it and fails)
     const pfBad = m.reg('pf_bad', bit);
-    const pfHead = m.regArray('pf_head', AB, 16);
-    const pfCount = m.regArray('pf_count', AB, log2ceil(PF + 1));
+    // Each slot's head and descriptors read (1..PF) in LUT RAM: one write port (ahead_desc, spec_cmd), one read
+    // port at pfNext's slot (ahead_match) or la's (ahead_chain)
+    const pfCountBits = log2ceil(PF + 1);
+    const pfMem = m.memory('pf_head', { width: 16 + pfCountBits, depth: AB });
+    const pfWr = {
+      en: m.wire('pf_wr_en', bit, { default: 0 }),
+      at: m.wire('pf_wr_at', abBits, { default: 0 }),
+      head: m.wire('pf_wr_head', 16, { default: 0 }),
+      count: m.wire('pf_wr_count', pfCountBits, { default: 0 }),
+    };
+    pfMem.write(pfWr.at, cat(pfWr.count, pfWr.head), pfWr.en);
+    /** Slot `at`'s read ahead: the head `h`, `k` descriptors. */
+    const pfWrite = (at: Expr, h: Expr, k: Expr) => {
+      pfWr.en.set(1);
+      pfWr.at.set(at);
+      pfWr.head.set(h);
+      pfWr.count.set(k.trunc(pfCountBits));
+    };
+    const pfRdAt = m.wire('pf_rd_at', abBits, { default: 0 });
+    const pfRd = pfMem.readAsync(pfRdAt);
+    const pfHeadRd = pfRd.bits(15, 0);
+    const pfCountRd = pfRd.bits(15 + pfCountBits, 16);
     const pfSeq = m.regArray('pf_seq', AB, SEQ_BITS);
     // Entries [la, pfInsp) had their head descriptor looked at once their slot's read ended: a valid INDIRECT
     // one got the first entries of its table read into the slot after it (pf_tbl), and the slot is ready again
@@ -631,7 +661,7 @@ export const SplitEngine = defineModule(
     const idxSame = m.reg('idx_same', bit);
     const idxNone = m.reg('idx_none', bit);
     const idxAsk = m.reg('idx_ask', bit);
-    // Which slots' reads have ended: followed every cycle, while their numbers are within reach of the count.
+    // Which slots' reads have ended (set as a slot's status comes back, cleared as it is read again).
     const pfReady = m.reg('pf_ready', AB, { reset: 0 });
     const pool = rd.sides[POOL];
     {
@@ -663,9 +693,40 @@ export const SplitEngine = defineModule(
       pollHead.next(nextSlot(pollHead));
     });
     pollCount.next(pollCount.add(pollIssued.zext(pollCount.width)).sub(pollTaken.zext(pollCount.width)));
-    const slotEnded = cat(...Array.from({ length: AB }, (_, i) => pool.past(pfSeq.item(i))).reverse());
+    // A slot's read has ended once the status numbered its pf_seq came back: statuses come in command order, and a
+    // slot is read again only once ready, so an equality with the status's number instead of a comparison of each
+    // slot's with the count. Registered, as the count is: the slot is ready two cycles after its status (the fetch
+    // RAM's write of the read's last data is not earlier than the status).
+    const poolEnd = m.reg('pool_end', bit, { reset: 0 });
+    const poolEndSeq = m.reg('pool_end_seq', SEQ_BITS);
+    poolEnd.next(pool.end);
+    poolEndSeq.next(pool.ended);
+    const slotEnded = cat(...Array.from({ length: AB }, (_, i) => poolEnd.and(pfSeq.item(i).eq(poolEndSeq))).reverse());
     const readyClr = m.wire('pf_ready_clr', AB, { default: 0 });
     pfReady.next(pfReady.or(slotEnded).and(readyClr.not()));
+    // Entry counts of an available-ring read, in abBits + 1 bits. Split ring sizes are powers of two (the transport
+    // accepts no other: gen/virtio/regs.ts) as availBatch is, so a read from entry i stops at the end of i's batch
+    // or of the ring, whichever is first, after M - (i mod M) entries for M = min(num, availBatch) (batch_mask is
+    // M - 1): narrow counts instead of 17-bit subtracts and compares of the ring's size.
+    const batchMask = cfgReg('batch_mask', cq, (q) =>
+      mux(q.size.bits(15, abBits).orR(), lit(AB - 1, abBits), q.size.sub(1).trunc(abBits)),
+    );
+    const toBatchEnd = (i: Expr) =>
+      i
+        .bits(abBits - 1, 0)
+        .not()
+        .and(batchMask)
+        .zext(abBits + 1)
+        .inc();
+    /** A 16-bit count, saturated at availBatch. */
+    const satAB = (x: Expr) => mux(x.lt(AB), x.trunc(abBits + 1), lit(AB, abBits + 1));
+    // A head h out of the table, and the descriptors read ahead from it: PF, or up to the table's end (the compares
+    // on carry chains, which are no LUT levels: masks of h were a level or two more on the read length's path)
+    const beyond = (h: Expr) => h.zext(17).ge(num.zext(17));
+    const descsAhead = (h: Expr) => {
+      const left = num.zext(17).sub(h.zext(17));
+      return mux(left.lt(PF), left, lit(PF, 17));
+    };
     const slotOff = (i: Expr) =>
       lit(lay.ahead, p.regionBits - 1).add(
         i
@@ -738,6 +799,14 @@ export const SplitEngine = defineModule(
     const nst = m.fsm('note', NOTE_STATES);
     const nq = m.reg('nq', qb, { reset: 0 });
     const nIdle = nst.is('idle');
+    /** The fetch side is in a state that issues reads (and aims the read command register). */
+    const seqReads = m.let(
+      'seq_reads',
+      (['ahead_idx', 'ahead_heads', 'ahead_desc', 'spec_cmd', 'idx_cmd', 'heads_cmd', 'desc_need'] as const)
+        .map((s) => st.is(s))
+        .concat(TA ? [st.is('ahead_table')] : [])
+        .reduce((a, b) => a.or(b)),
+    );
     const poolQuiet = m.let('pool_quiet', rd.quiet(POOL));
     // Every chain of the queue back, registered (a cycle late: a chain handed over in that cycle is on its way
     // out, which the check below sees; a queue never has more chains returned than handed over).
@@ -800,6 +869,23 @@ export const SplitEngine = defineModule(
       ? planFlag('p_look_due', fIndirect.and(pfInsp.ne(pfNext)).and(pfReady.bit(pfInsp.bits(abBits - 1, 0))))
       : lit(0, 1);
     const pLaLooked = TA ? planFlag('p_la_looked', fIndirect.not().or(cqLa.ne(pfInsp))) : lit(1, 1);
+    // The entries the next available-ring read asks for (ahead_heads, heads_cmd: both come from plan): from he, with
+    // the pool, up to the window's room (the window holds [pfNext, he), fewer than availBatch entries when
+    // ahead_heads is chosen: p_he_room), else from la; to the batch's or ring's end and avail->idx. In two
+    // registered steps, so that its minimum is off the read command's paths: the counts from the per-queue arrays
+    // like the flags (in `load`), their least in `plan` (with batch_mask, loaded by then).
+    const hFrom = mux(ownPool, cqHe, cqLa);
+    const hFromLow = m.reg('h_from_low', abBits);
+    hFromLow.next(hFrom.bits(abBits - 1, 0));
+    const hKnown = m.reg('h_known', abBits + 1);
+    hKnown.next(satAB(cqSeen.sub(hFrom)));
+    const hRoom = m.reg('h_room', abBits + 1);
+    hRoom.next(mux(ownPool, lit(AB, abBits + 1).sub(cqHe.sub(pfNext).trunc(abBits + 1)), lit(AB, abBits + 1)));
+    const hEnds = [toBatchEnd(hFromLow), hKnown, hRoom];
+    // (the least of three from their three comparisons side by side)
+    const [h01, h02, h12] = [hEnds[0].lt(hEnds[1]), hEnds[0].lt(hEnds[2]), hEnds[1].lt(hEnds[2])];
+    const headsN = m.reg('heads_n', abBits + 1);
+    headsN.next(mux(h01.and(h02), hEnds[0], mux(h01.not().and(h12), hEnds[1], hEnds[2])));
     // the chain buffer is free to walk into (a cycle late: a walk ends in `idle`, two cycles before `plan`)
     const pOutFree = planFlag('p_out_free', outActive.not());
     // headsPend as the flags saw it (its clearing a cycle late: the flags from headsFrom stay consistent with it)
@@ -890,9 +976,10 @@ export const SplitEngine = defineModule(
 
       // reading ahead: avail->idx (not waited for; plan's flags see the new poll count through `load`)
       ahead_idx: () => {
+        rd.aim(ringAt('driver', cq, 2));
         m.if(rd.free, () => {
           clearPending.set(cqBit);
-          rd.issue(POOL, ringAt('driver', cq, 2), pollWord(pollTail), 2);
+          rd.fire(POOL, pollWord(pollTail), 2);
           pollIssued.set(1);
           pollSeq.nextAt(pollTail, pool.seq);
           pollTail.next(nextSlot(pollTail));
@@ -904,21 +991,16 @@ export const SplitEngine = defineModule(
       ahead_heads: () => {
         const slot = he.and(numMask);
         const inBatch = he.bits(abBits - 1, 0);
-        const toBatchEnd = lit(AB, 17).sub(inBatch.zext(17));
-        const toRingEnd = num.zext(17).sub(slot.zext(17));
-        const known = seen.sub(he).zext(17);
-        const room = lit(AB, 17).sub(he.sub(pfNext).zext(17));
-        const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
-        const n2 = mux(known.lt(room), known, room);
-        const n = mux(n1.lt(n2), n1, n2);
+        const n = headsN;
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
+        rd.aim(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)));
         m.if(rd.free, () => {
-          rd.issue(POOL, ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
+          rd.fire(POOL, off, n.zext(abBits + 2).shl(1));
           headsIssue.set(1);
           headsIssueFrom.set(he);
-          headsEnd.nextAt(cq, he.add(n.trunc(16)));
+          headsEnd.nextAt(cq, he.add(n.zext(16)));
           specFrom.next(he);
-          specTo.next(he.add(n.trunc(16)));
+          specTo.next(he.add(n.zext(16)));
           st.goto(SPEC ? 'spec_plan' : 'load');
         });
       },
@@ -932,16 +1014,17 @@ export const SplitEngine = defineModule(
       // the entry's head against the head its slot was read for (registered for ahead_desc)
       ahead_match: () => {
         const at = pfNext.bits(abBits - 1, 0);
-        specHit.next(pfSpec.bit(at).and(pfHead.at(at).eq(word16)));
+        pfRdAt.set(at);
+        specHit.next(pfSpec.bit(at).and(pfHeadRd.eq(word16)));
         st.goto('ahead_desc');
       },
       ahead_desc: () => {
         const h = word16;
-        const left = num.zext(17).sub(h.zext(17));
-        const k = mux(left.lt(PF), left, lit(PF, 17));
+        const k = descsAhead(h);
         const at = pfNext.bits(abBits - 1, 0);
         if (SPEC) specClr.set(lit(1, AB).shl(at));
-        m.if(h.zext(17).ge(num.zext(17)), () => {
+        rd.aim(ringAt('desc', cq, h.zext(OFF_BITS).shl(4)));
+        m.if(beyond(h), () => {
           pfBad.next(1);
           st.goto('plan');
         })
@@ -951,9 +1034,8 @@ export const SplitEngine = defineModule(
             st.goto('load');
           })
           .elseIf(rd.free, () => {
-            rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(pfNext), k.shl(4));
-            pfHead.nextAt(at, h);
-            pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+            rd.fire(POOL, slotOff(pfNext), k.shl(4));
+            pfWrite(at, h, k);
             pfSeq.nextAt(at, pool.seq);
             readyClr.set(lit(1, AB).shl(at));
             pfNext.next(pfNext.inc());
@@ -985,8 +1067,7 @@ export const SplitEngine = defineModule(
       },
       spec_cmd: () => {
         const h = specPred;
-        const left = num.zext(17).sub(h.zext(17));
-        const k = mux(left.lt(PF), left, lit(PF, 17));
+        const k = descsAhead(h);
         const at = specPos.bits(abBits - 1, 0);
         const next = () => {
           specN.next(specN.sub(1));
@@ -994,10 +1075,10 @@ export const SplitEngine = defineModule(
           specRd.next(specRd.sub(1));
           st.goto('spec_load');
         };
-        m.if(h.zext(17).ge(num.zext(17)), next).elseIf(rd.free, () => {
-          rd.issue(POOL, ringAt('desc', cq, h.zext(OFF_BITS).shl(4)), slotOff(specPos), k.shl(4));
-          pfHead.nextAt(at, h);
-          pfCount.nextAt(at, k.trunc(pfCount.item(0).width));
+        rd.aim(ringAt('desc', cq, h.zext(OFF_BITS).shl(4)));
+        m.if(beyond(h), next).elseIf(rd.free, () => {
+          rd.fire(POOL, slotOff(specPos), k.shl(4));
+          pfWrite(at, h, k);
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(lit(1, AB).shl(at));
           specSet.set(lit(1, AB).shl(at));
@@ -1010,12 +1091,13 @@ export const SplitEngine = defineModule(
         if (!pfTbl) return;
         const at = pfInsp.bits(abBits - 1, 0);
         const bit1 = lit(1, AB).shl(at);
+        rd.aim({ base: d.addr, off: 0 });
         m.if(d.flags.bit(VRING_DESC_F_INDIRECT).and(tableBad.not()).not(), () => {
           pfTbl.next(pfTbl.and(bit1.not()));
           pfInsp.next(pfInsp.inc());
           st.goto('load');
         }).elseIf(rd.free, () => {
-          rd.issue(POOL, { base: d.addr, off: 0 }, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
+          rd.fire(POOL, slotOff(pfInsp).add(16), tableAhead.zext(p.lenBits).shl(4));
           pfTbl.next(pfTbl.or(bit1));
           pfSeq.nextAt(at, pool.seq);
           readyClr.set(bit1);
@@ -1027,9 +1109,10 @@ export const SplitEngine = defineModule(
       // the chain at la, from its entry's slot
       ahead_chain: () => {
         const at = la.bits(abBits - 1, 0);
-        word16.next(pfHead.at(at));
-        winStart.next(pfHead.at(at));
-        winCount.next(pfCount.at(at).zext(17));
+        pfRdAt.set(at);
+        word16.next(pfHeadRd);
+        winStart.next(pfHeadRd);
+        winCount.next(pfCountRd.zext(17));
         winOff.next(slotOff(la));
         winSlot.next(at);
         headAhead.next(1);
@@ -1038,10 +1121,11 @@ export const SplitEngine = defineModule(
 
       // avail->idx: how far the driver has gone
       idx_cmd: () => {
+        rd.aim(ringAt('driver', cq, 2));
         m.if(rd.free, () => {
           idxAhead.next(0);
           clearPending.set(cqBit);
-          read(ringAt('driver', cq, 2), lay.word, 2);
+          rd.fire(FETCH, lay.word, 2);
           st.goto('idx_wait');
         });
       },
@@ -1107,16 +1191,13 @@ export const SplitEngine = defineModule(
       // the available ring's entries from lastAvail: up to the batch's end, the ring's end and avail->idx
       heads_cmd: () => {
         const slot = la.and(numMask);
-        const inBatch = la.bits(log2ceil(p.availBatch) - 1, 0);
-        const toBatchEnd = lit(p.availBatch, 17).sub(inBatch.zext(17));
-        const toRingEnd = num.zext(17).sub(slot.zext(17));
-        const a = ahead.zext(17);
-        const n1 = mux(toBatchEnd.lt(toRingEnd), toBatchEnd, toRingEnd);
-        const n = mux(a.lt(n1), a, n1);
+        const inBatch = la.bits(abBits - 1, 0);
+        const n = headsN;
         const off = lit(lay.avail, p.regionBits - 1).add(cat(cq, inBatch, lit(0, 1)).zext(p.regionBits - 1));
+        rd.aim(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)));
         m.if(rd.free, () => {
-          read(ringAt('driver', cq, slot.zext(OFF_BITS).shl(1).add(4)), off, n.shl(1));
-          headsEnd.nextAt(cq, la.add(n.trunc(16)));
+          rd.fire(FETCH, off, n.zext(abBits + 2).shl(1));
+          headsEnd.nextAt(cq, la.add(n.zext(16)));
           st.goto('heads_wait');
         });
       },
@@ -1141,7 +1222,7 @@ export const SplitEngine = defineModule(
         // (ahead_chain set the window to the entry's slot)
         winValid.next(headAhead);
         winAhead.next(headAhead);
-        m.if(h.zext(17).ge(num.zext(17)), fail)
+        m.if(beyond(h), fail)
           .elseIf(fInOrder.and(h.ne(expectHead.at(cq))), fail)
           .else(() => st.goto('desc_need'));
       },
@@ -1153,6 +1234,7 @@ export const SplitEngine = defineModule(
         // is issued here, a cycle before desc_mem would, which then waits for it; a chain's every descriptor
         // passes here, so this is a cycle per descriptor)
         const readNow = inWin.and(winAhead.not().or(pfReady.bit(winSlot).and(pool.err.not()))).and(memBusy.not());
+        rd.aim(tblBase ? { base: tblBase, off: j.zext(OFF_BITS).shl(4) } : ringAt('desc', cq, j.zext(OFF_BITS).shl(4)));
         m.if(inWin, () => {
           m.if(readNow, () => {
             fetchRam.rd.valid.set(1);
@@ -1164,11 +1246,7 @@ export const SplitEngine = defineModule(
         }).elseIf(rd.free, () => {
           const left = tblNNow.zext(17).sub(j.zext(17));
           const k = mux(left.lt(p.descBatch), left, lit(p.descBatch, 17));
-          read(
-            tblBase ? { base: tblBase, off: j.zext(OFF_BITS).shl(4) } : ringAt('desc', cq, j.zext(OFF_BITS).shl(4)),
-            lay.desc,
-            k.shl(4),
-          );
+          rd.fire(FETCH, lay.desc, k.shl(4));
           winValid.next(1);
           winAhead.next(0);
           winOff.next(lay.desc);
@@ -1399,12 +1477,16 @@ export const SplitEngine = defineModule(
       // (a read waits for the status of the one before, which may have been decided on without it: one status
       // outstanding at a time, so a status and an error are always the one outstanding read's)
       read: () => {
-        m.if(nAbandon, () => nst.goto('idle')).elseIf(rd.canIssue(USED).and(rd.settled(USED)), () => {
-          // (used_event after the ring's entries, else avail->flags)
+        // (used_event after the ring's entries, else avail->flags; the read command's address is the fetch side's
+        // in a state of it that issues reads, whether or not it issues: this read waits for one that does not)
+        m.if(nAbandon, () => nst.goto('idle')).elseIf(seqReads.not(), () => {
           const off = mux(fEventIdx, nNum.zext(OFF_BITS).shl(1).add(4), lit(0, OFF_BITS));
-          rd.issue(USED, ringAt('driver', nq, off), lay.note, 2);
-          noteClear.set(1);
-          nst.goto('wait');
+          rd.aim(ringAt('driver', nq, off));
+          m.if(rd.free.and(rd.settled(USED)), () => {
+            rd.fire(USED, lay.note, 2);
+            noteClear.set(1);
+            nst.goto('wait');
+          });
         });
       },
       wait: () => {
