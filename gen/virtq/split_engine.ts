@@ -24,6 +24,7 @@ import type { DataWidth } from '../pcie/streams';
 import { chainDesc, chainDone } from './ports';
 import { doorbellPending, pickQueue } from './sched';
 import { fieldAt, splitLayout } from './split_layout';
+import { VRING_DESC_F, VRING_SPLIT_F } from '../virtio/vring';
 
 export interface SplitEngineParams {
   W: DataWidth;
@@ -78,10 +79,8 @@ export interface SplitEngineParams {
   speculate?: boolean;
 }
 
-const VRING_DESC_F_NEXT = 0;
-const VRING_DESC_F_WRITE = 1;
-const VRING_DESC_F_INDIRECT = 2;
-const VRING_AVAIL_F_NO_INTERRUPT = 0;
+const { NEXT: VRING_DESC_F_NEXT, WRITE: VRING_DESC_F_WRITE, INDIRECT: VRING_DESC_F_INDIRECT } = VRING_DESC_F;
+const VRING_AVAIL_F_NO_INTERRUPT = VRING_SPLIT_F.AVAIL_NO_INTERRUPT;
 const featureBit = (name: string) => featureDef(name, 'blk').bit;
 /** `e` at width `w` (a length that fits by construction). */
 const fit = (e: Expr, w: number) => (e.width < w ? e.zext(w) : e.trunc(w));
