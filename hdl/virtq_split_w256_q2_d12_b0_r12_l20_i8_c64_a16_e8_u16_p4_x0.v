@@ -144,12 +144,12 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   localparam [2:0] USED_ELEMS = 3'd3;  // gen/virtq/split_engine.ts:229
   localparam [2:0] USED_IDX = 3'd4;  // gen/virtq/split_engine.ts:229
   localparam [2:0] USED_FATAL = 3'd5;  // gen/virtq/split_engine.ts:229
-  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:798
-  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:798
-  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:798
-  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:798
-  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:798
-  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:798
+  localparam [2:0] NOTE_IDLE = 3'd0;  // gen/virtq/split_engine.ts:809
+  localparam [2:0] NOTE_LOAD = 3'd1;  // gen/virtq/split_engine.ts:809
+  localparam [2:0] NOTE_READ = 3'd2;  // gen/virtq/split_engine.ts:809
+  localparam [2:0] NOTE_WAIT = 3'd3;  // gen/virtq/split_engine.ts:809
+  localparam [2:0] NOTE_CHECK = 3'd4;  // gen/virtq/split_engine.ts:809
+  localparam [2:0] NOTE_FATAL = 3'd5;  // gen/virtq/split_engine.ts:809
   /* verilator lint_on UNUSEDPARAM */
 
   wire running;  // gen/virtq/split_engine.ts:198
@@ -275,119 +275,120 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [127:0] desc_raw;  // gen/virtq/split_engine.ts:453
   /* verilator lint_on UNUSEDSIGNAL */
   wire [127:0] raw_desc;  // gen/virtq/split_engine.ts:484
-  reg [15:0] la;  // gen/virtq/split_engine.ts:508
-  reg [15:0] seen;  // gen/virtq/split_engine.ts:509
-  reg [15:0] he;  // gen/virtq/split_engine.ts:510
-  wire [15:0] ahead;  // gen/virtq/split_engine.ts:514
-  reg [15:0] head;  // gen/virtq/split_engine.ts:515
-  reg [15:0] j;  // gen/virtq/split_engine.ts:519
-  reg [16:0] count;  // gen/virtq/split_engine.ts:520
-  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:526
-  reg saw_write;  // gen/virtq/split_engine.ts:528
-  reg [33:0] total;  // gen/virtq/split_engine.ts:529
-  reg win_valid;  // gen/virtq/split_engine.ts:530
-  reg [15:0] win_start;  // gen/virtq/split_engine.ts:531
-  reg [16:0] win_count;  // gen/virtq/split_engine.ts:532
-  reg [10:0] win_off;  // gen/virtq/split_engine.ts:534
-  reg win_ahead;  // gen/virtq/split_engine.ts:535
-  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:536
-  reg head_ahead;  // gen/virtq/split_engine.ts:537
-  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:539
-  reg idx_ahead;  // gen/virtq/split_engine.ts:549
-  reg pf_active;  // gen/virtq/split_engine.ts:559
-  reg pf_q;  // gen/virtq/split_engine.ts:560
-  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:561
-  reg pf_bad;  // gen/virtq/split_engine.ts:563
-  reg pf_wr_en;  // gen/virtq/split_engine.ts:569
-  reg [3:0] pf_wr_at;  // gen/virtq/split_engine.ts:570
-  reg [15:0] pf_wr_head;  // gen/virtq/split_engine.ts:571
-  reg [2:0] pf_wr_count;  // gen/virtq/split_engine.ts:572
-  reg [3:0] pf_rd_at;  // gen/virtq/split_engine.ts:582
-  wire [18:0] pf_head_rd0;  // gen/virtq/split_engine.ts:583
-  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:586
-  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:586
+  reg next_bad;  // gen/virtq/split_engine.ts:489
+  reg [15:0] la;  // gen/virtq/split_engine.ts:519
+  reg [15:0] seen;  // gen/virtq/split_engine.ts:520
+  reg [15:0] he;  // gen/virtq/split_engine.ts:521
+  wire [15:0] ahead;  // gen/virtq/split_engine.ts:525
+  reg [15:0] head;  // gen/virtq/split_engine.ts:526
+  reg [15:0] j;  // gen/virtq/split_engine.ts:530
+  reg [16:0] count;  // gen/virtq/split_engine.ts:531
+  reg [15:0] next_idx;  // gen/virtq/split_engine.ts:537
+  reg saw_write;  // gen/virtq/split_engine.ts:539
+  reg [33:0] total;  // gen/virtq/split_engine.ts:540
+  reg win_valid;  // gen/virtq/split_engine.ts:541
+  reg [15:0] win_start;  // gen/virtq/split_engine.ts:542
+  reg [16:0] win_count;  // gen/virtq/split_engine.ts:543
+  reg [10:0] win_off;  // gen/virtq/split_engine.ts:545
+  reg win_ahead;  // gen/virtq/split_engine.ts:546
+  reg [3:0] win_slot;  // gen/virtq/split_engine.ts:547
+  reg head_ahead;  // gen/virtq/split_engine.ts:548
+  wire [10:0] desc_off;  // gen/virtq/split_engine.ts:550
+  reg idx_ahead;  // gen/virtq/split_engine.ts:560
+  reg pf_active;  // gen/virtq/split_engine.ts:570
+  reg pf_q;  // gen/virtq/split_engine.ts:571
+  reg [15:0] pf_next;  // gen/virtq/split_engine.ts:572
+  reg pf_bad;  // gen/virtq/split_engine.ts:574
+  reg pf_wr_en;  // gen/virtq/split_engine.ts:580
+  reg [3:0] pf_wr_at;  // gen/virtq/split_engine.ts:581
+  reg [15:0] pf_wr_head;  // gen/virtq/split_engine.ts:582
+  reg [2:0] pf_wr_count;  // gen/virtq/split_engine.ts:583
+  reg [3:0] pf_rd_at;  // gen/virtq/split_engine.ts:593
+  wire [18:0] pf_head_rd0;  // gen/virtq/split_engine.ts:594
+  reg [5:0] pf_seq_0;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_1;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_2;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_3;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_4;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_5;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_6;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_7;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_8;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_9;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_10;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_11;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_12;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_13;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_14;  // gen/virtq/split_engine.ts:597
+  reg [5:0] pf_seq_15;  // gen/virtq/split_engine.ts:597
   /* verilator lint_off UNUSEDSIGNAL */  // unused
-  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:590
+  reg [15:0] pf_insp;  // gen/virtq/split_engine.ts:601
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:598
-  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:599
-  reg rf_push;  // gen/virtq/split_engine.ts:600
-  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:601
-  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:602
-  reg rf_clear;  // gen/virtq/split_engine.ts:603
-  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:608
-  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:609
-  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:610
-  reg spec_on;  // gen/virtq/split_engine.ts:615
-  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:616
-  reg [15:0] b_start;  // gen/virtq/split_engine.ts:617
-  reg [5:0] b_len;  // gen/virtq/split_engine.ts:618
-  reg [4:0] b_top;  // gen/virtq/split_engine.ts:619
-  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:622
-  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:623
-  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:624
-  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:625
-  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:626
-  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:627
-  reg spec_hit;  // gen/virtq/split_engine.ts:628
-  reg heads_pend;  // gen/virtq/split_engine.ts:629
-  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:630
-  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:631
-  reg heads2_pend;  // gen/virtq/split_engine.ts:635
-  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:636
-  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:637
-  reg heads_issue;  // gen/virtq/split_engine.ts:638
-  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:639
-  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:643
-  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:643
-  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:643
-  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:643
-  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:644
-  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:645
-  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:646
-  reg poll_issued;  // gen/virtq/split_engine.ts:647
-  reg poll_taken;  // gen/virtq/split_engine.ts:648
-  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:650
-  wire poll_gap_done;  // gen/virtq/split_engine.ts:651
-  wire idx_pend;  // gen/virtq/split_engine.ts:655
-  reg idx_here;  // gen/virtq/split_engine.ts:656
-  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:657
-  reg idx_jump;  // gen/virtq/split_engine.ts:659
-  reg idx_same;  // gen/virtq/split_engine.ts:660
-  reg idx_none;  // gen/virtq/split_engine.ts:661
-  reg idx_ask;  // gen/virtq/split_engine.ts:662
-  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:664
-  reg pool_end;  // gen/virtq/split_engine.ts:699
-  reg [5:0] pool_end_seq;  // gen/virtq/split_engine.ts:700
-  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:704
+  reg [4:0] rf_wp;  // gen/virtq/split_engine.ts:609
+  reg [5:0] rf_occ;  // gen/virtq/split_engine.ts:610
+  reg rf_push;  // gen/virtq/split_engine.ts:611
+  reg [15:0] rf_push_id;  // gen/virtq/split_engine.ts:612
+  reg [5:0] rf_pop;  // gen/virtq/split_engine.ts:613
+  reg rf_clear;  // gen/virtq/split_engine.ts:614
+  reg [15:0] pf_spec;  // gen/virtq/split_engine.ts:619
+  reg [15:0] spec_set;  // gen/virtq/split_engine.ts:620
+  reg [15:0] spec_clr;  // gen/virtq/split_engine.ts:621
+  reg spec_on;  // gen/virtq/split_engine.ts:626
+  reg [5:0] spec_m;  // gen/virtq/split_engine.ts:627
+  reg [15:0] b_start;  // gen/virtq/split_engine.ts:628
+  reg [5:0] b_len;  // gen/virtq/split_engine.ts:629
+  reg [4:0] b_top;  // gen/virtq/split_engine.ts:630
+  reg [15:0] spec_from;  // gen/virtq/split_engine.ts:633
+  reg [15:0] spec_to;  // gen/virtq/split_engine.ts:634
+  reg [16:0] spec_n;  // gen/virtq/split_engine.ts:635
+  reg [4:0] spec_rd;  // gen/virtq/split_engine.ts:636
+  reg [15:0] spec_pos;  // gen/virtq/split_engine.ts:637
+  reg [15:0] spec_pred;  // gen/virtq/split_engine.ts:638
+  reg spec_hit;  // gen/virtq/split_engine.ts:639
+  reg heads_pend;  // gen/virtq/split_engine.ts:640
+  reg [5:0] heads_seq;  // gen/virtq/split_engine.ts:641
+  reg [15:0] heads_from;  // gen/virtq/split_engine.ts:642
+  reg heads2_pend;  // gen/virtq/split_engine.ts:646
+  reg [5:0] heads2_seq;  // gen/virtq/split_engine.ts:647
+  reg [15:0] heads2_from;  // gen/virtq/split_engine.ts:648
+  reg heads_issue;  // gen/virtq/split_engine.ts:649
+  reg [15:0] heads_issue_from;  // gen/virtq/split_engine.ts:650
+  reg [5:0] poll_seq_0;  // gen/virtq/split_engine.ts:654
+  reg [5:0] poll_seq_1;  // gen/virtq/split_engine.ts:654
+  reg [5:0] poll_seq_2;  // gen/virtq/split_engine.ts:654
+  reg [5:0] poll_seq_3;  // gen/virtq/split_engine.ts:654
+  reg [1:0] poll_head;  // gen/virtq/split_engine.ts:655
+  reg [1:0] poll_tail;  // gen/virtq/split_engine.ts:656
+  reg [2:0] poll_count;  // gen/virtq/split_engine.ts:657
+  reg poll_issued;  // gen/virtq/split_engine.ts:658
+  reg poll_taken;  // gen/virtq/split_engine.ts:659
+  reg [6:0] poll_timer;  // gen/virtq/split_engine.ts:661
+  wire poll_gap_done;  // gen/virtq/split_engine.ts:662
+  wire idx_pend;  // gen/virtq/split_engine.ts:666
+  reg idx_here;  // gen/virtq/split_engine.ts:667
+  reg [1:0] here_slot;  // gen/virtq/split_engine.ts:668
+  reg idx_jump;  // gen/virtq/split_engine.ts:670
+  reg idx_same;  // gen/virtq/split_engine.ts:671
+  reg idx_none;  // gen/virtq/split_engine.ts:672
+  reg idx_ask;  // gen/virtq/split_engine.ts:673
+  reg [15:0] pf_ready;  // gen/virtq/split_engine.ts:675
+  reg pool_end;  // gen/virtq/split_engine.ts:710
+  reg [5:0] pool_end_seq;  // gen/virtq/split_engine.ts:711
+  reg [15:0] pf_ready_clr;  // gen/virtq/split_engine.ts:715
   reg [3:0] batch_mask;  // gen/virtq/split_engine.ts:235
-  reg fatal_pulse;  // gen/virtq/split_engine.ts:745
-  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:746
-  reg [1:0] fail_set;  // gen/virtq/split_engine.ts:747
-  reg [1:0] u_fail_set;  // gen/virtq/split_engine.ts:748
-  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:749
-  reg [1:0] n_fail_set;  // gen/virtq/split_engine.ts:750
-  reg [1:0] irq_pulse;  // gen/virtq/split_engine.ts:751
-  reg [1:0] q_reset_pulse;  // gen/virtq/split_engine.ts:752
-  reg reset_pulse;  // gen/virtq/split_engine.ts:753
-  wire abandon;  // gen/virtq/split_engine.ts:754
-  reg [1:0] work_reg;  // gen/virtq/split_engine.ts:781
-  wire [1:0] work;  // gen/virtq/split_engine.ts:791
-  wire can_fetch;  // gen/virtq/split_engine.ts:793
+  reg fatal_pulse;  // gen/virtq/split_engine.ts:756
+  reg u_fatal_pulse;  // gen/virtq/split_engine.ts:757
+  reg [1:0] fail_set;  // gen/virtq/split_engine.ts:758
+  reg [1:0] u_fail_set;  // gen/virtq/split_engine.ts:759
+  reg n_fatal_pulse;  // gen/virtq/split_engine.ts:760
+  reg [1:0] n_fail_set;  // gen/virtq/split_engine.ts:761
+  reg [1:0] irq_pulse;  // gen/virtq/split_engine.ts:762
+  reg [1:0] q_reset_pulse;  // gen/virtq/split_engine.ts:763
+  reg reset_pulse;  // gen/virtq/split_engine.ts:764
+  wire abandon;  // gen/virtq/split_engine.ts:765
+  reg [1:0] work_reg;  // gen/virtq/split_engine.ts:792
+  wire [1:0] work;  // gen/virtq/split_engine.ts:802
+  wire can_fetch;  // gen/virtq/split_engine.ts:804
   reg sched_locked;  // gen/lib/arbiter.ts:44
   reg sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -409,56 +410,56 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   wire [1:0] sched_grant;  // gen/lib/arbiter.ts:75
   reg [1:0] sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] sched_above;  // gen/lib/arbiter.ts:78
-  reg [2:0] note;  // gen/virtq/split_engine.ts:798
-  reg nq;  // gen/virtq/split_engine.ts:799
-  wire seq_reads;  // gen/virtq/split_engine.ts:802
-  wire pool_quiet;  // gen/virtq/split_engine.ts:809
-  reg [1:0] all_back;  // gen/virtq/split_engine.ts:812
-  reg [1:0] rq_done;  // gen/virtq/split_engine.ts:825
-  reg pool_free;  // gen/virtq/split_engine.ts:828
-  wire own_pool;  // gen/virtq/split_engine.ts:838
-  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:847
-  reg p_he_room;  // gen/virtq/split_engine.ts:847
-  reg p_entry_due;  // gen/virtq/split_engine.ts:847
-  reg p_entry_room;  // gen/virtq/split_engine.ts:847
-  reg p_spec_wait;  // gen/virtq/split_engine.ts:847
-  reg p_next_spec;  // gen/virtq/split_engine.ts:847
-  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:847
-  reg p_la_ready;  // gen/virtq/split_engine.ts:847
-  reg p_la_ne_he;  // gen/virtq/split_engine.ts:847
-  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:847
-  reg [3:0] h_from_low;  // gen/virtq/split_engine.ts:877
-  reg [4:0] h_known;  // gen/virtq/split_engine.ts:879
-  reg [4:0] h_room;  // gen/virtq/split_engine.ts:881
-  reg [4:0] heads_n;  // gen/virtq/split_engine.ts:886
-  reg p_out_free;  // gen/virtq/split_engine.ts:847
-  reg p_heads_idle;  // gen/virtq/split_engine.ts:847
-  reg p_heads_room;  // gen/virtq/split_engine.ts:847
-  reg p_poll_due;  // gen/virtq/split_engine.ts:847
-  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:1063
+  reg [2:0] note;  // gen/virtq/split_engine.ts:809
+  reg nq;  // gen/virtq/split_engine.ts:810
+  wire seq_reads;  // gen/virtq/split_engine.ts:813
+  wire pool_quiet;  // gen/virtq/split_engine.ts:820
+  reg [1:0] all_back;  // gen/virtq/split_engine.ts:823
+  reg [1:0] rq_done;  // gen/virtq/split_engine.ts:836
+  reg pool_free;  // gen/virtq/split_engine.ts:839
+  wire own_pool;  // gen/virtq/split_engine.ts:849
+  reg p_he_ne_seen;  // gen/virtq/split_engine.ts:858
+  reg p_he_room;  // gen/virtq/split_engine.ts:858
+  reg p_entry_due;  // gen/virtq/split_engine.ts:858
+  reg p_entry_room;  // gen/virtq/split_engine.ts:858
+  reg p_spec_wait;  // gen/virtq/split_engine.ts:858
+  reg p_next_spec;  // gen/virtq/split_engine.ts:858
+  reg p_la_ne_pf;  // gen/virtq/split_engine.ts:858
+  reg p_la_ready;  // gen/virtq/split_engine.ts:858
+  reg p_la_ne_he;  // gen/virtq/split_engine.ts:858
+  reg p_la_ne_seen;  // gen/virtq/split_engine.ts:858
+  reg [3:0] h_from_low;  // gen/virtq/split_engine.ts:888
+  reg [4:0] h_known;  // gen/virtq/split_engine.ts:890
+  reg [4:0] h_room;  // gen/virtq/split_engine.ts:892
+  reg [4:0] heads_n;  // gen/virtq/split_engine.ts:897
+  reg p_out_free;  // gen/virtq/split_engine.ts:858
+  reg p_heads_idle;  // gen/virtq/split_engine.ts:858
+  reg p_heads_room;  // gen/virtq/split_engine.ts:858
+  reg p_poll_due;  // gen/virtq/split_engine.ts:858
+  wire [15:0] ret_fifo_rd0;  // gen/virtq/split_engine.ts:1074
   reg [15:0] u_num;  // gen/virtq/split_engine.ts:235
   reg [15:0] u_num_mask;  // gen/virtq/split_engine.ts:235
-  reg [1:0] note_due;  // gen/virtq/split_engine.ts:1342
-  reg [1:0] note_due_set;  // gen/virtq/split_engine.ts:1343
-  reg [1:0] note_due_clr;  // gen/virtq/split_engine.ts:1344
-  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1346
-  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1346
-  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1347
-  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1348
-  reg u_drop;  // gen/virtq/split_engine.ts:1349
-  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1350
-  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1351
-  wire u_abandon;  // gen/virtq/split_engine.ts:1352
-  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1355
-  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1355
-  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1356
-  reg note_got_lo;  // gen/virtq/split_engine.ts:1364
-  reg note_got_hi;  // gen/virtq/split_engine.ts:1364
-  reg note_clear;  // gen/virtq/split_engine.ts:1365
+  reg [1:0] note_due;  // gen/virtq/split_engine.ts:1352
+  reg [1:0] note_due_set;  // gen/virtq/split_engine.ts:1353
+  reg [1:0] note_due_clr;  // gen/virtq/split_engine.ts:1354
+  reg [15:0] noted_idx_0;  // gen/virtq/split_engine.ts:1356
+  reg [15:0] noted_idx_1;  // gen/virtq/split_engine.ts:1356
+  reg [8:0] u_count;  // gen/virtq/split_engine.ts:1357
+  reg [15:0] u_old;  // gen/virtq/split_engine.ts:1358
+  reg u_drop;  // gen/virtq/split_engine.ts:1359
+  wire [15:0] u_slot;  // gen/virtq/split_engine.ts:1360
+  wire [15:0] u_new;  // gen/virtq/split_engine.ts:1361
+  wire u_abandon;  // gen/virtq/split_engine.ts:1362
+  reg [7:0] note_lo;  // gen/virtq/split_engine.ts:1365
+  reg [7:0] note_hi;  // gen/virtq/split_engine.ts:1365
+  wire [15:0] note_word;  // gen/virtq/split_engine.ts:1366
+  reg note_got_lo;  // gen/virtq/split_engine.ts:1374
+  reg note_got_hi;  // gen/virtq/split_engine.ts:1374
+  reg note_clear;  // gen/virtq/split_engine.ts:1375
   reg [15:0] n_num;  // gen/virtq/split_engine.ts:235
-  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1457
-  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1458
-  wire n_abandon;  // gen/virtq/split_engine.ts:1459
+  reg [15:0] n_old;  // gen/virtq/split_engine.ts:1467
+  reg [15:0] n_new;  // gen/virtq/split_engine.ts:1468
+  wire n_abandon;  // gen/virtq/split_engine.ts:1469
   reg note_sched_locked;  // gen/lib/arbiter.ts:44
   reg note_sched_lock_index;  // gen/lib/arbiter.ts:45
   reg [1:0] note_sched_lock_grant;  // gen/lib/arbiter.ts:46
@@ -481,103 +482,103 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   reg [1:0] note_sched_lock_above;  // gen/lib/arbiter.ts:77
   wire [1:0] note_sched_above;  // gen/lib/arbiter.ts:78
   reg [96:0] chain_buf [0:63];  // gen/virtq/split_engine.ts:271
-  reg [18:0] pf_head [0:15];  // gen/virtq/split_engine.ts:567
-  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:597
+  reg [18:0] pf_head [0:15];  // gen/virtq/split_engine.ts:578
+  reg [15:0] ret_fifo [0:31];  // gen/virtq/split_engine.ts:608
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:1008
+  wire [10:0] _add_0;  // gen/virtq/split_engine.ts:1019
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1133
+  wire [10:0] _mux_1;  // gen/virtq/split_engine.ts:1144
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1206
+  wire [10:0] _add_2;  // gen/virtq/split_engine.ts:1217
   /* verilator lint_on UNUSEDSIGNAL */
-  wire _and_3;  // gen/virtq/split_engine.ts:822
-  wire _and_4;  // gen/virtq/split_engine.ts:822
+  wire _and_3;  // gen/virtq/split_engine.ts:833
+  wire _and_4;  // gen/virtq/split_engine.ts:833
   reg [63:0] _select_6;  // gen/virtq/split_engine.ts:334
   reg [63:0] _select_7;  // gen/virtq/split_engine.ts:334
   reg [63:0] _select_5;  // gen/virtq/split_engine.ts:338
   reg [63:0] _select_8;  // gen/virtq/split_engine.ts:334
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_9;  // gen/virtq/split_engine.ts:543
+  wire [15:0] _sub_9;  // gen/virtq/split_engine.ts:554
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_10;  // gen/virtq/split_engine.ts:727
+  wire [16:0] _mux_10;  // gen/virtq/split_engine.ts:738
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _mux_11;  // gen/virtq/split_engine.ts:727
+  wire [16:0] _mux_11;  // gen/virtq/split_engine.ts:738
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [5:0] _select_13;  // gen/virtq/split_engine.ts:688
+  reg [5:0] _select_13;  // gen/virtq/split_engine.ts:699
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_12;  // gen/virtq/split_engine.ts:364
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_14;  // gen/virtq/split_engine.ts:1350
+  reg [15:0] _select_14;  // gen/virtq/split_engine.ts:1360
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
   wire [5:0] _sub_15;  // gen/virtq/split_engine.ts:364
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [15:0] _select_16;  // gen/virtq/split_engine.ts:1225
+  reg [15:0] _select_16;  // gen/virtq/split_engine.ts:1236
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [16:0] _add_17;  // gen/virtq/split_engine.ts:1273
+  wire [16:0] _add_17;  // gen/virtq/split_engine.ts:1284
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_18;  // gen/virtq/split_engine.ts:236
   reg [15:0] _select_19;  // gen/virtq/split_engine.ts:236
-  reg [15:0] _select_20;  // gen/virtq/split_engine.ts:511
-  reg [15:0] _select_21;  // gen/virtq/split_engine.ts:512
-  reg [15:0] _select_22;  // gen/virtq/split_engine.ts:513
+  reg [15:0] _select_20;  // gen/virtq/split_engine.ts:522
+  reg [15:0] _select_21;  // gen/virtq/split_engine.ts:523
+  reg [15:0] _select_22;  // gen/virtq/split_engine.ts:524
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_24;  // gen/virtq/split_engine.ts:711
+  wire [15:0] _sub_24;  // gen/virtq/split_engine.ts:722
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_25;  // gen/virtq/split_engine.ts:711
+  wire [15:0] _sub_25;  // gen/virtq/split_engine.ts:722
   /* verilator lint_on UNUSEDSIGNAL */
   reg [3:0] _select_23;  // gen/virtq/split_engine.ts:236
-  reg [15:0] _select_26;  // gen/virtq/split_engine.ts:835
-  reg [15:0] _select_27;  // gen/virtq/split_engine.ts:845
-  reg [15:0] _select_28;  // gen/virtq/split_engine.ts:844
+  reg [15:0] _select_26;  // gen/virtq/split_engine.ts:846
+  reg [15:0] _select_27;  // gen/virtq/split_engine.ts:856
+  reg [15:0] _select_28;  // gen/virtq/split_engine.ts:855
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  reg [15:0] _select_29;  // gen/virtq/split_engine.ts:843
+  reg [15:0] _select_29;  // gen/virtq/split_engine.ts:854
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _mux_30;  // gen/virtq/split_engine.ts:876
+  wire [15:0] _mux_30;  // gen/virtq/split_engine.ts:887
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_31;  // gen/virtq/split_engine.ts:880
+  wire [15:0] _sub_31;  // gen/virtq/split_engine.ts:891
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_32;  // gen/virtq/split_engine.ts:882
+  wire [15:0] _sub_32;  // gen/virtq/split_engine.ts:893
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_33;  // gen/virtq/split_layout.ts:104
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_35;  // gen/virtq/split_engine.ts:1050
+  wire [15:0] _sub_35;  // gen/virtq/split_engine.ts:1061
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_34;  // gen/virtq/split_engine.ts:1052
+  wire [15:0] _sub_34;  // gen/virtq/split_engine.ts:1063
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_36;  // gen/virtq/split_engine.ts:1052
+  wire [15:0] _sub_36;  // gen/virtq/split_engine.ts:1063
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_37;  // gen/virtq/split_engine.ts:1052
+  wire [15:0] _sub_37;  // gen/virtq/split_engine.ts:1063
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_38;  // gen/virtq/split_engine.ts:1058
+  wire [15:0] _sub_38;  // gen/virtq/split_engine.ts:1069
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_39;  // gen/virtq/split_layout.ts:104
-  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:1142
+  reg [15:0] _select_40;  // gen/virtq/split_engine.ts:1153
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [15:0] _sub_41;  // gen/virtq/split_engine.ts:1144
+  wire [15:0] _sub_41;  // gen/virtq/split_engine.ts:1155
   /* verilator lint_on UNUSEDSIGNAL */
   /* verilator lint_off UNUSEDSIGNAL */  // sliced: some bits may be unused
-  wire [5:0] _mux_42;  // gen/virtq/split_engine.ts:1145
+  wire [5:0] _mux_42;  // gen/virtq/split_engine.ts:1156
   /* verilator lint_on UNUSEDSIGNAL */
   reg [15:0] _select_43;  // gen/virtq/split_layout.ts:104
   reg [15:0] _select_44;  // gen/virtq/split_layout.ts:104
   reg [15:0] _select_45;  // gen/virtq/split_engine.ts:236
   reg [15:0] _select_46;  // gen/virtq/split_engine.ts:236
-  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:1393
+  reg [15:0] _select_47;  // gen/virtq/split_engine.ts:1403
   reg [15:0] _select_48;  // gen/virtq/split_engine.ts:236
-  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:1471
-  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:1472
+  reg [15:0] _select_49;  // gen/virtq/split_engine.ts:1481
+  reg [15:0] _select_50;  // gen/virtq/split_engine.ts:1482
 
   // ---- instances
   dma_unit_ram_w256_b2048_r16 fetch_ram (  // gen/virtq/split_engine.ts:205
@@ -607,11 +608,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   );
 
   // ---- combinational logic
-  assign _add_0 = 11'd144 + {5'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1008
-  assign _mux_1 = idx_ahead ? (11'd272 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1133
-  assign _add_2 = 11'd144 + {5'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1206
-  assign _and_3 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 1'b1)))) & ((used == USED_IDLE) | (uq != 1'b1))) & ((note == NOTE_IDLE) | (nq != 1'b1))) & ((~(pf_active & (pf_q == 1'b1))) | pool_quiet);  // gen/virtq/split_engine.ts:822
-  assign _and_4 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 1'b0)))) & ((used == USED_IDLE) | (uq != 1'b0))) & ((note == NOTE_IDLE) | (nq != 1'b0))) & ((~(pf_active & (pf_q == 1'b0))) | pool_quiet);  // gen/virtq/split_engine.ts:822
+  assign _add_0 = 11'd144 + {5'd0, {cq, pf_next[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1019
+  assign _mux_1 = idx_ahead ? (11'd272 + ({9'd0, here_slot} << 2)) : 11'd8;  // gen/virtq/split_engine.ts:1144
+  assign _add_2 = 11'd144 + {5'd0, {cq, la[3:0], 1'b0}};  // gen/virtq/split_engine.ts:1217
+  assign _and_3 = ((((q_resetting[1] & all_back[1]) & (~(out_active & (out_queue == 1'b1)))) & ((used == USED_IDLE) | (uq != 1'b1))) & ((note == NOTE_IDLE) | (nq != 1'b1))) & ((~(pf_active & (pf_q == 1'b1))) | pool_quiet);  // gen/virtq/split_engine.ts:833
+  assign _and_4 = ((((q_resetting[0] & all_back[0]) & (~(out_active & (out_queue == 1'b0)))) & ((used == USED_IDLE) | (uq != 1'b0))) & ((note == NOTE_IDLE) | (nq != 1'b0))) & ((~(pf_active & (pf_q == 1'b0))) | pool_quiet);  // gen/virtq/split_engine.ts:833
   always @* begin  // gen/virtq/split_engine.ts:334
     case (rd_at_q)
       1'b0: _select_6 = q0_desc;
@@ -640,10 +641,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_8 = q0_device;
     endcase
   end
-  assign _sub_9 = j - win_start;  // gen/virtq/split_engine.ts:543
-  assign _mux_10 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:727
-  assign _mux_11 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:727
-  always @* begin  // gen/virtq/split_engine.ts:688
+  assign _sub_9 = j - win_start;  // gen/virtq/split_engine.ts:554
+  assign _mux_10 = (({1'b0, num} - {1'b0, word}) < 17'd4) ? ({1'b0, num} - {1'b0, word}) : 17'd4;  // gen/virtq/split_engine.ts:738
+  assign _mux_11 = (({1'b0, num} - {1'b0, spec_pred}) < 17'd4) ? ({1'b0, num} - {1'b0, spec_pred}) : 17'd4;  // gen/virtq/split_engine.ts:738
+  always @* begin  // gen/virtq/split_engine.ts:699
     case (poll_head)
       2'd0: _select_13 = poll_seq_0;
       2'd1: _select_13 = poll_seq_1;
@@ -653,7 +654,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   assign _sub_12 = (rd_ended2 - _select_13) - 6'd1;  // gen/virtq/split_engine.ts:364
-  always @* begin  // gen/virtq/split_engine.ts:1350
+  always @* begin  // gen/virtq/split_engine.ts:1360
     case (uq)
       1'b0: _select_14 = used_idx_0;
       1'b1: _select_14 = used_idx_1;
@@ -661,14 +662,14 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   assign _sub_15 = (rd_ended2 - heads_seq) - 6'd1;  // gen/virtq/split_engine.ts:364
-  always @* begin  // gen/virtq/split_engine.ts:1225
+  always @* begin  // gen/virtq/split_engine.ts:1236
     case (cq)
       1'b0: _select_16 = expect_head_0;
       1'b1: _select_16 = expect_head_1;
       default: _select_16 = expect_head_0;
     endcase
   end
-  assign _add_17 = count + 17'd1;  // gen/virtq/split_engine.ts:1273
+  assign _add_17 = count + 17'd1;  // gen/virtq/split_engine.ts:1284
   always @* begin  // gen/virtq/split_engine.ts:236
     case (cq)
       1'b0: _select_18 = q0_size;
@@ -683,29 +684,29 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_19 = q0_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:511
+  always @* begin  // gen/virtq/split_engine.ts:522
     case (cq)
       1'b0: _select_20 = last_avail_0;
       1'b1: _select_20 = last_avail_1;
       default: _select_20 = last_avail_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:512
+  always @* begin  // gen/virtq/split_engine.ts:523
     case (cq)
       1'b0: _select_21 = avail_seen_0;
       1'b1: _select_21 = avail_seen_1;
       default: _select_21 = avail_seen_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:513
+  always @* begin  // gen/virtq/split_engine.ts:524
     case (cq)
       1'b0: _select_22 = heads_end_0;
       1'b1: _select_22 = heads_end_1;
       default: _select_22 = heads_end_0;
     endcase
   end
-  assign _sub_24 = q0_size - 16'd1;  // gen/virtq/split_engine.ts:711
-  assign _sub_25 = q1_size - 16'd1;  // gen/virtq/split_engine.ts:711
+  assign _sub_24 = q0_size - 16'd1;  // gen/virtq/split_engine.ts:722
+  assign _sub_25 = q1_size - 16'd1;  // gen/virtq/split_engine.ts:722
   always @* begin  // gen/virtq/split_engine.ts:236
     case (cq)
       1'b0: _select_23 = (|q0_size[15:4]) ? 4'd15 : _sub_24[3:0];
@@ -713,37 +714,37 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_23 = (|q0_size[15:4]) ? 4'd15 : _sub_24[3:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:835
+  always @* begin  // gen/virtq/split_engine.ts:846
     case (pf_q)
       1'b0: _select_26 = last_avail_0;
       1'b1: _select_26 = last_avail_1;
       default: _select_26 = last_avail_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:845
+  always @* begin  // gen/virtq/split_engine.ts:856
     case (cq)
       1'b0: _select_27 = heads_end_0;
       1'b1: _select_27 = heads_end_1;
       default: _select_27 = heads_end_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:844
+  always @* begin  // gen/virtq/split_engine.ts:855
     case (cq)
       1'b0: _select_28 = avail_seen_0;
       1'b1: _select_28 = avail_seen_1;
       default: _select_28 = avail_seen_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:843
+  always @* begin  // gen/virtq/split_engine.ts:854
     case (cq)
       1'b0: _select_29 = last_avail_0;
       1'b1: _select_29 = last_avail_1;
       default: _select_29 = last_avail_0;
     endcase
   end
-  assign _mux_30 = own_pool ? _select_27 : _select_29;  // gen/virtq/split_engine.ts:876
-  assign _sub_31 = _select_28 - _mux_30;  // gen/virtq/split_engine.ts:880
-  assign _sub_32 = _select_27 - pf_next;  // gen/virtq/split_engine.ts:882
+  assign _mux_30 = own_pool ? _select_27 : _select_29;  // gen/virtq/split_engine.ts:887
+  assign _sub_31 = _select_28 - _mux_30;  // gen/virtq/split_engine.ts:891
+  assign _sub_32 = _select_27 - pf_next;  // gen/virtq/split_engine.ts:893
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_33 = fetch_ram_rd_rdata[15:0];
@@ -757,11 +758,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_33 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  assign _sub_35 = spec_from - b_start;  // gen/virtq/split_engine.ts:1050
-  assign _sub_34 = spec_to - (_sub_35[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1052
-  assign _sub_36 = (b_start + {10'd0, b_len}) - (_sub_35[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1052
-  assign _sub_37 = (la + 16'd16) - (_sub_35[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1052
-  assign _sub_38 = (_sub_35[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:1058
+  assign _sub_35 = spec_from - b_start;  // gen/virtq/split_engine.ts:1061
+  assign _sub_34 = spec_to - (_sub_35[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1063
+  assign _sub_36 = (b_start + {10'd0, b_len}) - (_sub_35[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1063
+  assign _sub_37 = (la + 16'd16) - (_sub_35[15] ? b_start : spec_from);  // gen/virtq/split_engine.ts:1063
+  assign _sub_38 = (_sub_35[15] ? b_start : spec_from) - b_start;  // gen/virtq/split_engine.ts:1069
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_39 = fetch_ram_rd_rdata[15:0];
@@ -775,15 +776,15 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_39 = fetch_ram_rd_rdata[15:0];
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1142
+  always @* begin  // gen/virtq/split_engine.ts:1153
     case (cq)
       1'b0: _select_40 = event_sent_0;
       1'b1: _select_40 = event_sent_1;
       default: _select_40 = event_sent_0;
     endcase
   end
-  assign _sub_41 = word - seen;  // gen/virtq/split_engine.ts:1144
-  assign _mux_42 = (_sub_41 < {10'd0, rf_occ}) ? _sub_41[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1145
+  assign _sub_41 = word - seen;  // gen/virtq/split_engine.ts:1155
+  assign _mux_42 = (_sub_41 < {10'd0, rf_occ}) ? _sub_41[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1156
   always @* begin  // gen/virtq/split_layout.ts:104
     case (mem_off[3:1])
       3'd0: _select_43 = fetch_ram_rd_rdata[15:0];
@@ -824,7 +825,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_46 = q0_size - 16'd1;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1393
+  always @* begin  // gen/virtq/split_engine.ts:1403
     case (uq)
       1'b0: _select_47 = used_idx_0;
       1'b1: _select_47 = used_idx_1;
@@ -838,25 +839,25 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: _select_48 = q0_size;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1471
+  always @* begin  // gen/virtq/split_engine.ts:1481
     case (nq)
       1'b0: _select_49 = noted_idx_0;
       1'b1: _select_49 = noted_idx_1;
       default: _select_49 = noted_idx_0;
     endcase
   end
-  always @* begin  // gen/virtq/split_engine.ts:1472
+  always @* begin  // gen/virtq/split_engine.ts:1482
     case (nq)
       1'b0: _select_50 = used_idx_0;
       1'b1: _select_50 = used_idx_1;
       default: _select_50 = used_idx_0;
     endcase
   end
-  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1544
-  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1545
-  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1546
-  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1547
-  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1548
+  assign irq_queue = irq_pulse;  // gen/virtq/split_engine.ts:1554
+  assign fatal_error = (fatal_pulse | u_fatal_pulse) | n_fatal_pulse;  // gen/virtq/split_engine.ts:1555
+  assign queue_reset_done = q_reset_pulse;  // gen/virtq/split_engine.ts:1556
+  assign reset_done = reset_pulse;  // gen/virtq/split_engine.ts:1557
+  assign busy = ((((((~(seq == SEQ_IDLE)) | (~(used == USED_IDLE))) | (~(note == NOTE_IDLE))) | out_active) | rd_valid) | wr_valid) | (~(((((rd_seq0 == rd_ended0) & (rd_seq1 == rd_ended1)) & pool_quiet) & (wr_seq0 == wr_ended0)) & (wr_seq1 == wr_ended1)));  // gen/virtq/split_engine.ts:1558
   assign chain_valid = out_active;  // gen/virtq/split_engine.ts:281
   assign chain_queue = out_queue;  // gen/virtq/split_engine.ts:282
   assign chain_id = out_id;  // gen/virtq/split_engine.ts:283
@@ -866,11 +867,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign chain_write = chain_buf_rd0[0];  // gen/virtq/split_engine.ts:287
   assign chain_last = {1'b0, out_pos} == (out_count - 7'd1);  // gen/virtq/split_engine.ts:289
   always @* begin
-    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1353
-    case (used)  // gen/virtq/split_engine.ts:1382
+    done_ready = 1'b0;  // gen/virtq/split_engine.ts:1363
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1401
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          done_ready = 1'b1;  // gen/virtq/split_engine.ts:1411
         end
       end
       default: begin end
@@ -898,36 +899,36 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign fetch_ram_wr_data = mem_wr_data;  // gen/virtq/split_engine.ts:214
   assign fetch_ram_wr_be = mem_wr_be;  // gen/virtq/split_engine.ts:215
   always @* begin
-    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:485
-    case (seq)  // gen/virtq/split_engine.ts:903
+    fetch_ram_rd_valid = 1'b0;  // gen/virtq/split_engine.ts:495
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:490
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:500
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:490
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:500
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:490
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:500
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1237
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1238
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1239
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1248
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1249
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:1250
           end
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1263
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1264
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1274
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1275
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:490
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+            fetch_ram_rd_valid = 1'b1;  // gen/virtq/split_engine.ts:500
           end
         end
       end
@@ -935,36 +936,36 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:486
-    case (seq)  // gen/virtq/split_engine.ts:903
+    fetch_ram_rd_addr = 7'd0;  // gen/virtq/split_engine.ts:496
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:491
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          fetch_ram_rd_addr = _add_0[10:4];  // gen/virtq/split_engine.ts:501
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:491
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          fetch_ram_rd_addr = _mux_1[10:4];  // gen/virtq/split_engine.ts:501
         end
       end
       SEQ_HEAD_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:491
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          fetch_ram_rd_addr = _add_2[10:4];  // gen/virtq/split_engine.ts:501
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1237
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1238
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1240
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1248
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1249
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:1251
           end
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1263
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1264
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1274
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1275
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:491
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+            fetch_ram_rd_addr = desc_off[10:4];  // gen/virtq/split_engine.ts:501
           end
         end
       end
@@ -979,19 +980,18 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign u_writing = (used == USED_TAKE) | (used == USED_ELEMS);  // gen/virtq/split_engine.ts:230
   always @* begin
     hand_one = 1'b0;  // default, gen/virtq/split_engine.ts:254
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1275
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1276
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1296
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1297
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1298
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1299
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1300
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1286
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1287
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1307
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1308
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1309
+        end else if (next_bad) begin  // gen/virtq/split_engine.ts:1310
         end else begin
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1307
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1317
           end else begin
-            hand_one = 1'b1;  // gen/virtq/split_engine.ts:1321
+            hand_one = 1'b1;  // gen/virtq/split_engine.ts:1331
           end
         end
       end
@@ -1000,10 +1000,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     return_one = 1'b0;  // default, gen/virtq/split_engine.ts:255
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          return_one = 1'b1;  // gen/virtq/split_engine.ts:1402
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          return_one = 1'b1;  // gen/virtq/split_engine.ts:1412
         end
       end
       default: begin end
@@ -1011,15 +1011,15 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     clear_pending = 2'd0;  // default, gen/virtq/split_engine.ts:264
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:979
-          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:980
+        if (rd_free) begin  // gen/virtq/split_engine.ts:990
+          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:991
         end
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1124
-          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:1126
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1135
+          clear_pending = 2'd1 << cq;  // gen/virtq/split_engine.ts:1137
         end
       end
       default: begin end
@@ -1027,31 +1027,30 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     forget = 2'd0;  // default, gen/virtq/split_engine.ts:265
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:905
-          forget = 2'd3;  // gen/virtq/split_engine.ts:907
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:916
+          forget = 2'd3;  // gen/virtq/split_engine.ts:918
         end
       end
       SEQ_QRESET: begin
-        forget = {_and_3, _and_4};  // gen/virtq/split_engine.ts:921
+        forget = {_and_3, _and_4};  // gen/virtq/split_engine.ts:932
       end
       default: begin end
     endcase
   end
   always @* begin
     cb_wr = 1'b0;  // default, gen/virtq/split_engine.ts:272
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_DESC_WALK: begin
-        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1275
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1276
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1296
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1297
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1298
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1299
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1300
+        if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1286
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1287
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1307
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1308
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1309
+        end else if (next_bad) begin  // gen/virtq/split_engine.ts:1310
         end else begin
-          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1302
+          cb_wr = 1'b1;  // gen/virtq/split_engine.ts:1312
         end
       end
       default: begin end
@@ -1059,7 +1058,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_at_q = cq;  // default, gen/virtq/split_engine.ts:328
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_IDX: begin
         rd_at_q = cq;  // gen/virtq/split_engine.ts:383
       end
@@ -1083,10 +1082,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1461
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
           rd_at_q = nq;  // gen/virtq/split_engine.ts:383
         end
       end
@@ -1095,7 +1094,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_at_area = 1'b0;  // default, gen/virtq/split_engine.ts:329
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_IDX: begin
         rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:382
       end
@@ -1119,10 +1118,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1461
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
           rd_at_area = 1'b1;  // gen/virtq/split_engine.ts:382
         end
       end
@@ -1131,7 +1130,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:330
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_IDX: begin
         rd_at_off = 20'd2;  // gen/virtq/split_engine.ts:385
       end
@@ -1155,10 +1154,10 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       end
       default: begin end
     endcase
-    case (note)  // gen/virtq/split_engine.ts:1461
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
           rd_at_off = features[29] ? (({4'd0, n_num} << 1) + 20'd4) : 20'd0;  // gen/virtq/split_engine.ts:385
         end
       end
@@ -1169,20 +1168,20 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign rd_free = (~rd_valid) | rd_cmd_ready;  // gen/virtq/split_engine.ts:349
   always @* begin
     rd_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1124
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1135
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1197
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1208
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1237
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1245
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1248
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1256
           rd_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
@@ -1191,11 +1190,11 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (note)  // gen/virtq/split_engine.ts:1461
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
-          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1484
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
+          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1494
             rd_by_used = 1'b1;  // gen/virtq/split_engine.ts:389
           end
         end
@@ -1205,27 +1204,27 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     rd_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:979
+        if (rd_free) begin  // gen/virtq/split_engine.ts:990
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1007
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
           rd_by_pool = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
@@ -1234,24 +1233,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_at_q = cq;  // default, gen/virtq/split_engine.ts:328
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           wr_at_q = cq;  // gen/virtq/split_engine.ts:383
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1416
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1417
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1426
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1427
           wr_at_q = uq;  // gen/virtq/split_engine.ts:383
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           wr_at_q = uq;  // gen/virtq/split_engine.ts:383
         end
       end
@@ -1260,24 +1259,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_at_off = 20'd0;  // default, gen/virtq/split_engine.ts:330
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           wr_at_off = ({4'd0, num} << 3) + 20'd4;  // gen/virtq/split_engine.ts:385
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1416
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1417
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1426
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1427
           wr_at_off = ({4'd0, u_slot} << 3) + 20'd4;  // gen/virtq/split_engine.ts:385
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           wr_at_off = 20'd2;  // gen/virtq/split_engine.ts:385
         end
       end
@@ -1288,9 +1287,9 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign wr_free = (~wr_valid) | wr_cmd_ready;  // gen/virtq/split_engine.ts:349
   always @* begin
     wr_by_fetch = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           wr_by_fetch = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
@@ -1299,16 +1298,16 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     wr_by_used = 1'b0;  // default, gen/virtq/split_engine.ts:350
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1416
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1417
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1426
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1427
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           wr_by_used = 1'b1;  // gen/virtq/split_engine.ts:389
         end
       end
@@ -1318,24 +1317,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign wr_by_pool = 1'b0;  // default, gen/virtq/split_engine.ts:350
   always @* begin
     out_wr_valid = 1'b0;  // default, gen/virtq/split_engine.ts:422
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:443
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1403
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1413
             out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:443
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           out_wr_valid = 1'b1;  // gen/virtq/split_engine.ts:443
         end
       end
@@ -1344,24 +1343,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     out_wr_off = 11'd0;  // default, gen/virtq/split_engine.ts:423
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           out_wr_off = 11'd16;  // gen/virtq/split_engine.ts:444
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1403
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1413
             out_wr_off = 11'd24 + ({2'd0, (features[35] ? 9'd0 : u_count)} << 3);  // gen/virtq/split_engine.ts:444
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           out_wr_off = 11'd8;  // gen/virtq/split_engine.ts:444
         end
       end
@@ -1370,24 +1369,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
   always @* begin
     out_wr_data = 16'd0;  // default, gen/virtq/split_engine.ts:424
-    case (seq)  // gen/virtq/split_engine.ts:903
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           out_wr_data = word;  // gen/virtq/split_engine.ts:445
         end
       end
       default: begin end
     endcase
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1403
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1413
             out_wr_data = done_id;  // gen/virtq/split_engine.ts:445
           end
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           out_wr_data = u_new;  // gen/virtq/split_engine.ts:445
         end
       end
@@ -1395,104 +1394,104 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   assign raw_desc = fetch_ram_rd_rdata;  // gen/virtq/split_engine.ts:484
-  assign ahead = seen - la;  // gen/virtq/split_engine.ts:514
-  assign desc_off = win_off + ({7'd0, _sub_9[3:0]} << 4);  // gen/virtq/split_engine.ts:539
+  assign ahead = seen - la;  // gen/virtq/split_engine.ts:525
+  assign desc_off = win_off + ({7'd0, _sub_9[3:0]} << 4);  // gen/virtq/split_engine.ts:550
   always @* begin
-    pf_wr_en = 1'b0;  // default, gen/virtq/split_engine.ts:569
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pf_wr_en = 1'b0;  // default, gen/virtq/split_engine.ts:580
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
-          pf_wr_en = 1'b1;  // gen/virtq/split_engine.ts:577
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
+          pf_wr_en = 1'b1;  // gen/virtq/split_engine.ts:588
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
-          pf_wr_en = 1'b1;  // gen/virtq/split_engine.ts:577
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
+          pf_wr_en = 1'b1;  // gen/virtq/split_engine.ts:588
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    pf_wr_at = 4'd0;  // default, gen/virtq/split_engine.ts:570
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pf_wr_at = 4'd0;  // default, gen/virtq/split_engine.ts:581
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
-          pf_wr_at = pf_next[3:0];  // gen/virtq/split_engine.ts:578
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
+          pf_wr_at = pf_next[3:0];  // gen/virtq/split_engine.ts:589
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
-          pf_wr_at = spec_pos[3:0];  // gen/virtq/split_engine.ts:578
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
+          pf_wr_at = spec_pos[3:0];  // gen/virtq/split_engine.ts:589
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    pf_wr_head = 16'd0;  // default, gen/virtq/split_engine.ts:571
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pf_wr_head = 16'd0;  // default, gen/virtq/split_engine.ts:582
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
-          pf_wr_head = word;  // gen/virtq/split_engine.ts:579
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
+          pf_wr_head = word;  // gen/virtq/split_engine.ts:590
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
-          pf_wr_head = spec_pred;  // gen/virtq/split_engine.ts:579
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
+          pf_wr_head = spec_pred;  // gen/virtq/split_engine.ts:590
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    pf_wr_count = 3'd0;  // default, gen/virtq/split_engine.ts:572
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pf_wr_count = 3'd0;  // default, gen/virtq/split_engine.ts:583
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
-          pf_wr_count = _mux_10[2:0];  // gen/virtq/split_engine.ts:580
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
+          pf_wr_count = _mux_10[2:0];  // gen/virtq/split_engine.ts:591
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
-          pf_wr_count = _mux_11[2:0];  // gen/virtq/split_engine.ts:580
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
+          pf_wr_count = _mux_11[2:0];  // gen/virtq/split_engine.ts:591
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    pf_rd_at = 4'd0;  // default, gen/virtq/split_engine.ts:582
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pf_rd_at = 4'd0;  // default, gen/virtq/split_engine.ts:593
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_MATCH: begin
-        pf_rd_at = pf_next[3:0];  // gen/virtq/split_engine.ts:1016
+        pf_rd_at = pf_next[3:0];  // gen/virtq/split_engine.ts:1027
       end
       SEQ_AHEAD_CHAIN: begin
-        pf_rd_at = la[3:0];  // gen/virtq/split_engine.ts:1111
+        pf_rd_at = la[3:0];  // gen/virtq/split_engine.ts:1122
       end
       default: begin end
     endcase
   end
   always @* begin
-    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:600
-    case (used)  // gen/virtq/split_engine.ts:1382
+    rf_push = 1'b0;  // default, gen/virtq/split_engine.ts:611
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1403
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1406
-              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1407
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1413
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1416
+              rf_push = 1'b1;  // gen/virtq/split_engine.ts:1417
             end
           end
         end
@@ -1501,13 +1500,13 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:601
-    case (used)  // gen/virtq/split_engine.ts:1382
+    rf_push_id = 16'd0;  // default, gen/virtq/split_engine.ts:612
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1403
-            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1406
-              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1408
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1413
+            if (pf_active & (pf_q == uq)) begin  // gen/virtq/split_engine.ts:1416
+              rf_push_id = done_id;  // gen/virtq/split_engine.ts:1418
             end
           end
         end
@@ -1516,15 +1515,15 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:602
-    case (seq)  // gen/virtq/split_engine.ts:903
+    rf_pop = 6'd0;  // default, gen/virtq/split_engine.ts:613
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1153
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1154
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1156
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1164
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1165
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1167
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1160
-            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1163
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1171
+            rf_pop = spec_m;  // gen/virtq/split_engine.ts:1174
           end
         end
       end
@@ -1532,196 +1531,196 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:603
-    case (seq)  // gen/virtq/split_engine.ts:903
+    rf_clear = 1'b0;  // default, gen/virtq/split_engine.ts:614
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:936
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:959
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:960
-          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:968
+        if (own_pool) begin  // gen/virtq/split_engine.ts:947
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:970
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:971
+          rf_clear = 1'b1;  // gen/virtq/split_engine.ts:979
         end
       end
       default: begin end
     endcase
-    if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1520
-      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1521
+    if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1530
+      rf_clear = 1'b1;  // gen/virtq/split_engine.ts:1531
     end
   end
   always @* begin
-    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:609
-    case (seq)  // gen/virtq/split_engine.ts:903
+    spec_set = 16'd0;  // default, gen/virtq/split_engine.ts:620
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
-          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1083
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
+          spec_set = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1094
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:610
-    case (seq)  // gen/virtq/split_engine.ts:903
+    spec_clr = 16'd0;  // default, gen/virtq/split_engine.ts:621
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_DESC: begin
-        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:1024
+        spec_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:1035
       end
       default: begin end
     endcase
   end
   always @* begin
-    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:638
-    case (seq)  // gen/virtq/split_engine.ts:903
+    heads_issue = 1'b0;  // default, gen/virtq/split_engine.ts:649
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
-          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:998
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1007
+          heads_issue = 1'b1;  // gen/virtq/split_engine.ts:1009
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:639
-    case (seq)  // gen/virtq/split_engine.ts:903
+    heads_issue_from = 16'd0;  // default, gen/virtq/split_engine.ts:650
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
-          heads_issue_from = he;  // gen/virtq/split_engine.ts:999
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1007
+          heads_issue_from = he;  // gen/virtq/split_engine.ts:1010
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:647
-    case (seq)  // gen/virtq/split_engine.ts:903
+    poll_issued = 1'b0;  // default, gen/virtq/split_engine.ts:658
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:979
-          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:982
+        if (rd_free) begin  // gen/virtq/split_engine.ts:990
+          poll_issued = 1'b1;  // gen/virtq/split_engine.ts:993
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:648
-    if ((idx_pend & (~idx_here)) & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:688
-      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:689
+    poll_taken = 1'b0;  // default, gen/virtq/split_engine.ts:659
+    if ((idx_pend & (~idx_here)) & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:699
+      poll_taken = 1'b1;  // gen/virtq/split_engine.ts:700
     end
   end
-  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:651
-  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:655
+  assign poll_gap_done = poll_timer == 7'd64;  // gen/virtq/split_engine.ts:662
+  assign idx_pend = poll_count != 3'd0;  // gen/virtq/split_engine.ts:666
   always @* begin
-    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:704
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pf_ready_clr = 16'd0;  // default, gen/virtq/split_engine.ts:715
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
-          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:1039
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
+          pf_ready_clr = 16'd1 << pf_next[3:0];  // gen/virtq/split_engine.ts:1050
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
-          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1082
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
+          pf_ready_clr = 16'd1 << spec_pos[3:0];  // gen/virtq/split_engine.ts:1093
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:745
-    case (seq)  // gen/virtq/split_engine.ts:903
+    fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:756
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_FATAL: begin
-        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1328
+        fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1338
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:746
-    case (used)  // gen/virtq/split_engine.ts:1382
+    u_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:757
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_FATAL: begin
-        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1444
+        u_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1454
       end
       default: begin end
     endcase
   end
   always @* begin
-    fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:747
-    case (seq)  // gen/virtq/split_engine.ts:903
+    fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:758
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_FATAL: begin
-        if (~abandon) begin  // gen/virtq/split_engine.ts:1329
-          fail_set = 2'd1 << cq;  // gen/virtq/split_engine.ts:1329
+        if (~abandon) begin  // gen/virtq/split_engine.ts:1339
+          fail_set = 2'd1 << cq;  // gen/virtq/split_engine.ts:1339
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    u_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:748
-    case (used)  // gen/virtq/split_engine.ts:1382
+    u_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:759
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_FATAL: begin
-        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1445
-          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1445
+        if (~u_abandon) begin  // gen/virtq/split_engine.ts:1455
+          u_fail_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1455
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:749
-    case (note)  // gen/virtq/split_engine.ts:1461
+    n_fatal_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:760
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_FATAL: begin
-        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1508
+        n_fatal_pulse = 1'b1;  // gen/virtq/split_engine.ts:1518
       end
       default: begin end
     endcase
   end
   always @* begin
-    n_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:750
-    case (note)  // gen/virtq/split_engine.ts:1461
+    n_fail_set = 2'd0;  // default, gen/virtq/split_engine.ts:761
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_FATAL: begin
-        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1509
-          n_fail_set = 2'd1 << nq;  // gen/virtq/split_engine.ts:1509
+        if (~n_abandon) begin  // gen/virtq/split_engine.ts:1519
+          n_fail_set = 2'd1 << nq;  // gen/virtq/split_engine.ts:1519
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    irq_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:751
-    case (note)  // gen/virtq/split_engine.ts:1461
+    irq_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:762
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_CHECK: begin
-        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1503
-          irq_pulse = 2'd1 << nq;  // gen/virtq/split_engine.ts:1503
+        if ((features[29] ? (((n_new - note_word) - 16'd1) < (n_new - n_old)) : (~note_word[0])) & (~n_abandon)) begin  // gen/virtq/split_engine.ts:1513
+          irq_pulse = 2'd1 << nq;  // gen/virtq/split_engine.ts:1513
         end
       end
       default: begin end
     endcase
   end
   always @* begin
-    q_reset_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:752
-    case (seq)  // gen/virtq/split_engine.ts:903
+    q_reset_pulse = 2'd0;  // default, gen/virtq/split_engine.ts:763
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_QRESET: begin
-        q_reset_pulse = {_and_3, _and_4};  // gen/virtq/split_engine.ts:923
+        q_reset_pulse = {_and_3, _and_4};  // gen/virtq/split_engine.ts:934
       end
       default: begin end
     endcase
   end
   always @* begin
-    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:753
-    case (seq)  // gen/virtq/split_engine.ts:903
+    reset_pulse = 1'b0;  // default, gen/virtq/split_engine.ts:764
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_IDLE: begin
-        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:905
-          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:911
+        if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:916
+          reset_pulse = ~reset_req;  // gen/virtq/split_engine.ts:922
         end
       end
       default: begin end
     endcase
   end
-  assign abandon = dev_resetting | (|(q_resetting & (2'd1 << cq)));  // gen/virtq/split_engine.ts:754
-  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:791
-  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:793
+  assign abandon = dev_resetting | (|(q_resetting & (2'd1 << cq)));  // gen/virtq/split_engine.ts:765
+  assign work = work_reg & (~(failed | q_resetting));  // gen/virtq/split_engine.ts:802
+  assign can_fetch = ((seq == SEQ_IDLE) & running) & (~dev_resetting);  // gen/virtq/split_engine.ts:804
   assign sched_after_or_p0 = (work & {2{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
   assign sched_after_or_p1 = {(sched_after_or_p0[1] | sched_after_or_p0[0]), sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign sched_after_in = (work & {2{can_fetch}}) & sched_mask;  // gen/lib/priority.ts:8
@@ -1736,18 +1735,18 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   assign sched_valid = sched_locked | (|(work & {2{can_fetch}}));  // gen/lib/arbiter.ts:74
   assign sched_grant = sched_locked ? sched_lock_grant : (sched_after_valid ? (((work & {2{can_fetch}}) & sched_mask) & (~(sched_after_or_p1 << 1))) : ((work & {2{can_fetch}}) & (~(sched_all_or_p1 << 1))));  // gen/lib/arbiter.ts:75
   assign sched_above = sched_locked ? sched_lock_above : (sched_after_valid ? (sched_after_or_p1 << 1) : (sched_all_or_p1 << 1));  // gen/lib/arbiter.ts:78
-  assign seq_reads = ((((((seq == SEQ_AHEAD_IDX) | (seq == SEQ_AHEAD_HEADS)) | (seq == SEQ_AHEAD_DESC)) | (seq == SEQ_SPEC_CMD)) | (seq == SEQ_IDX_CMD)) | (seq == SEQ_HEADS_CMD)) | (seq == SEQ_DESC_NEED);  // gen/virtq/split_engine.ts:802
-  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:809
-  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:838
+  assign seq_reads = ((((((seq == SEQ_AHEAD_IDX) | (seq == SEQ_AHEAD_HEADS)) | (seq == SEQ_AHEAD_DESC)) | (seq == SEQ_SPEC_CMD)) | (seq == SEQ_IDX_CMD)) | (seq == SEQ_HEADS_CMD)) | (seq == SEQ_DESC_NEED);  // gen/virtq/split_engine.ts:813
+  assign pool_quiet = rd_seq2 == rd_ended2;  // gen/virtq/split_engine.ts:820
+  assign own_pool = pf_active & (pf_q == cq);  // gen/virtq/split_engine.ts:849
   always @* begin
-    note_due_set = 2'd0;  // default, gen/virtq/split_engine.ts:1343
-    case (used)  // gen/virtq/split_engine.ts:1382
+    note_due_set = 2'd0;  // default, gen/virtq/split_engine.ts:1353
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_IDX: begin
-        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1433
-          if (u_abandon) begin  // gen/virtq/split_engine.ts:1434
-          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1435
+        if (wr_settled1) begin  // gen/virtq/split_engine.ts:1443
+          if (u_abandon) begin  // gen/virtq/split_engine.ts:1444
+          end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1445
           end else begin
-            note_due_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1438
+            note_due_set = 2'd1 << uq;  // gen/virtq/split_engine.ts:1448
           end
         end
       end
@@ -1755,33 +1754,33 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
   end
   always @* begin
-    note_due_clr = 2'd0;  // default, gen/virtq/split_engine.ts:1344
-    case (note)  // gen/virtq/split_engine.ts:1461
+    note_due_clr = 2'd0;  // default, gen/virtq/split_engine.ts:1354
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_LOAD: begin
-        note_due_clr = 2'd1 << nq;  // gen/virtq/split_engine.ts:1473
+        note_due_clr = 2'd1 << nq;  // gen/virtq/split_engine.ts:1483
       end
       default: begin end
     endcase
   end
-  assign u_slot = _select_14 & u_num_mask;  // gen/virtq/split_engine.ts:1350
-  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1351
-  assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:1352
-  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1356
+  assign u_slot = _select_14 & u_num_mask;  // gen/virtq/split_engine.ts:1360
+  assign u_new = u_old + {7'd0, u_count};  // gen/virtq/split_engine.ts:1361
+  assign u_abandon = dev_resetting | (|(q_resetting & (2'd1 << uq)));  // gen/virtq/split_engine.ts:1362
+  assign note_word = {note_hi, note_lo};  // gen/virtq/split_engine.ts:1366
   always @* begin
-    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1365
-    case (note)  // gen/virtq/split_engine.ts:1461
+    note_clear = 1'b0;  // default, gen/virtq/split_engine.ts:1375
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
-          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1484
-            note_clear = 1'b1;  // gen/virtq/split_engine.ts:1486
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
+          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1494
+            note_clear = 1'b1;  // gen/virtq/split_engine.ts:1496
           end
         end
       end
       default: begin end
     endcase
   end
-  assign n_abandon = dev_resetting | (|(q_resetting & (2'd1 << nq)));  // gen/virtq/split_engine.ts:1459
+  assign n_abandon = dev_resetting | (|(q_resetting & (2'd1 << nq)));  // gen/virtq/split_engine.ts:1469
   assign note_sched_after_or_p0 = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
   assign note_sched_after_or_p1 = {(note_sched_after_or_p0[1] | note_sched_after_or_p0[0]), note_sched_after_or_p0[0]};  // gen/lib/priority.ts:57
   assign note_sched_after_in = (note_due & (~(failed | q_resetting))) & note_sched_mask;  // gen/lib/priority.ts:8
@@ -1961,31 +1960,31 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       wr_settled0 <= (wr_seq0 == wr_ended0) & (~wr_by_fetch);  // gen/virtq/split_engine.ts:406
       wr_settled1 <= (wr_seq1 == wr_ended1) & (~wr_by_used);  // gen/virtq/split_engine.ts:406
       ow_valid <= out_wr_valid;  // gen/virtq/split_engine.ts:431
-      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:605
-      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:607
-      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:611
-      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:652
-        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:652
+      rf_wp <= rf_wp + {4'd0, rf_push};  // gen/virtq/split_engine.ts:616
+      rf_occ <= rf_clear ? 6'd0 : (((rf_occ == 6'd32) ? rf_occ : (rf_occ + {5'd0, rf_push})) - rf_pop);  // gen/virtq/split_engine.ts:618
+      pf_spec <= rf_clear ? 16'd0 : ((pf_spec & (~spec_clr)) | spec_set);  // gen/virtq/split_engine.ts:622
+      if (~poll_gap_done) begin  // gen/virtq/split_engine.ts:663
+        poll_timer <= poll_timer + 7'd1;  // gen/virtq/split_engine.ts:663
       end
-      if (heads_pend & (~_sub_15[5])) begin  // gen/virtq/split_engine.ts:670
-        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:671
-        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:674
+      if (heads_pend & (~_sub_15[5])) begin  // gen/virtq/split_engine.ts:681
+        heads_pend <= heads2_pend;  // gen/virtq/split_engine.ts:682
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:685
       end
-      if (heads_issue) begin  // gen/virtq/split_engine.ts:676
-        if ((heads_pend & (~(heads_pend & (~_sub_15[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:677
-          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:678
+      if (heads_issue) begin  // gen/virtq/split_engine.ts:687
+        if ((heads_pend & (~(heads_pend & (~_sub_15[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:688
+          heads2_pend <= 1'b1;  // gen/virtq/split_engine.ts:689
         end else begin
-          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:682
+          heads_pend <= 1'b1;  // gen/virtq/split_engine.ts:693
         end
       end
-      if ((idx_pend & (~idx_here)) & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:688
-        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:690
-        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:692
+      if ((idx_pend & (~idx_here)) & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:699
+        idx_here <= 1'b1;  // gen/virtq/split_engine.ts:701
+        poll_head <= poll_head + 2'd1;  // gen/virtq/split_engine.ts:703
       end
-      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:694
-      pool_end <= rd_status_valid & (rd_status_id[1:0] == 2'd2);  // gen/virtq/split_engine.ts:701
-      pf_ready <= (pf_ready | {(pool_end & (pf_seq_15 == pool_end_seq)), (pool_end & (pf_seq_14 == pool_end_seq)), (pool_end & (pf_seq_13 == pool_end_seq)), (pool_end & (pf_seq_12 == pool_end_seq)), (pool_end & (pf_seq_11 == pool_end_seq)), (pool_end & (pf_seq_10 == pool_end_seq)), (pool_end & (pf_seq_9 == pool_end_seq)), (pool_end & (pf_seq_8 == pool_end_seq)), (pool_end & (pf_seq_7 == pool_end_seq)), (pool_end & (pf_seq_6 == pool_end_seq)), (pool_end & (pf_seq_5 == pool_end_seq)), (pool_end & (pf_seq_4 == pool_end_seq)), (pool_end & (pf_seq_3 == pool_end_seq)), (pool_end & (pf_seq_2 == pool_end_seq)), (pool_end & (pf_seq_1 == pool_end_seq)), (pool_end & (pf_seq_0 == pool_end_seq))}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:705
-      work_reg <= (((pending | {(last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {2{features[29]}})) | ((2'd1 << pf_q) & {2{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & {(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:784
+      poll_count <= (poll_count + {2'd0, poll_issued}) - {2'd0, poll_taken};  // gen/virtq/split_engine.ts:705
+      pool_end <= rd_status_valid & (rd_status_id[1:0] == 2'd2);  // gen/virtq/split_engine.ts:712
+      pf_ready <= (pf_ready | {(pool_end & (pf_seq_15 == pool_end_seq)), (pool_end & (pf_seq_14 == pool_end_seq)), (pool_end & (pf_seq_13 == pool_end_seq)), (pool_end & (pf_seq_12 == pool_end_seq)), (pool_end & (pf_seq_11 == pool_end_seq)), (pool_end & (pf_seq_10 == pool_end_seq)), (pool_end & (pf_seq_9 == pool_end_seq)), (pool_end & (pf_seq_8 == pool_end_seq)), (pool_end & (pf_seq_7 == pool_end_seq)), (pool_end & (pf_seq_6 == pool_end_seq)), (pool_end & (pf_seq_5 == pool_end_seq)), (pool_end & (pf_seq_4 == pool_end_seq)), (pool_end & (pf_seq_3 == pool_end_seq)), (pool_end & (pf_seq_2 == pool_end_seq)), (pool_end & (pf_seq_1 == pool_end_seq)), (pool_end & (pf_seq_0 == pool_end_seq))}) & (~pf_ready_clr);  // gen/virtq/split_engine.ts:716
+      work_reg <= (((pending | {(last_avail_1 != avail_seen_1), (last_avail_0 != avail_seen_0)}) | ({((~event_valid[1]) | (event_sent_1 != last_avail_1)), ((~event_valid[0]) | (event_sent_0 != last_avail_0))} & {2{features[29]}})) | ((2'd1 << pf_q) & {2{(pf_active & ((idx_pend | idx_here) | heads_pend))}})) & {(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))};  // gen/virtq/split_engine.ts:795
       if (sched_valid) begin  // gen/lib/arbiter.ts:79
         if (1'b1) begin  // gen/lib/arbiter.ts:80
           sched_locked <= 1'b0;  // gen/lib/arbiter.ts:81
@@ -1997,397 +1996,395 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           sched_lock_above <= sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      all_back <= {(in_device_1 == 16'd0), (in_device_0 == 16'd0)};  // gen/virtq/split_engine.ts:813
-      rq_done <= {_and_3, _and_4};  // gen/virtq/split_engine.ts:826
-      if (reset_req) begin  // gen/virtq/split_engine.ts:900
-        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:900
+      all_back <= {(in_device_1 == 16'd0), (in_device_0 == 16'd0)};  // gen/virtq/split_engine.ts:824
+      rq_done <= {_and_3, _and_4};  // gen/virtq/split_engine.ts:837
+      if (reset_req) begin  // gen/virtq/split_engine.ts:911
+        dev_resetting <= 1'b1;  // gen/virtq/split_engine.ts:911
       end
-      q_resetting <= q_resetting | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:901
-      case (seq)  // gen/virtq/split_engine.ts:903
+      q_resetting <= q_resetting | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:912
+      case (seq)  // gen/virtq/split_engine.ts:914
         SEQ_IDLE: begin
-          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:905
-            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:908
-            q_resetting <= 2'd0;  // gen/virtq/split_engine.ts:909
-            out_active <= 1'b0;  // gen/virtq/split_engine.ts:910
-          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:913
-            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:913
-          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:914
-            cq <= sched_index;  // gen/virtq/split_engine.ts:915
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:916
+          if (((dev_resetting & (used == USED_IDLE)) & (note == NOTE_IDLE)) & pool_quiet) begin  // gen/virtq/split_engine.ts:916
+            dev_resetting <= reset_req;  // gen/virtq/split_engine.ts:919
+            q_resetting <= 2'd0;  // gen/virtq/split_engine.ts:920
+            out_active <= 1'b0;  // gen/virtq/split_engine.ts:921
+          end else if (|rq_done) begin  // gen/virtq/split_engine.ts:924
+            seq <= SEQ_QRESET;  // gen/virtq/split_engine.ts:924
+          end else if ((~dev_resetting) & sched_valid) begin  // gen/virtq/split_engine.ts:925
+            cq <= sched_index;  // gen/virtq/split_engine.ts:926
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:927
           end
         end
         SEQ_QRESET: begin
-          q_resetting <= (q_resetting & (~{_and_3, _and_4})) | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:922
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:924
+          q_resetting <= (q_resetting & (~{_and_3, _and_4})) | {q1_reset_req, q0_reset_req};  // gen/virtq/split_engine.ts:933
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:935
         end
         SEQ_LOAD: begin
-          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:928
+          seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:939
         end
         SEQ_PLAN: begin
-          if (own_pool) begin  // gen/virtq/split_engine.ts:936
-            if (abandon) begin  // gen/virtq/split_engine.ts:937
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:937
-            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:938
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-            end else if (idx_here) begin  // gen/virtq/split_engine.ts:939
-              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:940
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:942
-            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:944
-              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:944
-            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:948
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:948
-            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:949
-              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:949
-            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:950
-              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:950
-            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:951
-              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:951
-            end else if (1'b0) begin  // gen/virtq/split_engine.ts:952
-              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:952
-            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:955
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:955
+          if (own_pool) begin  // gen/virtq/split_engine.ts:947
+            if (abandon) begin  // gen/virtq/split_engine.ts:948
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:948
+            end else if (rd_err2) begin  // gen/virtq/split_engine.ts:949
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+            end else if (idx_here) begin  // gen/virtq/split_engine.ts:950
+              idx_here <= 1'b0;  // gen/virtq/split_engine.ts:951
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:953
+            end else if (((rd_free & p_heads_room) & p_he_ne_seen) & p_he_room) begin  // gen/virtq/split_engine.ts:955
+              seq <= SEQ_AHEAD_HEADS;  // gen/virtq/split_engine.ts:955
+            end else if (((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) & (~p_next_spec)) begin  // gen/virtq/split_engine.ts:959
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:959
+            end else if (rd_free & p_poll_due) begin  // gen/virtq/split_engine.ts:960
+              seq <= SEQ_AHEAD_IDX;  // gen/virtq/split_engine.ts:960
+            end else if ((p_la_ne_pf & p_la_ready) & p_out_free) begin  // gen/virtq/split_engine.ts:961
+              seq <= SEQ_AHEAD_CHAIN;  // gen/virtq/split_engine.ts:961
+            end else if ((((rd_free & (~pf_bad)) & p_entry_due) & p_entry_room) & (~p_spec_wait)) begin  // gen/virtq/split_engine.ts:962
+              seq <= SEQ_AHEAD_ENTRY;  // gen/virtq/split_engine.ts:962
+            end else if (1'b0) begin  // gen/virtq/split_engine.ts:963
+              seq <= SEQ_AHEAD_LOOK;  // gen/virtq/split_engine.ts:963
+            end else if ((((pf_bad & (~p_la_ne_pf)) & p_la_ne_he) & p_heads_idle) & p_out_free) begin  // gen/virtq/split_engine.ts:966
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:966
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:956
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:967
             end
-          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:959
-            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:959
-          end else if (pool_free) begin  // gen/virtq/split_engine.ts:960
-            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:962
-            pf_q <= cq;  // gen/virtq/split_engine.ts:963
-            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:967
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:969
-          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:971
-            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:971
-          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:972
-            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:972
+          end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:970
+            seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:970
+          end else if (pool_free) begin  // gen/virtq/split_engine.ts:971
+            pf_active <= 1'b1;  // gen/virtq/split_engine.ts:973
+            pf_q <= cq;  // gen/virtq/split_engine.ts:974
+            rd_err2 <= 1'b0;  // gen/virtq/split_engine.ts:978
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:980
+          end else if (p_la_ne_he) begin  // gen/virtq/split_engine.ts:982
+            seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:982
+          end else if (p_la_ne_seen) begin  // gen/virtq/split_engine.ts:983
+            seq <= SEQ_HEADS_CMD;  // gen/virtq/split_engine.ts:983
           end else begin
-            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:973
+            seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:984
           end
         end
         SEQ_AHEAD_IDX: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:979
+          if (rd_free) begin  // gen/virtq/split_engine.ts:990
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:984
-            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:985
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:986
+            poll_tail <= poll_tail + 2'd1;  // gen/virtq/split_engine.ts:995
+            poll_timer <= 7'd0;  // gen/virtq/split_engine.ts:996
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:997
           end
         end
         SEQ_AHEAD_HEADS: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:996
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1007
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1000
-              heads_end_0 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1000
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1011
+              heads_end_0 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1011
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1000
-              heads_end_1 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1000
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1011
+              heads_end_1 <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1011
             end
-            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:1003
+            seq <= SEQ_SPEC_PLAN;  // gen/virtq/split_engine.ts:1014
           end
         end
         SEQ_AHEAD_ENTRY: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:493
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:503
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:500
-            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:1011
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:511
+            seq <= SEQ_AHEAD_MATCH;  // gen/virtq/split_engine.ts:1022
           end
         end
         SEQ_AHEAD_MATCH: begin
-          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:1018
+          seq <= SEQ_AHEAD_DESC;  // gen/virtq/split_engine.ts:1029
         end
         SEQ_AHEAD_DESC: begin
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:1028
-          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1033
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+            seq <= SEQ_PLAN;  // gen/virtq/split_engine.ts:1039
+          end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1044
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1042
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1053
           end
         end
         SEQ_SPEC_PLAN: begin
-          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1059
+          seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1070
         end
         SEQ_SPEC_LOAD: begin
-          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:1062
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1062
+          if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:1073
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1073
           end else begin
-            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:1064
+            seq <= SEQ_SPEC_CMD;  // gen/virtq/split_engine.ts:1075
           end
         end
         SEQ_SPEC_CMD: begin
-          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1075
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
+          if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1086
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1075
+            seq <= SEQ_SPEC_LOAD;  // gen/virtq/split_engine.ts:1086
           end
         end
         SEQ_AHEAD_CHAIN: begin
-          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1118
+          seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1129
         end
         SEQ_IDX_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1124
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1135
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1128
+            seq <= SEQ_IDX_WAIT;  // gen/virtq/split_engine.ts:1139
           end
         end
         SEQ_IDX_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:759
-            if (abandon) begin  // gen/virtq/split_engine.ts:760
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:760
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:761
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:770
+            if (abandon) begin  // gen/virtq/split_engine.ts:771
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:771
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:772
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
             end else begin
-              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1131
+              seq <= SEQ_IDX_MEM;  // gen/virtq/split_engine.ts:1142
             end
           end
         end
         SEQ_IDX_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:493
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:503
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:500
-            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1133
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:511
+            seq <= SEQ_IDX_CHECK;  // gen/virtq/split_engine.ts:1144
           end
         end
         SEQ_IDX_CHECK: begin
-          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1150
+          seq <= SEQ_IDX_ACT;  // gen/virtq/split_engine.ts:1161
         end
         SEQ_IDX_ACT: begin
-          if (idx_jump) begin  // gen/virtq/split_engine.ts:1153
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1154
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1154
-          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1156
-            if (idx_ask) begin  // gen/virtq/split_engine.ts:1156
-              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1156
+          if (idx_jump) begin  // gen/virtq/split_engine.ts:1164
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if (idx_same) begin  // gen/virtq/split_engine.ts:1165
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1165
+          end else if (idx_none) begin  // gen/virtq/split_engine.ts:1167
+            if (idx_ask) begin  // gen/virtq/split_engine.ts:1167
+              seq <= SEQ_EVENT_CMD;  // gen/virtq/split_engine.ts:1167
             end else begin
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1156
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1167
             end
           end else begin
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1158
-              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1158
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1169
+              avail_seen_0 <= word;  // gen/virtq/split_engine.ts:1169
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1158
-              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1158
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1169
+              avail_seen_1 <= word;  // gen/virtq/split_engine.ts:1169
             end
-            if (spec_on) begin  // gen/virtq/split_engine.ts:1160
-              b_len <= spec_m;  // gen/virtq/split_engine.ts:1162
+            if (spec_on) begin  // gen/virtq/split_engine.ts:1171
+              b_len <= spec_m;  // gen/virtq/split_engine.ts:1173
             end
-            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1165
+            seq <= SEQ_LOAD;  // gen/virtq/split_engine.ts:1176
           end
         end
         SEQ_EVENT_CMD: begin
-          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1173
-              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1173
+          if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1184
+              event_sent_0 <= word;  // gen/virtq/split_engine.ts:1184
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1173
-              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1173
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1184
+              event_sent_1 <= word;  // gen/virtq/split_engine.ts:1184
             end
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1176
+            seq <= SEQ_EVENT_WAIT;  // gen/virtq/split_engine.ts:1187
           end
         end
         SEQ_EVENT_WAIT: begin
-          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1180
-            if (abandon) begin  // gen/virtq/split_engine.ts:1181
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1181
-            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1182
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          if (wr_settled0) begin  // gen/virtq/split_engine.ts:1191
+            if (abandon) begin  // gen/virtq/split_engine.ts:1192
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1192
+            end else if (wr_err0) begin  // gen/virtq/split_engine.ts:1193
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
             end else begin
-              event_valid <= event_valid | (2'd1 << cq);  // gen/virtq/split_engine.ts:1184
-              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1185
+              event_valid <= event_valid | (2'd1 << cq);  // gen/virtq/split_engine.ts:1195
+              seq <= SEQ_IDX_CMD;  // gen/virtq/split_engine.ts:1196
             end
           end
         end
         SEQ_HEADS_CMD: begin
-          if (rd_free) begin  // gen/virtq/split_engine.ts:1197
+          if (rd_free) begin  // gen/virtq/split_engine.ts:1208
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1199
-              heads_end_0 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1199
+            if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1210
+              heads_end_0 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1210
             end
-            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1199
-              heads_end_1 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1199
+            if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1210
+              heads_end_1 <= la + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1210
             end
-            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1200
+            seq <= SEQ_HEADS_WAIT;  // gen/virtq/split_engine.ts:1211
           end
         end
         SEQ_HEADS_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:759
-            if (abandon) begin  // gen/virtq/split_engine.ts:760
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:760
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:761
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:770
+            if (abandon) begin  // gen/virtq/split_engine.ts:771
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:771
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:772
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
             end else begin
-              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1203
+              seq <= SEQ_HEAD_MEM;  // gen/virtq/split_engine.ts:1214
             end
           end
         end
         SEQ_HEAD_MEM: begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:493
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+            mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:503
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:500
-            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1208
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+            mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:511
+            seq <= SEQ_HEAD_CHECK;  // gen/virtq/split_engine.ts:1219
           end
         end
         SEQ_HEAD_CHECK: begin
-          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1220
-          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1222
-          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1224
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if (features[35] & (word != _select_16)) begin  // gen/virtq/split_engine.ts:1225
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          cb_len <= 7'd0;  // gen/virtq/split_engine.ts:1231
+          win_valid <= head_ahead;  // gen/virtq/split_engine.ts:1233
+          if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1235
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if (features[35] & (word != _select_16)) begin  // gen/virtq/split_engine.ts:1236
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
           end else begin
-            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1226
+            seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1237
           end
         end
         SEQ_DESC_NEED: begin
-          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1237
-            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1238
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1242
+          if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1248
+            if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1249
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:1253
             end
-            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1244
-          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1245
+            seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1255
+          end else if (rd_free) begin  // gen/virtq/split_engine.ts:1256
             rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1249
-            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1254
+            win_valid <= 1'b1;  // gen/virtq/split_engine.ts:1260
+            seq <= SEQ_DESC_WAIT;  // gen/virtq/split_engine.ts:1265
           end
         end
         SEQ_DESC_WAIT: begin
-          if (rd_settled0) begin  // gen/virtq/split_engine.ts:759
-            if (abandon) begin  // gen/virtq/split_engine.ts:760
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:760
-            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:761
-              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          if (rd_settled0) begin  // gen/virtq/split_engine.ts:770
+            if (abandon) begin  // gen/virtq/split_engine.ts:771
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:771
+            end else if (rd_err0) begin  // gen/virtq/split_engine.ts:772
+              seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
             end else begin
-              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1257
+              seq <= SEQ_DESC_MEM;  // gen/virtq/split_engine.ts:1268
             end
           end
         end
         SEQ_DESC_MEM: begin
-          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1263
-          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1264
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1274
+          end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1275
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
           end else begin
-            if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:493
+            if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+              mem_busy <= 1'b1;  // gen/virtq/split_engine.ts:503
             end
-            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:500
-              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1265
+            if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+              mem_busy <= 1'b0;  // gen/virtq/split_engine.ts:511
+              seq <= SEQ_DESC_WALK;  // gen/virtq/split_engine.ts:1276
             end
           end
         end
         SEQ_DESC_WALK: begin
-          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1275
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1276
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1296
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1297
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1298
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1299
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
-          end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1300
-            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:755
+          if ((count + 17'd1) > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1286
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1287
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1307
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1308
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1309
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
+          end else if (next_bad) begin  // gen/virtq/split_engine.ts:1310
+            seq <= SEQ_FATAL;  // gen/virtq/split_engine.ts:766
           end else begin
-            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1303
-            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1307
-              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1309
+            cb_len <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1313
+            if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1317
+              seq <= SEQ_DESC_NEED;  // gen/virtq/split_engine.ts:1319
             end else begin
-              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1312
-              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1318
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1319
-                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1319
+              out_active <= 1'b1;  // gen/virtq/split_engine.ts:1322
+              out_pos <= 6'd0;  // gen/virtq/split_engine.ts:1328
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1329
+                last_avail_0 <= la + 16'd1;  // gen/virtq/split_engine.ts:1329
               end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1319
-                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1319
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1329
+                last_avail_1 <= la + 16'd1;  // gen/virtq/split_engine.ts:1329
               end
-              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1320
-                expect_head_0 <= (head + _add_17[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1320
+              if (cq == 1'b0) begin  // gen/virtq/split_engine.ts:1330
+                expect_head_0 <= (head + _add_17[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1330
               end
-              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1320
-                expect_head_1 <= (head + _add_17[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1320
+              if (cq == 1'b1) begin  // gen/virtq/split_engine.ts:1330
+                expect_head_1 <= (head + _add_17[15:0]) & num_mask;  // gen/virtq/split_engine.ts:1330
               end
-              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1322
+              seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1332
             end
           end
         end
         SEQ_FATAL: begin
-          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1330
+          seq <= SEQ_IDLE;  // gen/virtq/split_engine.ts:1340
         end
         default: begin end
       endcase
-      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1345
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1373
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1375
+      note_due <= ((note_due & (~note_due_clr)) | note_due_set) & (~forget);  // gen/virtq/split_engine.ts:1355
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1383
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1385
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1373
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1375
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1383
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1385
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1373
-        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1375
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1383
+        note_got_lo <= 1'b1;  // gen/virtq/split_engine.ts:1385
       end
-      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1373
-        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1375
+      if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1383
+        note_got_hi <= 1'b1;  // gen/virtq/split_engine.ts:1385
       end
-      if (note_clear) begin  // gen/virtq/split_engine.ts:1379
-        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1380
-        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1380
+      if (note_clear) begin  // gen/virtq/split_engine.ts:1389
+        note_got_lo <= 1'b0;  // gen/virtq/split_engine.ts:1390
+        note_got_hi <= 1'b0;  // gen/virtq/split_engine.ts:1390
       end
-      case (used)  // gen/virtq/split_engine.ts:1382
+      case (used)  // gen/virtq/split_engine.ts:1392
         USED_IDLE: begin
-          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1384
-            uq <= done_queue;  // gen/virtq/split_engine.ts:1385
-            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1386
+          if (done_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1394
+            uq <= done_queue;  // gen/virtq/split_engine.ts:1395
+            used <= USED_LOAD;  // gen/virtq/split_engine.ts:1396
           end
         end
         USED_LOAD: begin
-          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1394
+          used <= USED_TAKE;  // gen/virtq/split_engine.ts:1404
         end
         USED_TAKE: begin
-          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1416
-            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1416
-          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1417
+          if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1426
+            used <= USED_IDLE;  // gen/virtq/split_engine.ts:1426
+          end else if (wr_free) begin  // gen/virtq/split_engine.ts:1427
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1420
+            used <= USED_ELEMS;  // gen/virtq/split_engine.ts:1430
           end
         end
         USED_ELEMS: begin
-          if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+          if (wr_free) begin  // gen/virtq/split_engine.ts:1435
             wr_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-            used <= USED_IDX;  // gen/virtq/split_engine.ts:1428
+            used <= USED_IDX;  // gen/virtq/split_engine.ts:1438
           end
         end
         USED_IDX: begin
-          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1433
-            if (u_abandon) begin  // gen/virtq/split_engine.ts:1434
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1434
-            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1435
-              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1435
+          if (wr_settled1) begin  // gen/virtq/split_engine.ts:1443
+            if (u_abandon) begin  // gen/virtq/split_engine.ts:1444
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1444
+            end else if (wr_err1) begin  // gen/virtq/split_engine.ts:1445
+              used <= USED_FATAL;  // gen/virtq/split_engine.ts:1445
             end else begin
-              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1437
-                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1437
+              if (uq == 1'b0) begin  // gen/virtq/split_engine.ts:1447
+                used_idx_0 <= u_new;  // gen/virtq/split_engine.ts:1447
               end
-              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1437
-                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1437
+              if (uq == 1'b1) begin  // gen/virtq/split_engine.ts:1447
+                used_idx_1 <= u_new;  // gen/virtq/split_engine.ts:1447
               end
-              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1439
+              used <= USED_IDLE;  // gen/virtq/split_engine.ts:1449
             end
           end
         end
         USED_FATAL: begin
-          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1446
+          used <= USED_IDLE;  // gen/virtq/split_engine.ts:1456
         end
         default: begin end
       endcase
@@ -2402,104 +2399,104 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
           note_sched_lock_above <= note_sched_above;  // gen/lib/arbiter.ts:88
         end
       end
-      case (note)  // gen/virtq/split_engine.ts:1461
+      case (note)  // gen/virtq/split_engine.ts:1471
         NOTE_IDLE: begin
-          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1463
-            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1464
-            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1465
+          if (note_sched_valid & (~dev_resetting)) begin  // gen/virtq/split_engine.ts:1473
+            nq <= note_sched_index;  // gen/virtq/split_engine.ts:1474
+            note <= NOTE_LOAD;  // gen/virtq/split_engine.ts:1475
           end
         end
         NOTE_LOAD: begin
-          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1474
+          note <= NOTE_READ;  // gen/virtq/split_engine.ts:1484
         end
         NOTE_READ: begin
-          if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1481
-          end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
-            if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1484
+          if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+            note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1491
+          end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
+            if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1494
               rd_valid <= 1'b1;  // gen/virtq/split_engine.ts:390
-              note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1487
+              note <= NOTE_WAIT;  // gen/virtq/split_engine.ts:1497
             end
           end
         end
         NOTE_WAIT: begin
-          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1492
-            if (n_abandon) begin  // gen/virtq/split_engine.ts:1493
-              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1493
-            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1494
-              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1494
+          if (rd_settled1) begin  // gen/virtq/split_engine.ts:1502
+            if (n_abandon) begin  // gen/virtq/split_engine.ts:1503
+              note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1503
+            end else if (rd_err1) begin  // gen/virtq/split_engine.ts:1504
+              note <= NOTE_FATAL;  // gen/virtq/split_engine.ts:1504
             end else begin
-              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1495
+              note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1505
             end
-          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1496
-            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1496
+          end else if (note_got_lo & note_got_hi) begin  // gen/virtq/split_engine.ts:1506
+            note <= NOTE_CHECK;  // gen/virtq/split_engine.ts:1506
           end
         end
         NOTE_CHECK: begin
-          if (nq == 1'b0) begin  // gen/virtq/split_engine.ts:1504
-            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1504
+          if (nq == 1'b0) begin  // gen/virtq/split_engine.ts:1514
+            noted_idx_0 <= n_new;  // gen/virtq/split_engine.ts:1514
           end
-          if (nq == 1'b1) begin  // gen/virtq/split_engine.ts:1504
-            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1504
+          if (nq == 1'b1) begin  // gen/virtq/split_engine.ts:1514
+            noted_idx_1 <= n_new;  // gen/virtq/split_engine.ts:1514
           end
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1505
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1515
         end
         NOTE_FATAL: begin
-          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1510
+          note <= NOTE_IDLE;  // gen/virtq/split_engine.ts:1520
         end
         default: begin end
       endcase
-      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1513
-      if ((hand_one & (cq == 1'b0)) ^ (return_one & (uq == 1'b0))) begin  // gen/virtq/split_engine.ts:1518
-        in_device_0 <= in_device_0 + ((hand_one & (cq == 1'b0)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1518
+      failed <= (((failed | fail_set) | u_fail_set) | n_fail_set) & (~forget);  // gen/virtq/split_engine.ts:1523
+      if ((hand_one & (cq == 1'b0)) ^ (return_one & (uq == 1'b0))) begin  // gen/virtq/split_engine.ts:1528
+        in_device_0 <= in_device_0 + ((hand_one & (cq == 1'b0)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1528
       end
-      if ((hand_one & (cq == 1'b1)) ^ (return_one & (uq == 1'b1))) begin  // gen/virtq/split_engine.ts:1518
-        in_device_1 <= in_device_1 + ((hand_one & (cq == 1'b1)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1518
+      if ((hand_one & (cq == 1'b1)) ^ (return_one & (uq == 1'b1))) begin  // gen/virtq/split_engine.ts:1528
+        in_device_1 <= in_device_1 + ((hand_one & (cq == 1'b1)) ? 16'd1 : 16'd65535);  // gen/virtq/split_engine.ts:1528
       end
-      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1520
-        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1522
-        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1523
-        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1524
-        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1525
-        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1526
-        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1527
-        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1528
+      if (|(forget & (2'd1 << pf_q))) begin  // gen/virtq/split_engine.ts:1530
+        pf_active <= 1'b0;  // gen/virtq/split_engine.ts:1532
+        heads_pend <= 1'b0;  // gen/virtq/split_engine.ts:1533
+        heads2_pend <= 1'b0;  // gen/virtq/split_engine.ts:1534
+        poll_count <= 3'd0;  // gen/virtq/split_engine.ts:1535
+        poll_head <= 2'd0;  // gen/virtq/split_engine.ts:1536
+        poll_tail <= 2'd0;  // gen/virtq/split_engine.ts:1537
+        idx_here <= 1'b0;  // gen/virtq/split_engine.ts:1538
       end
-      if (rf_clear) begin  // gen/virtq/split_engine.ts:1530
-        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1530
+      if (rf_clear) begin  // gen/virtq/split_engine.ts:1540
+        b_len <= 6'd0;  // gen/virtq/split_engine.ts:1540
       end
-      if (|forget) begin  // gen/virtq/split_engine.ts:1531
-        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1532
-        if (forget[0]) begin  // gen/virtq/split_engine.ts:1534
-          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          in_device_0 <= 16'd0;  // gen/virtq/split_engine.ts:1535
+      if (|forget) begin  // gen/virtq/split_engine.ts:1541
+        event_valid <= event_valid & (~forget);  // gen/virtq/split_engine.ts:1542
+        if (forget[0]) begin  // gen/virtq/split_engine.ts:1544
+          last_avail_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          avail_seen_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          heads_end_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          used_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          noted_idx_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          expect_head_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          in_device_0 <= 16'd0;  // gen/virtq/split_engine.ts:1545
         end
-        if (forget[1]) begin  // gen/virtq/split_engine.ts:1534
-          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
-          in_device_1 <= 16'd0;  // gen/virtq/split_engine.ts:1535
+        if (forget[1]) begin  // gen/virtq/split_engine.ts:1544
+          last_avail_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          avail_seen_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          heads_end_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          used_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          noted_idx_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          expect_head_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
+          in_device_1 <= 16'd0;  // gen/virtq/split_engine.ts:1545
         end
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1538
-        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1538
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1548
+        rd_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1548
       end
-      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1538
-        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1538
+      if (seq == SEQ_IDLE) begin  // gen/virtq/split_engine.ts:1548
+        wr_err0 <= 1'b0;  // gen/virtq/split_engine.ts:1548
       end
-      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1540
-        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1540
+      if (used == USED_IDLE) begin  // gen/virtq/split_engine.ts:1550
+        wr_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1550
       end
-      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1541
-        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1541
+      if (note == NOTE_IDLE) begin  // gen/virtq/split_engine.ts:1551
+        rd_err1 <= 1'b0;  // gen/virtq/split_engine.ts:1551
       end
     end
   end
@@ -2508,250 +2505,251 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     num_mask <= _select_19;  // gen/virtq/split_engine.ts:236
     ow_off <= out_wr_off;  // gen/virtq/split_engine.ts:432
     ow_data <= {done_len, 16'd0, out_wr_data};  // gen/virtq/split_engine.ts:435
-    la <= _select_20;  // gen/virtq/split_engine.ts:511
-    seen <= _select_21;  // gen/virtq/split_engine.ts:512
-    he <= _select_22;  // gen/virtq/split_engine.ts:513
-    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:527
-    if (heads_pend & (~_sub_15[5])) begin  // gen/virtq/split_engine.ts:670
-      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:672
-      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:673
+    la <= _select_20;  // gen/virtq/split_engine.ts:522
+    seen <= _select_21;  // gen/virtq/split_engine.ts:523
+    he <= _select_22;  // gen/virtq/split_engine.ts:524
+    next_idx <= (j + 16'd1) & num_mask;  // gen/virtq/split_engine.ts:538
+    if (heads_pend & (~_sub_15[5])) begin  // gen/virtq/split_engine.ts:681
+      heads_seq <= heads2_seq;  // gen/virtq/split_engine.ts:683
+      heads_from <= heads2_from;  // gen/virtq/split_engine.ts:684
     end
-    if (heads_issue) begin  // gen/virtq/split_engine.ts:676
-      if ((heads_pend & (~(heads_pend & (~_sub_15[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:677
-        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:679
-        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:680
+    if (heads_issue) begin  // gen/virtq/split_engine.ts:687
+      if ((heads_pend & (~(heads_pend & (~_sub_15[5])))) | heads2_pend) begin  // gen/virtq/split_engine.ts:688
+        heads2_seq <= rd_seq2;  // gen/virtq/split_engine.ts:690
+        heads2_from <= heads_issue_from;  // gen/virtq/split_engine.ts:691
       end else begin
-        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:683
-        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:684
+        heads_seq <= rd_seq2;  // gen/virtq/split_engine.ts:694
+        heads_from <= heads_issue_from;  // gen/virtq/split_engine.ts:695
       end
     end
-    if ((idx_pend & (~idx_here)) & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:688
-      here_slot <= poll_head;  // gen/virtq/split_engine.ts:691
+    if ((idx_pend & (~idx_here)) & (~_sub_12[5])) begin  // gen/virtq/split_engine.ts:699
+      here_slot <= poll_head;  // gen/virtq/split_engine.ts:702
     end
-    pool_end_seq <= rd_ended2;  // gen/virtq/split_engine.ts:702
+    pool_end_seq <= rd_ended2;  // gen/virtq/split_engine.ts:713
     batch_mask <= _select_23;  // gen/virtq/split_engine.ts:236
-    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_26) | (|(failed & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:829
-    p_he_ne_seen <= _select_27 != _select_28;  // gen/virtq/split_engine.ts:848
-    p_he_room <= (_select_27 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:848
-    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_27);  // gen/virtq/split_engine.ts:848
-    p_entry_room <= (pf_next - _select_29) < 16'd16;  // gen/virtq/split_engine.ts:848
-    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:848
-    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:848
-    p_la_ne_pf <= _select_29 != pf_next;  // gen/virtq/split_engine.ts:848
-    p_la_ready <= pf_ready[_select_29[3:0]];  // gen/virtq/split_engine.ts:848
-    p_la_ne_he <= _select_29 != _select_27;  // gen/virtq/split_engine.ts:848
-    p_la_ne_seen <= _select_29 != _select_28;  // gen/virtq/split_engine.ts:848
-    h_from_low <= _mux_30[3:0];  // gen/virtq/split_engine.ts:878
-    h_known <= ((_select_28 - _mux_30) < 16'd16) ? _sub_31[4:0] : 5'd16;  // gen/virtq/split_engine.ts:880
-    h_room <= own_pool ? (5'd16 - _sub_32[4:0]) : 5'd16;  // gen/virtq/split_engine.ts:882
-    heads_n <= ((({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_known) & (({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_room)) ? ({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) : (((~(({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_known)) & (h_known < h_room)) ? h_known : h_room);  // gen/virtq/split_engine.ts:887
-    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:848
-    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:848
-    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:848
-    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:848
-    case (seq)  // gen/virtq/split_engine.ts:903
+    pool_free <= (~pf_active) | ((pool_quiet & (~((idx_pend | idx_here) | heads_pend))) & ((pf_next == _select_26) | (|(failed & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:840
+    p_he_ne_seen <= _select_27 != _select_28;  // gen/virtq/split_engine.ts:859
+    p_he_room <= (_select_27 - pf_next) < 16'd16;  // gen/virtq/split_engine.ts:859
+    p_entry_due <= pf_next != (heads_pend ? heads_from : _select_27);  // gen/virtq/split_engine.ts:859
+    p_entry_room <= (pf_next - _select_29) < 16'd16;  // gen/virtq/split_engine.ts:859
+    p_spec_wait <= pf_spec[pf_next[3:0]] & (~pf_ready[pf_next[3:0]]);  // gen/virtq/split_engine.ts:859
+    p_next_spec <= pf_spec[pf_next[3:0]];  // gen/virtq/split_engine.ts:859
+    p_la_ne_pf <= _select_29 != pf_next;  // gen/virtq/split_engine.ts:859
+    p_la_ready <= pf_ready[_select_29[3:0]];  // gen/virtq/split_engine.ts:859
+    p_la_ne_he <= _select_29 != _select_27;  // gen/virtq/split_engine.ts:859
+    p_la_ne_seen <= _select_29 != _select_28;  // gen/virtq/split_engine.ts:859
+    h_from_low <= _mux_30[3:0];  // gen/virtq/split_engine.ts:889
+    h_known <= ((_select_28 - _mux_30) < 16'd16) ? _sub_31[4:0] : 5'd16;  // gen/virtq/split_engine.ts:891
+    h_room <= own_pool ? (5'd16 - _sub_32[4:0]) : 5'd16;  // gen/virtq/split_engine.ts:893
+    heads_n <= ((({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_known) & (({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_room)) ? ({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) : (((~(({1'b0, ((~h_from_low) & batch_mask)} + 5'd1) < h_known)) & (h_known < h_room)) ? h_known : h_room);  // gen/virtq/split_engine.ts:898
+    p_out_free <= ~out_active;  // gen/virtq/split_engine.ts:859
+    p_heads_idle <= ~heads_pend;  // gen/virtq/split_engine.ts:859
+    p_heads_room <= ~heads2_pend;  // gen/virtq/split_engine.ts:859
+    p_poll_due <= (poll_count == 3'd0) | ((poll_count < 3'd4) & (poll_gap_done | (|(pending & (2'd1 << pf_q)))));  // gen/virtq/split_engine.ts:859
+    case (seq)  // gen/virtq/split_engine.ts:914
       SEQ_PLAN: begin
-        if (own_pool) begin  // gen/virtq/split_engine.ts:936
-          if (abandon) begin  // gen/virtq/split_engine.ts:937
-          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:938
-          end else if (idx_here) begin  // gen/virtq/split_engine.ts:939
-            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:941
+        if (own_pool) begin  // gen/virtq/split_engine.ts:947
+          if (abandon) begin  // gen/virtq/split_engine.ts:948
+          end else if (rd_err2) begin  // gen/virtq/split_engine.ts:949
+          end else if (idx_here) begin  // gen/virtq/split_engine.ts:950
+            idx_ahead <= 1'b1;  // gen/virtq/split_engine.ts:952
           end
-        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:959
-        end else if (pool_free) begin  // gen/virtq/split_engine.ts:960
-          pf_next <= la;  // gen/virtq/split_engine.ts:964
-          pf_insp <= la;  // gen/virtq/split_engine.ts:965
-          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:966
+        end else if (~p_out_free) begin  // gen/virtq/split_engine.ts:970
+        end else if (pool_free) begin  // gen/virtq/split_engine.ts:971
+          pf_next <= la;  // gen/virtq/split_engine.ts:975
+          pf_insp <= la;  // gen/virtq/split_engine.ts:976
+          pf_bad <= 1'b0;  // gen/virtq/split_engine.ts:977
         end
       end
       SEQ_AHEAD_IDX: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:979
+        if (rd_free) begin  // gen/virtq/split_engine.ts:990
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= {1'b0, (11'd272 + ({9'd0, poll_tail} << 2))};  // gen/virtq/split_engine.ts:392
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:393
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:394
-          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:983
-            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:983
+          if (poll_tail == 2'd0) begin  // gen/virtq/split_engine.ts:994
+            poll_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:994
           end
-          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:983
-            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:983
+          if (poll_tail == 2'd1) begin  // gen/virtq/split_engine.ts:994
+            poll_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:994
           end
-          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:983
-            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:983
+          if (poll_tail == 2'd2) begin  // gen/virtq/split_engine.ts:994
+            poll_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:994
           end
-          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:983
-            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:983
+          if (poll_tail == 2'd3) begin  // gen/virtq/split_engine.ts:994
+            poll_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:994
           end
         end
       end
       SEQ_AHEAD_HEADS: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:996
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1007
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= {1'b0, (11'd144 + {5'd0, {cq, he[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:392
           rd_len <= {14'd0, ({1'b0, heads_n} << 1)};  // gen/virtq/split_engine.ts:393
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:394
-          spec_from <= he;  // gen/virtq/split_engine.ts:1001
-          spec_to <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1002
+          spec_from <= he;  // gen/virtq/split_engine.ts:1012
+          spec_to <= he + {11'd0, heads_n};  // gen/virtq/split_engine.ts:1013
         end
       end
       SEQ_AHEAD_ENTRY: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:492
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          mem_off <= _add_0[3:0];  // gen/virtq/split_engine.ts:502
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-          word <= _select_33;  // gen/virtq/split_engine.ts:496
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:497
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+          word <= _select_33;  // gen/virtq/split_engine.ts:506
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:507
+          next_bad <= raw_desc[96] & (({1'b0, raw_desc[127:112]} >= {1'b0, num}) | (features[35] & (raw_desc[127:112] != next_idx)));  // gen/virtq/split_engine.ts:510
         end
       end
       SEQ_AHEAD_MATCH: begin
-        spec_hit <= pf_spec[pf_next[3:0]] & (pf_head_rd0[15:0] == word);  // gen/virtq/split_engine.ts:1017
+        spec_hit <= pf_spec[pf_next[3:0]] & (pf_head_rd0[15:0] == word);  // gen/virtq/split_engine.ts:1028
       end
       SEQ_AHEAD_DESC: begin
-        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1026
-          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:1027
-        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1030
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:1032
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1035
+        if ({1'b0, word} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1037
+          pf_bad <= 1'b1;  // gen/virtq/split_engine.ts:1038
+        end else if (spec_hit) begin  // gen/virtq/split_engine.ts:1041
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:1043
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1046
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= {1'b0, (11'd320 + ({7'd0, pf_next[3:0]} << 6))};  // gen/virtq/split_engine.ts:392
           rd_len <= {3'd0, (_mux_10 << 4)};  // gen/virtq/split_engine.ts:393
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:394
-          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1038
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1038
+          if (pf_next[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1049
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1049
           end
-          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:1040
+          pf_next <= pf_next + 16'd1;  // gen/virtq/split_engine.ts:1051
         end
       end
       SEQ_SPEC_PLAN: begin
-        spec_n <= ((_sub_34[15] | _sub_36[15]) | _sub_37[15]) ? 17'd0 : {1'b0, ((((_sub_34 < _sub_36) ? _sub_34 : _sub_36) < _sub_37) ? ((_sub_34 < _sub_36) ? _sub_34 : _sub_36) : _sub_37)};  // gen/virtq/split_engine.ts:1056
-        spec_pos <= _sub_35[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:1057
-        spec_rd <= b_top - _sub_38[4:0];  // gen/virtq/split_engine.ts:1058
+        spec_n <= ((_sub_34[15] | _sub_36[15]) | _sub_37[15]) ? 17'd0 : {1'b0, ((((_sub_34 < _sub_36) ? _sub_34 : _sub_36) < _sub_37) ? ((_sub_34 < _sub_36) ? _sub_34 : _sub_36) : _sub_37)};  // gen/virtq/split_engine.ts:1067
+        spec_pos <= _sub_35[15] ? b_start : spec_from;  // gen/virtq/split_engine.ts:1068
+        spec_rd <= b_top - _sub_38[4:0];  // gen/virtq/split_engine.ts:1069
       end
       SEQ_SPEC_LOAD: begin
-        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:1062
+        if (spec_n == 17'd0) begin  // gen/virtq/split_engine.ts:1073
         end else begin
-          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:1063
+          spec_pred <= ret_fifo_rd0;  // gen/virtq/split_engine.ts:1074
         end
       end
       SEQ_SPEC_CMD: begin
-        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1078
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:1072
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:1073
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:1074
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1078
+        if ({1'b0, spec_pred} >= {1'b0, num}) begin  // gen/virtq/split_engine.ts:1089
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:1083
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:1084
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:1085
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1089
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= {1'b0, (11'd320 + ({7'd0, spec_pos[3:0]} << 6))};  // gen/virtq/split_engine.ts:392
           rd_len <= {3'd0, (_mux_11 << 4)};  // gen/virtq/split_engine.ts:393
           rd_id <= 2'd2;  // gen/virtq/split_engine.ts:394
-          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd0) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_0 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd1) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_1 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd2) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_2 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd3) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_3 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd4) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_4 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd5) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_5 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd6) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_6 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd7) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_7 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd8) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_8 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd9) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_9 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd10) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_10 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd11) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_11 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd12) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_12 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd13) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_13 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd14) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_14 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1081
-            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1081
+          if (spec_pos[3:0] == 4'd15) begin  // gen/virtq/split_engine.ts:1092
+            pf_seq_15 <= rd_seq2;  // gen/virtq/split_engine.ts:1092
           end
-          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:1072
-          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:1073
-          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:1074
+          spec_n <= spec_n - 17'd1;  // gen/virtq/split_engine.ts:1083
+          spec_pos <= spec_pos + 16'd1;  // gen/virtq/split_engine.ts:1084
+          spec_rd <= spec_rd - 5'd1;  // gen/virtq/split_engine.ts:1085
         end
       end
       SEQ_AHEAD_CHAIN: begin
-        word <= pf_head_rd0[15:0];  // gen/virtq/split_engine.ts:1112
-        win_start <= pf_head_rd0[15:0];  // gen/virtq/split_engine.ts:1113
-        win_count <= {14'd0, pf_head_rd0[18:16]};  // gen/virtq/split_engine.ts:1114
-        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:1115
-        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:1116
-        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:1117
+        word <= pf_head_rd0[15:0];  // gen/virtq/split_engine.ts:1123
+        win_start <= pf_head_rd0[15:0];  // gen/virtq/split_engine.ts:1124
+        win_count <= {14'd0, pf_head_rd0[18:16]};  // gen/virtq/split_engine.ts:1125
+        win_off <= 11'd320 + ({7'd0, la[3:0]} << 6);  // gen/virtq/split_engine.ts:1126
+        win_slot <= la[3:0];  // gen/virtq/split_engine.ts:1127
+        head_ahead <= 1'b1;  // gen/virtq/split_engine.ts:1128
       end
       SEQ_IDX_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1124
-          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1125
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1135
+          idx_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1136
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= 12'd8;  // gen/virtq/split_engine.ts:392
           rd_len <= 20'd2;  // gen/virtq/split_engine.ts:393
@@ -2759,35 +2757,36 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_IDX_MEM: begin
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:492
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          mem_off <= _mux_1[3:0];  // gen/virtq/split_engine.ts:502
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-          word <= _select_39;  // gen/virtq/split_engine.ts:496
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:497
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+          word <= _select_39;  // gen/virtq/split_engine.ts:506
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:507
+          next_bad <= raw_desc[96] & (({1'b0, raw_desc[127:112]} >= {1'b0, num}) | (features[35] & (raw_desc[127:112] != next_idx)));  // gen/virtq/split_engine.ts:510
         end
       end
       SEQ_IDX_CHECK: begin
-        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1137
-        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1140
-        idx_none <= word == la;  // gen/virtq/split_engine.ts:1141
-        idx_ask <= features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_40 != word));  // gen/virtq/split_engine.ts:1142
-        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1146
-        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_41[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1147
-        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_42[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1148
+        idx_jump <= {1'b0, (word - la)} > {1'b0, num};  // gen/virtq/split_engine.ts:1148
+        idx_same <= ((word - la) <= ahead) & (la != seen);  // gen/virtq/split_engine.ts:1151
+        idx_none <= word == la;  // gen/virtq/split_engine.ts:1152
+        idx_ask <= features[29] & ((~(|(event_valid & (2'd1 << cq)))) | (_select_40 != word));  // gen/virtq/split_engine.ts:1153
+        spec_on <= own_pool & (~features[35]);  // gen/virtq/split_engine.ts:1157
+        spec_m <= ((word - seen) < {10'd0, rf_occ}) ? _sub_41[5:0] : rf_occ;  // gen/virtq/split_engine.ts:1158
+        b_top <= ((rf_wp - rf_occ[4:0]) + _mux_42[4:0]) - 5'd1;  // gen/virtq/split_engine.ts:1159
       end
       SEQ_IDX_ACT: begin
-        if (idx_jump) begin  // gen/virtq/split_engine.ts:1153
-        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1154
-        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1156
+        if (idx_jump) begin  // gen/virtq/split_engine.ts:1164
+        end else if (idx_same) begin  // gen/virtq/split_engine.ts:1165
+        end else if (idx_none) begin  // gen/virtq/split_engine.ts:1167
         end else begin
-          if (spec_on) begin  // gen/virtq/split_engine.ts:1160
-            b_start <= seen;  // gen/virtq/split_engine.ts:1161
+          if (spec_on) begin  // gen/virtq/split_engine.ts:1171
+            b_start <= seen;  // gen/virtq/split_engine.ts:1172
           end
         end
       end
       SEQ_EVENT_CMD: begin
-        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1172
+        if (wr_free & (~u_writing)) begin  // gen/virtq/split_engine.ts:1183
           wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:391
           wr_dev <= 12'd2064;  // gen/virtq/split_engine.ts:392
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:393
@@ -2795,7 +2794,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_HEADS_CMD: begin
-        if (rd_free) begin  // gen/virtq/split_engine.ts:1197
+        if (rd_free) begin  // gen/virtq/split_engine.ts:1208
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= {1'b0, (11'd144 + {5'd0, {cq, la[3:0], 1'b0}})};  // gen/virtq/split_engine.ts:392
           rd_len <= {14'd0, ({1'b0, heads_n} << 1)};  // gen/virtq/split_engine.ts:393
@@ -2803,71 +2802,72 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       SEQ_HEAD_MEM: begin
-        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1207
-        if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:492
+        head_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1218
+        if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+          mem_off <= _add_2[3:0];  // gen/virtq/split_engine.ts:502
         end
-        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-          word <= _select_43;  // gen/virtq/split_engine.ts:496
-          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:497
+        if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+          word <= _select_43;  // gen/virtq/split_engine.ts:506
+          desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:507
+          next_bad <= raw_desc[96] & (({1'b0, raw_desc[127:112]} >= {1'b0, num}) | (features[35] & (raw_desc[127:112] != next_idx)));  // gen/virtq/split_engine.ts:510
         end
       end
       SEQ_HEAD_CHECK: begin
-        head <= word;  // gen/virtq/split_engine.ts:1212
-        j <= word;  // gen/virtq/split_engine.ts:1215
-        count <= 17'd0;  // gen/virtq/split_engine.ts:1216
-        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1218
-        total <= 34'd0;  // gen/virtq/split_engine.ts:1219
-        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1223
+        head <= word;  // gen/virtq/split_engine.ts:1223
+        j <= word;  // gen/virtq/split_engine.ts:1226
+        count <= 17'd0;  // gen/virtq/split_engine.ts:1227
+        saw_write <= 1'b0;  // gen/virtq/split_engine.ts:1229
+        total <= 34'd0;  // gen/virtq/split_engine.ts:1230
+        win_ahead <= head_ahead;  // gen/virtq/split_engine.ts:1234
       end
       SEQ_DESC_NEED: begin
-        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1237
-          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1238
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1241
+        if (win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) begin  // gen/virtq/split_engine.ts:1248
+          if (((win_valid & (({1'b0, j} - {1'b0, win_start}) < win_count)) & ((~win_ahead) | (pf_ready[win_slot] & (~rd_err2)))) & (~mem_busy)) begin  // gen/virtq/split_engine.ts:1249
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:1252
           end
-        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1245
+        end else if (rd_free) begin  // gen/virtq/split_engine.ts:1256
           rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
           rd_dev <= 12'd16;  // gen/virtq/split_engine.ts:392
           rd_len <= {3'd0, (((({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8) << 4)};  // gen/virtq/split_engine.ts:393
           rd_id <= 2'd0;  // gen/virtq/split_engine.ts:394
-          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1250
-          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1251
-          win_start <= j;  // gen/virtq/split_engine.ts:1252
-          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1253
+          win_ahead <= 1'b0;  // gen/virtq/split_engine.ts:1261
+          win_off <= 11'd16;  // gen/virtq/split_engine.ts:1262
+          win_start <= j;  // gen/virtq/split_engine.ts:1263
+          win_count <= (({1'b0, num} - {1'b0, j}) < 17'd8) ? ({1'b0, num} - {1'b0, j}) : 17'd8;  // gen/virtq/split_engine.ts:1264
         end
       end
       SEQ_DESC_MEM: begin
-        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1263
-        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1264
+        if (((~mem_busy) & win_ahead) & (~pf_ready[win_slot])) begin  // gen/virtq/split_engine.ts:1274
+        end else if (((~mem_busy) & win_ahead) & rd_err2) begin  // gen/virtq/split_engine.ts:1275
         end else begin
-          if (~mem_busy) begin  // gen/virtq/split_engine.ts:489
-            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:492
+          if (~mem_busy) begin  // gen/virtq/split_engine.ts:499
+            mem_off <= desc_off[3:0];  // gen/virtq/split_engine.ts:502
           end
-          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:495
-            word <= _select_44;  // gen/virtq/split_engine.ts:496
-            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:497
+          if (fetch_ram_rd_rvalid) begin  // gen/virtq/split_engine.ts:505
+            word <= _select_44;  // gen/virtq/split_engine.ts:506
+            desc_raw <= raw_desc;  // gen/virtq/split_engine.ts:507
+            next_bad <= raw_desc[96] & (({1'b0, raw_desc[127:112]} >= {1'b0, num}) | (features[35] & (raw_desc[127:112] != next_idx)));  // gen/virtq/split_engine.ts:510
           end
         end
       end
       SEQ_DESC_WALK: begin
-        if (_add_17 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1275
-        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1276
-        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1296
-        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1297
-        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1298
-        end else if (desc_raw[96] & ({1'b0, desc_raw[127:112]} >= {1'b0, num})) begin  // gen/virtq/split_engine.ts:1299
-        end else if ((desc_raw[96] & features[35]) & (desc_raw[127:112] != next_idx)) begin  // gen/virtq/split_engine.ts:1300
+        if (_add_17 > {1'b0, num}) begin  // gen/virtq/split_engine.ts:1286
+        end else if (desc_raw[98]) begin  // gen/virtq/split_engine.ts:1287
+        end else if ((~desc_raw[97]) & saw_write) begin  // gen/virtq/split_engine.ts:1307
+        end else if (cb_len == 7'd64) begin  // gen/virtq/split_engine.ts:1308
+        end else if ((total + {2'd0, desc_raw[95:64]}) > 34'h100000000) begin  // gen/virtq/split_engine.ts:1309
+        end else if (next_bad) begin  // gen/virtq/split_engine.ts:1310
         end else begin
-          count <= _add_17;  // gen/virtq/split_engine.ts:1304
-          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1305
-          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1306
-          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1307
-            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1308
+          count <= _add_17;  // gen/virtq/split_engine.ts:1314
+          total <= total + {2'd0, desc_raw[95:64]};  // gen/virtq/split_engine.ts:1315
+          saw_write <= saw_write | desc_raw[97];  // gen/virtq/split_engine.ts:1316
+          if (desc_raw[96]) begin  // gen/virtq/split_engine.ts:1317
+            j <= desc_raw[127:112];  // gen/virtq/split_engine.ts:1318
           end else begin
-            out_queue <= cq;  // gen/virtq/split_engine.ts:1313
-            out_id <= head;  // gen/virtq/split_engine.ts:1314
-            out_slots <= _add_17[15:0];  // gen/virtq/split_engine.ts:1316
-            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1317
+            out_queue <= cq;  // gen/virtq/split_engine.ts:1323
+            out_id <= head;  // gen/virtq/split_engine.ts:1324
+            out_slots <= _add_17[15:0];  // gen/virtq/split_engine.ts:1326
+            out_count <= cb_len + 7'd1;  // gen/virtq/split_engine.ts:1327
           end
         end
       end
@@ -2875,31 +2875,31 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
     endcase
     u_num <= _select_45;  // gen/virtq/split_engine.ts:236
     u_num_mask <= _select_46;  // gen/virtq/split_engine.ts:236
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1373
-      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1374
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[8]) begin  // gen/virtq/split_engine.ts:1383
+      note_lo <= mem_wr_data[71:64];  // gen/virtq/split_engine.ts:1384
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1373
-      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1374
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd8)) & mem_wr_be[9]) begin  // gen/virtq/split_engine.ts:1383
+      note_hi <= mem_wr_data[79:72];  // gen/virtq/split_engine.ts:1384
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1373
-      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1374
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[40]) begin  // gen/virtq/split_engine.ts:1383
+      note_lo <= mem_wr_data[327:320];  // gen/virtq/split_engine.ts:1384
     end
-    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1373
-      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1374
+    if (((mem_wr_valid & mem_wr_ready) & (mem_wr_addr == 7'd7)) & mem_wr_be[41]) begin  // gen/virtq/split_engine.ts:1383
+      note_hi <= mem_wr_data[335:328];  // gen/virtq/split_engine.ts:1384
     end
-    case (used)  // gen/virtq/split_engine.ts:1382
+    case (used)  // gen/virtq/split_engine.ts:1392
       USED_LOAD: begin
-        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1390
-        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1392
-        u_old <= _select_47;  // gen/virtq/split_engine.ts:1393
+        u_count <= 9'd0;  // gen/virtq/split_engine.ts:1400
+        u_drop <= ((|(((failed | q_resetting) | (~{(q1_enable & (q1_size != 16'd0)), (q0_enable & (q0_size != 16'd0))})) & (2'd1 << uq))) | (~(|(2'd1 << uq)))) | (~running);  // gen/virtq/split_engine.ts:1402
+        u_old <= _select_47;  // gen/virtq/split_engine.ts:1403
       end
       USED_TAKE: begin
-        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1400
-          if (~u_drop) begin  // gen/virtq/split_engine.ts:1403
-            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1410
+        if (((done_valid & (done_queue == uq)) & (u_count < 9'd16)) & (((({1'b0, u_slot} + {8'd0, u_count}) < {1'b0, u_num}) | features[35]) | u_drop)) begin  // gen/virtq/split_engine.ts:1410
+          if (~u_drop) begin  // gen/virtq/split_engine.ts:1413
+            u_count <= u_count + 9'd1;  // gen/virtq/split_engine.ts:1420
           end
-        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1416
-        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1417
+        end else if (u_count == 9'd0) begin  // gen/virtq/split_engine.ts:1426
+        end else if (wr_free) begin  // gen/virtq/split_engine.ts:1427
           wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:391
           wr_dev <= 12'd2072;  // gen/virtq/split_engine.ts:392
           wr_len <= {8'd0, ({3'd0, (features[35] ? 9'd1 : u_count)} << 3)};  // gen/virtq/split_engine.ts:393
@@ -2907,7 +2907,7 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
         end
       end
       USED_ELEMS: begin
-        if (wr_free) begin  // gen/virtq/split_engine.ts:1425
+        if (wr_free) begin  // gen/virtq/split_engine.ts:1435
           wr_host <= wr_host_next;  // gen/virtq/split_engine.ts:391
           wr_dev <= 12'd2056;  // gen/virtq/split_engine.ts:392
           wr_len <= 20'd2;  // gen/virtq/split_engine.ts:393
@@ -2917,15 +2917,15 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
       default: begin end
     endcase
     n_num <= _select_48;  // gen/virtq/split_engine.ts:236
-    case (note)  // gen/virtq/split_engine.ts:1461
+    case (note)  // gen/virtq/split_engine.ts:1471
       NOTE_LOAD: begin
-        n_old <= _select_49;  // gen/virtq/split_engine.ts:1471
-        n_new <= _select_50;  // gen/virtq/split_engine.ts:1472
+        n_old <= _select_49;  // gen/virtq/split_engine.ts:1481
+        n_new <= _select_50;  // gen/virtq/split_engine.ts:1482
       end
       NOTE_READ: begin
-        if (n_abandon) begin  // gen/virtq/split_engine.ts:1481
-        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1481
-          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1484
+        if (n_abandon) begin  // gen/virtq/split_engine.ts:1491
+        end else if (~seq_reads) begin  // gen/virtq/split_engine.ts:1491
+          if (rd_free & rd_settled1) begin  // gen/virtq/split_engine.ts:1494
             rd_host <= rd_host_next;  // gen/virtq/split_engine.ts:391
             rd_dev <= 12'd264;  // gen/virtq/split_engine.ts:392
             rd_len <= 20'd2;  // gen/virtq/split_engine.ts:393
@@ -2938,24 +2938,24 @@ module virtq_split_w256_q2_d12_b0_r12_l20_i8_c64_a16_e8_u16_p4_x0 (
   end
 
   // ---- memories
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1542
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:1552
     if (cb_wr) begin
       chain_buf[cb_len[5:0]] <= {desc_raw[63:0], desc_raw[95:64], desc_raw[97]};
     end
   end
   assign chain_buf_rd0 = chain_buf[out_pos];  // gen/virtq/split_engine.ts:280
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:574
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:585
     if (pf_wr_en) begin
       pf_head[pf_wr_at] <= {pf_wr_count, pf_wr_head};
     end
   end
-  assign pf_head_rd0 = pf_head[pf_rd_at];  // gen/virtq/split_engine.ts:583
-  always @(posedge clk) begin  // gen/virtq/split_engine.ts:604
+  assign pf_head_rd0 = pf_head[pf_rd_at];  // gen/virtq/split_engine.ts:594
+  always @(posedge clk) begin  // gen/virtq/split_engine.ts:615
     if (rf_push) begin
       ret_fifo[rf_wp] <= rf_push_id;
     end
   end
-  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:1063
+  assign ret_fifo_rd0 = ret_fifo[spec_rd];  // gen/virtq/split_engine.ts:1074
 
 endmodule
 

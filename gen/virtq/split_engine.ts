@@ -482,6 +482,16 @@ export const SplitEngine = defineModule(
     const tblBad = IND ? m.reg('tbl_bad', bit) : undefined;
     const tblAheadN = TA ? m.reg('tbl_ahead_n', Math.max(1, log2ceil(PF))) : undefined;
     const rawDesc = m.let('raw_desc', fetchRam.rd.rdata);
+    // desc_walk's checks of a descriptor's next, registered beside desc_raw likewise (in desc_walk they were the
+    // whole function's deepest path, desc_raw / next_idx -> seq, 10 levels): j, in_indirect and the table's size
+    // are set in head_check or desc_walk, a cycle before desc_need can issue the read (next_idx a cycle after j:
+    // by the read's data, a cycle later still).
+    const nextBad = m.reg('next_bad', bit);
+    const nextBadOf = (raw: Expr) => {
+      const f = fields(raw);
+      const outside = f.next.zext(17).ge(tblNNow.zext(17));
+      return f.flags.bit(VRING_DESC_F_NEXT).and(outside.or(fInOrder.and(f.next.ne(nextIdx))));
+    };
     fetchRam.rd.valid.set(0);
     fetchRam.rd.addr.set(0);
     /** In a *_mem state: read the 16 bytes holding byte `off`, then `then` once their fields are in registers. */
@@ -497,6 +507,7 @@ export const SplitEngine = defineModule(
         descRaw.next(rawDesc);
         tblBad?.next(tableBadOf(rawDesc));
         tblAheadN?.next(tableAheadOf(rawDesc).trunc(tblAheadN.width));
+        nextBad.next(nextBadOf(rawDesc));
         memBusy.next(0);
         then();
       });
@@ -1296,8 +1307,7 @@ export const SplitEngine = defineModule(
           .elseIf(isWrite.not().and(sawWrite), fail)
           .elseIf(cbLen.eq(p.maxChain), fail)
           .elseIf(newTotal.gt(lit(2 ** 32, 34)), fail)
-          .elseIf(isNext.and(d.next.zext(17).ge(tblNNow.zext(17))), fail)
-          .elseIf(isNext.and(fInOrder).and(d.next.ne(nextIdx)), fail)
+          .elseIf(nextBad, fail)
           .else(() => {
             cbWr.set(1);
             cbLen.next(cbLen.inc());
